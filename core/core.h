@@ -1,0 +1,165 @@
+/* core.h — small shared pieces of saetox: errors, files, dtypes, safetensors, JSON helpers,
+ * RNG, progress bar, threads, timing.  Library code reports failures through sx_err and a
+ * -1 return; it never exits and never prints to stdout. */
+#ifndef SAETOX_CORE_H
+#define SAETOX_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------- errors ---------- */
+#define SX_ERR_LEN 1024
+typedef struct sx_err {
+    char msg[SX_ERR_LEN];
+} sx_err;
+
+/* Fill err (if not NULL) with a printf-style message; always returns -1. */
+int sx_fail(sx_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prefix an existing message: "<prefix>: <old message>". Returns -1. */
+int sx_fail_prefix(sx_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---------- files ---------- */
+/* Read a whole file (at most max_bytes) into a NUL-terminated malloc'd buffer. */
+int sx_read_file(const char *path, size_t max_bytes, char **data, size_t *len, sx_err *err);
+int sx_file_exists(const char *path);
+int sx_is_dir(const char *path);
+int sx_mkdir_p(const char *path, sx_err *err);
+/* Join a directory and a file name into out (size outsz). Returns -1 if it does not fit. */
+int sx_path_join(char *out, size_t outsz, const char *dir, const char *name);
+
+/* Atomic output: write to "<path>.tmp.<pid>", then fsync + rename on commit.
+ * A crash or abort never leaves a half-written file under the final name. */
+typedef struct sx_atomic_file {
+    char path[4096];
+    char tmp_path[4096 + 32];
+    FILE *f;
+} sx_atomic_file;
+int sx_atomic_open(sx_atomic_file *af, const char *path, sx_err *err);
+int sx_atomic_commit(sx_atomic_file *af, sx_err *err); /* closes, fsyncs, renames */
+void sx_atomic_abort(sx_atomic_file *af);               /* closes and unlinks the temp */
+/* Write a whole buffer atomically. */
+int sx_write_file_atomic(const char *path, const void *data, size_t len, sx_err *err);
+
+/* The shared data folder: $SAETOX_SHARED if set, else the compiled-in default
+ * (<source>/../shared).  Returns NULL when it does not exist. */
+const char *sx_shared_dir(void);
+
+/* ---------- dtypes ---------- */
+typedef enum sx_dtype {
+    SX_DT_INVALID = 0,
+    SX_F64, SX_F32, SX_F16, SX_BF16,
+    SX_I64, SX_I32, SX_I16, SX_I8, SX_U8, SX_BOOL,
+    SX_U16, SX_U32, SX_U64
+} sx_dtype;
+size_t sx_dtype_size(sx_dtype dt);
+const char *sx_dtype_name(sx_dtype dt);       /* safetensors spelling: "F32", "BF16", ... */
+sx_dtype sx_dtype_from_name(const char *name); /* SX_DT_INVALID when unknown */
+
+float sx_bf16_to_f32(uint16_t h);
+uint16_t sx_f32_to_bf16(float f); /* round to nearest even, NaN stays NaN */
+float sx_f16_to_f32(uint16_t h);
+uint16_t sx_f32_to_f16(float f);  /* round to nearest even */
+/* Convert n elements of a floating dtype (F32/F16/BF16/F64) to float. Returns -1 for
+ * non-float dtypes. */
+int sx_to_f32(const void *src, sx_dtype dt, float *dst, size_t n);
+
+/* ---------- safetensors ---------- */
+#define SX_MAX_DIMS 8
+typedef struct sx_tensor_view {
+    char *name;
+    sx_dtype dtype;
+    int ndim;
+    int64_t shape[SX_MAX_DIMS];
+    size_t numel;
+    const void *data; /* points into the mapping; may be unaligned for the dtype */
+    size_t nbytes;
+} sx_tensor_view;
+
+typedef struct sx_safetensors {
+    char path[4096];
+    void *map;
+    size_t map_len;
+    int n;
+    sx_tensor_view *t;
+    cJSON *metadata; /* the "__metadata__" object or NULL */
+} sx_safetensors;
+
+/* Memory-map and validate: header length bounded by the file, JSON well formed, known dtypes,
+ * shape x dtype size == byte span, offsets in range, no overlaps. */
+int sx_st_open(sx_safetensors *st, const char *path, sx_err *err);
+void sx_st_close(sx_safetensors *st);
+const sx_tensor_view *sx_st_find(const sx_safetensors *st, const char *name);
+/* Find a tensor, check its shape (ndim dims; a -1 dim matches anything), and return a
+ * malloc'd float copy (converted from F32/F16/BF16/F64). */
+int sx_st_read_f32(const sx_safetensors *st, const char *name, int ndim, const int64_t *shape,
+                   float **out, sx_err *err);
+/* Same, into caller memory of exactly the expected element count. */
+int sx_st_read_f32_into(const sx_safetensors *st, const char *name, int ndim,
+                        const int64_t *shape, float *dst, sx_err *err);
+
+/* Writer: collects borrowed tensor pointers, then writes one file atomically. */
+typedef struct sx_st_writer sx_st_writer;
+sx_st_writer *sx_stw_new(void);
+void sx_stw_free(sx_st_writer *w);
+/* data is borrowed until sx_stw_write returns; it must hold numel * dtype size bytes. */
+int sx_stw_add(sx_st_writer *w, const char *name, sx_dtype dt, int ndim, const int64_t *shape,
+               const void *data, sx_err *err);
+int sx_stw_meta(sx_st_writer *w, const char *key, const char *value, sx_err *err);
+int sx_stw_write(sx_st_writer *w, const char *path, sx_err *err);
+
+/* ---------- JSON (cJSON) helpers ---------- */
+cJSON *sx_json_parse_file(const char *path, size_t max_bytes, sx_err *err);
+/* Typed getters.  Return 0 and set *out when present with the right type, 1 when absent or
+ * JSON null (out untouched), -1 (with err naming ctx and key) when present with a wrong type. */
+int sx_json_int(const cJSON *obj, const char *key, int64_t *out, const char *ctx, sx_err *err);
+int sx_json_num(const cJSON *obj, const char *key, double *out, const char *ctx, sx_err *err);
+int sx_json_bool(const cJSON *obj, const char *key, int *out, const char *ctx, sx_err *err);
+int sx_json_str(const cJSON *obj, const char *key, const char **out, const char *ctx,
+                sx_err *err);
+/* Write a JSON value to a file atomically (pretty printed). */
+int sx_json_write_file(const char *path, const cJSON *json, sx_err *err);
+
+/* ---------- RNG: xoshiro256**, seeded by splitmix64 ---------- */
+typedef struct sx_rng {
+    uint64_t s[4];
+    int has_spare;
+    double spare;
+} sx_rng;
+void sx_rng_seed(sx_rng *r, uint64_t seed);
+uint64_t sx_rng_u64(sx_rng *r);
+double sx_rng_uniform(sx_rng *r);           /* [0, 1) */
+uint64_t sx_rng_below(sx_rng *r, uint64_t n); /* [0, n), unbiased */
+double sx_rng_normal(sx_rng *r);            /* N(0, 1) */
+/* Independent stream i of a seed (for per-thread / per-item determinism). */
+void sx_rng_stream(sx_rng *r, uint64_t seed, uint64_t stream);
+
+/* ---------- progress bar (stderr, only on a terminal) ---------- */
+typedef struct sx_progress {
+    char label[64];
+    char unit[16];
+    double total;
+    double done;
+    double t0, last_draw;
+    int enabled;
+} sx_progress;
+void sx_progress_start(sx_progress *p, const char *label, double total, const char *unit);
+void sx_progress_update(sx_progress *p, double done);
+void sx_progress_finish(sx_progress *p);
+
+/* ---------- threads and time ---------- */
+/* Set OpenMP and OpenBLAS threads (n <= 0: leave the defaults). */
+void sx_set_threads(int n);
+int sx_get_threads(void);
+double sx_now(void); /* monotonic seconds */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,317 @@
+/* safetensors.c — memory-mapped, validated reader and an atomic writer for the Hugging Face
+ * safetensors format: u64 LE header length N, N bytes of JSON, then raw little-endian data. */
+#define _POSIX_C_SOURCE 200809L
+#include "core.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SX_ST_MAX_HEADER (100u << 20) /* same bound as the reference implementation */
+
+typedef struct {
+    size_t begin, end;
+    int idx;
+} span;
+
+static int cmp_span(const void *a, const void *b) {
+    const span *x = a, *y = b;
+    return (x->begin > y->begin) - (x->begin < y->begin);
+}
+
+static int parse_entry(sx_safetensors *st, const cJSON *e, sx_tensor_view *tv, size_t data_len,
+                       span *sp, sx_err *err) {
+    const char *path = st->path;
+    if (!cJSON_IsObject(e)) return sx_fail(err, "%s: tensor '%s': entry is not an object", path, e->string);
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype");
+    const cJSON *shape = cJSON_GetObjectItemCaseSensitive(e, "shape");
+    const cJSON *offs = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
+    if (!cJSON_IsString(dt)) return sx_fail(err, "%s: tensor '%s': missing dtype", path, e->string);
+    tv->dtype = sx_dtype_from_name(dt->valuestring);
+    if (tv->dtype == SX_DT_INVALID)
+        return sx_fail(err, "%s: tensor '%s': unknown dtype '%s'", path, e->string, dt->valuestring);
+    if (!cJSON_IsArray(shape)) return sx_fail(err, "%s: tensor '%s': missing shape", path, e->string);
+    int nd = cJSON_GetArraySize(shape);
+    if (nd > SX_MAX_DIMS) return sx_fail(err, "%s: tensor '%s': %d dimensions (max %d)", path, e->string, nd, SX_MAX_DIMS);
+    tv->ndim = nd;
+    size_t numel = 1;
+    for (int i = 0; i < nd; i++) {
+        const cJSON *d = cJSON_GetArrayItem(shape, i);
+        if (!cJSON_IsNumber(d) || d->valuedouble < 0 || d->valuedouble > 1e15 ||
+            d->valuedouble != (double)(int64_t)d->valuedouble)
+            return sx_fail(err, "%s: tensor '%s': bad shape entry", path, e->string);
+        tv->shape[i] = (int64_t)d->valuedouble;
+        if (tv->shape[i] && numel > SIZE_MAX / (size_t)tv->shape[i])
+            return sx_fail(err, "%s: tensor '%s': shape overflows", path, e->string);
+        numel *= (size_t)tv->shape[i];
+    }
+    tv->numel = numel;
+    if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2)
+        return sx_fail(err, "%s: tensor '%s': missing data_offsets", path, e->string);
+    double b = cJSON_GetArrayItem(offs, 0)->valuedouble, en = cJSON_GetArrayItem(offs, 1)->valuedouble;
+    if (!cJSON_IsNumber(cJSON_GetArrayItem(offs, 0)) || !cJSON_IsNumber(cJSON_GetArrayItem(offs, 1)) ||
+        b < 0 || en < b || en > (double)data_len)
+        return sx_fail(err, "%s: tensor '%s': data_offsets [%.0f, %.0f] out of range (data is %zu bytes)",
+                       path, e->string, b, en, data_len);
+    size_t esz = sx_dtype_size(tv->dtype);
+    if (numel > SIZE_MAX / esz || (size_t)(en - b) != numel * esz)
+        return sx_fail(err, "%s: tensor '%s': %zu bytes for %s of %zu elements (expected %zu)", path,
+                       e->string, (size_t)(en - b), dt->valuestring, numel, numel * esz);
+    sp->begin = (size_t)b;
+    sp->end = (size_t)en;
+    tv->nbytes = sp->end - sp->begin;
+    return 0;
+}
+
+int sx_st_open(sx_safetensors *st, const char *path, sx_err *err) {
+    memset(st, 0, sizeof *st);
+    snprintf(st->path, sizeof st->path, "%s", path);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return sx_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return sx_fail(err, "%s: not a regular file", path);
+    }
+    size_t len = (size_t)sb.st_size;
+    if (len < 8) {
+        close(fd);
+        return sx_fail(err, "%s: truncated safetensors file (%zu bytes, need at least 8)", path, len);
+    }
+    void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) return sx_fail(err, "%s: cannot map: %s", path, strerror(errno));
+    st->map = map;
+    st->map_len = len;
+    uint64_t hlen;
+    memcpy(&hlen, map, 8);
+    if (hlen > len - 8) {
+        sx_fail(err, "%s: header length %llu goes beyond the file size %zu (truncated or corrupt)",
+                path, (unsigned long long)hlen, len);
+        goto fail;
+    }
+    if (hlen > SX_ST_MAX_HEADER) {
+        sx_fail(err, "%s: header length %llu exceeds the 100 MB limit", path, (unsigned long long)hlen);
+        goto fail;
+    }
+    const char *hdr = (const char *)map + 8;
+    cJSON *root = cJSON_ParseWithLength(hdr, (size_t)hlen);
+    if (!root || !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        sx_fail(err, "%s: header is not a JSON object", path);
+        goto fail;
+    }
+    size_t data_len = len - 8 - (size_t)hlen;
+    int count = 0;
+    for (cJSON *e = root->child; e; e = e->next)
+        if (strcmp(e->string, "__metadata__") != 0) count++;
+    st->t = calloc((size_t)count + 1, sizeof *st->t);
+    span *spans = calloc((size_t)count + 1, sizeof *spans);
+    if (!st->t || !spans) {
+        free(spans);
+        cJSON_Delete(root);
+        sx_fail(err, "%s: out of memory", path);
+        goto fail;
+    }
+    const unsigned char *data = (const unsigned char *)map + 8 + hlen;
+    for (cJSON *e = root->child; e; e = e->next) {
+        if (strcmp(e->string, "__metadata__") == 0) {
+            st->metadata = cJSON_Duplicate(e, 1);
+            continue;
+        }
+        sx_tensor_view *tv = &st->t[st->n];
+        tv->name = strdup(e->string);
+        st->n++;
+        if (parse_entry(st, e, tv, data_len, &spans[st->n - 1], err)) {
+            free(spans);
+            cJSON_Delete(root);
+            goto fail;
+        }
+        spans[st->n - 1].idx = st->n - 1;
+        tv->data = data + spans[st->n - 1].begin;
+    }
+    cJSON_Delete(root);
+    qsort(spans, (size_t)st->n, sizeof *spans, cmp_span);
+    for (int i = 1; i < st->n; i++) {
+        if (spans[i].begin < spans[i - 1].end && spans[i].end > spans[i].begin) {
+            sx_fail(err, "%s: tensors '%s' and '%s' overlap in the data section", path,
+                    st->t[spans[i - 1].idx].name, st->t[spans[i].idx].name);
+            free(spans);
+            goto fail;
+        }
+    }
+    free(spans);
+    return 0;
+fail:
+    sx_st_close(st);
+    return -1;
+}
+
+void sx_st_close(sx_safetensors *st) {
+    if (st->t)
+        for (int i = 0; i < st->n; i++) free(st->t[i].name);
+    free(st->t);
+    if (st->map) munmap(st->map, st->map_len);
+    cJSON_Delete(st->metadata);
+    st->t = NULL;
+    st->map = NULL;
+    st->metadata = NULL;
+    st->n = 0;
+}
+
+const sx_tensor_view *sx_st_find(const sx_safetensors *st, const char *name) {
+    for (int i = 0; i < st->n; i++)
+        if (strcmp(st->t[i].name, name) == 0) return &st->t[i];
+    return NULL;
+}
+
+static void shape_str(char *buf, size_t n, int ndim, const int64_t *shape) {
+    size_t k = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < ndim && k < n; i++)
+        k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? "," : "", (long long)shape[i]);
+    if (k < n) snprintf(buf + k, n - k, "]");
+}
+
+static int check_view(const sx_safetensors *st, const char *name, int ndim, const int64_t *shape,
+                      const sx_tensor_view **out, sx_err *err) {
+    const sx_tensor_view *tv = sx_st_find(st, name);
+    if (!tv) return sx_fail(err, "%s: missing tensor '%s'", st->path, name);
+    int bad = tv->ndim != ndim;
+    for (int i = 0; !bad && i < ndim; i++)
+        if (shape[i] >= 0 && tv->shape[i] != shape[i]) bad = 1;
+    if (bad) {
+        char want[128], got[128];
+        shape_str(want, sizeof want, ndim, shape);
+        shape_str(got, sizeof got, tv->ndim, tv->shape);
+        return sx_fail(err, "%s: tensor '%s' has shape %s, expected %s", st->path, name, got, want);
+    }
+    if (tv->dtype != SX_F32 && tv->dtype != SX_F16 && tv->dtype != SX_BF16 && tv->dtype != SX_F64)
+        return sx_fail(err, "%s: tensor '%s' has dtype %s, expected a float type", st->path, name,
+                       sx_dtype_name(tv->dtype));
+    *out = tv;
+    return 0;
+}
+
+int sx_st_read_f32_into(const sx_safetensors *st, const char *name, int ndim,
+                        const int64_t *shape, float *dst, sx_err *err) {
+    const sx_tensor_view *tv;
+    if (check_view(st, name, ndim, shape, &tv, err)) return -1;
+    sx_to_f32(tv->data, tv->dtype, dst, tv->numel);
+    return 0;
+}
+
+int sx_st_read_f32(const sx_safetensors *st, const char *name, int ndim, const int64_t *shape,
+                   float **out, sx_err *err) {
+    const sx_tensor_view *tv;
+    if (check_view(st, name, ndim, shape, &tv, err)) return -1;
+    float *buf = malloc((tv->numel ? tv->numel : 1) * sizeof(float));
+    if (!buf) return sx_fail(err, "%s: out of memory for tensor '%s'", st->path, name);
+    sx_to_f32(tv->data, tv->dtype, buf, tv->numel);
+    *out = buf;
+    return 0;
+}
+
+/* ---------- writer ---------- */
+typedef struct {
+    char *name;
+    sx_dtype dt;
+    int ndim;
+    int64_t shape[SX_MAX_DIMS];
+    const void *data;
+    size_t nbytes;
+} stw_entry;
+
+struct sx_st_writer {
+    stw_entry *e;
+    int n, cap;
+    cJSON *meta;
+};
+
+sx_st_writer *sx_stw_new(void) { return calloc(1, sizeof(sx_st_writer)); }
+
+void sx_stw_free(sx_st_writer *w) {
+    if (!w) return;
+    for (int i = 0; i < w->n; i++) free(w->e[i].name);
+    free(w->e);
+    cJSON_Delete(w->meta);
+    free(w);
+}
+
+int sx_stw_add(sx_st_writer *w, const char *name, sx_dtype dt, int ndim, const int64_t *shape,
+               const void *data, sx_err *err) {
+    if (ndim < 0 || ndim > SX_MAX_DIMS) return sx_fail(err, "tensor '%s': bad ndim %d", name, ndim);
+    for (int i = 0; i < w->n; i++)
+        if (strcmp(w->e[i].name, name) == 0) return sx_fail(err, "tensor '%s' added twice", name);
+    if (w->n == w->cap) {
+        int cap = w->cap ? 2 * w->cap : 16;
+        stw_entry *ne = realloc(w->e, (size_t)cap * sizeof *ne);
+        if (!ne) return sx_fail(err, "out of memory");
+        w->e = ne;
+        w->cap = cap;
+    }
+    stw_entry *en = &w->e[w->n];
+    memset(en, 0, sizeof *en);
+    en->name = strdup(name);
+    en->dt = dt;
+    en->ndim = ndim;
+    size_t numel = 1;
+    for (int i = 0; i < ndim; i++) {
+        en->shape[i] = shape[i];
+        numel *= (size_t)shape[i];
+    }
+    en->data = data;
+    en->nbytes = numel * sx_dtype_size(dt);
+    w->n++;
+    return 0;
+}
+
+int sx_stw_meta(sx_st_writer *w, const char *key, const char *value, sx_err *err) {
+    if (!w->meta) w->meta = cJSON_CreateObject();
+    if (!w->meta) return sx_fail(err, "out of memory");
+    cJSON_DeleteItemFromObjectCaseSensitive(w->meta, key);
+    cJSON_AddStringToObject(w->meta, key, value);
+    return 0;
+}
+
+int sx_stw_write(sx_st_writer *w, const char *path, sx_err *err) {
+    cJSON *root = cJSON_CreateObject();
+    if (w->meta) cJSON_AddItemToObject(root, "__metadata__", cJSON_Duplicate(w->meta, 1));
+    size_t off = 0;
+    for (int i = 0; i < w->n; i++) {
+        stw_entry *en = &w->e[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "dtype", sx_dtype_name(en->dt));
+        cJSON *sh = cJSON_AddArrayToObject(o, "shape");
+        for (int d = 0; d < en->ndim; d++) cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)en->shape[d]));
+        cJSON *of = cJSON_AddArrayToObject(o, "data_offsets");
+        cJSON_AddItemToArray(of, cJSON_CreateNumber((double)off));
+        cJSON_AddItemToArray(of, cJSON_CreateNumber((double)(off + en->nbytes)));
+        off += en->nbytes;
+        cJSON_AddItemToObject(root, en->name, o);
+    }
+    char *hdr = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!hdr) return sx_fail(err, "%s: out of memory building header", path);
+    size_t hl = strlen(hdr);
+    size_t padded = (hl + 7) & ~(size_t)7;
+    sx_atomic_file af;
+    if (sx_atomic_open(&af, path, err)) {
+        free(hdr);
+        return -1;
+    }
+    uint64_t n = padded;
+    int ok = fwrite(&n, 8, 1, af.f) == 1 && fwrite(hdr, 1, hl, af.f) == hl;
+    for (size_t i = hl; ok && i < padded; i++) ok = fputc(' ', af.f) != EOF;
+    free(hdr);
+    for (int i = 0; ok && i < w->n; i++)
+        if (w->e[i].nbytes) ok = fwrite(w->e[i].data, 1, w->e[i].nbytes, af.f) == w->e[i].nbytes;
+    if (!ok) {
+        sx_atomic_abort(&af);
+        return sx_fail(err, "%s: write failed: %s", path, strerror(errno));
+    }
+    return sx_atomic_commit(&af, err);
+}
