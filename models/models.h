@@ -1,0 +1,132 @@
+/* models.h — Hugging Face model folders (GPT-2 family, Gemma-2), batched forward passes with
+ * residual-stream hooks, log-likelihoods and KV-cached generation.
+ *
+ * Threading: OpenBLAS for the dense products, OpenMP for the rest.  A model object is not
+ * safe for concurrent calls from several threads (it owns its scratch memory). */
+#ifndef SAETOX_MODELS_H
+#define SAETOX_MODELS_H
+
+#include <stdint.h>
+
+#include "core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { SX_ARCH_GPT2 = 1, SX_ARCH_GEMMA2 = 2 } sx_arch;
+
+typedef struct sx_model_config {
+    sx_arch arch;
+    char model_type[32];   /* "gpt2" | "gemma2" */
+    int vocab_size;
+    int d_model;
+    int n_layers;
+    int n_heads;
+    int n_kv_heads;        /* == n_heads for GPT-2 */
+    int head_dim;
+    int d_ff;              /* MLP hidden size */
+    int n_ctx;             /* maximum positions */
+    float norm_eps;
+    /* Gemma-2 only */
+    float rope_theta;
+    float query_pre_attn_scalar;
+    float attn_softcap;    /* 0 = none */
+    float final_softcap;   /* 0 = none */
+    int sliding_window;    /* on even layers */
+    int bos_id, eos_id, pad_id; /* -1 when unknown */
+} sx_model_config;
+
+typedef struct sx_model sx_model;
+
+/* Load DIR/config.json and DIR/model.safetensors (or a sharded checkpoint with
+ * model.safetensors.index.json).  Weights are memory-mapped; F32, F16 and BF16 accepted.
+ * Every tensor is checked against the config. */
+int sx_model_load(const char *dir, sx_model **out, sx_err *err);
+void sx_model_free(sx_model *m);
+const sx_model_config *sx_model_cfg(const sx_model *m);
+
+/* ---------- hooks (TransformerLens names) ---------- */
+typedef enum { SX_HOOK_RESID_PRE = 0, SX_HOOK_RESID_POST = 1 } sx_hook_point;
+
+/* Parse "blocks.{L}.hook_resid_pre|post". Returns -1 (err set) for anything else. */
+int sx_hook_parse(const char *name, int *layer, sx_hook_point *point, sx_err *err);
+/* Canonical order of hook points: resid_pre L == resid_post L-1 in value, but they are
+ * distinct hook points (both are called when both are registered). */
+
+typedef struct sx_hook_ctx {
+    int layer;
+    sx_hook_point point;
+    int n_rows;              /* rows of x in this call */
+    int d;                   /* d_model */
+    const int *seq_of_row;   /* which sequence of the batch each row belongs to */
+    const int *pos_of_row;   /* absolute position of each row in its sequence */
+    const int32_t *token_of_row;
+} sx_hook_ctx;
+
+/* A hook reads and may overwrite x [n_rows, d] in place.  Nonzero return aborts the pass
+ * (the hook fills err). */
+typedef int (*sx_hook_fn)(void *user, const sx_hook_ctx *ctx, float *x, sx_err *err);
+
+typedef struct sx_hook {
+    int layer;
+    sx_hook_point point;
+    sx_hook_fn fn;
+    void *user;
+} sx_hook;
+
+/* ---------- batched forward ---------- */
+typedef struct sx_forward_opts {
+    const sx_hook *hooks;
+    int n_hooks;
+    int stop_after_layer;  /* -1: full model; L >= 0: stop after block L (no logits) */
+    int logits;            /* 0: none, 1: every position, 2: last position of each sequence */
+} sx_forward_opts;
+
+/* Run n_seqs sequences (tokens concatenated in `tokens`, lengths in `lens`, each starting at
+ * position 0).  logits_out, when opts->logits != 0, receives [sum(lens), vocab] or
+ * [n_seqs, vocab] floats.  Token ids out of range and sequences longer than n_ctx are
+ * errors. */
+int sx_forward(sx_model *m, const int32_t *tokens, const int *lens, int n_seqs,
+               const sx_forward_opts *opts, float *logits_out, sx_err *err);
+
+/* Final norm + unembedding (+ final softcap for Gemma-2) of n residual vectors x [n, d] into
+ * logits [n, vocab]: the logit lens. */
+int sx_model_unembed(sx_model *m, const float *x, int n, float *logits, sx_err *err);
+/* The unembedding rows (tied embedding) as a read-only F32 view if the model has F32
+ * weights in memory, else NULL; sx_model_embedding_row copies any row as F32. */
+void sx_model_embedding_row(const sx_model *m, int token, float *out);
+
+/* Sum of log p(cont | ctx) under the model (natural log), with optional hooks.  *n_tokens
+ * gets the number of scored tokens. */
+int sx_loglik(sx_model *m, const int32_t *ctx, int n_ctx, const int32_t *cont, int n_cont,
+              const sx_hook *hooks, int n_hooks, double *sum_logprob, sx_err *err);
+
+/* ---------- generation with a KV cache ---------- */
+/* Called on each sequence's next-token logits before sampling (e.g. a banned-token filter). */
+typedef void (*sx_logits_fn)(void *user, int seq, float *logits, int vocab);
+
+typedef struct sx_gen_opts {
+    int max_new_tokens;
+    float temperature;     /* <= 0: greedy (first index on ties) */
+    float top_p;           /* 1 = off */
+    int top_k;             /* 0 = off */
+    uint64_t seed;         /* sequence i samples from sx_rng_stream(seed, i) */
+    const int32_t *stop_ids;
+    int n_stop;            /* generation of a sequence ends after it emits a stop id */
+    const sx_hook *hooks;  /* applied at prompt and generated positions */
+    int n_hooks;
+    sx_logits_fn logits_fn;
+    void *logits_user;
+} sx_gen_opts;
+
+/* Generate continuations for n prompts at once.  out_ids[i] (malloc'd, caller frees) gets
+ * the new tokens only, out_lens[i] their count.  Prompts plus new tokens must fit n_ctx: a
+ * prompt longer than n_ctx - max_new_tokens keeps its last tokens (left truncation). */
+int sx_generate(sx_model *m, const int32_t *const *prompts, const int *prompt_lens, int n,
+                const sx_gen_opts *opts, int32_t **out_ids, int *out_lens, sx_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

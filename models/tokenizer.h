@@ -1,0 +1,35 @@
+/* tokenizer.h — GPT-2 byte-level BPE (vocab.json + merges.txt or encoder.json + vocab.bpe)
+ * and Hugging Face tokenizer.json BPE with byte fallback (Gemma). */
+#ifndef SAETOX_TOKENIZER_H
+#define SAETOX_TOKENIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core.h"
+
+typedef struct sx_tokenizer sx_tokenizer;
+
+/* Load whichever tokenizer files DIR holds (tokenizer.json preferred when present; its
+ * tokenizer_config.json says whether BOS is added). */
+int sx_tokenizer_load(const char *dir, sx_tokenizer **out, sx_err *err);
+void sx_tokenizer_free(sx_tokenizer *t);
+
+/* Encode len bytes of text (need not be NUL-terminated; invalid UTF-8 is handled, never a
+ * crash).  add_special != 0 adds BOS where the tokenizer's config says so.  *ids is
+ * malloc'd (caller frees). */
+int sx_tokenizer_encode(const sx_tokenizer *t, const char *text, size_t len, int add_special,
+                        int32_t **ids, int *n_ids, sx_err *err);
+/* Decode ids to text (malloc'd, NUL-terminated). Special tokens are rendered as their text. */
+int sx_tokenizer_decode(const sx_tokenizer *t, const int32_t *ids, int n_ids, char **text,
+                        size_t *len, sx_err *err);
+/* The vocabulary string of a token as stored (e.g. "Ġthe", "▁the"), or NULL. */
+const char *sx_tokenizer_token_str(const sx_tokenizer *t, int id);
+/* Look a vocabulary string up; -1 when absent. */
+int sx_tokenizer_token_id(const sx_tokenizer *t, const char *token_str);
+int sx_tokenizer_vocab_size(const sx_tokenizer *t);
+int sx_tokenizer_bos(const sx_tokenizer *t); /* -1 if none */
+int sx_tokenizer_eos(const sx_tokenizer *t); /* -1 if none */
+int sx_tokenizer_adds_bos(const sx_tokenizer *t);
+
+#endif

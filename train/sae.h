@@ -1,0 +1,45 @@
+/* sae.h — sparse autoencoders: the in-memory model, SAELens / Gemma Scope file formats,
+ * encode and decode.  (Training lives in trainer.h.) */
+#ifndef SAETOX_SAE_H
+#define SAETOX_SAE_H
+
+#include <stdint.h>
+
+#include "core.h"
+
+typedef enum {
+    SX_SAE_STANDARD = 1, /* ReLU (SAELens "standard") */
+    SX_SAE_TOPK = 2,
+    SX_SAE_BATCHTOPK = 3, /* trained with batch top-k; inference uses a threshold */
+    SX_SAE_JUMPRELU = 4
+} sx_sae_arch;
+
+typedef struct sx_sae {
+    sx_sae_arch arch;
+    int d_in, d_sae, k;          /* k for topk / batchtopk */
+    int apply_b_dec_to_input;    /* SAELens: 1; Gemma Scope: 0 */
+    float *W_enc;                /* [d_in, d_sae] */
+    float *b_enc;                /* [d_sae] */
+    float *W_dec;                /* [d_sae, d_in] */
+    float *b_dec;                /* [d_in] */
+    float *threshold;            /* [d_sae] for jumprelu (and batchtopk inference), else NULL */
+    float norm_scale;            /* activations are multiplied by this before encoding (1: none) */
+    char hook_name[128];
+    char model_name[128];
+} sx_sae;
+
+/* Load a SAELens folder (cfg.json + sae_weights.safetensors), a path to its
+ * sae_weights.safetensors, or a Gemma Scope params.npz. */
+int sx_sae_load(const char *path, sx_sae *sae, sx_err *err);
+/* Write a SAELens folder (cfg.json + sae_weights.safetensors), atomically per file. */
+int sx_sae_save(const sx_sae *sae, const char *dir, sx_err *err);
+void sx_sae_free(sx_sae *sae);
+
+/* feature_acts [n, d_sae]; hidden_pre (nullable) [n, d_sae]: each architecture's own
+ * convention (see DESIGN.md and the fixtures README). */
+int sx_sae_encode(const sx_sae *sae, const float *x, int64_t n, float *feature_acts,
+                  float *hidden_pre, sx_err *err);
+/* reconstruction [n, d_in] = feature_acts @ W_dec + b_dec */
+void sx_sae_decode(const sx_sae *sae, const float *feature_acts, int64_t n, float *recon);
+
+#endif
