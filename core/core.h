@@ -154,6 +154,11 @@ void sx_progress_update(sx_progress *p, double done);
 void sx_progress_finish(sx_progress *p);
 
 /* ---------- threads and time ---------- */
+/* Make a DYNAMIC_ARCH OpenBLAS that fell back to its SSE3 "Prescott" kernels on an
+ * unrecognised AVX-512/AVX2 CPU use SkylakeX/Haswell kernels (5-15x faster sgemm).  Runs as a
+ * constructor in every program that links core's thread helpers; idempotent; a set
+ * OPENBLAS_CORETYPE wins. */
+void sx_blas_fix_coretype(void);
 /* Set OpenMP and OpenBLAS threads (n <= 0: leave the defaults). */
 void sx_set_threads(int n);
 int sx_get_threads(void);
