@@ -93,9 +93,16 @@ int sx_forward(sx_model *m, const int32_t *tokens, const int *lens, int n_seqs,
 /* Final norm + unembedding (+ final softcap for Gemma-2) of n residual vectors x [n, d] into
  * logits [n, vocab]: the logit lens. */
 int sx_model_unembed(sx_model *m, const float *x, int n, float *logits, sx_err *err);
+/* Final norm only (ln_f / model.norm) of x [n, d] into out [n, d] (may alias x): the input of
+ * the unembedding. */
+int sx_model_final_norm(sx_model *m, const float *x, int n, float *out, sx_err *err);
 /* The unembedding rows (tied embedding) as a read-only F32 view if the model has F32
  * weights in memory, else NULL; sx_model_embedding_row copies any row as F32. */
 void sx_model_embedding_row(const sx_model *m, int token, float *out);
+/* The unembedding matrix [vocab, d] as a read-only F32 view (lm_head.weight, or the tied
+ * embedding).  Always non-NULL in this implementation (weights are held as F32); valid until
+ * sx_model_free.  Note Gemma-2's final softcap is not part of it. */
+const float *sx_model_unembed_weights(const sx_model *m);
 
 /* Sum of log p(cont | ctx) under the model (natural log), with optional hooks.  *n_tokens
  * gets the number of scored tokens. */
@@ -125,6 +132,12 @@ typedef struct sx_gen_opts {
  * prompt longer than n_ctx - max_new_tokens keeps its last tokens (left truncation). */
 int sx_generate(sx_model *m, const int32_t *const *prompts, const int *prompt_lens, int n,
                 const sx_gen_opts *opts, int32_t **out_ids, int *out_lens, sx_err *err);
+
+/* Opt-in (SAETOX_LOAD_ADAPT=1): 1 when the 1-minute load average exceeds the CPU count
+ * (+0.5); forward passes and generation then run single-threaded for that call
+ * (multi-threaded barriers are several times slower on an overloaded machine).  Off by
+ * default, because results must not depend on what else the machine is doing. */
+int sx_machine_busy(void);
 
 #ifdef __cplusplus
 }

@@ -31,5 +31,14 @@ int sx_tokenizer_vocab_size(const sx_tokenizer *t);
 int sx_tokenizer_bos(const sx_tokenizer *t); /* -1 if none */
 int sx_tokenizer_eos(const sx_tokenizer *t); /* -1 if none */
 int sx_tokenizer_adds_bos(const sx_tokenizer *t);
+/* 1 when id is an added / special token of a tokenizer.json (<bos>, <start_of_turn>, ...)
+ * or GPT-2's <|endoftext|>; 0 otherwise. */
+int sx_tokenizer_is_special(const sx_tokenizer *t, int id);
+
+/* A loaded tokenizer is read-only: encode/decode may run concurrently from many threads.
+ * GPT-2 (encoder.json / vocab.json) follows gpt-3-encoder's Encoder.js exactly and treats
+ * "<|endoftext|>" in text as plain text; a tokenizer.json matches its added tokens in text
+ * (transformers.js semantics).  Decoding returns the exact bytes, so invalid UTF-8 input
+ * round-trips. */
 
 #endif

@@ -1,0 +1,221 @@
+/* generate.c — batched KV-cached generation: one packed prefill of every prompt, then one
+ * row per live sequence per step.  Sampling: greedy (first index on ties), temperature,
+ * top-k, top-p, each sequence i drawing from its own stream sx_rng_stream(seed, i) so its
+ * result does not depend on the rest of the batch.
+ *
+ * Per generated token the cost floor is the weights read once per step (shared by the whole
+ * batch: ~500 MB for GPT-2 small F32 incl. the unembedding) plus 2*params flops per row. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_internal.h"
+
+static int argmax_first(const float *l, int V) {
+    int best = 0;
+    for (int j = 1; j < V; j++)
+        if (l[j] > l[best]) best = j;
+    return best;
+}
+
+static int cmp_desc(const void *a, const void *b, void *ctx) {
+    const float *p = ctx;
+    int i = *(const int *)a, j = *(const int *)b;
+    float pi = p[i], pj = p[j];
+    if (pi != pj) return pi > pj ? -1 : 1;
+    return (i > j) - (i < j);
+}
+
+/* Softmax(logits / T), then keep the top_k most likely (0 = all), then the smallest prefix of
+ * those, by decreasing probability, holding top_p of their mass; sample from what is left.
+ * Only tokens above a falling threshold are sorted (usually a few hundred, not the vocab). */
+int sx__sample(float *logits, int V, float temperature, float top_p, int top_k, sx_rng *rng,
+               int *idx, float *p) {
+    if (temperature <= 0) return argmax_first(logits, V);
+    float mx = logits[argmax_first(logits, V)];
+    double sum = 0;
+    for (int j = 0; j < V; j++) {
+        p[j] = expf((logits[j] - mx) / temperature);
+        sum += p[j];
+    }
+    int use_k = top_k > 0 && top_k < V, use_p = top_p > 0 && top_p < 1;
+    if (!use_k && !use_p) {
+        double u = sx_rng_uniform(rng) * sum, cum = 0;
+        int last = 0;
+        for (int j = 0; j < V; j++) {
+            if (p[j] <= 0) continue;
+            cum += p[j];
+            last = j;
+            if (cum > u) return j;
+        }
+        return last;
+    }
+    int cnt = 0;
+    for (double t = 1.0 / 64;; t /= 16) {
+        if (t < 1e-37) t = 0;
+        cnt = 0;
+        double mass = 0;
+        for (int j = 0; j < V; j++)
+            if (p[j] >= t) {
+                idx[cnt++] = j;
+                mass += p[j];
+            }
+        if (t == 0 || (use_k && cnt >= top_k) || (!use_k && mass >= top_p * sum) ||
+            (use_k && use_p && mass >= top_p * sum))
+            break;
+    }
+    qsort_r(idx, (size_t)cnt, sizeof *idx, cmp_desc, p); /* GNU qsort_r: (a, b, ctx) */
+    int keep = use_k && top_k < cnt ? top_k : cnt;
+    double mk = 0;
+    for (int i = 0; i < keep; i++) mk += p[idx[i]];
+    if (use_p) {
+        double cum = 0;
+        int i = 0;
+        while (i < keep) {
+            cum += p[idx[i++]];
+            if (cum >= top_p * mk) break;
+        }
+        keep = i;
+        mk = cum;
+    }
+    double u = sx_rng_uniform(rng) * mk, cum = 0;
+    for (int i = 0; i < keep; i++) {
+        cum += p[idx[i]];
+        if (cum > u) return idx[i];
+    }
+    return idx[keep - 1];
+}
+
+typedef struct gen_state {
+    int n, V;
+    int *eff, *cap, *cur, *off, *done, *lseq;
+    int32_t *tok;
+    int *seq, *pos, *lrows;
+    float *logits, *p;
+    int *idx;
+    sx_rng *rng;
+    sx_kv kv;
+} gen_state;
+
+static void gen_free(gen_state *g) {
+    free(g->eff), free(g->cap), free(g->cur), free(g->off), free(g->done), free(g->lseq);
+    free(g->tok), free(g->seq), free(g->pos), free(g->lrows);
+    free(g->logits), free(g->p), free(g->idx), free(g->rng);
+    free(g->kv.k), free(g->kv.v);
+}
+
+static int validate(const sx_model *m, const int32_t *const *prompts, const int *lens, int n,
+                    const sx_gen_opts *o, sx_err *err) {
+    if (n <= 0 || !prompts || !lens || !o) return sx_fail(err, "%s: sx_generate: no prompts given", m->dir);
+    if (o->max_new_tokens < 0) return sx_fail(err, "sx_generate: max_new_tokens %d < 0", o->max_new_tokens);
+    if (o->n_stop > 0 && !o->stop_ids) return sx_fail(err, "sx_generate: n_stop > 0 but no stop ids");
+    if (o->temperature > 0 && !isfinite(o->temperature))
+        return sx_fail(err, "sx_generate: temperature must be finite");
+    for (int i = 0; i < n; i++) {
+        if (lens[i] <= 0 || !prompts[i]) return sx_fail(err, "%s: prompt %d is empty", m->dir, i);
+        for (int j = 0; j < lens[i]; j++)
+            if (prompts[i][j] < 0 || prompts[i][j] >= m->cfg.vocab_size)
+                return sx_fail(err, "%s: token id %d (prompt %d, position %d) is out of range: vocab_size is %d",
+                               m->dir, (int)prompts[i][j], i, j, m->cfg.vocab_size);
+    }
+    return sx__hooks_check(m, o->hooks, o->n_hooks, err);
+}
+
+/* Sample from each row's logits, append, and queue the rows of the next step. */
+static int step_sample(gen_state *g, int n_rows, const sx_gen_opts *o, int32_t **out_ids, int *out_lens) {
+    int next = 0;
+    int *nseq = g->lrows; /* reuse: the sequences of the next step's rows */
+    for (int k = 0; k < n_rows; k++) {
+        int i = g->lseq[k];
+        float *l = g->logits + (size_t)k * g->V;
+        if (o->logits_fn) o->logits_fn(o->logits_user, i, l, g->V);
+        int t = sx__sample(l, g->V, o->temperature, o->top_p, o->top_k, &g->rng[i], g->idx, g->p);
+        out_ids[i][out_lens[i]++] = t;
+        int stop = out_lens[i] >= o->max_new_tokens || g->cur[i] >= g->cap[i];
+        for (int s = 0; s < o->n_stop && !stop; s++) stop = o->stop_ids[s] == t;
+        if (stop) continue;
+        g->tok[next] = t;
+        g->seq[next] = i;
+        g->pos[next] = g->cur[i]++;
+        nseq[next++] = i;
+    }
+    for (int k = 0; k < next; k++) {
+        g->lseq[k] = nseq[k];
+        g->lrows[k] = k;
+    }
+    return next;
+}
+
+int sx_generate(sx_model *m, const int32_t *const *prompts, const int *prompt_lens, int n,
+                const sx_gen_opts *opts, int32_t **out_ids, int *out_lens, sx_err *err) {
+    if (validate(m, prompts, prompt_lens, n, opts, err)) return -1;
+    const sx_model_config *c = &m->cfg;
+    int mx_new = opts->max_new_tokens, V = c->vocab_size, kd = c->n_kv_heads * c->head_dim;
+    for (int i = 0; i < n; i++) out_ids[i] = NULL, out_lens[i] = 0;
+    gen_state g = {.n = n, .V = V};
+    int keep = c->n_ctx - mx_new > 1 ? c->n_ctx - mx_new : 1, rc = -1;
+    g.eff = malloc((size_t)n * sizeof(int)), g.cap = malloc((size_t)n * sizeof(int));
+    g.cur = malloc((size_t)n * sizeof(int)), g.off = malloc((size_t)n * sizeof(int));
+    g.done = calloc((size_t)n, sizeof(int)), g.lseq = malloc((size_t)n * sizeof(int));
+    g.rng = malloc((size_t)n * sizeof(sx_rng));
+    if (!g.eff || !g.cap || !g.cur || !g.off || !g.done || !g.lseq || !g.rng) goto oom;
+    int64_t total = 0, rows = 0;
+    for (int i = 0; i < n; i++) {
+        g.eff[i] = prompt_lens[i] < keep ? prompt_lens[i] : keep;
+        int cp = g.eff[i] + mx_new;
+        g.cap[i] = cp < c->n_ctx ? cp : c->n_ctx;
+        g.off[i] = (int)total;
+        total += g.cap[i];
+        rows += g.eff[i];
+        sx_rng_stream(&g.rng[i], opts->seed, (uint64_t)i);
+        out_ids[i] = malloc((size_t)(mx_new > 0 ? mx_new : 1) * sizeof(int32_t));
+        if (!out_ids[i]) goto oom;
+    }
+    if (mx_new == 0) {
+        rc = 0;
+        goto out;
+    }
+    size_t nr = (size_t)(rows > n ? rows : n);
+    g.tok = malloc(nr * sizeof(int32_t)), g.seq = malloc(nr * sizeof(int));
+    g.pos = malloc(nr * sizeof(int)), g.lrows = malloc(nr * sizeof(int));
+    g.logits = malloc((size_t)n * V * sizeof(float)), g.p = malloc((size_t)V * sizeof(float));
+    g.idx = malloc((size_t)V * sizeof(int));
+    size_t kvn = (size_t)c->n_layers * (size_t)total * (size_t)kd;
+    g.kv.k = malloc(kvn * sizeof(float)), g.kv.v = malloc(kvn * sizeof(float));
+    if (!g.tok || !g.seq || !g.pos || !g.lrows || !g.logits || !g.p || !g.idx || !g.kv.k || !g.kv.v) goto oom;
+    g.kv.layer_stride = total * kd;
+    g.kv.row_stride = kd;
+    g.kv.seq_off = g.off;
+    g.kv.cache = 1;
+    /* prefill: every prompt (its last eff tokens) packed; logits at each prompt's last row */
+    int r = 0;
+    for (int i = 0; i < n; i++) {
+        const int32_t *pr = prompts[i] + (prompt_lens[i] - g.eff[i]);
+        for (int j = 0; j < g.eff[i]; j++, r++) g.tok[r] = pr[j], g.seq[r] = i, g.pos[r] = j;
+        g.lrows[i] = r - 1;
+        g.lseq[i] = i;
+        g.cur[i] = g.eff[i];
+    }
+    sx__small_parallel(!sx_machine_busy()); /* decode steps serial on an overloaded machine */
+    sx_rowset rs = {r, g.tok, g.seq, g.pos};
+    if (sx__run(m, &rs, &g.kv, opts->hooks, opts->n_hooks, -1, g.lrows, n, g.logits, err)) goto out;
+    int live = n;
+    while (live > 0) {
+        live = step_sample(&g, live, opts, out_ids, out_lens);
+        if (live == 0) break;
+        sx_rowset st = {live, g.tok, g.seq, g.pos};
+        if (sx__run(m, &st, &g.kv, opts->hooks, opts->n_hooks, -1, g.lrows, live, g.logits, err)) goto out;
+    }
+    rc = 0;
+    sx__small_parallel(1);
+    goto out;
+oom:
+    sx_fail(err, "%s: out of memory in sx_generate (%d prompts, %d new tokens)", m->dir, n, mx_new);
+out:
+    sx__small_parallel(1);
+    if (rc) {
+        for (int i = 0; i < n; i++) free(out_ids[i]), out_ids[i] = NULL, out_lens[i] = 0;
+    }
+    gen_free(&g);
+    return rc;
+}

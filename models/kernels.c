@@ -1,0 +1,200 @@
+/* kernels.c — row-wise and elementwise pieces of the transformer blocks, plus the sgemm
+ * wrapper.  Everything here is memory bound (a few flops per byte) except sx__matmul, which
+ * carries ~all of the 2*params flops per token. */
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "model_internal.h"
+
+/* Few rows (KV-cached decoding): sgemm would repack the whole weight matrix for a handful of
+ * rows, so stream W once instead, with the rows' accumulators in registers (the row count
+ * is a compile-time constant in each specialisation).  Memory bound: in*out*4 bytes read. */
+#define SMALL_ROWS 8
+
+/* Decoding steps are memory bound: a second thread gains <2x on an idle machine but each
+ * parallel region waits for a descheduled partner on a busy one (measured 5x slower).
+ * sx_generate turns the small-row parallelism off when the load average exceeds the CPUs. */
+static _Thread_local int g_small_par = 1;
+void sx__small_parallel(int on) { g_small_par = on; }
+#define VB 16  /* one AVX-512 vector */
+#define VBN 64 /* four vectors: 256 contiguous bytes of each W row per block (prefetch friendly) */
+
+static inline __attribute__((always_inline)) void small_nt(int n, const float *x, int in, const float *w,
+                                                           int out, float beta, float *y) {
+    /* W [in, out]: outputs in blocks of VBN, rows in registers */
+    int nb = out / VBN;
+#pragma omp parallel for schedule(static) if (g_small_par && (size_t)in * out > 65536)
+    for (int b = 0; b < nb; b++) {
+        int o0 = b * VBN;
+        float acc[SMALL_ROWS][VBN] = {{0}};
+        for (int i = 0; i < in; i++) {
+            const float *wi = w + (size_t)i * out + o0;
+            for (int r = 0; r < n; r++) {
+                float xv = x[(size_t)r * in + i];
+#pragma omp simd
+                for (int k = 0; k < VBN; k++) acc[r][k] += xv * wi[k];
+            }
+        }
+        for (int r = 0; r < n; r++)
+            for (int k = 0; k < VBN; k++) {
+                float *yo = y + (size_t)r * out + o0 + k;
+                *yo = beta == 0.0f ? acc[r][k] : *yo * beta + acc[r][k];
+            }
+    }
+    for (int o = nb * VBN; o < out; o++) /* tail */
+        for (int r = 0; r < n; r++) {
+            float s = 0;
+            for (int i = 0; i < in; i++) s += x[(size_t)r * in + i] * w[(size_t)i * out + o];
+            float *yo = y + (size_t)r * out + o;
+            *yo = beta == 0.0f ? s : *yo * beta + s;
+        }
+}
+
+static inline __attribute__((always_inline)) void small_t(int n, const float *x, int in, const float *w,
+                                                          int out, float beta, float *y) {
+    /* W [out, in]: one pass over each weight row, n vector accumulators */
+    int ni = in / VB * VB;
+#pragma omp parallel for schedule(static) if (g_small_par && (size_t)in * out > 65536)
+    for (int o = 0; o < out; o++) {
+        const float *wo = w + (size_t)o * in;
+        float acc[SMALL_ROWS][VB] = {{0}};
+        for (int i = 0; i < ni; i += VB)
+            for (int r = 0; r < n; r++) {
+                const float *xr = x + (size_t)r * in + i;
+#pragma omp simd
+                for (int k = 0; k < VB; k++) acc[r][k] += xr[k] * wo[i + k];
+            }
+        for (int r = 0; r < n; r++) {
+            float s = 0;
+            for (int k = 0; k < VB; k++) s += acc[r][k];
+            for (int i = ni; i < in; i++) s += x[(size_t)r * in + i] * wo[i];
+            float *yo = y + (size_t)r * out + o;
+            *yo = beta == 0.0f ? s : *yo * beta + s;
+        }
+    }
+}
+
+static void matmul_small(const float *x, int n, int in, const float *w, int out, int trans_w, float beta,
+                         float *y) {
+#define SMALL_CASE(N)                                                                              \
+    case N:                                                                                        \
+        if (trans_w) small_t(N, x, in, w, out, beta, y);                                           \
+        else small_nt(N, x, in, w, out, beta, y);                                                  \
+        break;
+    switch (n) {
+        SMALL_CASE(1) SMALL_CASE(2) SMALL_CASE(3) SMALL_CASE(4)
+        SMALL_CASE(5) SMALL_CASE(6) SMALL_CASE(7) SMALL_CASE(8)
+    }
+#undef SMALL_CASE
+}
+
+void sx__matmul(const float *x, int n, int in, const float *w, int out, int trans_w, float beta,
+                float *y) {
+    if (n <= 0) return;
+    if (n <= SMALL_ROWS) {
+        matmul_small(x, n, in, w, out, trans_w, beta, y);
+        return;
+    }
+    /* 2*n*in*out flops over (n*in + in*out + n*out)*4 bytes: compute bound for n >~ 16. */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_w ? CblasTrans : CblasNoTrans, n, out, in, 1.0f,
+                x, in, w, trans_w ? in : out, beta, y, out);
+}
+
+void sx__layernorm(const float *x, float *y, int n, int d, const float *w, const float *b, float eps) {
+#pragma omp parallel for schedule(static) if (n > 16)
+    for (int r = 0; r < n; r++) {
+        const float *xr = x + (size_t)r * d;
+        float *yr = y + (size_t)r * d;
+        float mean = 0;
+#pragma omp simd reduction(+ : mean)
+        for (int i = 0; i < d; i++) mean += xr[i];
+        mean /= (float)d;
+        float var = 0;
+#pragma omp simd reduction(+ : var)
+        for (int i = 0; i < d; i++) {
+            float t = xr[i] - mean;
+            var += t * t;
+        }
+        var /= (float)d;
+        float inv = 1.0f / sqrtf(var + eps);
+        for (int i = 0; i < d; i++) yr[i] = (xr[i] - mean) * inv * w[i] + b[i];
+    }
+}
+
+void sx__rmsnorm(const float *x, float *y, int n, int d, const float *w1, float eps) {
+#pragma omp parallel for schedule(static) if (n > 16)
+    for (int r = 0; r < n; r++) {
+        const float *xr = x + (size_t)r * d;
+        float *yr = y + (size_t)r * d;
+        float ss = 0;
+#pragma omp simd reduction(+ : ss)
+        for (int i = 0; i < d; i++) ss += xr[i] * xr[i];
+        float inv = 1.0f / sqrtf(ss / (float)d + eps);
+        for (int i = 0; i < d; i++) yr[i] = xr[i] * inv * w1[i];
+    }
+}
+
+/* exp(x) for x <= 0 or moderate x, branch-free so the loops vectorise (Cephes-style
+ * polynomial, ~1-2 ulp on [-87, 88]). */
+static inline float fast_expf(float x) {
+    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    float t = x * 1.44269504089f;
+    float fn = t + 12582912.0f - 12582912.0f; /* round to nearest */
+    float r = x - fn * 0.693359375f;
+    r = r - fn * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t ei = ((int32_t)fn + 127) << 23;
+    float sc;
+    memcpy(&sc, &ei, sizeof sc);
+    return p * sc;
+}
+
+/* gelu_new / gelu_pytorch_tanh: 0.5 x (1 + tanh(u)) = x * sigmoid(2u), u = sqrt(2/pi)(x + 0.044715 x^3) */
+static inline float gelu_tanh1(float x) {
+    float u = 0.7978845608028654f * (x + 0.044715f * x * x * x);
+    return x / (1.0f + fast_expf(-2.0f * u));
+}
+
+void sx__gelu_tanh(float *x, size_t n) {
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) x[i] = gelu_tanh1(x[i]);
+}
+
+void sx__gelu_erf(float *x, size_t n) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+}
+
+void sx__relu(float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : 0;
+}
+
+void sx__geglu(float *g, const float *u, size_t n) {
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) g[i] = gelu_tanh1(g[i]) * u[i];
+}
+
+/* cap * tanh(x / cap); tanh(y) = 1 - 2 / (1 + exp(2y)): absolute error ~1e-7 * cap. */
+void sx__softcap(float *x, size_t n, float cap) {
+    float inv = 1.0f / cap;
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) {
+        float y = x[i] * inv;
+        x[i] = cap * (1.0f - 2.0f / (1.0f + fast_expf(2.0f * y)));
+    }
+}
+
+void sx__add_bias(float *y, int n, int d, const float *b) {
+#pragma omp parallel for schedule(static) if ((size_t)n * d > 65536)
+    for (int r = 0; r < n; r++) {
+        float *yr = y + (size_t)r * d;
+        for (int i = 0; i < d; i++) yr[i] += b[i];
+    }
+}

@@ -1,0 +1,70 @@
+/* model.c — sx_model lifetime, config access and the grow-only scratch buffers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_internal.h"
+
+int sx_model_load(const char *dir, sx_model **out, sx_err *err) {
+    *out = NULL;
+    sx_blas_fix_coretype(); /* also runs as a constructor; this call links it in */
+    if (!dir || !*dir) return sx_fail(err, "model folder not given");
+    if (!sx_is_dir(dir)) return sx_fail(err, "%s: not a directory", dir);
+    sx_model *m = calloc(1, sizeof *m);
+    if (!m) return sx_fail(err, "%s: out of memory", dir);
+    snprintf(m->dir, sizeof m->dir, "%s", dir);
+    if (sx__config_load(dir, &m->cfg, &m->act, err) || sx__weights_load(m, err)) {
+        sx_model_free(m);
+        return -1;
+    }
+    *out = m;
+    return 0;
+}
+
+void sx_model_free(sx_model *m) {
+    if (!m) return;
+    sx__weights_free(m);
+    for (int i = 0; i < 12; i++) free(m->ws[i]);
+    for (int i = 0; i < 4; i++) free(m->iws[i]);
+    free(m);
+}
+
+const sx_model_config *sx_model_cfg(const sx_model *m) { return &m->cfg; }
+
+float *sx__ws(sx_model *m, int slot, size_t n, sx_err *err) {
+    if (n == 0) n = 1;
+    if (m->ws_cap[slot] < n) {
+        free(m->ws[slot]);
+        m->ws[slot] = malloc(n * sizeof(float));
+        m->ws_cap[slot] = m->ws[slot] ? n : 0;
+        if (!m->ws[slot]) {
+            sx_fail(err, "%s: out of memory for %zu floats of scratch", m->dir, n);
+            return NULL;
+        }
+    }
+    return m->ws[slot];
+}
+
+int *sx__iws(sx_model *m, int slot, size_t n, sx_err *err) {
+    if (n == 0) n = 1;
+    if (m->iws_cap[slot] < n) {
+        free(m->iws[slot]);
+        m->iws[slot] = malloc(n * sizeof(int));
+        m->iws_cap[slot] = m->iws[slot] ? n : 0;
+        if (!m->iws[slot]) {
+            sx_fail(err, "%s: out of memory for scratch", m->dir);
+            return NULL;
+        }
+    }
+    return m->iws[slot];
+}
+
+void sx_model_embedding_row(const sx_model *m, int token, float *out) {
+    if (token < 0 || token >= m->cfg.vocab_size) {
+        memset(out, 0, (size_t)m->cfg.d_model * sizeof *out);
+        return;
+    }
+    memcpy(out, m->unembed + (size_t)token * m->cfg.d_model, (size_t)m->cfg.d_model * sizeof *out);
+}
+
+const float *sx_model_unembed_weights(const sx_model *m) { return m->unembed; }

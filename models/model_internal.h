@@ -1,0 +1,113 @@
+/* model_internal.h — private layout of sx_model shared by the models/ source files
+ * (config.c, weights.c, kernels.c, forward.c, generate.c, hooks.c).  Not a public header. */
+#ifndef SAETOX_MODEL_INTERNAL_H
+#define SAETOX_MODEL_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "models.h"
+
+typedef enum { SX_ACT_GELU_TANH = 0, SX_ACT_GELU_ERF = 1, SX_ACT_RELU = 2 } sx_act;
+
+/* Every pointer is F32 row-major, either straight into the safetensors mapping (F32 files,
+ * 4-byte aligned) or an owned converted copy. */
+typedef struct sx_layer_w {
+    /* GPT-2 (Conv1D: [in, out], y = x W + b) */
+    const float *ln1_w, *ln1_b, *attn_w, *attn_b, *proj_w, *proj_b;
+    const float *ln2_w, *ln2_b, *fc_w, *fc_b, *fc2_w, *fc2_b;
+    /* Gemma-2 (Linear: [out, in], y = x W^T); norm weights stored as (1 + w) */
+    const float *in_norm, *q_w, *k_w, *v_w, *o_w, *post_attn_norm;
+    const float *pre_ffw_norm, *post_ffw_norm, *gate_w, *up_w, *down_w;
+} sx_layer_w;
+
+struct sx_model {
+    sx_model_config cfg;
+    sx_act act;
+    char dir[4096];
+    sx_safetensors *shards;
+    int n_shards;
+    const float *embed;   /* [vocab, d]: wte / embed_tokens */
+    const float *unembed; /* [vocab, d]: lm_head.weight or == embed (tied) */
+    const float *wpe;     /* GPT-2 [n_ctx, d] */
+    const float *lnf_w, *lnf_b; /* ln_f (GPT-2) or (1 + model.norm.weight) (Gemma-2) */
+    sx_layer_w *layers;
+    float *rope_cos, *rope_sin; /* Gemma-2 [n_rope_pos, head_dim/2] */
+    int n_rope_pos;
+    float embed_scale;          /* Gemma-2: sqrt(hidden) in fp32; GPT-2: 1 */
+    /* owned F32 copies */
+    float **owned;
+    int n_owned, cap_owned;
+    /* grow-only scratch (the model is not thread safe) */
+    float *ws[12];
+    size_t ws_cap[12];
+    int *iws[4];
+    size_t iws_cap[4];
+};
+
+/* scratch slots */
+enum { WS_X, WS_H, WS_QKV, WS_K, WS_V, WS_ATT, WS_FF, WS_FF2, WS_TMP, WS_SCORES, WS_SEL, WS_LOGIT };
+float *sx__ws(sx_model *m, int slot, size_t n, sx_err *err);
+int *sx__iws(sx_model *m, int slot, size_t n, sx_err *err);
+
+/* config.c */
+int sx__config_load(const char *dir, sx_model_config *cfg, sx_act *act, sx_err *err);
+
+/* weights.c */
+int sx__weights_load(sx_model *m, sx_err *err);
+void sx__weights_free(sx_model *m);
+
+/* A set of rows run through the blocks together: each row is one token of sequence seq[r]
+ * at absolute position pos[r]. */
+typedef struct sx_rowset {
+    int n;
+    const int32_t *tok;
+    const int *seq;
+    const int *pos;
+} sx_rowset;
+
+/* Where keys/values live.  Key of (layer l, sequence s, position j), kv head g:
+ *   k + l*layer_stride + (seq_off[s] + j)*row_stride + g*head_dim.
+ * cache != 0: the rows' K/V are copied in before attention (generation); cache == 0: the
+ * pointers are set by the forward pass to its own packed buffers (one pass over whole
+ * sequences). */
+typedef struct sx_kv {
+    float *k, *v;
+    int64_t layer_stride, row_stride;
+    const int *seq_off;
+    int cache;
+} sx_kv;
+
+/* forward.c: run rows through the model.  kv NULL = rows are whole sequences packed in order
+ * (sequence s starts at the row where seq changes, positions 0..len-1).  Hooks are called at
+ * every block boundary.  stop_after >= 0 stops after that block.  If n_logit_rows > 0,
+ * logits[n_logit_rows, vocab] receives the logits of rows logit_rows[]. */
+int sx__run(sx_model *m, const sx_rowset *rs, sx_kv *kv, const sx_hook *hooks, int n_hooks,
+            int stop_after, const int *logit_rows, int n_logit_rows, float *logits, sx_err *err);
+
+/* hooks.c */
+int sx__hooks_check(const sx_model *m, const sx_hook *hooks, int n_hooks, sx_err *err);
+int sx__hooks_call(const sx_hook *hooks, int n_hooks, int layer, sx_hook_point pt,
+                   const sx_rowset *rs, int d, float *x, sx_err *err);
+
+/* kernels.c: the elementwise / row-wise pieces (all OpenMP over rows). */
+void sx__layernorm(const float *x, float *y, int n, int d, const float *w, const float *b, float eps);
+void sx__rmsnorm(const float *x, float *y, int n, int d, const float *w1, float eps); /* w1 = 1+w */
+void sx__gelu_tanh(float *x, size_t n);
+void sx__gelu_erf(float *x, size_t n);
+void sx__relu(float *x, size_t n);
+void sx__geglu(float *g, const float *u, size_t n); /* g = gelu_tanh(g) * u */
+void sx__softcap(float *x, size_t n, float cap);
+void sx__add_bias(float *y, int n, int d, const float *b);
+/* y[n, out] (+)= x[n, in] W; trans_w: W is [out, in] (HF Linear), else [in, out] (Conv1D). */
+void sx__matmul(const float *x, int n, int in, const float *w, int out, int trans_w, float beta,
+                float *y);
+
+/* Allow OpenMP in the few-row matmul path (default on; per thread). */
+void sx__small_parallel(int on);
+
+/* generate.c helpers exposed for tests */
+int sx__sample(float *logits, int vocab, float temperature, float top_p, int top_k, sx_rng *rng,
+               int *scratch_idx, float *scratch_p);
+
+#endif
