@@ -1,0 +1,138 @@
+/* cmd_train.c — `saetox train`: SAEs of several widths (and k or sparsity values) trained in
+ * one pass over HDF5 activation caches. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "datasets.h"
+#include "trainer.h"
+
+static int usage_err(const char *msg) {
+    cli_error("train", msg);
+    return 2;
+}
+
+/* Split "a,b,c" of doubles. */
+static int parse_dbl_list(const char *s, double *out, int max) {
+    int n = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        errno = 0;
+        double v = strtod(p, &end);
+        if (errno || end == p || n >= max) return -1;
+        out[n++] = v;
+        if (*end == ',') p = end + 1;
+        else if (*end == 0) p = end;
+        else return -1;
+    }
+    return n;
+}
+
+static int parse_int_list(const char *s, int *out, int max) {
+    int64_t v[64];
+    int n = cli_parse_int_list(s, v, max < 64 ? max : 64);
+    for (int i = 0; i < n; i++) {
+        if (v[i] > (1 << 28) || v[i] < -(1 << 28)) return -1;
+        out[i] = (int)v[i];
+    }
+    return n;
+}
+
+int cmd_train(int argc, char **argv) {
+    const char *cache = NULL, *arch = NULL, *widths = NULL, *ks = NULL, *l1 = NULL, *out = NULL,
+               *nan = "stop", *eval = NULL;
+    int64_t batch = 4096, tokens = 0, seed = 0, threads = 0, ck_every = 0, log_every = 50,
+            dead = 0, aux_k = 0, stop_after = 0;
+    double lr = 0, clip = 0, jr_eps = 0.001, jr_thr = 0.001;
+    int resume = 0, normalize = 0, no_normalize = 0, quiet = 0;
+    cli_opt opts[] = {
+        {"cache", CLI_STR, &cache, "F.h5[,G.h5..]", "activation caches (HDF5 with /activations [N,d_in])", 1, 0},
+        {"arch", CLI_STR, &arch, "ARCH", "relu | topk | batchtopk | jumprelu", 1, 0},
+        {"widths", CLI_STR, &widths, "W1,W2..", "SAE widths (d_sae), all trained in one pass", 1, 0},
+        {"k", CLI_STR, &ks, "K[,K2..]", "active latents per row for topk / batchtopk (default 32)", 0, 0},
+        {"l1", CLI_STR, &l1, "X[,Y..]", "sparsity coefficient(s) for relu / jumprelu (default 5*sqrt(d_in/768) / 0.01*d_in)", 0, 0},
+        {"batch", CLI_INT, &batch, "B", "rows per step (default 4096)", 0, 0},
+        {"tokens", CLI_INT, &tokens, "N", "training rows in total (steps = N / B)", 1, 0},
+        {"seed", CLI_INT, &seed, "S", "seed (initialisation and data order; default 0)", 0, 0},
+        {"out", CLI_STR, &out, "DIR", "output folder: DIR/<arch>-<width>/, DIR/metrics.jsonl, DIR/checkpoint/", 1, 0},
+        {"lr", CLI_DBL, &lr, "LR", "learning rate (default 2e-4*sqrt(16384/width), clamped to [5e-5,4e-3])", 0, 0},
+        {"threads", CLI_INT, &threads, "N", "threads (default: all; results are exact for a fixed count)", 0, 0},
+        {"checkpoint-every", CLI_INT, &ck_every, "STEPS", "write DIR/checkpoint/ every STEPS steps", 0, 0},
+        {"resume", CLI_FLAG, &resume, NULL, "continue from DIR/checkpoint/ (same options)", 0, 0},
+        {"nan-policy", CLI_STR, &nan, "stop|skip", "a batch with NaN/Inf: stop with an error (default) or skip it", 0, 0},
+        {"normalize", CLI_FLAG, &normalize, NULL, "scale inputs to mean norm sqrt(d_in) (default for relu/jumprelu)", 0, 0},
+        {"no-normalize", CLI_FLAG, &no_normalize, NULL, "do not scale inputs (default for topk/batchtopk)", 0, 0},
+        {"eval-cache", CLI_STR, &eval, "F.h5", "held-out cache: final mse/fvu/l0 per SAE into DIR/eval.jsonl", 0, 0},
+        {"log-every", CLI_INT, &log_every, "STEPS", "metrics line every STEPS steps (default 50)", 0, 0},
+        {"grad-clip", CLI_DBL, &clip, "X", "clip each SAE's gradient norm to X (default off)", 0, 0},
+        {"dead-tokens", CLI_INT, &dead, "N", "a latent is dead after N tokens without firing (default min(1e7, tokens/20))", 0, 0},
+        {"aux-k", CLI_INT, &aux_k, "K", "AuxK latents (default d_in/2)", 0, 0},
+        {"stop-after", CLI_INT, &stop_after, "STEPS", "write a checkpoint and stop after STEPS steps (to test --resume)", 0, 0},
+        {"jumprelu-eps", CLI_DBL, &jr_eps, "EPS", "JumpReLU STE kernel width (default 0.001)", 0, 0},
+        {"jumprelu-init-threshold", CLI_DBL, &jr_thr, "T", "JumpReLU initial threshold (default 0.001)", 0, 0},
+        {"quiet", CLI_FLAG, &quiet, NULL, "no progress bar", 0, 0},
+    };
+    int rc = cli_parse("train", "Train sparse autoencoders on activation caches.", opts,
+                       (int)(sizeof opts / sizeof opts[0]), argc, argv);
+    if (rc) return rc == 1 ? 0 : 2;
+    sx_train_opts o;
+    sx_train_opts_default(&o);
+    if (strcmp(arch, "relu") == 0 || strcmp(arch, "standard") == 0) o.arch = SX_SAE_STANDARD;
+    else if (strcmp(arch, "topk") == 0) o.arch = SX_SAE_TOPK;
+    else if (strcmp(arch, "batchtopk") == 0) o.arch = SX_SAE_BATCHTOPK;
+    else if (strcmp(arch, "jumprelu") == 0) o.arch = SX_SAE_JUMPRELU;
+    else return usage_err("--arch must be relu, topk, batchtopk or jumprelu");
+    o.n_widths = parse_int_list(widths, o.widths, SX_TRAIN_MAX_SAES);
+    if (o.n_widths <= 0) return usage_err("--widths expects a comma-separated list of integers");
+    if (ks) {
+        if (o.arch != SX_SAE_TOPK && o.arch != SX_SAE_BATCHTOPK) return usage_err("--k applies to topk and batchtopk");
+        o.n_k = parse_int_list(ks, o.ks, 8);
+        if (o.n_k <= 0) return usage_err("--k expects a comma-separated list of integers");
+    }
+    if (l1) {
+        if (o.arch != SX_SAE_STANDARD && o.arch != SX_SAE_JUMPRELU) return usage_err("--l1 applies to relu and jumprelu");
+        o.n_l1 = parse_dbl_list(l1, o.l1s, 8);
+        if (o.n_l1 <= 0) return usage_err("--l1 expects a comma-separated list of numbers");
+    }
+    if (strcmp(nan, "stop") == 0) o.nan_policy = SX_NAN_STOP;
+    else if (strcmp(nan, "skip") == 0) o.nan_policy = SX_NAN_SKIP;
+    else return usage_err("--nan-policy must be stop or skip");
+    if (normalize && no_normalize) return usage_err("--normalize and --no-normalize exclude each other");
+    if (normalize) o.normalize = 1;
+    if (no_normalize) o.normalize = 0;
+    if (!(jr_eps > 0) || !(jr_thr > 0)) return usage_err("--jumprelu-eps and --jumprelu-init-threshold must be positive");
+    o.jumprelu_eps = jr_eps, o.jumprelu_init_threshold = jr_thr;
+    if (threads < 0 || ck_every < 0 || log_every < 0 || dead < 0 || aux_k < 0 || stop_after < 0 || lr < 0 || clip < 0)
+        return usage_err("numeric options must not be negative");
+    o.batch = batch, o.tokens = tokens, o.seed = (uint64_t)seed, o.lr = lr, o.grad_clip = clip;
+    o.checkpoint_every = ck_every, o.resume = resume, o.log_every = (int)log_every;
+    o.dead_tokens = dead, o.aux_k = (int)aux_k, o.stop_after_steps = stop_after;
+    o.out_dir = out, o.progress = !quiet;
+    sx_set_threads((int)threads);
+
+    /* caches: comma-separated; hook/model names from the first one's attributes */
+    char *list = strdup(cache);
+    const char *paths[64];
+    int np = 0;
+    for (char *tok = strtok(list, ","); tok && np < 64; tok = strtok(NULL, ",")) paths[np++] = tok;
+    sx_err err = {{0}};
+    sx_cache_info info;
+    rc = 0;
+    if (np == 0) rc = sx_fail(&err, "--cache: no file given");
+    if (!rc && sx_cache_info_read(paths[0], &info, &err) == 0) {
+        if (info.hook_name[0]) o.hook_name = info.hook_name;
+        if (info.model[0]) o.model_name = info.model;
+    } else if (!rc) {
+        rc = -1;
+    }
+    if (!rc) rc = sx_train_caches(&o, paths, np, &err);
+    if (!rc && eval) rc = sx_train_eval(&o, eval, &err);
+    free(list);
+    if (rc) {
+        cli_error("train", err.msg);
+        return 1;
+    }
+    return 0;
+}

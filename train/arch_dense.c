@@ -1,0 +1,204 @@
+/* arch_dense.c — one training step of a ReLU SAE with the decoder-norm-weighted L1 penalty
+ * (Anthropic, April 2024: unconstrained decoder norms) or a JumpReLU SAE (Rajamanoharan et
+ * al. 2024: L0 via straight-through estimators, rectangle kernel of width eps, learned
+ * log-thresholds, unit-norm decoder rows).  Row blocks of R rows; gradients accumulate in
+ * the SAE's dense gradient buffer.
+ *   FLOP floor per row: 10*d*m (encoder, decoder, dL/df, dW_dec, dW_enc: five sgemms).
+ * JumpReLU pseudo-gradients, u = z - theta, K(u) = 1{|u| < eps/2}:
+ *   d f / d theta = -(theta/eps) K,   d H(u) / d theta = -(1/eps) K,   d f / d z = H(u),
+ *   and d/d log(theta) = theta * d/d theta. */
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "train_internal.h"
+
+static inline int tid(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* Column-range pass over a block: activation, per-latent sums, dL/dpre (into dA), theta
+ * gradient.  Each thread owns a range of latents, so every sum runs in row order. */
+static void block_latents(sx_tsae *t, const sx_step_ctx *c, int nb, double lam, float *g_benc,
+                          float *g_thr) {
+    sx_scratch *s = c->s;
+    const int m = t->m;
+    const int jr = t->arch == SX_SAE_JUMPRELU;
+    const float eps = (float)c->eps, half = 0.5f * (float)c->eps;
+    const float lamB = (float)(lam / c->B);
+    const float *dn = s->lat_a, *thr = s->lat_c;
+    float *sumA = s->lat_b;
+    int T = s->nthreads;
+#pragma omp parallel num_threads(T) if (sx_par((int64_t)c->B * t->m))
+    {
+        int th = tid(), nt = 1;
+#ifdef _OPENMP
+        nt = omp_get_num_threads();
+#endif
+        int j0 = (int)((int64_t)m * th / nt), j1 = (int)((int64_t)m * (th + 1) / nt);
+        for (int rr = 0; rr < nb; rr++) {
+            const float *P = s->P + (int64_t)rr * m;
+            const float *A = s->A + (int64_t)rr * m;
+            float *dA = s->dA + (int64_t)rr * m;
+            for (int j = j0; j < j1; j++) {
+                float a = A[j], z = P[j];
+                if (!jr) {
+                    float dp = a > 0 ? dA[j] + lamB * dn[j] : 0.0f;
+                    sumA[j] += a;
+                    g_benc[j] += dp;
+                    dA[j] = dp;
+                    if (a > 0) s->fired[j] = 1;
+                } else {
+                    float u = z - thr[j];
+                    if (fabsf(u) < half) g_thr[j] += dA[j] * (-thr[j] / eps) + lamB * (-1.0f / eps);
+                    float dp = u > 0 ? dA[j] : 0.0f;
+                    if (u > 0) sumA[j] += 1, s->fired[j] = 1;
+                    g_benc[j] += dp;
+                    dA[j] = dp;
+                }
+            }
+        }
+    }
+}
+
+int sx_step_dense(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
+    sx_scratch *s = c->s;
+    const int B = c->B, d = t->d, m = t->m, R = s->R;
+    const int jr = t->arch == SX_SAE_JUMPRELU;
+    const int64_t md = (int64_t)m * d;
+    float *gWe = t->g, *gWd = t->g + md, *gbe = t->g + 2 * md, *gbd = gbe + m;
+    float *gthr = jr ? gbd + d : NULL;
+    const double lam = t->l1 * c->sparsity_scale;
+#pragma omp parallel for schedule(static) if (sx_par((int64_t)c->B * t->m))
+    for (int64_t i = 0; i < t->np; i++) t->g[i] = 0;
+    memset(s->lat_b, 0, (size_t)m * sizeof(float));
+    memset(s->fired, 0, (size_t)m);
+#pragma omp parallel for schedule(static) if (sx_par((int64_t)c->B * t->m))
+    for (int j = 0; j < m; j++) {
+        const float *w = t->W_dec + (int64_t)j * d;
+        float ss = 0;
+        for (int i = 0; i < d; i++) ss += w[i] * w[i];
+        s->lat_a[j] = sqrtf(ss);
+        if (jr) s->lat_c[j] = expf(t->log_thr[j]);
+    }
+    int64_t n_dead = 0;
+    for (int j = 0; j < m; j++) n_dead += c->tokens_before - t->last_fired[j] >= c->dead_tokens;
+    t->n_dead = n_dead;
+#pragma omp parallel for schedule(static) if (sx_par((int64_t)c->B * t->m))
+    for (int r = 0; r < B; r++)
+        for (int i = 0; i < d; i++) s->xc[(int64_t)r * d + i] = c->x[(int64_t)r * d + i] - t->b_dec[i];
+    double mse = 0, l0 = 0, mx = 0;
+    const float g2 = 2.0f / (float)B;
+    for (int r0 = 0; r0 < B; r0 += R) {
+        int nb = B - r0 < R ? B - r0 : R;
+        const float *xcb = s->xc + (int64_t)r0 * d;
+        float *Gb = s->G + (int64_t)r0 * d;
+        for (int rr = 0; rr < nb; rr++) memcpy(s->P + (int64_t)rr * m, t->b_enc, (size_t)m * sizeof(float));
+        sx_par_sgemm(0, 0, 1, nb, m, d, 1.0f, xcb, d, t->WencT, d, 1.0f, s->P, m);
+        double l0b = 0, mxb = 0;
+#pragma omp parallel for schedule(static) if (sx_par((int64_t)c->B * t->m)) reduction(+ : l0b, mxb)
+        for (int rr = 0; rr < nb; rr++) {
+            const float *P = s->P + (int64_t)rr * m;
+            float *A = s->A + (int64_t)rr * m;
+            float rmx = 0;
+            int cnt = 0;
+            for (int j = 0; j < m; j++) {
+                float z = P[j];
+                float a = jr ? (z > s->lat_c[j] ? z : 0.0f) : (z > 0 ? z : 0.0f);
+                A[j] = a;
+                cnt += a > 0;
+                if (a > rmx) rmx = a;
+            }
+            l0b += cnt, mxb += rmx;
+        }
+        l0 += l0b, mx += mxb;
+        for (int rr = 0; rr < nb; rr++) memcpy(Gb + (int64_t)rr * d, t->b_dec, (size_t)d * sizeof(float));
+        sx_par_sgemm(1, 0, 0, nb, d, m, 1.0f, s->A, m, t->W_dec, d, 1.0f, Gb, d);
+        double mseb = 0;
+#pragma omp parallel for schedule(static) if (sx_par((int64_t)c->B * t->m)) reduction(+ : mseb)
+        for (int rr = 0; rr < nb; rr++) {
+            float *G = Gb + (int64_t)rr * d;
+            const float *x = c->x + (int64_t)(r0 + rr) * d;
+            double se = 0;
+            for (int i = 0; i < d; i++) {
+                float e = G[i] - x[i];
+                se += (double)e * e;
+                G[i] = g2 * e;
+            }
+            mseb += se;
+        }
+        mse += mseb;
+        sx_par_sgemm(0, 0, 1, nb, m, d, 1.0f, Gb, d, t->W_dec, d, 0.0f, s->dA, m);
+        block_latents(t, c, nb, lam, gbe, gthr);
+        sx_par_sgemm(1, 1, 0, m, d, nb, 1.0f, s->A, m, Gb, d, 1.0f, gWd, d);
+        sx_par_sgemm(1, 1, 0, m, d, nb, 1.0f, s->dA, m, xcb, d, 1.0f, gWe, d);
+    }
+    /* sparsity term and its decoder gradient; b_dec; theta -> log theta */
+    double sp = 0;
+    for (int j = 0; j < m; j++) sp += (double)s->lat_b[j] * (jr ? 1.0 : s->lat_a[j]);
+    t->sparsity_loss = lam * sp / B;
+    t->mse_sum = mse, t->l0_sum = l0, t->maxact_sum = mx, t->aux_loss = 0, t->rows = B;
+    t->loss = mse / B + t->sparsity_loss;
+    if (!isfinite(t->loss)) return sx_fail(err, "%s: the loss became non-finite (diverged)", t->name);
+#pragma omp parallel for schedule(static) if (sx_par((int64_t)c->B * t->m))
+    for (int j = 0; j < m; j++) {
+        float *gw = gWd + (int64_t)j * d;
+        const float *w = t->W_dec + (int64_t)j * d;
+        if (!jr) {
+            float f = s->lat_a[j] > 0 ? (float)(lam / B) * s->lat_b[j] / s->lat_a[j] : 0.0f;
+            for (int i = 0; i < d; i++) gw[i] += f * w[i];
+        } else {
+            float pr = 0;
+            for (int i = 0; i < d; i++) pr += gw[i] * w[i];
+            for (int i = 0; i < d; i++) gw[i] -= pr * w[i];
+            gthr[j] *= s->lat_c[j];
+        }
+    }
+#pragma omp parallel for schedule(static) if (sx_par((int64_t)c->B * t->m))
+    for (int i = 0; i < d; i++) {
+        float a = 0;
+        for (int r = 0; r < B; r++) a += s->G[(int64_t)r * d + i];
+        gbd[i] = a;
+    }
+    cblas_sgemv(CblasRowMajor, CblasTrans, m, d, -1.0f, t->WencT, d, gbe, 1, 1.0f, gbd, 1);
+    if (c->want_grad) {
+        memcpy(c->grad_out, t->g, (size_t)t->np * sizeof(float));
+        return 0;
+    }
+    float gscale = 1.0f;
+    if (c->clip > 0) {
+        double nn = 0;
+        for (int64_t i = 0; i < t->np; i++) nn += (double)t->g[i] * t->g[i];
+        nn = sqrt(nn);
+        if (nn > c->clip) gscale = (float)(c->clip / nn);
+    }
+    sx_adam ad;
+    sx_adam_prepare(&ad, c->lr, c->adam_t);
+    const int64_t CH = 1 << 16;
+    int64_t nch = (t->np + CH - 1) / CH;
+#pragma omp parallel for schedule(static) if (sx_par((int64_t)c->B * t->m))
+    for (int64_t q = 0; q < nch; q++) {
+        int64_t o = q * CH, n = t->np - o < CH ? t->np - o : CH;
+        sx_adam_update(t->p + o, t->am + o, t->av + o, t->g + o, n, gscale, &ad);
+    }
+    if (jr) {
+#pragma omp parallel for schedule(static) if (sx_par((int64_t)c->B * t->m))
+        for (int j = 0; j < m; j++) {
+            float *w = t->W_dec + (int64_t)j * d, ss = 0;
+            for (int i = 0; i < d; i++) ss += w[i] * w[i];
+            float n = sqrtf(ss);
+            if (n > 0)
+                for (int i = 0; i < d; i++) w[i] /= n;
+        }
+    }
+    for (int j = 0; j < m; j++)
+        if (s->fired[j]) t->last_fired[j] = c->tokens_before + B;
+    return 0;
+}

@@ -1,0 +1,327 @@
+/* arch_sparse.c — one training step of a TopK (Gao et al. 2024) or BatchTopK (Bussmann et al.
+ * 2024) SAE, with AuxK for dead latents.  Only the encoder is dense:
+ *   FLOP floor per row: 2*d*m (encoder sgemm)  +  ~4*d*(k + k_aux) (sparse decoder forward,
+ *   its backward and the W_enc/W_dec gradients)  +  m compares (top-k selection).
+ * Gradients are scattered per latent (entries grouped by latent, each latent owned by one
+ * thread) and Adam is applied to a latent's rows right after its gradient is formed, so no
+ * dense gradient buffer exists.  No sum crosses latents or threads, so the step does not
+ * depend on the thread count (beyond what sgemm itself does). */
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "sae_internal.h"
+#include "train_internal.h"
+
+static inline int tid(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+static inline float dot(const float *a, const float *b, int n) {
+    float s = 0;
+    for (int i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+static inline void axpy(float a, const float *x, float *y, int n) {
+    for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+/* Deterministic quickselect: the value of rank q (0 = largest) of v[0..n). */
+static float kth_largest(float *v, int64_t n, int64_t q) {
+    int64_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        float a = v[lo], b = v[(lo + hi) / 2], c = v[hi];
+        float piv = a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
+        int64_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] > piv) i++;
+            while (v[j] < piv) j--;
+            if (i <= j) {
+                float t = v[i];
+                v[i] = v[j], v[j] = t;
+                i++, j--;
+            }
+        }
+        if (q <= j) hi = j;
+        else if (q >= i) lo = i;
+        else return v[q];
+    }
+    return v[q];
+}
+
+/* Encoder in row blocks: pre-activations, then per row the top C candidates and the top
+ * k_aux dead latents (positive values only). */
+static void encode_select(sx_tsae *t, const sx_step_ctx *c, int C, int kaux, int n_dead) {
+    sx_scratch *s = c->s;
+    const int B = c->B, d = t->d, m = t->m, R = s->R;
+    const int hmax = s->cand_max > s->aux_max ? s->cand_max : s->aux_max;
+    for (int r0 = 0; r0 < B; r0 += R) {
+        int nb = B - r0 < R ? B - r0 : R;
+        for (int rr = 0; rr < nb; rr++) memcpy(s->P + (int64_t)rr * m, t->b_enc, (size_t)m * sizeof(float));
+        /* FLOP floor: 2 * d * m per row */
+        sx_par_sgemm(0, 0, 1, nb, m, d, 1.0f, s->xc + (int64_t)r0 * d, d, t->WencT, d, 1.0f, s->P, m);
+#pragma omp parallel for schedule(static) if (sx_par((int64_t)c->B * t->m))
+        for (int rr = 0; rr < nb; rr++) {
+            int r = r0 + rr, th = tid();
+            float *hv = s->heap_v + (int64_t)th * hmax;
+            int *hi = s->heap_i + (int64_t)th * hmax;
+            const float *row = s->P + (int64_t)rr * m;
+            sx_topk_select(row, m, C, hv, hi);
+            int n = 0;
+            int *ci = s->cand_idx + (int64_t)r * s->cand_max;
+            float *cv = s->cand_val + (int64_t)r * s->cand_max;
+            for (int q = 0; q < C; q++)
+                if (hv[q] > 0) ci[n] = hi[q], cv[n++] = hv[q];
+            s->row_n[r] = n;
+            n = 0;
+            if (kaux > 0) {
+                sx_topk_select_idx(row, s->dead_list, n_dead, kaux, hv, hi);
+                int *ai = s->aux_idx + (int64_t)r * s->aux_max;
+                float *av = s->aux_val + (int64_t)r * s->aux_max;
+                for (int q = 0; q < kaux; q++)
+                    if (hv[q] > 0) ai[n] = hi[q], av[n++] = hv[q];
+            }
+            s->row_naux[r] = n;
+        }
+    }
+}
+
+/* BatchTopK: keep the B*k largest candidates of the batch (ties in row order). */
+static float batch_select(sx_tsae *t, const sx_step_ctx *c) {
+    sx_scratch *s = c->s;
+    const int B = c->B;
+    int64_t N = 0, K = (int64_t)B * t->k;
+    for (int r = 0; r < B; r++)
+        for (int q = 0; q < s->row_n[r]; q++) s->sel_tmp[N++] = s->cand_val[(int64_t)r * s->cand_max + q];
+    if (N == 0) return 0;
+    float thr = N > K ? kth_largest(s->sel_tmp, N, K - 1) : 0;
+    int64_t above = 0;
+    if (N > K)
+        for (int64_t i = 0; i < N; i++) above += s->sel_tmp[i] > thr;
+    int64_t ties_left = N > K ? K - above : 0;
+    float minkept = INFINITY;
+    for (int r = 0; r < B; r++) {
+        int *ci = s->cand_idx + (int64_t)r * s->cand_max;
+        float *cv = s->cand_val + (int64_t)r * s->cand_max;
+        int n = 0;
+        for (int q = 0; q < s->row_n[r]; q++) {
+            int keep = N <= K || cv[q] > thr || (cv[q] == thr && ties_left-- > 0);
+            if (keep) {
+                ci[n] = ci[q], cv[n++] = cv[q];
+                if (cv[q] < minkept) minkept = cv[q];
+            }
+        }
+        s->row_n[r] = n;
+    }
+    return minkept;
+}
+
+/* Per row: sparse decode, residual, dL/dx_hat, dL/dpre of every entry, AuxK. */
+static void rows_backward(sx_tsae *t, const sx_step_ctx *c, int kaux) {
+    sx_scratch *s = c->s;
+    const int B = c->B, d = t->d;
+    const float g2 = 2.0f / (float)B, ga = (float)(2.0 * c->aux_coef / B);
+    memset(s->tpart, 0, (size_t)s->nthreads * 8 * sizeof(double));
+#pragma omp parallel for schedule(static) if (sx_par((int64_t)c->B * t->m))
+    for (int r = 0; r < B; r++) {
+        double *tp = s->tpart + (int64_t)tid() * 8;
+        const float *xr = c->x + (int64_t)r * d;
+        float *G = s->G + (int64_t)r * d;
+        const int *ci = s->cand_idx + (int64_t)r * s->cand_max;
+        const float *cv = s->cand_val + (int64_t)r * s->cand_max;
+        float *cdp = s->cand_dp + (int64_t)r * s->cand_max;
+        memcpy(G, t->b_dec, (size_t)d * sizeof(float));
+        float mx = 0;
+        for (int q = 0; q < s->row_n[r]; q++) {
+            axpy(cv[q], t->W_dec + (int64_t)ci[q] * d, G, d);
+            if (cv[q] > mx) mx = cv[q];
+        }
+        double se = 0;
+        for (int i = 0; i < d; i++) {
+            float e = G[i] - xr[i];
+            se += (double)e * e;
+            G[i] = g2 * e;
+        }
+        for (int q = 0; q < s->row_n[r]; q++) cdp[q] = dot(G, t->W_dec + (int64_t)ci[q] * d, d);
+        tp[0] += se, tp[2] += s->row_n[r], tp[3] += mx;
+        if (kaux > 0 && s->row_naux[r] > 0) {
+            const int *ai = s->aux_idx + (int64_t)r * s->aux_max;
+            const float *av = s->aux_val + (int64_t)r * s->aux_max;
+            float *adp = s->aux_dp + (int64_t)r * s->aux_max;
+            float *Ga = s->Gaux + (int64_t)r * d;
+            /* e = x - x_hat = -G/g2; diff = e_hat - e */
+            for (int i = 0; i < d; i++) Ga[i] = G[i] / g2;
+            for (int q = 0; q < s->row_naux[r]; q++) axpy(av[q], t->W_dec + (int64_t)ai[q] * d, Ga, d);
+            double sa = 0;
+            for (int i = 0; i < d; i++) {
+                sa += (double)Ga[i] * Ga[i];
+                Ga[i] *= ga;
+            }
+            for (int q = 0; q < s->row_naux[r]; q++) adp[q] = dot(Ga, t->W_dec + (int64_t)ai[q] * d, d);
+            tp[1] += sa;
+        }
+    }
+    double acc[4] = {0, 0, 0, 0};
+    for (int th = 0; th < s->nthreads; th++)
+        for (int q = 0; q < 4; q++) acc[q] += s->tpart[th * 8 + q];
+    t->mse_sum = acc[0], t->aux_loss = c->aux_coef * acc[1] / B, t->l0_sum = acc[2], t->maxact_sum = acc[3];
+    t->sparsity_loss = 0;
+    t->loss = acc[0] / B + t->aux_loss;
+}
+
+/* Group the entries by latent (counting sort; row order inside a latent). */
+static void group_entries(sx_tsae *t, const sx_step_ctx *c) {
+    sx_scratch *s = c->s;
+    const int B = c->B, m = t->m;
+    memset(s->lat_ptr, 0, (size_t)(m + 1) * sizeof(int));
+    for (int r = 0; r < B; r++) {
+        const int *ci = s->cand_idx + (int64_t)r * s->cand_max;
+        for (int q = 0; q < s->row_n[r]; q++) s->lat_ptr[ci[q] + 1]++;
+        const int *ai = s->aux_idx + (int64_t)r * s->aux_max;
+        for (int q = 0; q < s->row_naux[r]; q++) s->lat_ptr[ai[q] + 1]++;
+    }
+    for (int j = 0; j < m; j++) s->lat_ptr[j + 1] += s->lat_ptr[j];
+    memcpy(s->lat_cur, s->lat_ptr, (size_t)m * sizeof(int));
+    for (int r = 0; r < B; r++) {
+        const int *ci = s->cand_idx + (int64_t)r * s->cand_max;
+        const float *cv = s->cand_val + (int64_t)r * s->cand_max;
+        const float *cdp = s->cand_dp + (int64_t)r * s->cand_max;
+        for (int q = 0; q < s->row_n[r]; q++)
+            s->ent[s->lat_cur[ci[q]]++] = (sx_entry){r, 0, cv[q], cdp[q]};
+        const int *ai = s->aux_idx + (int64_t)r * s->aux_max;
+        const float *av = s->aux_val + (int64_t)r * s->aux_max;
+        const float *adp = s->aux_dp + (int64_t)r * s->aux_max;
+        for (int q = 0; q < s->row_naux[r]; q++)
+            s->ent[s->lat_cur[ai[q]]++] = (sx_entry){r, 1, av[q], adp[q]};
+    }
+    /* b_enc gradient per latent, summed in row order (the latent pass repeats this sum) */
+#pragma omp parallel for schedule(static) if (sx_par((int64_t)c->B * t->m))
+    for (int j = 0; j < m; j++) {
+        float gbe = 0;
+        for (int e = s->lat_ptr[j]; e < s->lat_ptr[j + 1]; e++) gbe += s->ent[e].dpre;
+        s->lat_a[j] = gbe;
+    }
+}
+
+/* mode 0: gradient norm per latent (into lat_b); 1: Adam update; 2: export the gradient.
+ * Latents are independent here (no cross-latent sums), so dynamic scheduling keeps the
+ * result independent of the thread count and of timing. */
+static void latent_pass(sx_tsae *t, const sx_step_ctx *c, int mode, float gscale, const sx_adam *ad) {
+    sx_scratch *s = c->s;
+    const int d = t->d, m = t->m;
+    const int64_t md = (int64_t)m * d;
+#pragma omp parallel for schedule(dynamic, 64) if (sx_par((int64_t)c->B * t->m))
+    for (int j = 0; j < m; j++) {
+        int th = tid();
+        float *gdec = s->lat_tmp + (int64_t)th * 2 * d, *genc = gdec + d;
+        float *wd = t->W_dec + (int64_t)j * d, *we = t->WencT + (int64_t)j * d;
+        int e0 = s->lat_ptr[j], e1 = s->lat_ptr[j + 1];
+        float gbe = s->lat_a[j];
+        int fired = 0;
+        if (e1 > e0) {
+            memset(gdec, 0, (size_t)2 * d * sizeof(float));
+            for (int e = e0; e < e1; e++) {
+                const sx_entry *en = &s->ent[e];
+                const float *Gr = (en->aux ? s->Gaux : s->G) + (int64_t)en->row * d;
+                axpy(en->a, Gr, gdec, d);
+                axpy(en->dpre, s->xc + (int64_t)en->row * d, genc, d);
+                fired |= !en->aux;
+            }
+            float pr = dot(gdec, wd, d); /* unit-norm decoder: project the gradient */
+            axpy(-pr, wd, gdec, d);
+        }
+        if (mode == 0) {
+            s->lat_b[j] = e1 > e0 ? dot(gdec, gdec, d) + dot(genc, genc, d) + gbe * gbe : 0.0f;
+        } else if (mode == 2) {
+            float *go = c->grad_out;
+            if (e1 > e0) {
+                memcpy(go + md + (int64_t)j * d, gdec, (size_t)d * sizeof(float));
+                memcpy(go + (int64_t)j * d, genc, (size_t)d * sizeof(float));
+            } else {
+                memset(go + md + (int64_t)j * d, 0, (size_t)d * sizeof(float));
+                memset(go + (int64_t)j * d, 0, (size_t)d * sizeof(float));
+            }
+            go[2 * md + j] = gbe;
+        } else {
+            int64_t od = md + (int64_t)j * d, oe = (int64_t)j * d, ob = 2 * md + j;
+            const int has = e1 > e0;
+            sx_adam_update(wd, t->am + od, t->av + od, has ? gdec : NULL, d, gscale, ad);
+            sx_adam_update(we, t->am + oe, t->av + oe, has ? genc : NULL, d, gscale, ad);
+            sx_adam_update(t->b_enc + j, t->am + ob, t->av + ob, has ? &gbe : NULL, 1, gscale, ad);
+            float nn = sqrtf(dot(wd, wd, d));
+            if (nn > 0)
+                for (int i = 0; i < d; i++) wd[i] /= nn;
+            if (fired) t->last_fired[j] = c->tokens_before + c->B;
+        }
+    }
+}
+
+/* gb_dec = sum_r G_r - W_enc gb_enc (old W_enc: call before the update).  Column sums in row
+ * order, so the result does not depend on the thread count. */
+static void bdec_grad(sx_tsae *t, const sx_step_ctx *c, float *out) {
+    sx_scratch *s = c->s;
+    const int d = t->d, B = c->B;
+#pragma omp parallel for schedule(static) if (sx_par((int64_t)c->B * t->m))
+    for (int i = 0; i < d; i++) {
+        float a = 0;
+        for (int r = 0; r < B; r++) a += s->G[(int64_t)r * d + i];
+        out[i] = a;
+    }
+    cblas_sgemv(CblasRowMajor, CblasTrans, t->m, d, -1.0f, t->WencT, d, s->lat_a, 1, 1.0f, out, 1);
+}
+
+int sx_step_sparse(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
+    sx_scratch *s = c->s;
+    const int B = c->B, d = t->d, m = t->m;
+    const int bt = t->arch == SX_SAE_BATCHTOPK;
+    int C = bt ? (4 * t->k < m ? 4 * t->k : m) : (t->k < m ? t->k : m);
+    if (C > s->cand_max) C = s->cand_max;
+    int n_dead = 0;
+    for (int j = 0; j < m; j++)
+        if (c->tokens_before - t->last_fired[j] >= c->dead_tokens) s->dead_list[n_dead++] = j;
+    t->n_dead = n_dead;
+    int kaux = (c->aux_coef > 0 && n_dead > 0) ? (c->aux_k < n_dead ? c->aux_k : n_dead) : 0;
+    if (kaux > s->aux_max) kaux = s->aux_max;
+#pragma omp parallel for schedule(static) if (sx_par((int64_t)c->B * t->m))
+    for (int r = 0; r < B; r++)
+        for (int i = 0; i < d; i++) s->xc[(int64_t)r * d + i] = c->x[(int64_t)r * d + i] - t->b_dec[i];
+    encode_select(t, c, C, kaux, n_dead);
+    if (bt) {
+        float mk = batch_select(t, c);
+        if (!c->want_grad && isfinite(mk))
+            t->bt_threshold = t->bt_threshold > 0 ? (float)(c->bt_ema * t->bt_threshold + (1 - c->bt_ema) * mk) : mk;
+    }
+    rows_backward(t, c, kaux);
+    t->rows = B;
+    if (!isfinite(t->loss)) return sx_fail(err, "%s: the loss became non-finite (diverged)", t->name);
+    group_entries(t, c);
+    float gbd[d > 0 ? d : 1];
+    float gscale = 1.0f;
+    bdec_grad(t, c, gbd);
+    if (c->want_grad) {
+        latent_pass(t, c, 2, 1.0f, NULL);
+        memcpy(c->grad_out + 2 * (int64_t)m * d + m, gbd, (size_t)d * sizeof(float));
+        return 0;
+    }
+    if (c->clip > 0) {
+        latent_pass(t, c, 0, 1.0f, NULL);
+        double nn = 0;
+        for (int j = 0; j < m; j++) nn += s->lat_b[j];
+        for (int i = 0; i < d; i++) nn += (double)gbd[i] * gbd[i];
+        nn = sqrt(nn);
+        if (nn > c->clip) gscale = (float)(c->clip / nn);
+    }
+    sx_adam ad;
+    sx_adam_prepare(&ad, c->lr, c->adam_t);
+    latent_pass(t, c, 1, gscale, &ad);
+    int64_t ob = 2 * (int64_t)m * d + m;
+    sx_adam_update(t->b_dec, t->am + ob, t->av + ob, gbd, d, gscale, &ad);
+    return 0;
+}

@@ -1,0 +1,125 @@
+/* train_internal.h — the trainer's per-SAE state, scratch and step functions (internal). */
+#ifndef SAETOX_TRAIN_INTERNAL_H
+#define SAETOX_TRAIN_INTERNAL_H
+
+#include <stdint.h>
+
+#include "trainer.h"
+
+/* Parameters of one SAE live in one flat array (so Adam and checkpoints see one blob):
+ *   [WencT m*d][W_dec m*d][b_enc m][b_dec d][log_thr m (jumprelu)]
+ * WencT is the encoder transposed ([m, d], row j = latent j's encoder vector) so that the
+ * sparse W_enc gradient of a latent is one contiguous row. */
+typedef struct sx_tsae {
+    sx_sae_arch arch;
+    int d, m, k;
+    double l1;            /* relu / jumprelu sparsity coefficient */
+    char name[64];
+    int64_t np;           /* parameter count */
+    float *p, *am, *av;   /* params, Adam first and second moments */
+    float *g;             /* dense gradient (relu / jumprelu), else NULL */
+    float *WencT, *W_dec, *b_enc, *b_dec, *log_thr; /* views into p */
+    float bt_threshold;   /* batchtopk: running mean of the smallest kept activation */
+    int64_t *last_fired;  /* tokens seen when latent j last fired */
+    /* last step's statistics */
+    double loss, mse_sum, aux_loss, sparsity_loss, l0_sum, maxact_sum;
+    int64_t rows, n_dead;
+} sx_tsae;
+
+/* One sparse (row, latent) entry of the TopK family: a = activation, dpre = dL/dpre. */
+typedef struct sx_entry {
+    int32_t row;
+    int32_t aux; /* 0: main entry (grad row G), 1: AuxK entry (grad row Gaux) */
+    float a, dpre;
+} sx_entry;
+
+/* Scratch shared by all SAEs of a run (sized for the widest). */
+typedef struct sx_scratch {
+    int B, d, m_max, R, cand_max, aux_max, nthreads;
+    float *xc, *G, *Gaux, *P;     /* [B,d] [B,d] [B,d] [R,m_max] */
+    float *A, *dA;                /* dense archs: [R,m_max] */
+    float *colsum_tmp;            /* [nthreads, d] */
+    float *lat_tmp;               /* [nthreads, 2*d] per-thread latent scratch */
+    int *row_n, *row_naux;        /* entries per row */
+    int *cand_idx;                /* [B, cand_max] latent indices */
+    float *cand_val;              /* [B, cand_max] pre-activations */
+    int *aux_idx;                 /* [B, aux_max] */
+    float *aux_val;
+    float *sel_tmp;               /* [B*cand_max] batchtopk selection copy */
+    int *lat_ptr, *lat_cur;       /* [m_max+1], [m_max] */
+    float *cand_dp, *aux_dp;      /* dL/dpre of the candidate / aux entries */
+    float *lat_a, *lat_b, *lat_c; /* [m_max] per-latent temporaries */
+    unsigned char *fired;         /* [m_max] */
+    sx_entry *ent;                /* [B*(cand_max+aux_max)] grouped by latent */
+    int *dead_list;               /* [m_max] */
+    float *heap_v;                /* [nthreads, max(cand,aux)] */
+    int *heap_i;
+    double *tpart;                /* [nthreads, 8] per-thread partial sums */
+} sx_scratch;
+
+typedef struct sx_step_ctx {
+    int B;
+    const float *x;       /* [B, d] the (normalised) batch */
+    double lr, sparsity_scale; /* lr at this step; warm-up factor of the sparsity coef */
+    int adam_t;           /* 1-based Adam step */
+    int64_t tokens_before, dead_tokens;
+    double clip, aux_coef, eps, bt_ema;
+    int aux_k;
+    int want_grad;        /* 1: write the gradient to grad_out instead of updating */
+    float *grad_out;      /* [np] */
+    sx_scratch *s;
+} sx_step_ctx;
+
+/* Parallel regions only pay off above this much work (elements); smaller problems (tests,
+ * tiny SAEs) run serially, which is also faster on a loaded machine.  Depends only on sizes,
+ * so results stay a function of (sizes, thread count). */
+static inline int sx_par(int64_t work) { return work >= ((int64_t)1 << 18); }
+
+int sx_tsae_init(sx_tsae *t, sx_sae_arch arch, int d, int m, int k, double l1, const char *name,
+                 sx_err *err);
+void sx_tsae_free(sx_tsae *t);
+/* Random unit decoder rows (relu: norm 0.1), WencT = W_dec, b_dec = mean of x, b_enc = 0,
+ * jumprelu log-thresholds = log(init_thr). */
+void sx_tsae_init_params(sx_tsae *t, uint64_t seed, int stream, const float *x, int B,
+                         double init_thr);
+/* Export to an sx_sae (copies; W_enc transposed back). */
+int sx_tsae_export(const sx_tsae *t, float norm_scale, sx_sae *out, sx_err *err);
+
+int sx_scratch_init(sx_scratch *s, int B, int d, int m_max, int k_max, int aux_k, int any_dense,
+                    int batchtopk, sx_err *err);
+void sx_scratch_free(sx_scratch *s);
+
+/* One training step (or a gradient export) of one SAE. */
+int sx_step_sparse(sx_tsae *t, const sx_step_ctx *c, sx_err *err); /* topk / batchtopk */
+int sx_step_dense(sx_tsae *t, const sx_step_ctx *c, sx_err *err);  /* relu / jumprelu */
+
+/* C (+)= alpha op(A) op(B) (row-major), split over the OpenMP threads by rows or columns of
+ * C, each slice a single-threaded sgemm (call sx_blas_single(1) first). */
+void sx_par_sgemm(int split_rows, int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                  int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* 1: make OpenBLAS single-threaded (remembering the count); 0: restore it. */
+void sx_blas_single(int on);
+
+/* Adam on n contiguous parameters (g NULL = zero gradient), with the gradient scaled. */
+typedef struct sx_adam {
+    float lr_t, eps_t, b1, b2; /* bias corrections folded into lr_t and eps_t */
+} sx_adam;
+void sx_adam_prepare(sx_adam *a, double lr, int t);
+void sx_adam_update(float *p, float *m, float *v, const float *g, int64_t n, float gscale,
+                    const sx_adam *a);
+
+double sx_lr_at(int64_t step, int64_t steps, double base, double warm_frac, double decay_frac);
+
+/* Checkpoints: OUT/checkpoint/{state.json, sae_<i>.safetensors}, replaced atomically. */
+typedef struct sx_ckpt_state {
+    int64_t step, rows_consumed, skipped_batches;
+    float norm_scale;
+    uint64_t rng[4];
+    char fingerprint[512];
+} sx_ckpt_state;
+int sx_ckpt_save(const char *out_dir, const sx_ckpt_state *st, sx_tsae *saes, int n,
+                 sx_err *err);
+/* 1 = loaded, 0 = no checkpoint, -1 = error (incl. fingerprint mismatch). */
+int sx_ckpt_load(const char *out_dir, sx_ckpt_state *st, sx_tsae *saes, int n, sx_err *err);
+
+#endif

@@ -1,0 +1,145 @@
+/* train_state.c — allocation, initialisation and export of a training SAE, and the scratch
+ * buffers shared by all SAEs of a run (allocated once: no allocation inside the step loop). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sae_internal.h"
+#include "train_internal.h"
+
+int sx_tsae_init(sx_tsae *t, sx_sae_arch arch, int d, int m, int k, double l1, const char *name,
+                 sx_err *err) {
+    memset(t, 0, sizeof *t);
+    t->arch = arch, t->d = d, t->m = m, t->k = k, t->l1 = l1;
+    snprintf(t->name, sizeof t->name, "%s", name);
+    int64_t md = (int64_t)m * d;
+    t->np = 2 * md + m + d + (arch == SX_SAE_JUMPRELU ? m : 0);
+    size_t bytes = (size_t)t->np * sizeof(float);
+    t->p = calloc(1, bytes), t->am = calloc(1, bytes), t->av = calloc(1, bytes);
+    int dense = arch == SX_SAE_STANDARD || arch == SX_SAE_JUMPRELU;
+    if (dense) t->g = malloc(bytes);
+    t->last_fired = calloc((size_t)m, sizeof(int64_t));
+    if (!t->p || !t->am || !t->av || (dense && !t->g) || !t->last_fired) {
+        sx_tsae_free(t);
+        return sx_fail(err, "%s: out of memory for %lld parameters", name, (long long)t->np);
+    }
+    t->WencT = t->p;
+    t->W_dec = t->p + md;
+    t->b_enc = t->p + 2 * md;
+    t->b_dec = t->b_enc + m;
+    t->log_thr = arch == SX_SAE_JUMPRELU ? t->b_dec + d : NULL;
+    return 0;
+}
+
+void sx_tsae_free(sx_tsae *t) {
+    free(t->p), free(t->am), free(t->av), free(t->g), free(t->last_fired);
+    memset(t, 0, sizeof *t);
+}
+
+void sx_tsae_init_params(sx_tsae *t, uint64_t seed, int stream, const float *x, int B,
+                         double init_thr) {
+    const int d = t->d, m = t->m;
+    sx_rng rng;
+    sx_rng_stream(&rng, seed, 1000 + (uint64_t)stream);
+    /* Anthropic's ReLU recipe starts decoder norms small (0.1); the constrained archs use 1. */
+    const double norm = t->arch == SX_SAE_STANDARD ? 0.1 : 1.0;
+    for (int j = 0; j < m; j++) {
+        float *r = t->W_dec + (int64_t)j * d;
+        double ss = 0;
+        for (int i = 0; i < d; i++) {
+            r[i] = (float)sx_rng_normal(&rng);
+            ss += (double)r[i] * r[i];
+        }
+        float s = (float)(norm / sqrt(ss > 0 ? ss : 1));
+        for (int i = 0; i < d; i++) r[i] *= s;
+    }
+    memcpy(t->WencT, t->W_dec, (size_t)m * d * sizeof(float));
+    memset(t->b_enc, 0, (size_t)m * sizeof(float));
+    for (int i = 0; i < d; i++) {
+        double s = 0;
+        for (int r = 0; r < B; r++) s += x[(int64_t)r * d + i];
+        t->b_dec[i] = (float)(s / (B > 0 ? B : 1));
+    }
+    if (t->log_thr)
+        for (int j = 0; j < m; j++) t->log_thr[j] = (float)log(init_thr);
+    t->bt_threshold = 0;
+}
+
+int sx_tsae_export(const sx_tsae *t, float norm_scale, sx_sae *out, sx_err *err) {
+    if (sx_sae_alloc(out, t->arch, t->d, t->m, t->k, err)) return -1;
+    const int d = t->d, m = t->m;
+    for (int j = 0; j < m; j++)
+        for (int i = 0; i < d; i++) out->W_enc[(int64_t)i * m + j] = t->WencT[(int64_t)j * d + i];
+    memcpy(out->W_dec, t->W_dec, (size_t)m * d * sizeof(float));
+    memcpy(out->b_enc, t->b_enc, (size_t)m * sizeof(float));
+    memcpy(out->b_dec, t->b_dec, (size_t)d * sizeof(float));
+    if (t->arch == SX_SAE_JUMPRELU)
+        for (int j = 0; j < m; j++) out->threshold[j] = expf(t->log_thr[j]);
+    if (t->arch == SX_SAE_BATCHTOPK)
+        for (int j = 0; j < m; j++) out->threshold[j] = t->bt_threshold;
+    out->norm_scale = norm_scale;
+    return 0;
+}
+
+void sx_scratch_free(sx_scratch *s) {
+    free(s->xc), free(s->G), free(s->Gaux), free(s->P), free(s->A), free(s->dA);
+    free(s->colsum_tmp), free(s->lat_tmp), free(s->row_n), free(s->row_naux);
+    free(s->cand_idx), free(s->cand_val), free(s->aux_idx), free(s->aux_val), free(s->sel_tmp);
+    free(s->lat_ptr), free(s->lat_cur), free(s->cand_dp), free(s->aux_dp), free(s->lat_a);
+    free(s->lat_b), free(s->lat_c), free(s->fired), free(s->ent), free(s->dead_list), free(s->heap_v), free(s->heap_i);
+    free(s->tpart);
+    memset(s, 0, sizeof *s);
+}
+
+#define ALLOC(ptr, n) ((ptr) = malloc((size_t)(n) * sizeof *(ptr)), bad |= !(ptr))
+
+int sx_scratch_init(sx_scratch *s, int B, int d, int m_max, int k_max, int aux_k, int any_dense,
+                    int batchtopk, sx_err *err) {
+    memset(s, 0, sizeof *s);
+    s->B = B, s->d = d, s->m_max = m_max;
+    s->nthreads = sx_get_threads();
+    /* Row block for the dense products: ~64 MB of pre-activations, at least 64 rows. */
+    int64_t R = ((int64_t)16 << 20) / m_max;
+    if (R < 64) R = 64;
+    if (R > B) R = B;
+    s->R = (int)R;
+    s->cand_max = batchtopk ? (4 * k_max < m_max ? 4 * k_max : m_max) : (k_max < m_max ? k_max : m_max);
+    s->aux_max = aux_k < m_max ? aux_k : m_max;
+    int bad = 0, T = s->nthreads;
+    int hmax = s->cand_max > s->aux_max ? s->cand_max : s->aux_max;
+    ALLOC(s->xc, (int64_t)B * d);
+    ALLOC(s->G, (int64_t)B * d);
+    ALLOC(s->Gaux, (int64_t)B * d);
+    ALLOC(s->P, R * m_max);
+    if (any_dense) {
+        ALLOC(s->A, R * m_max);
+        ALLOC(s->dA, R * m_max);
+    }
+    ALLOC(s->colsum_tmp, (int64_t)T * d);
+    ALLOC(s->lat_tmp, (int64_t)T * 2 * d);
+    ALLOC(s->row_n, B);
+    ALLOC(s->row_naux, B);
+    ALLOC(s->cand_idx, (int64_t)B * s->cand_max);
+    ALLOC(s->cand_val, (int64_t)B * s->cand_max);
+    ALLOC(s->aux_idx, (int64_t)B * s->aux_max);
+    ALLOC(s->aux_val, (int64_t)B * s->aux_max);
+    if (batchtopk) ALLOC(s->sel_tmp, (int64_t)B * s->cand_max);
+    ALLOC(s->lat_ptr, m_max + 1);
+    ALLOC(s->lat_cur, m_max);
+    ALLOC(s->cand_dp, (int64_t)B * s->cand_max);
+    ALLOC(s->aux_dp, (int64_t)B * s->aux_max);
+    ALLOC(s->lat_a, m_max);
+    ALLOC(s->lat_b, m_max);
+    ALLOC(s->lat_c, m_max);
+    ALLOC(s->fired, m_max);
+    ALLOC(s->ent, (int64_t)B * (s->cand_max + s->aux_max));
+    ALLOC(s->dead_list, m_max);
+    ALLOC(s->heap_v, (int64_t)T * hmax);
+    ALLOC(s->heap_i, (int64_t)T * hmax);
+    ALLOC(s->tpart, (int64_t)T * 8);
+    if (bad) {
+        sx_scratch_free(s);
+        return sx_fail(err, "trainer: out of memory for batch buffers (batch %d, width %d)", B, m_max);
+    }
+    return 0;
+}

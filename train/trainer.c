@@ -1,0 +1,349 @@
+/* trainer.c — the training loop: read each batch once, feed it to every SAE, log metrics,
+ * checkpoint, resume, save SAELens folders. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "datasets.h"
+#include "sae_internal.h"
+#include "train_internal.h"
+
+void sx_train_opts_default(sx_train_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->arch = SX_SAE_TOPK;
+    o->batch = 4096;
+    o->lr_warmup_frac = 0.05;
+    o->lr_decay_frac = 0.2;
+    o->l1_warmup_frac = 0.05;
+    o->aux_coef = 1.0 / 32;
+    o->jumprelu_eps = 0.001;
+    o->jumprelu_init_threshold = 0.001;
+    o->batchtopk_ema = 0.99;
+    o->normalize = -1; /* auto: on for relu / jumprelu (their coefficient is scale-bound) */
+    o->log_every = 50;
+}
+
+static int is_topk_family(sx_sae_arch a) { return a == SX_SAE_TOPK || a == SX_SAE_BATCHTOPK; }
+
+static const char *cli_arch_name(sx_sae_arch a) { return a == SX_SAE_STANDARD ? "relu" : sx_sae_arch_name(a); }
+
+int sx_train_n_saes(const sx_train_opts *o) {
+    int per = is_topk_family(o->arch) ? (o->n_k > 0 ? o->n_k : 1) : (o->n_l1 > 0 ? o->n_l1 : 1);
+    return o->n_widths * per;
+}
+
+static void sae_params(const sx_train_opts *o, int i, int d_in, int *width, int *k, double *l1) {
+    int per = is_topk_family(o->arch) ? (o->n_k > 0 ? o->n_k : 1) : (o->n_l1 > 0 ? o->n_l1 : 1);
+    *width = o->widths[i / per];
+    *k = is_topk_family(o->arch) ? (o->n_k > 0 ? o->ks[i % per] : 32) : 0;
+    if (o->n_l1 > 0) *l1 = o->l1s[i % per];
+    else if (o->arch == SX_SAE_STANDARD) *l1 = 5.0 * sqrt(d_in / 768.0);
+    else *l1 = 0.01 * d_in;
+}
+
+void sx_train_sae_name(const sx_train_opts *o, int i, char *buf, int n) {
+    int w, k;
+    double l1;
+    sae_params(o, i, 768, &w, &k, &l1);
+    int len = snprintf(buf, (size_t)n, "%s-%d", cli_arch_name(o->arch), w);
+    if (len < 0 || len >= n) return;
+    if (is_topk_family(o->arch) && o->n_k > 1) snprintf(buf + len, (size_t)(n - len), "-k%d", k);
+    if (!is_topk_family(o->arch) && o->n_l1 > 1) snprintf(buf + len, (size_t)(n - len), "-l1_%g", l1);
+}
+
+static int validate(const sx_train_opts *o, int d_in, sx_err *err) {
+    if (!o->out_dir) return sx_fail(err, "train: no output folder");
+    if (o->n_widths <= 0) return sx_fail(err, "train: no widths given");
+    if (o->n_widths > SX_TRAIN_MAX_SAES || sx_train_n_saes(o) > SX_TRAIN_MAX_SAES)
+        return sx_fail(err, "train: at most %d SAEs per run", SX_TRAIN_MAX_SAES);
+    if (d_in <= 0) return sx_fail(err, "train: input width %d is not positive", d_in);
+    for (int i = 0; i < o->n_widths; i++)
+        if (o->widths[i] <= 0) return sx_fail(err, "train: width %d is not positive", o->widths[i]);
+    for (int i = 0; i < o->n_k; i++) {
+        if (o->ks[i] <= 0) return sx_fail(err, "train: k %d is not positive", o->ks[i]);
+        for (int w = 0; w < o->n_widths; w++)
+            if (o->ks[i] > o->widths[w])
+                return sx_fail(err, "train: k %d is larger than width %d", o->ks[i], o->widths[w]);
+    }
+    if (is_topk_family(o->arch) && o->n_k == 0)
+        for (int w = 0; w < o->n_widths; w++)
+            if (o->widths[w] < 32) return sx_fail(err, "train: default k 32 is larger than width %d (give --k)", o->widths[w]);
+    for (int i = 0; i < o->n_l1; i++)
+        if (!(o->l1s[i] >= 0) || !isfinite(o->l1s[i])) return sx_fail(err, "train: sparsity coefficient %g is not >= 0", o->l1s[i]);
+    if (o->batch <= 0 || o->batch > (1 << 20)) return sx_fail(err, "train: batch %lld out of range", (long long)o->batch);
+    if (o->tokens < o->batch) return sx_fail(err, "train: --tokens %lld is less than one batch (%lld)", (long long)o->tokens, (long long)o->batch);
+    return 0;
+}
+
+/* Fill B rows, asking the source again when it returns short (it loops over epochs). */
+static int read_batch(sx_batch_source *src, float *x, int64_t B, sx_err *err) {
+    int64_t got = 0;
+    int empty = 0;
+    while (got < B) {
+        int64_t n = src->next(src->ctx, x + got * src->d_in, B - got, err);
+        if (n < 0) return -1;
+        if (n == 0 && ++empty > 1) return sx_fail(err, "%s: no rows to read", src->name);
+        got += n;
+    }
+    return 0;
+}
+
+static int64_t first_nonfinite(const float *x, int64_t n) {
+    int64_t bad = -1;
+#pragma omp parallel for schedule(static) reduction(max : bad)
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(x[i]) && i > bad) bad = i;
+    return bad;
+}
+
+static void write_metrics(FILE *f, sx_tsae *t, int64_t step, int64_t tokens, double var_sum, double lr,
+                          double lam_scale, double tps) {
+    const double B = (double)t->rows;
+    fprintf(f,
+            "{\"step\":%lld,\"tokens\":%lld,\"sae\":\"%s\",\"mse\":%.6g,\"fvu\":%.6g,\"l0\":%.6g,"
+            "\"dead_frac\":%.6g,\"mean_max_act\":%.6g,\"lr\":%.6g,\"tokens_per_s\":%.6g,\"loss\":%.6g",
+            (long long)step, (long long)tokens, t->name, t->mse_sum / (B * t->d),
+            var_sum > 0 ? t->mse_sum / var_sum : 0.0, t->l0_sum / B, (double)t->n_dead / t->m,
+            t->maxact_sum / B, lr, tps, t->loss);
+    if (is_topk_family(t->arch)) fprintf(f, ",\"aux_loss\":%.6g", t->aux_loss);
+    else fprintf(f, ",\"sparsity_loss\":%.6g,\"sparsity_coef\":%.6g", t->sparsity_loss, t->l1 * lam_scale);
+    if (t->arch == SX_SAE_BATCHTOPK) fprintf(f, ",\"threshold\":%.6g", t->bt_threshold);
+    fprintf(f, "}\n");
+}
+
+typedef struct run {
+    const sx_train_opts *o;
+    sx_batch_source *src;
+    int n, d, any_dense, k_max, m_max, aux_k;
+    sx_tsae saes[SX_TRAIN_MAX_SAES];
+    double base_lr[SX_TRAIN_MAX_SAES];
+    sx_scratch scr;
+    float *x;
+    int64_t steps, dead_tokens;
+    sx_ckpt_state st;
+    sx_rng rng;
+    FILE *metrics;
+} run;
+
+static int run_setup(run *R, sx_err *err) {
+    const sx_train_opts *o = R->o;
+    R->d = R->src->d_in;
+    R->n = sx_train_n_saes(o);
+    for (int i = 0; i < R->n; i++) {
+        int w, k;
+        double l1;
+        char name[64];
+        sae_params(o, i, R->d, &w, &k, &l1);
+        sx_train_sae_name(o, i, name, sizeof name);
+        if (sx_tsae_init(&R->saes[i], o->arch, R->d, w, k, l1, name, err)) return -1;
+        R->base_lr[i] = o->lr > 0 ? o->lr : fmin(4e-3, fmax(5e-5, 2e-4 * sqrt(16384.0 / w)));
+        if (w > R->m_max) R->m_max = w;
+        if (k > R->k_max) R->k_max = k;
+    }
+    R->any_dense = !is_topk_family(o->arch);
+    R->aux_k = o->aux_k > 0 ? o->aux_k : (R->d / 2 > 0 ? R->d / 2 : 1);
+    R->steps = o->tokens / o->batch;
+    R->dead_tokens = o->dead_tokens > 0 ? o->dead_tokens
+                                        : (int64_t)fmin(1e7, fmax((double)o->batch, (double)o->tokens / 20));
+    if (sx_scratch_init(&R->scr, (int)o->batch, R->d, R->m_max, R->k_max > 0 ? R->k_max : 1,
+                        is_topk_family(o->arch) ? R->aux_k : 1, R->any_dense,
+                        o->arch == SX_SAE_BATCHTOPK, err))
+        return -1;
+    R->x = malloc((size_t)o->batch * R->d * sizeof(float));
+    if (!R->x) return sx_fail(err, "train: out of memory for the batch");
+    sx_ckpt_state *st = &R->st;
+    int len = snprintf(st->fingerprint, sizeof st->fingerprint, "arch=%s d_in=%d batch=%lld tokens=%lld seed=%llu norm=%d saes=",
+                       cli_arch_name(o->arch), R->d, (long long)o->batch, (long long)o->tokens,
+                       (unsigned long long)o->seed, o->normalize);
+    for (int i = 0; i < R->n && len < (int)sizeof st->fingerprint - 40; i++)
+        len += snprintf(st->fingerprint + len, sizeof st->fingerprint - (size_t)len, "%s%s", i ? "," : "", R->saes[i].name);
+    st->norm_scale = 1.0f;
+    sx_rng_seed(&R->rng, o->seed);
+    return 0;
+}
+
+static void run_free(run *R) {
+    for (int i = 0; i < R->n; i++) sx_tsae_free(&R->saes[i]);
+    sx_scratch_free(&R->scr);
+    free(R->x);
+    if (R->metrics) fclose(R->metrics);
+}
+
+static int save_checkpoint(run *R, sx_err *err) {
+    memcpy(R->st.rng, R->rng.s, sizeof R->st.rng);
+    return sx_ckpt_save(R->o->out_dir, &R->st, R->saes, R->n, err);
+}
+
+static int save_final(run *R, sx_err *err) {
+    for (int i = 0; i < R->n; i++) {
+        sx_sae sae;
+        char dir[4200];
+        if (sx_tsae_export(&R->saes[i], R->st.norm_scale, &sae, err)) return -1;
+        if (R->o->hook_name) snprintf(sae.hook_name, sizeof sae.hook_name, "%s", R->o->hook_name);
+        if (R->o->model_name) snprintf(sae.model_name, sizeof sae.model_name, "%s", R->o->model_name);
+        cJSON *extra = cJSON_CreateObject();
+        cJSON_AddNumberToObject(extra, "trained_tokens", (double)(R->st.step * R->o->batch));
+        cJSON_AddNumberToObject(extra, "seed", (double)R->o->seed);
+        cJSON_AddNumberToObject(extra, "sparsity_coef", R->saes[i].l1);
+        cJSON_AddStringToObject(extra, "trainer_arch", cli_arch_name(R->o->arch));
+        snprintf(dir, sizeof dir, "%s/%s", R->o->out_dir, R->saes[i].name);
+        int rc = sx_sae_save_meta(&sae, dir, extra, err);
+        cJSON_Delete(extra);
+        sx_sae_free(&sae);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+/* Returns 0 when the batch is usable, 1 to skip it, -1 to stop. */
+static int check_batch(run *R, sx_err *err) {
+    int64_t n = R->o->batch * R->d;
+    int64_t bad = first_nonfinite(R->x, n);
+    if (bad < 0) return 0;
+    int64_t row = R->st.rows_consumed - R->o->batch + bad / R->d;
+    if (R->o->nan_policy == SX_NAN_SKIP) {
+        R->st.skipped_batches++;
+        if (R->st.skipped_batches > R->steps + 10)
+            return sx_fail(err, "%s: too many batches with NaN/Inf (%lld skipped)", R->src->name,
+                           (long long)R->st.skipped_batches);
+        return 1;
+    }
+    return sx_fail(err, "%s: non-finite activation (%s) in training batch %lld (row %lld of the shuffled stream, column %lld; use --nan-policy skip to drop such batches)",
+                   R->src->name, isnan(R->x[bad]) ? "NaN" : "Inf", (long long)(R->st.rows_consumed / R->o->batch), (long long)row, (long long)(bad % R->d));
+}
+
+static double batch_var_sum(run *R) {
+    const int d = R->d;
+    const int64_t B = R->o->batch;
+    double tot = 0;
+#pragma omp parallel for schedule(static) reduction(+ : tot)
+    for (int i = 0; i < d; i++) {
+        double s = 0, ss = 0;
+        for (int64_t r = 0; r < B; r++) {
+            double v = R->x[r * d + i];
+            s += v, ss += v * v;
+        }
+        tot += ss - s * s / (double)B;
+    }
+    return tot;
+}
+
+static void first_batch_init(run *R) {
+    const int d = R->d;
+    const int64_t B = R->o->batch;
+    int norm = R->o->normalize < 0 ? !is_topk_family(R->o->arch) : R->o->normalize;
+    if (norm) {
+        double s = 0;
+        for (int64_t r = 0; r < B; r++) {
+            double q = 0;
+            for (int i = 0; i < d; i++) q += (double)R->x[r * d + i] * R->x[r * d + i];
+            s += sqrt(q);
+        }
+        double mean = s / (double)B;
+        R->st.norm_scale = mean > 0 ? (float)(sqrt((double)d) / mean) : 1.0f;
+    }
+    for (int64_t i = 0; i < B * d; i++) R->x[i] *= R->st.norm_scale;
+    for (int i = 0; i < R->n; i++)
+        sx_tsae_init_params(&R->saes[i], R->o->seed, i, R->x, (int)B, R->o->jumprelu_init_threshold);
+}
+
+static int train_loop(run *R, sx_err *err) {
+    const sx_train_opts *o = R->o;
+    sx_progress pr;
+    if (o->progress) sx_progress_start(&pr, "train", (double)R->steps * o->batch, "tok");
+    double t0 = sx_now();
+    int64_t step0 = R->st.step;
+    while (R->st.step < R->steps) {
+        if (read_batch(R->src, R->x, o->batch, err)) return -1;
+        R->st.rows_consumed += o->batch;
+        int cb = check_batch(R, err);
+        if (cb < 0) return -1;
+        if (cb == 1) continue;
+        int64_t step = R->st.step;
+        if (step == 0) first_batch_init(R);
+        else if (R->st.norm_scale != 1.0f)
+            for (int64_t i = 0; i < o->batch * R->d; i++) R->x[i] *= R->st.norm_scale;
+        double lam_scale = o->l1_warmup_frac > 0 ? fmin(1.0, (double)(step + 1) / fmax(1.0, o->l1_warmup_frac * R->steps)) : 1.0;
+        for (int i = 0; i < R->n; i++) {
+            sx_step_ctx c = {0};
+            c.B = (int)o->batch, c.x = R->x, c.s = &R->scr, c.adam_t = (int)(step + 1);
+            c.lr = sx_lr_at(step, R->steps, R->base_lr[i], o->lr_warmup_frac, o->lr_decay_frac);
+            c.sparsity_scale = lam_scale;
+            c.tokens_before = step * o->batch, c.dead_tokens = R->dead_tokens;
+            c.clip = o->grad_clip, c.aux_coef = o->aux_coef, c.aux_k = R->aux_k;
+            c.eps = o->jumprelu_eps, c.bt_ema = o->batchtopk_ema;
+            int rc = is_topk_family(o->arch) ? sx_step_sparse(&R->saes[i], &c, err) : sx_step_dense(&R->saes[i], &c, err);
+            if (rc) return sx_fail_prefix(err, "%s: step %lld", R->src->name, (long long)step);
+        }
+        R->st.step++;
+        double el = sx_now() - t0;
+        double tps = el > 0 ? (double)(R->st.step - step0) * o->batch / el : 0;
+        if (R->metrics && (R->st.step % (o->log_every > 0 ? o->log_every : 50) == 0 || R->st.step == R->steps)) {
+            double vs = batch_var_sum(R);
+            for (int i = 0; i < R->n; i++)
+                write_metrics(R->metrics, &R->saes[i], R->st.step, R->st.step * o->batch, vs,
+                              sx_lr_at(step, R->steps, R->base_lr[i], o->lr_warmup_frac, o->lr_decay_frac),
+                              lam_scale, tps);
+            fflush(R->metrics);
+        }
+        if (o->progress) sx_progress_update(&pr, (double)R->st.step * o->batch);
+        int stop_now = o->stop_after_steps > 0 && R->st.step == o->stop_after_steps && R->st.step < R->steps;
+        if ((o->checkpoint_every > 0 && R->st.step % o->checkpoint_every == 0 && R->st.step < R->steps) || stop_now)
+            if (save_checkpoint(R, err)) return -1;
+        if (stop_now) return 1;
+    }
+    if (o->progress) sx_progress_finish(&pr);
+    return 0;
+}
+
+int sx_train_run(const sx_train_opts *o, sx_batch_source *src, sx_err *err) {
+    if (validate(o, src->d_in, err)) return -1;
+    if (sx_mkdir_p(o->out_dir, err)) return -1;
+    run *R = calloc(1, sizeof *R);
+    if (!R) return sx_fail(err, "train: out of memory");
+    R->o = o, R->src = src;
+    int rc = run_setup(R, err);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", o->out_dir);
+    if (!rc && o->resume) {
+        int l = sx_ckpt_load(o->out_dir, &R->st, R->saes, R->n, err);
+        if (l < 0) rc = -1;
+        else if (l == 0) rc = sx_fail(err, "%s/checkpoint: no checkpoint to resume from", o->out_dir);
+        else {
+            memcpy(R->rng.s, R->st.rng, sizeof R->st.rng);
+            if (src->skip(src->ctx, R->st.rows_consumed, err)) rc = -1;
+        }
+    }
+    if (!rc) {
+        R->metrics = fopen(path, o->resume ? "a" : "w");
+        if (!R->metrics) rc = sx_fail(err, "%s: cannot open for writing", path);
+    }
+    sx_blas_single(1);
+    if (!rc) rc = train_loop(R, err);
+    sx_blas_single(0);
+    if (rc == 0) rc = save_final(R, err);
+    if (rc == 1) rc = 0; /* stopped early on purpose, checkpoint written */
+    run_free(R);
+    free(R);
+    return rc;
+}
+
+/* ---------- HDF5 caches via the datasets reader ---------- */
+static int64_t reader_next(void *ctx, float *out, int64_t rows, sx_err *err) {
+    return sx_act_reader_next((sx_act_reader *)ctx, out, rows, err);
+}
+static int reader_skip(void *ctx, int64_t rows, sx_err *err) {
+    return sx_act_reader_skip((sx_act_reader *)ctx, rows, err);
+}
+
+int sx_train_caches(const sx_train_opts *o, const char *const *paths, int n_paths, sx_err *err) {
+    sx_act_reader_opts ro = {o->seed, 4 * o->batch > 16384 ? 4 * o->batch : 16384, 1};
+    sx_act_reader *r;
+    if (sx_act_reader_open(paths, n_paths, &ro, &r, err)) return -1;
+    char name[4200];
+    snprintf(name, sizeof name, "%s%s", paths[0], n_paths > 1 ? ",..." : "");
+    sx_batch_source src = {r, sx_act_reader_d_in(r), name, reader_next, reader_skip};
+    int rc = sx_train_run(o, &src, err);
+    sx_act_reader_close(r);
+    return rc;
+}
