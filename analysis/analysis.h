@@ -1,0 +1,240 @@
+/* analysis.h — what the latents of trained SAEs mean: feature splitting across widths
+ * (decoder-cosine pairs and families), streamed per-latent statistics with top contexts,
+ * and toxic-vs-clean effect sizes (AUROC, Cohen's d, log-odds) with a logit lens.
+ *
+ * The numeric kernels here take plain arrays so they can be tested without model files;
+ * the drivers (sx_ana_*_run) tie them to SAE files, caches and models.  Library code never
+ * prints to stdout and never exits: failures are -1 with err filled. */
+#ifndef SAETOX_ANALYSIS_H
+#define SAETOX_ANALYSIS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------- CSV (RFC 4180) ---------- */
+/* Write one field, quoted when it holds a comma, quote, CR or LF (quotes doubled). */
+void sx_csv_field(FILE *f, const char *s);
+
+/* ---------- feature splitting: decoder cosines between a narrow SAE A and a wide B ---------- */
+#define SX_SPLIT_DEFAULT_THRESHOLD 0.7f
+
+typedef struct sx_split_pair {
+    int32_t a, b;  /* latent of A (narrow), latent of B (wide) */
+    float cos;
+} sx_split_pair;
+
+typedef struct sx_split_opts {
+    float threshold;   /* pairs with cosine >= threshold (default 0.7) */
+    int block_a;       /* rows of A per sgemm block (default 2048) */
+    int block_b;       /* rows of B per sgemm block (default 8192) */
+    int64_t max_pairs; /* error beyond this many pairs (default 20,000,000) */
+} sx_split_opts;
+
+typedef struct sx_split_result {
+    int n_a, n_b, d;
+    float threshold;
+    sx_split_pair *pairs;  /* every pair with cos >= threshold, sorted by (a, b) */
+    int64_t n_pairs;
+    int32_t *best_a;       /* [n_a] best-matching latent of B for each latent of A */
+    float *best_a_cos;     /* [n_a] its cosine */
+    int32_t *best_b;       /* [n_b] best-matching latent of A for each latent of B */
+    float *best_b_cos;     /* [n_b] */
+    int32_t *n_children;   /* [n_a] number of B latents with cos >= threshold */
+    double seconds;        /* wall time of the whole computation */
+    double seconds_gemm;   /* of which in sgemm (the rest: normalising and scanning) */
+    double gflop;          /* 2 n_a n_b d / 1e9 */
+} sx_split_result;
+
+void sx_split_opts_default(sx_split_opts *o);
+/* Wa [n_a, d] and Wb [n_b, d] are decoder matrices (rows need not be normalised: copies are
+ * normalised; a zero row has cosine 0 with everything).  Memory: the two normalised copies
+ * plus one block_a x block_b float block — never the full n_a x n_b matrix. */
+int sx_split_compute(const float *Wa, int n_a, const float *Wb, int n_b, int d,
+                     const sx_split_opts *o, sx_split_result *r, sx_err *err);
+void sx_split_free(sx_split_result *r);
+
+/* ---------- families ---------- */
+/* Node ids: latent i of A is node i, latent j of B is node n_a + j. */
+typedef struct sx_families {
+    int n_a, n_b;
+    int n_families;
+    int32_t *fam;   /* [n_a + n_b] family id of each node, -1 when in no family */
+    int32_t *size;  /* [n_families] members (both SAEs) */
+} sx_families;
+
+/* Connected components of the bipartite graph of the pairs; only components with at least
+ * one pair become families, numbered 0.. in order of their smallest A latent. */
+int sx_families_from_pairs(const sx_split_result *r, sx_families *f, sx_err *err);
+/* Optional refinement: average-linkage agglomerative clustering (cosine distance 1 - cos,
+ * nearest-neighbour-chain algorithm, O(m^2) memory and time for the m latents that belong to
+ * some family) cut at distance `cut`; the clusters of two or more latents become the new
+ * families (same numbering rule).  Errors when m > max_nodes. */
+int sx_families_average_linkage(const float *Wa, const float *Wb, int d, double cut,
+                                int max_nodes, sx_families *f, sx_err *err);
+void sx_families_free(sx_families *f);
+
+/* Average linkage on an explicit condensed distance matrix (dist[i*m + j], full m x m,
+ * symmetric); labels[m] receives cluster ids 0.. (in order of smallest member) of the cut
+ * at `cut` (merges at height <= cut are applied).  Returns the number of clusters. */
+int sx_average_linkage_cut(float *dist, int m, double cut, int32_t *labels, sx_err *err);
+
+int sx_pairs_write_csv(const char *path, const sx_split_result *r, sx_err *err);
+int sx_families_write_csv(const char *path, const sx_families *f, const char *label_a,
+                          const char *label_b, sx_err *err);
+/* Read families.csv and return, for SAE `label` with d_sae latents, fam_of[d_sae] (family id
+ * or -1) and size_of[d_sae] (its family's size, 1 when in none).  *n_rows_label receives
+ * how many rows named `label`. */
+int sx_families_read_csv(const char *path, const char *label, int d_sae, int32_t *fam_of,
+                         int32_t *size_of, int64_t *n_rows_label, sx_err *err);
+
+/* Read one numeric column of a per-latent CSV written here (latent_stats.csv,
+ * latent_effects.csv, toxic_latents.csv): out[d_sae] gets the value of each latent present
+ * (NaN for absent ones), rows filtered by the sae column when label != NULL.  E.g. the
+ * steering scale A_i: column "q99_toxic" of latent_effects.csv (or "q99" of
+ * latent_stats.csv).  A latent >= d_sae is an error. */
+int sx_ana_read_latent_column(const char *path, const char *label, const char *column, int d_sae,
+                              double *out, int64_t *n_rows, sx_err *err);
+/* The latents of toxic_latents.csv in file (= rank) order, at most max; returns the count. */
+int sx_ana_read_toxic_latents(const char *path, const char *label, int32_t *latents, int max,
+                              sx_err *err);
+
+/* ---------- effect sizes (toxic vs clean) ---------- */
+/* Exact Mann–Whitney AUROC = P(T > C) + P(T = C)/2, average ranks for ties.  Inputs are
+ * sorted in place (O(n log n); the accumulator uses an O(n) radix sort). */
+double sx_ana_auroc(float *t, int64_t nt, float *c, int64_t nc);
+/* Same when only the nonzero values are stored: nz_t nonzeros out of n_t samples (the rest
+ * are exactly 0, one big tie group).  Sorts the nonzero arrays in place. */
+double sx_ana_auroc_sparse(float *t_nz, int64_t nz_t, int64_t n_t, float *c_nz, int64_t nz_c,
+                           int64_t n_c);
+/* Cohen's d from sufficient statistics, pooled sd with (n-1) weights; 0 when the pooled sd
+ * is 0.  Smoothed log-odds of firing: log((f_t+.5)/(n_t-f_t+.5)) - log((f_c+.5)/(n_c-f_c+.5)). */
+double sx_cohens_d(double sum_t, double sumsq_t, int64_t n_t, double sum_c, double sumsq_c,
+                   int64_t n_c);
+double sx_log_odds(int64_t fire_t, int64_t n_t, int64_t fire_c, int64_t n_c);
+
+typedef struct sx_effect {
+    double auroc, cohens_d, mean_toxic, mean_clean, mean_diff, fire_toxic, fire_clean,
+        log_odds;
+    double q50_toxic, q90_toxic, q99_toxic, max_toxic; /* of positive toxic activations */
+} sx_effect;
+
+/* Accumulates, per latent and class, the samples' sums and their nonzero values (memory
+ * grows with the number of nonzero activations: 4 bytes each). */
+typedef struct sx_effect_acc sx_effect_acc;
+sx_effect_acc *sx_effect_acc_new(int d_sae);
+void sx_effect_acc_free(sx_effect_acc *a);
+/* Add n rows of activations [n, d_sae] as samples of class cls (1 toxic, 0 clean). */
+int sx_effect_acc_add(sx_effect_acc *a, int cls, const float *acts, int64_t n, sx_err *err);
+int64_t sx_effect_acc_count(const sx_effect_acc *a, int cls);
+/* out[d_sae]; errors when a class is empty. */
+int sx_effect_acc_finish(sx_effect_acc *a, sx_effect *out, sx_err *err);
+
+typedef enum { SX_RANK_AUROC = 0, SX_RANK_COHENS_D, SX_RANK_MEAN_DIFF, SX_RANK_LOG_ODDS } sx_rank_by;
+int sx_rank_by_parse(const char *s, sx_rank_by *out);
+double sx_effect_score(const sx_effect *e, sx_rank_by by);
+/* order[d_sae]: latents by descending score, ties by ascending index. */
+void sx_effect_rank(const sx_effect *e, int d_sae, sx_rank_by by, int32_t *order);
+
+/* ---------- latent statistics (streamed, bounded memory) ---------- */
+/* Quantiles come from per-latent log-binned histograms: 16 bins per octave over
+ * [2^-16, 2^16) (values outside fall in the end bins), reported at the bin midpoint and
+ * clamped to the exact [min, max] of the positive values: relative error <= 1/33 (~3%)
+ * inside the range.  Memory: 2 KB per latent (+ the top-N heaps). */
+typedef struct sx_stats_acc sx_stats_acc;
+sx_stats_acc *sx_stats_new(int d_sae, int top_n);
+void sx_stats_free(sx_stats_acc *s);
+/* acts [n, d_sae]; row0 = global index of the first row (for top contexts). */
+int sx_stats_add(sx_stats_acc *s, const float *acts, int64_t n, int64_t row0, sx_err *err);
+int64_t sx_stats_rows(const sx_stats_acc *s);
+
+typedef struct sx_latent_stat {
+    int64_t n_fire;      /* rows with activation > 0 */
+    double fire_freq;    /* n_fire / rows */
+    double mean_act;     /* mean of the positive activations (0 when it never fires) */
+    double max_act;
+    double q50, q90, q99; /* quantiles of the positive activations (0 when it never fires) */
+} sx_latent_stat;
+void sx_stats_get(const sx_stats_acc *s, int latent, sx_latent_stat *out);
+/* Quantile q in [0,1] of the positive activations of a latent (histogram estimate). */
+double sx_stats_quantile(const sx_stats_acc *s, int latent, double q);
+/* The top-N (activation, global row) of a latent, descending; returns how many (<= N). */
+int sx_stats_top(const sx_stats_acc *s, int latent, float *acts, int64_t *rows);
+
+/* Streaming histogram for one latent (exposed for tests). */
+int sx_hist_bin(float v);
+double sx_hist_bin_mid(int bin);
+#define SX_HIST_BINS 512
+
+/* ---------- drivers (need SAE files, caches, models) ---------- */
+/* Label of an SAE path for CSV `sae` columns: the folder's basename (a path to
+ * sae_weights.safetensors or params.npz gives its parent folder's name). */
+void sx_sae_label(const char *path, char *out, size_t outsz);
+
+typedef struct sx_split_run_opts {
+    const char *sae_a, *sae_b;       /* paths */
+    const char *label_a, *label_b;   /* NULL: from the paths */
+    sx_split_opts split;
+    const char *linkage;             /* NULL or "average" */
+    double cut;                      /* cosine distance cut for the linkage */
+    int max_linkage_nodes;           /* default 8192 */
+    const char *out_dir;
+    int verbose;                     /* summary lines on stderr */
+} sx_split_run_opts;
+int sx_ana_split_run(const sx_split_run_opts *o, sx_err *err);
+
+typedef enum { SX_POLICY_TOKEN = 0, SX_POLICY_MAX, SX_POLICY_LAST } sx_policy;
+int sx_policy_parse(const char *s, sx_policy *out);
+
+/* `analyze toxic`: toxic and clean text -> model -> SAE(s) at their hooks -> per-latent
+ * effects.  Writes OUT/toxic_latents.csv (top latents of each SAE, rank 1.. per SAE),
+ * OUT/latent_effects.csv (every latent: effects + quantiles of its positive activations on
+ * toxic text, the per-latent scale A_i for steering), and with --families
+ * OUT/family_effects.csv (how the effect spreads over each top latent's family). */
+typedef struct sx_toxic_run_opts {
+    const char *model_dir, *tokenizer_dir;   /* tokenizer_dir NULL: model_dir */
+    const char *const *saes;
+    int n_saes;
+    const char *const *labels;               /* NULL: from the paths */
+    const char *hook;                        /* NULL: each SAE's cfg hook_name */
+    const char *toxic_spec, *clean_spec;     /* datasets.h source specs */
+    const char *label_rule;                  /* optional: filter both specs by it */
+    int html_unescape, skip_bad;
+    sx_policy policy;
+    sx_rank_by rank_by;
+    int top, lens_k, context_size, batch;
+    int64_t max_docs;                        /* per class; <= 0: all */
+    const char *families_dir;
+    const char *out_dir;
+    int verbose;
+} sx_toxic_run_opts;
+void sx_toxic_run_opts_default(sx_toxic_run_opts *o);
+int sx_ana_toxic_run(const sx_toxic_run_opts *o, sx_err *err);
+
+/* `analyze stats`: one SAE over an activation cache (sequential rows) or a text source
+ * (packed windows through the model).  Writes OUT/latent_stats.csv and
+ * OUT/top_contexts.csv. */
+typedef struct sx_stats_run_opts {
+    const char *sae, *label;
+    const char *cache;                       /* HDF5 activation cache, or */
+    const char *model_dir, *data;            /* model + text source */
+    const char *tokenizer_dir;               /* for context strings (default model_dir) */
+    const char *hook;
+    int64_t tokens;                          /* <= 0: the whole cache / 100000 for text */
+    int top_n, context_size, batch, window_before, window_after;
+    int html_unescape, skip_bad;
+    const char *out_dir;
+    int verbose;
+} sx_stats_run_opts;
+void sx_stats_run_opts_default(sx_stats_run_opts *o);
+int sx_ana_stats_run(const sx_stats_run_opts *o, sx_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
