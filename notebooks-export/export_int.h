@@ -1,0 +1,132 @@
+/* export_int.h — private to notebooks-export: the run folder loaded into typed arrays, shared
+ * by the report writers, the notebook, the dashboard and the plots. */
+#ifndef SAETOX_EXPORT_INT_H
+#define SAETOX_EXPORT_INT_H
+
+#include "export.h"
+
+#include <math.h>
+
+#define XP_MAX_SAE 64
+
+typedef struct xp_metric {
+    int sae;
+    double step, tokens, mse, fvu, l0, dead_frac, mean_max_act, lr, tokens_per_s;
+} xp_metric;
+
+typedef struct xp_stat {
+    int sae;
+    int64_t latent;
+    double fire_freq, mean_act, max_act, q50, q90, q99;
+} xp_stat;
+
+typedef struct xp_toxic {
+    int sae;
+    int64_t latent, rank, family_id, family_size; /* family -1 / 0 when empty */
+    double score, auroc, cohens_d, mean_toxic, mean_clean, mean_diff, fire_rate_toxic,
+        fire_rate_clean, log_odds;
+    const char *top_promoted, *top_suppressed;
+} xp_toxic;
+
+typedef struct xp_ctx {
+    int sae;
+    int64_t latent, rank;
+    double activation;
+    const char *before, *token, *after;
+} xp_ctx;
+
+typedef struct xp_pair {
+    int64_t small_latent, wide_latent;
+    double cosine;
+} xp_pair;
+
+typedef struct xp_fam {
+    int64_t family_id;
+    int sae;
+    int64_t latent;
+} xp_fam;
+
+#define XP_SWEEP_NUM 18 /* numeric sweep columns after condition,tier,alpha,latents */
+typedef struct xp_sweep {
+    const char *condition, *tier, *latents;
+    double alpha;
+    /* n_prompts,n_samples,emt,emt_lo,emt_hi,tox_prob,..,mean_tox..,ppl,ppl_lo,ppl_hi,acc,
+       acc_norm,acc_n in SX_EXPORT_SWEEP_COLS order (columns 4..21) */
+    double v[XP_SWEEP_NUM - 1];
+} xp_sweep;
+enum { XS_NPROMPTS, XS_NSAMPLES, XS_EMT, XS_EMT_LO, XS_EMT_HI, XS_TP, XS_TP_LO, XS_TP_HI,
+       XS_MT, XS_MT_LO, XS_MT_HI, XS_PPL, XS_PPL_LO, XS_PPL_HI, XS_ACC, XS_ACC_NORM, XS_ACC_N };
+
+/* One run folder, loaded.  Arrays are NULL/0 when the input was absent; *_path says which
+ * file was used ("" when absent).  Strings point into the kept CSV tables. */
+typedef struct xp_run {
+    int n_sae;
+    char sae[XP_MAX_SAE][128];
+    /* d_sae from <in>/<sae>/cfg.json, else the name's "-<width>" suffix, else max latent + 1 */
+    int64_t sae_width[XP_MAX_SAE];
+    int64_t sae_fam_row[XP_MAX_SAE]; /* first families.csv row naming it (ties: narrow first) */
+
+    char metrics_path[1024], stats_path[1024], toxic_path[1024], ctx_path[1024],
+        pairs_path[1024], fam_path[1024], sweep_path[1024];
+    xp_metric *metrics; int64_t n_metrics;
+    xp_stat *stats; int64_t n_stats;     /* sorted by (sae, latent) */
+    xp_toxic *toxic; int64_t n_toxic;    /* sorted by (sae, rank) */
+    xp_ctx *ctx; int64_t n_ctx;          /* sorted by (sae, latent, rank) */
+    xp_pair *pairs; int64_t n_pairs;     /* sorted by (small_latent, wide_latent) */
+    xp_fam *fams; int64_t n_fams;        /* sorted by (family_id, sae, latent) */
+    xp_sweep *sweep; int64_t n_sweep;    /* file order */
+    sx_csv_table tables[6];
+    int n_tables;
+} xp_run;
+
+/* load.c */
+/* out_dir (may be NULL) is skipped when looking one folder down. */
+int xp_load(const char *in_dir, const char *out_dir, xp_run *run, sx_export_notes *notes,
+            sx_err *err);
+void xp_free(xp_run *run);
+int xp_sae_index(xp_run *run, const char *name, sx_err *err); /* interns the name */
+const xp_stat *xp_find_stat(const xp_run *run, int sae, int64_t latent);
+const xp_toxic *xp_find_toxic(const xp_run *run, int sae, int64_t latent);
+/* First context of (sae, latent) in rank order and their count. */
+const xp_ctx *xp_find_ctx(const xp_run *run, int sae, int64_t latent, int64_t *count);
+/* Members of a family: index of the first entry in run->fams and the count. */
+int64_t xp_family_range(const xp_run *run, int64_t family_id, int64_t *count);
+/* Pairs whose small_latent is the given one: first index and count. */
+int64_t xp_pair_range(const xp_run *run, int64_t small_latent, int64_t *count);
+/* Family of (sae, latent) or -1. */
+int64_t xp_family_of(const xp_run *run, int sae, int64_t latent);
+void xp_note(sx_export_notes *notes, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A family seen as a concept: its narrowest and widest SAE member sets (reports.c). */
+typedef struct xp_concept {
+    int64_t family_id;
+    int n_toxic;
+    int narrow, wide;              /* SAE indices (wide = -1 when one SAE only) */
+    int64_t narrow_size, wide_size;
+    int64_t first;                 /* index into run->fams */
+    int64_t count;
+    double narrow_max_md, wide_max_md, wide_sum_md, wide_top_share, narrow_best, wide_best;
+    double cos_max, cos_mean;
+} xp_concept;
+/* Concepts: families with a toxic member (all families when there is no toxic list). */
+int xp_concepts(const xp_run *run, xp_concept **out, int64_t *n, sx_err *err);
+
+/* reports.c */
+int xp_write_reports(const xp_run *run, const char *out_dir, sx_export_notes *notes,
+                     sx_err *err);
+/* notebook.c */
+int xp_write_notebook(const char *path, sx_err *err);
+/* html.c */
+int xp_write_dashboard(const xp_run *run, const char *path, const sx_export_opts *o,
+                       sx_err *err);
+/* html_svg.c: inline SVG charts and the HTML escaper */
+void xp_html_esc(FILE *f, const char *s);
+void xp_svg_hist(FILE *f, const xp_stat *st, const xp_ctx *ctx, int64_t nctx);
+void xp_svg_tradeoff(FILE *f, const xp_run *run);
+/* plots.c */
+int xp_write_plots(const xp_run *run, const char *dir, sx_export_notes *notes, sx_err *err);
+
+/* Final metrics row of each SAE (largest step); idx[s] = -1 when none. */
+void xp_final_metrics(const xp_run *run, int64_t *idx);
+
+#endif
