@@ -1,0 +1,433 @@
+/* lmtrain_data.c — text for the LM trainer: plain-text, JSONL and CSV readers that cut
+ * documents, HTML-entity decoding, tokenisation with the project tokenizer, a document-level
+ * train/validation split and a uint16 token cache. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "lmtrain.h"
+#include "tokenizer.h"
+
+#define MAX_INPUT ((size_t)1 << 31)
+
+size_t sx_lm_html_unescape(char *s, size_t len) {
+    static const struct {
+        const char *ent;
+        char c;
+    } E[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&#39;", '\''},
+             {"&apos;", '\''}, {"&nbsp;", ' '}};
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        if (s[i] == '&') {
+            int done = 0;
+            for (size_t k = 0; k < sizeof E / sizeof E[0] && !done; k++) {
+                size_t el = strlen(E[k].ent);
+                if (i + el <= len && memcmp(s + i, E[k].ent, el) == 0) {
+                    s[o++] = E[k].c;
+                    i += el;
+                    done = 1;
+                }
+            }
+            if (!done && i + 3 < len && s[i + 1] == '#') { /* &#NNN; &#xHH; -> UTF-8 */
+                size_t j = i + 2;
+                int hex = s[j] == 'x' || s[j] == 'X';
+                if (hex) j++;
+                unsigned long cp = 0;
+                size_t d0 = j;
+                while (j < len && j - d0 < 7 &&
+                       ((s[j] >= '0' && s[j] <= '9') ||
+                        (hex && ((s[j] | 32) >= 'a' && (s[j] | 32) <= 'f')))) {
+                    int v = s[j] <= '9' ? s[j] - '0' : (s[j] | 32) - 'a' + 10;
+                    cp = cp * (hex ? 16 : 10) + (unsigned long)v;
+                    j++;
+                }
+                if (j > d0 && j < len && s[j] == ';' && cp > 0 && cp < 0x110000 &&
+                    !(cp >= 0xD800 && cp < 0xE000)) {
+                    char u[4];
+                    int n = 0;
+                    if (cp < 0x80) u[n++] = (char)cp;
+                    else if (cp < 0x800) {
+                        u[n++] = (char)(0xC0 | (cp >> 6));
+                        u[n++] = (char)(0x80 | (cp & 63));
+                    } else if (cp < 0x10000) {
+                        u[n++] = (char)(0xE0 | (cp >> 12));
+                        u[n++] = (char)(0x80 | ((cp >> 6) & 63));
+                        u[n++] = (char)(0x80 | (cp & 63));
+                    } else {
+                        u[n++] = (char)(0xF0 | (cp >> 18));
+                        u[n++] = (char)(0x80 | ((cp >> 12) & 63));
+                        u[n++] = (char)(0x80 | ((cp >> 6) & 63));
+                        u[n++] = (char)(0x80 | (cp & 63));
+                    }
+                    /* the entity is at least 4 bytes, so writing n <= 4 bytes never overtakes i */
+                    memcpy(s + o, u, (size_t)n);
+                    o += (size_t)n;
+                    i = j + 1;
+                    done = 1;
+                }
+            }
+            if (done) continue;
+        }
+        s[o++] = s[i++];
+    }
+    return o;
+}
+
+static int emit(sx_lm_doc_fn fn, void *user, char *text, size_t len, int unesc, sx_err *err) {
+    if (unesc) len = sx_lm_html_unescape(text, len);
+    while (len && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' ')) len--;
+    size_t s = 0;
+    while (s < len && (text[s] == '\n' || text[s] == '\r')) s++;
+    if (s >= len) return 0; /* empty documents are skipped */
+    return fn(user, text + s, len - s, err);
+}
+
+/* Plain text: a document ends at a blank line. */
+static int read_text(const char *path, char *buf, size_t len, int unesc, sx_lm_doc_fn fn,
+                     void *user, sx_err *err) {
+    size_t start = 0;
+    for (size_t i = 0; i <= len; i++) {
+        int end = i == len;
+        if (!end && buf[i] == '\n') {
+            size_t j = i + 1;
+            while (j < len && buf[j] == '\r') j++;
+            end = j < len && buf[j] == '\n';
+        }
+        if (end) {
+            if (emit(fn, user, buf + start, i - start, unesc, err)) return -1;
+            while (i < len && (buf[i] == '\n' || buf[i] == '\r')) i++;
+            start = i;
+        }
+    }
+    return 0;
+}
+
+static const cJSON *json_path(const cJSON *o, const char *path, size_t plen) {
+    char key[256];
+    while (o && plen) {
+        const char *dot = memchr(path, '.', plen);
+        size_t kl = dot ? (size_t)(dot - path) : plen;
+        if (kl >= sizeof key) return NULL;
+        memcpy(key, path, kl);
+        key[kl] = 0;
+        o = cJSON_GetObjectItemCaseSensitive(o, key);
+        path += kl + (dot ? 1 : 0);
+        plen -= kl + (dot ? 1 : 0);
+    }
+    return o;
+}
+
+static int read_jsonl(const char *path, char *buf, size_t len, const char *fields, int unesc,
+                      sx_lm_doc_fn fn, void *user, sx_err *err) {
+    size_t cap = 1 << 16, n, line = 0;
+    char *doc = malloc(cap);
+    int found_any = 0, rc = 0;
+    if (!doc) return sx_fail(err, "out of memory");
+    for (size_t i = 0; i < len && !rc;) {
+        size_t e = i;
+        while (e < len && buf[e] != '\n') e++;
+        line++;
+        size_t ll = e - i;
+        while (ll && (buf[i + ll - 1] == '\r' || buf[i + ll - 1] == ' ')) ll--;
+        if (ll) {
+            cJSON *o = cJSON_ParseWithLength(buf + i, ll);
+            if (!o || !cJSON_IsObject(o)) {
+                cJSON_Delete(o);
+                rc = sx_fail(err, "%s:%zu: not a JSON object", path, line);
+                break;
+            }
+            n = 0;
+            for (const char *f = fields; *f;) { /* "a.b+c.d": concatenate the fields */
+                const char *plus = strchr(f, '+');
+                size_t fl = plus ? (size_t)(plus - f) : strlen(f);
+                const cJSON *v = json_path(o, f, fl);
+                if (v && cJSON_IsString(v)) {
+                    size_t sl = strlen(v->valuestring);
+                    if (n + sl + 1 > cap) {
+                        cap = 2 * (n + sl + 1);
+                        char *nd = realloc(doc, cap);
+                        if (!nd) {
+                            rc = sx_fail(err, "out of memory");
+                            break;
+                        }
+                        doc = nd;
+                    }
+                    memcpy(doc + n, v->valuestring, sl);
+                    n += sl;
+                    found_any = 1;
+                } else if (v && !cJSON_IsNull(v)) {
+                    rc = sx_fail(err, "%s:%zu: field '%.*s' is not a string", path, line, (int)fl, f);
+                    break;
+                }
+                f += fl + (plus ? 1 : 0);
+            }
+            cJSON_Delete(o);
+            if (!rc && n) rc = emit(fn, user, doc, n, unesc, err);
+        }
+        i = e + 1;
+    }
+    free(doc);
+    if (!rc && !found_any) rc = sx_fail(err, "%s: no line has the field(s) '%s'", path, fields);
+    return rc;
+}
+
+/* RFC 4180: fields separated by commas, optionally quoted, "" inside quotes is a quote,
+ * quoted fields may hold newlines.  Unquotes in place; *pos advances past the record. */
+static int csv_record(char *buf, size_t len, size_t *pos, char **fields, size_t *flen, int max,
+                      int *nf) {
+    size_t i = *pos;
+    int n = 0;
+    if (i >= len) return 0;
+    for (;;) {
+        char *out = buf + i, *f = out;
+        size_t o = 0;
+        if (i < len && buf[i] == '"') {
+            i++;
+            for (;;) {
+                if (i >= len) return -1; /* unterminated quote */
+                if (buf[i] == '"') {
+                    if (i + 1 < len && buf[i + 1] == '"') {
+                        out[o++] = '"';
+                        i += 2;
+                        continue;
+                    }
+                    i++;
+                    break;
+                }
+                out[o++] = buf[i++];
+            }
+        }
+        while (i < len && buf[i] != ',' && buf[i] != '\n') {
+            if (buf[i] != '\r') out[o++] = buf[i];
+            i++;
+        }
+        if (n < max) {
+            fields[n] = f;
+            flen[n] = o;
+        }
+        n++;
+        if (i < len && buf[i] == ',') {
+            i++;
+            continue;
+        }
+        if (i < len) i++; /* newline */
+        break;
+    }
+    *pos = i;
+    *nf = n;
+    return 1;
+}
+
+static int read_csv(const char *path, char *buf, size_t len, const char *column, int unesc,
+                    sx_lm_doc_fn fn, void *user, sx_err *err) {
+    enum { MAXF = 256 };
+    char *f[MAXF];
+    size_t fl[MAXF], pos = 0;
+    int nf, col = -1, ncols, r = csv_record(buf, len, &pos, f, fl, MAXF, &nf);
+    if (r <= 0) return sx_fail(err, "%s: no CSV header row", path);
+    ncols = nf;
+    for (int k = 0; k < nf && k < MAXF; k++)
+        if (fl[k] == strlen(column) && memcmp(f[k], column, fl[k]) == 0) col = k;
+    if (col < 0) return sx_fail(err, "%s: no column '%s' in the header", path, column);
+    size_t rec = 1;
+    while ((r = csv_record(buf, len, &pos, f, fl, MAXF, &nf)) > 0) {
+        rec++;
+        if (nf == 1 && fl[0] == 0) continue; /* blank line */
+        if (nf != ncols)
+            return sx_fail(err, "%s: record %zu has %d fields, the header %d", path, rec, nf, ncols);
+        if (emit(fn, user, f[col], fl[col], unesc, err)) return -1;
+    }
+    if (r < 0) return sx_fail(err, "%s: record %zu: unterminated quoted field", path, rec + 1);
+    return 0;
+}
+
+static int ends_with(const char *s, size_t n, const char *suf) {
+    size_t k = strlen(suf);
+    return n >= k && strncmp(s + n - k, suf, k) == 0;
+}
+
+int sx_lm_read_docs(const char *spec, int unescape_html, sx_lm_doc_fn fn, void *user,
+                    sx_err *err) {
+    char path[4096];
+    const char *hash = strrchr(spec, '#');
+    size_t pl = hash ? (size_t)(hash - spec) : strlen(spec);
+    if (pl == 0 || pl >= sizeof path) return sx_fail(err, "bad data spec '%s'", spec);
+    memcpy(path, spec, pl);
+    path[pl] = 0;
+    int jsonl = ends_with(path, pl, ".jsonl") || ends_with(path, pl, ".json");
+    int csv = ends_with(path, pl, ".csv");
+    if ((jsonl || csv) && (!hash || !hash[1]))
+        return sx_fail(err, "%s: a %s source needs #%s in the data spec", path,
+                       jsonl ? "JSONL" : "CSV", jsonl ? "FIELD" : "COLUMN");
+    if (!jsonl && !csv && hash) return sx_fail(err, "%s: plain text takes no #field", path);
+    char *buf;
+    size_t len;
+    if (sx_read_file(path, MAX_INPUT, &buf, &len, err)) return -1;
+    int rc = jsonl ? read_jsonl(path, buf, len, hash + 1, unescape_html, fn, user, err)
+             : csv ? read_csv(path, buf, len, hash + 1, unescape_html, fn, user, err)
+                   : read_text(path, buf, len, unescape_html, fn, user, err);
+    free(buf);
+    return rc;
+}
+
+/* ---------- tokenisation, split, cache ---------- */
+typedef struct tokvec {
+    uint16_t *v;
+    int64_t n, cap, docs;
+} tokvec;
+
+static int tv_push(tokvec *t, const int32_t *ids, int n, int eos, sx_err *err) {
+    if (t->n + n + 1 > t->cap) {
+        int64_t nc = 2 * (t->n + n + 1) + 4096;
+        uint16_t *nv = realloc(t->v, (size_t)nc * sizeof(uint16_t));
+        if (!nv) return sx_fail(err, "out of memory");
+        t->v = nv;
+        t->cap = nc;
+    }
+    for (int i = 0; i < n; i++) {
+        if (ids[i] < 0 || ids[i] > 65535) return sx_fail(err, "token id %d does not fit uint16", ids[i]);
+        t->v[t->n++] = (uint16_t)ids[i];
+    }
+    t->v[t->n++] = (uint16_t)eos;
+    t->docs++;
+    return 0;
+}
+
+typedef struct build_ctx {
+    const sx_tokenizer *tok;
+    int eos;
+    double val_frac;
+    uint64_t seed, doc;
+    tokvec train, val;
+} build_ctx;
+
+static int on_doc(void *user, const char *text, size_t len, sx_err *err) {
+    build_ctx *b = user;
+    sx_rng r;
+    sx_rng_stream(&r, b->seed, b->doc++);
+    int to_val = sx_rng_uniform(&r) < b->val_frac;
+    int32_t *ids;
+    int n;
+    if (sx_tokenizer_encode(b->tok, text, len, 0, &ids, &n, err)) return -1;
+    int rc = tv_push(to_val ? &b->val : &b->train, ids, n, b->eos, err);
+    free(ids);
+    return rc;
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ c[i]) * 1099511628211ULL;
+    return h;
+}
+
+static uint64_t cache_key(const char *const *specs, int n, int unesc, const char *tok_dir,
+                          double val_frac, uint64_t seed) {
+    uint64_t h = 1469598103934665603ULL;
+    for (int i = 0; i < n; i++) {
+        h = fnv(h, specs[i], strlen(specs[i]) + 1);
+        char path[4096];
+        const char *hash = strrchr(specs[i], '#');
+        size_t pl = hash ? (size_t)(hash - specs[i]) : strlen(specs[i]);
+        if (pl < sizeof path) {
+            memcpy(path, specs[i], pl);
+            path[pl] = 0;
+            struct stat st;
+            if (stat(path, &st) == 0) {
+                int64_t v[2] = {(int64_t)st.st_size, (int64_t)st.st_mtime};
+                h = fnv(h, v, sizeof v);
+            }
+        }
+    }
+    h = fnv(h, tok_dir, strlen(tok_dir) + 1);
+    h = fnv(h, &unesc, sizeof unesc);
+    h = fnv(h, &val_frac, sizeof val_frac);
+    h = fnv(h, &seed, sizeof seed);
+    return h;
+}
+
+#define TOK_MAGIC "SXLMTOK1"
+typedef struct tok_head {
+    char magic[8];
+    uint64_t key;
+    int64_t n_train, n_val, docs_train, docs_val;
+} tok_head;
+
+static int cache_load(const char *path, uint64_t key, sx_lm_tokens *o) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    tok_head h;
+    int rc = -1;
+    if (fread(&h, sizeof h, 1, f) == 1 && !memcmp(h.magic, TOK_MAGIC, 8) && h.key == key &&
+        h.n_train >= 0 && h.n_val >= 0) {
+        o->train = malloc((size_t)h.n_train * 2 + 2);
+        o->val = malloc((size_t)h.n_val * 2 + 2);
+        if (o->train && o->val && fread(o->train, 2, (size_t)h.n_train, f) == (size_t)h.n_train &&
+            fread(o->val, 2, (size_t)h.n_val, f) == (size_t)h.n_val) {
+            o->n_train = h.n_train;
+            o->n_val = h.n_val;
+            o->docs_train = h.docs_train;
+            o->docs_val = h.docs_val;
+            rc = 0;
+        } else {
+            sx_lm_tokens_free(o);
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+static int cache_save(const char *path, uint64_t key, const sx_lm_tokens *t, sx_err *err) {
+    tok_head h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, TOK_MAGIC, 8);
+    h.key = key;
+    h.n_train = t->n_train;
+    h.n_val = t->n_val;
+    h.docs_train = t->docs_train;
+    h.docs_val = t->docs_val;
+    sx_atomic_file af;
+    if (sx_atomic_open(&af, path, err)) return -1;
+    if (fwrite(&h, sizeof h, 1, af.f) != 1 ||
+        fwrite(t->train, 2, (size_t)t->n_train, af.f) != (size_t)t->n_train ||
+        fwrite(t->val, 2, (size_t)t->n_val, af.f) != (size_t)t->n_val) {
+        sx_atomic_abort(&af);
+        return sx_fail(err, "%s: write failed", path);
+    }
+    return sx_atomic_commit(&af, err);
+}
+
+int sx_lm_tokens_build(const char *const *specs, int n_specs, int unescape_html,
+                       const char *tok_dir, double val_frac, uint64_t seed,
+                       const char *cache_path, sx_lm_tokens *out, sx_err *err) {
+    memset(out, 0, sizeof *out);
+    uint64_t key = cache_key(specs, n_specs, unescape_html, tok_dir, val_frac, seed);
+    if (cache_path && cache_load(cache_path, key, out) == 0) return 0;
+    build_ctx b;
+    memset(&b, 0, sizeof b);
+    sx_tokenizer *tok;
+    if (sx_tokenizer_load(tok_dir, &tok, err)) return -1;
+    b.tok = tok;
+    b.eos = sx_tokenizer_eos(tok);
+    if (b.eos < 0) b.eos = sx_tokenizer_vocab_size(tok) - 1;
+    b.val_frac = val_frac;
+    b.seed = seed;
+    int rc = 0;
+    for (int i = 0; i < n_specs && !rc; i++) rc = sx_lm_read_docs(specs[i], unescape_html, on_doc, &b, err);
+    sx_tokenizer_free(tok);
+    out->train = b.train.v;
+    out->val = b.val.v;
+    out->n_train = b.train.n;
+    out->n_val = b.val.n;
+    out->docs_train = b.train.docs;
+    out->docs_val = b.val.docs;
+    if (!rc && cache_path) rc = cache_save(cache_path, key, out, err);
+    if (rc) sx_lm_tokens_free(out);
+    return rc;
+}
+
+void sx_lm_tokens_free(sx_lm_tokens *t) {
+    free(t->train);
+    free(t->val);
+    t->train = t->val = NULL;
+    t->n_train = t->n_val = 0;
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# saetox lm-train end to end on a tiny model: a run stopped and resumed from its checkpoint
+# equals the uninterrupted run bit for bit; the folder has the HF files; bad input fails
+# with a one-line error.
+set -u
+: "${SAETOX_BIN:?}" "${SAETOX_TMP:=/tmp}"
+SH="${SAETOX_SHARED:-}"
+if [ -z "$SH" ] || [ ! -f "$SH/data/gpt2-tokenizer/encoder.json" ]; then
+  echo "SKIP: ../shared/data/gpt2-tokenizer not found"; exit 77
+fi
+T="$SAETOX_TMP/lm_train_cli"; rm -rf "$T"; mkdir -p "$T"
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails+1)); }
+python_text() {
+  for i in $(seq 1 60); do
+    printf 'The cat number %d sat on the mat and looked at the dog.\nIt was a good day.\n\n' "$i"
+  done
+}
+python_text > "$T/a.txt"
+printf '{"t":{"x":"hello &amp; world"},"y":" and more"}\n{"t":{"x":"second line"}}\n' > "$T/b.jsonl"
+printf 'id,text\n1,"a ""quoted""\nmultiline tweet"\n2,plain\n' > "$T/c.csv"
+TOK="$SH/data/gpt2-tokenizer"
+COMMON=(--tokenizer "$TOK" --data "$T/a.txt" --data "$T/b.jsonl#t.x+y" --data "$T/c.csv#text"
+        --unescape-html --layers 1 --d-model 16 --heads 2 --ctx 16 --batch 2 --steps 8
+        --warmup 2 --lr 1e-2 --eval-every 4 --eval-tokens 64 --ckpt-every 2 --threads 1 --dtype f32
+        --val-frac 0.2 --seed 3)
+"$SAETOX_BIN" lm-train "${COMMON[@]}" --out "$T/full" 2> "$T/full.log" || fail "full run: $(tail -1 "$T/full.log")"
+"$SAETOX_BIN" lm-train "${COMMON[@]}" --out "$T/part" --stop-at 3 2> "$T/part1.log" || fail "part run"
+"$SAETOX_BIN" lm-train "${COMMON[@]}" --out "$T/part" --resume 2> "$T/part2.log" || fail "resumed run"
+grep -q "resuming at step 3" "$T/part2.log" || fail "did not resume at step 3: $(cat "$T/part2.log")"
+cmp -s "$T/full/model.safetensors" "$T/part/model.safetensors" || fail "resumed weights differ from the uninterrupted run"
+cmp -s "$T/full/checkpoint.bin" "$T/part/checkpoint.bin" || fail "resumed checkpoint differs"
+for f in config.json model.safetensors encoder.json vocab.bpe metrics.jsonl summary.json; do
+  [ -s "$T/full/$f" ] || fail "missing $f"
+done
+grep -q '"model_type":[[:space:]]*"gpt2"' "$T/full/config.json" || fail "config.json: model_type"
+grep -q '"activation_function":[[:space:]]*"gelu_new"' "$T/full/config.json" || fail "config.json: activation"
+[ "$(grep -c '"val_loss"' "$T/full/metrics.jsonl")" -ge 2 ] || fail "metrics.jsonl lacks val_loss lines"
+grep -q '"unigram_val_loss"' "$T/full/summary.json" || fail "summary.json lacks the unigram baseline"
+# the token cache is reused (and a changed option rebuilds it)
+grep -q "train tokens" "$T/full.log" || fail "no token count line"
+# bad inputs: one line on stderr naming the file, exit 1
+"$SAETOX_BIN" lm-train "${COMMON[@]/#$T\/b.jsonl#t.x+y/$T/b.jsonl#nope}" --out "$T/bad" 2> "$T/bad.log"
+rc=$?; [ $rc -eq 1 ] || fail "missing JSONL field: exit $rc"
+grep -q "b.jsonl: no line has the field" "$T/bad.log" || fail "missing field message: $(cat "$T/bad.log")"
+printf 'id,text\n1,"unterminated\n' > "$T/d.csv"
+"$SAETOX_BIN" lm-train --tokenizer "$TOK" --data "$T/d.csv#text" --out "$T/bad2" 2> "$T/bad2.log"
+rc=$?; [ $rc -eq 1 ] || fail "bad CSV: exit $rc"
+grep -q "d.csv: record 2: unterminated" "$T/bad2.log" || fail "bad CSV message: $(cat "$T/bad2.log")"
+"$SAETOX_BIN" lm-train --tokenizer "$TOK" --data "$T/a.txt" --out "$T/bad3" --d-model 15 --heads 2 2> /dev/null
+rc=$?; [ $rc -eq 2 ] || fail "bad sizes: exit $rc"
+[ $fails -eq 0 ] && echo "all lm-train CLI checks passed"
+exit $((fails > 0))

@@ -1,0 +1,89 @@
+/* The Hugging Face folder written by the trainer loads with the normal loader
+ * (sx_model_load) and sx_forward gives the training forward's logits; checkpoints round-trip. */
+#include <unistd.h>
+
+#include "lmtrain.h"
+#include "models.h"
+#include "test.h"
+
+static void randomize(sx_lm *m) {
+    sx_lm_init(m, 5, 0.1f);
+    sx_rng r;
+    sx_rng_seed(&r, 11);
+    for (int id = 0; id < SX_LM_NT; id++)
+        if (!sx_lm_tensor_is_matrix(id))
+            for (size_t i = 0; i < m->numel[id]; i++)
+                m->params[m->off[id] + i] += (float)(0.1 * sx_rng_normal(&r));
+}
+
+static void check_export(sx_lm *lm, sx_dtype dt, double tol) {
+    const char *dir = test_tmpdir(dt == SX_F32 ? "lmtrain_export_f32" : "lmtrain_export_bf16");
+    sx_err err = {{0}};
+    CHECK(sx_lm_save_hf(lm, dir, dt, NULL, &err) == 0, "save_hf: %s", err.msg);
+    sx_model *m = NULL;
+    if (sx_model_load(dir, &m, &err)) {
+        CHECK(0, "sx_model_load: %s", err.msg);
+        return;
+    }
+    const sx_model_config *c = sx_model_cfg(m);
+    CHECK(c->arch == SX_ARCH_GPT2 && c->d_model == 16 && c->n_layers == 2 && c->n_heads == 2 &&
+              c->n_ctx == 12 && c->vocab_size == 50257,
+          "config read back wrong");
+    int T = 12, V = 50257;
+    int32_t ids[12] = {464, 3290, 318, 50256, 11, 13, 0, 50000, 257, 257, 1000, 42};
+    float *a = malloc(sizeof(float) * T * V), *b = malloc(sizeof(float) * T * V);
+    CHECK(sx_lm_logits(lm, ids, 1, T, a, &err) == 0, "lm logits: %s", err.msg);
+    sx_forward_opts fo = {.hooks = NULL, .n_hooks = 0, .stop_after_layer = -1, .logits = 1};
+    int lens[1] = {T};
+    CHECK(sx_forward(m, ids, lens, 1, &fo, b, &err) == 0, "sx_forward: %s", err.msg);
+    double d = test_max_abs_diff(a, b, (size_t)T * V), mx = 0;
+    for (size_t i = 0; i < (size_t)T * V; i++) mx = fmax(mx, fabs(a[i]));
+    printf("  %s: max |logit| %.3f, max diff training vs loader %.3g\n", sx_dtype_name(dt), mx, d);
+    CHECK(mx > 0.1, "logits too small to compare (%g)", mx);
+    CHECK(d < tol, "%s export: logits differ by %g (tol %g)", sx_dtype_name(dt), d, tol);
+    free(a);
+    free(b);
+    sx_model_free(m);
+}
+
+static void check_ckpt(sx_lm *lm) {
+    const char *dir = test_tmpdir("lmtrain_ckpt");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/ck.bin", dir);
+    sx_err err;
+    for (size_t i = 0; i < lm->n_params; i++) lm->m[i] = (float)i * 1e-6f, lm->v[i] = 0.5f;
+    lm->adam_t = 17;
+    int64_t st[3] = {1, 2, 3}, st2[3] = {0};
+    CHECK(sx_lm_ckpt_save(lm, path, st, sizeof st, &err) == 0, "ckpt save: %s", err.msg);
+    sx_lm *b = NULL;
+    CHECK(sx_lm_ckpt_load(path, &b, st2, sizeof st2, &err) == 0, "ckpt load: %s", err.msg);
+    if (!b) return;
+    CHECK(b->adam_t == 17 && st2[2] == 3, "state not restored");
+    CHECK(!memcmp(b->params, lm->params, lm->n_params * 4) && !memcmp(b->m, lm->m, lm->n_params * 4) &&
+              !memcmp(b->v, lm->v, lm->n_params * 4),
+          "checkpoint tensors differ");
+    sx_lm_free(b);
+    CHECK(sx_lm_ckpt_load(path, &b, st2, 8, &err) != 0, "wrong state length accepted");
+    FILE *f = fopen(path, "r+b"); /* truncate: must be refused */
+    if (f) {
+        fclose(f);
+        CHECK(truncate(path, 100) == 0, "truncate");
+        CHECK(sx_lm_ckpt_load(path, &b, st2, sizeof st2, &err) != 0, "truncated checkpoint accepted");
+        printf("  truncated: %s\n", err.msg);
+    }
+}
+
+int main(void) {
+    sx_lm_cfg cfg = {.vocab = 50257, .n_ctx = 12, .n_layer = 2, .n_head = 2, .d = 16};
+    sx_lm *lm;
+    sx_err err;
+    CHECK(sx_lm_new(&cfg, &lm, &err) == 0, "new");
+    randomize(lm);
+    check_export(lm, SX_F32, 2e-4);
+    /* BF16: compare the loader against the training forward on BF16-rounded weights */
+    for (size_t i = 0; i < lm->n_params; i++) lm->params[i] = sx_bf16_to_f32(sx_f32_to_bf16(lm->params[i]));
+    check_export(lm, SX_BF16, 2e-4);
+    check_ckpt(lm);
+    sx_lm_free(lm);
+    return TEST_DONE();
+}
