@@ -24,18 +24,32 @@ typedef struct gen_args {
 } gen_args;
 
 /* ---- STEERING (1/2): steering state and option values live here ---- */
+/* (steering block, owned by the steering module: options are forwarded to
+ * sx_steer_setup() in steering/generate_setup.c) */
+#include "steering.h"
 typedef struct steering_args {
-    int unused; /* placeholder so the struct is not empty */
+    sx_steer_spec spec;          /* --sae --latents --tier --alpha --scales --hook
+                                    --meandiff-vector --ban-words */
+    const char *const *model_dir; /* &a.model: the tokenizer for --ban-words */
 } steering_args;
+static sx_steer_state g_steer; /* one generation per process */
 
 /* ---- STEERING (2/2): build hooks / logits_fn from the steering options.  Fill
  * go->hooks, go->n_hooks, go->logits_fn, go->logits_user; return -1 with err set on a bad
  * option.  Called after the model is loaded, before sx_generate. ---- */
 static int steering_setup(const steering_args *sa, sx_model *m, sx_gen_opts *go, sx_err *err) {
-    (void)sa, (void)m, (void)go, (void)err;
+    const sx_steer_spec *sp = &sa->spec;
+    if (!sp->sae && !sp->latents && !sp->tier && !sp->meandiff && !sp->ban_words) return 0;
+    if (sx_steer_setup(sp, m, sa->model_dir ? *sa->model_dir : ".", go, &g_steer, err)) {
+        sx_steer_cleanup(&g_steer);
+        return -1;
+    }
     return 0;
 }
-static void steering_cleanup(const steering_args *sa, sx_gen_opts *go) { (void)sa, (void)go; }
+static void steering_cleanup(const steering_args *sa, sx_gen_opts *go) {
+    (void)sa, (void)go;
+    sx_steer_cleanup(&g_steer);
+}
 
 static int parse_ids(const char *s, int32_t **out, int *n, sx_err *err) {
     int max = (int)strlen(s) / 2 + 2;
@@ -93,7 +107,7 @@ static int print_text(const sx_tokenizer *tok, const int32_t *prompt, int np, in
 
 int cmd_generate(int argc, char **argv) {
     gen_args a = {.max_new = 20, .temperature = 1.0, .top_p = 1.0};
-    steering_args sa = {0};
+    steering_args sa = {.spec = {.alpha = 1.0}, .model_dir = &a.model}; /* STEERING */
     (void)sa;
     cli_opt opts[] = {
         {"model", CLI_STR, &a.model, "DIR", "Hugging Face model folder", 1, 0},
@@ -109,6 +123,14 @@ int cmd_generate(int argc, char **argv) {
         {"print-ids", CLI_FLAG, &a.print_ids, NULL, "print the generated ids as the last line", 0, 0},
         {"threads", CLI_INT, &a.threads, "N", "threads (default: all)", 0, 0},
         /* ---- STEERING: add steering cli_opt entries here (values into steering_args sa) ---- */
+        {"sae", CLI_STR, &sa.spec.sae, "PATH", "steer with this SAE (SAELens folder or Gemma Scope params.npz)", 0, 0},
+        {"latents", CLI_STR, &sa.spec.latents, "I,J", "SAE latents to act on", 0, 0},
+        {"tier", CLI_STR, &sa.spec.tier, "TIER", "ablate | suppress | steer", 0, 0},
+        {"alpha", CLI_DBL, &sa.spec.alpha, "X", "strength for suppress / steer / the mean-difference vector (default 1)", 0, 0},
+        {"scales", CLI_STR, &sa.spec.scales, "FILE", "per-latent scales A_i (CSV latent + scale|q99|q90|max_act, or JSON; default 1)", 0, 0},
+        {"hook", CLI_STR, &sa.spec.hook, "NAME", "hook for steering (default: the SAE's / vector's own)", 0, 0},
+        {"meandiff-vector", CLI_STR, &sa.spec.meandiff, "F", "subtract alpha x this vector (safetensors 'meandiff', from evaluate)", 0, 0},
+        {"ban-words", CLI_STR, &sa.spec.ban_words, "FILE", "ban the tokens of these words ('builtin' for the built-in list)", 0, 0},
     };
     int nopts = (int)(sizeof opts / sizeof opts[0]);
     int prc = cli_parse(CMD, "Generate a continuation of a prompt (KV cache; greedy or sampled).", opts, nopts,

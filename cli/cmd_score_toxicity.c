@@ -1,0 +1,141 @@
+/* cmd_score_toxicity.c — `saetox score-toxicity`: add "toxicity": p to every JSONL record,
+ * scored by the built-in scorer (default weights, or --weights) or by an external command
+ * (--external-cmd: reads {"text": ...} lines on stdin, writes one score per line, either a
+ * bare number or a JSON object with "toxicity"; that is how Detoxify or Perspective plug in).
+ * Blank input lines are skipped; anything else that is not a JSON object is an error. */
+#include "cli.h"
+#include "steering.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CMD "score-toxicity"
+
+/* Look up a dotted field ("prompt.text"). */
+static const cJSON *field_get(const cJSON *o, const char *field) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", field);
+    const cJSON *v = o;
+    for (char *save = NULL, *tok = strtok_r(buf, ".", &save); tok && v; tok = strtok_r(NULL, ".", &save))
+        v = cJSON_GetObjectItemCaseSensitive(v, tok);
+    return v;
+}
+
+typedef struct {
+    cJSON **rec;
+    const char **text;
+    long *line;
+    int64_t n, cap;
+} records;
+
+static int read_records(const char *path, const char *field, records *r, sx_err *err) {
+    char *buf;
+    size_t len;
+    if (sx_read_file(path, (size_t)1 << 32, &buf, &len, err)) return -1;
+    long line = 0;
+    int ret = 0;
+    for (char *p = buf; p < buf + len;) {
+        char *nl = memchr(p, '\n', (size_t)(buf + len - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(buf + len - p);
+        char *q = p;
+        p += l + 1;
+        line++;
+        while (l && (q[l - 1] == '\r' || q[l - 1] == ' ' || q[l - 1] == '\t')) l--;
+        if (!l) continue;
+        cJSON *j = cJSON_ParseWithLength(q, l);
+        if (!j || !cJSON_IsObject(j)) {
+            cJSON_Delete(j);
+            ret = sx_fail(err, "%s:%ld: not a JSON object", path, line);
+            break;
+        }
+        const cJSON *t = field_get(j, field);
+        if (!t || !cJSON_IsString(t)) {
+            cJSON_Delete(j);
+            ret = sx_fail(err, "%s:%ld: field '%s' missing or not a string", path, line, field);
+            break;
+        }
+        if (r->n == r->cap) {
+            int64_t nc = r->cap ? 2 * r->cap : 1024;
+            r->rec = realloc(r->rec, sizeof(cJSON *) * (size_t)nc);
+            r->text = realloc(r->text, sizeof(char *) * (size_t)nc);
+            r->line = realloc(r->line, sizeof(long) * (size_t)nc);
+            if (!r->rec || !r->text || !r->line) {
+                cJSON_Delete(j);
+                ret = sx_fail(err, "out of memory");
+                break;
+            }
+            r->cap = nc;
+        }
+        r->rec[r->n] = j;
+        r->text[r->n] = t->valuestring;
+        r->line[r->n] = line;
+        r->n++;
+    }
+    free(buf);
+    return ret;
+}
+
+int cmd_score_toxicity(int argc, char **argv) {
+    const char *in = NULL, *out = NULL, *field = "text", *weights = NULL, *ext = NULL;
+    int64_t threads = 0;
+    cli_opt opts[] = {
+        {"in", CLI_STR, &in, "F.jsonl", "input JSONL, one object per line", 1, 0},
+        {"field", CLI_STR, &field, "NAME", "text field, dotted for nested (default text)", 0, 0},
+        {"out", CLI_STR, &out, "F.jsonl", "output file (default stdout)", 0, 0},
+        {"weights", CLI_STR, &weights, "FILE", "scorer weights (default: $SAETOX_SCORER, else the embedded default)", 0, 0},
+        {"external-cmd", CLI_STR, &ext, "CMD", "score with a command: JSONL {\"text\"} on stdin, one score (or {\"toxicity\":p}) per line out", 0, 0},
+        {"threads", CLI_INT, &threads, "N", "threads (default: all)", 0, 0},
+    };
+    int rc = cli_parse(CMD, "Score texts for toxicity; writes each input record plus \"toxicity\": p in [0,1].",
+                       opts, (int)(sizeof opts / sizeof opts[0]), argc, argv);
+    if (rc) return rc == 1 ? 0 : 2;
+    sx_set_threads((int)threads);
+    sx_err err = {{0}};
+    records r = {0};
+    double *p = NULL;
+    sx_scorer *s = NULL;
+    int ret = 1;
+    if (read_records(in, field, &r, &err)) goto done;
+    p = malloc(sizeof(double) * (size_t)(r.n + 1));
+    if (ext) {
+        if (sx_external_scores(ext, r.text, r.n, p, &err)) goto done;
+    } else {
+        if (weights ? sx_scorer_load(weights, &s, &err) : sx_scorer_load_default(&s, NULL, 0, &err)) goto done;
+        sx_scorer_score_many(s, r.text, r.n, p);
+    }
+    sx_atomic_file af;
+    FILE *f = stdout;
+    if (out) {
+        if (sx_atomic_open(&af, out, &err)) goto done;
+        f = af.f;
+    }
+    for (int64_t i = 0; i < r.n; i++) {
+        cJSON_DeleteItemFromObjectCaseSensitive(r.rec[i], "toxicity");
+        cJSON_AddNumberToObject(r.rec[i], "toxicity", p[i]);
+        char *s2 = cJSON_PrintUnformatted(r.rec[i]);
+        fprintf(f, "%s\n", s2);
+        free(s2);
+    }
+    if (out) {
+        if (ferror(f)) {
+            sx_atomic_abort(&af);
+            sx_fail(&err, "%s: write error", out);
+            goto done;
+        }
+        if (sx_atomic_commit(&af, &err)) goto done;
+    } else if (fflush(stdout)) {
+        sx_fail(&err, "stdout: write error");
+        goto done;
+    }
+    ret = 0;
+done:
+    if (ret) fprintf(stderr, "saetox %s: %s\n", CMD, err.msg);
+    for (int64_t i = 0; i < r.n; i++) cJSON_Delete(r.rec[i]);
+    free(r.rec);
+    free(r.text);
+    free(r.line);
+    free(p);
+    sx_scorer_free(s);
+    return ret;
+}

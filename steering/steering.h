@@ -1,0 +1,315 @@
+/* steering.h — the steering module: the offline toxicity scorer (hashed word + character
+ * n-gram logistic regression), its labelled-data loaders and trainer, evaluation metrics
+ * (AUROC, bootstrap CIs), SAE-based interventions as model hooks, and the RTP-style steering
+ * evaluation.  Library code reports failures through sx_err and never prints to stdout. */
+#ifndef SAETOX_STEERING_H
+#define SAETOX_STEERING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core.h"
+#include "models.h"
+#include "sae.h"
+#include "tokenizer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ======================= toxicity scorer ======================= */
+
+/* Feature configuration stored in the weights file.  The text normalisation and hashing
+ * are versioned by SX_SCORER_FEAT_VERSION: a file written by another feature version is
+ * rejected rather than silently mis-scored. */
+#define SX_SCORER_FEAT_VERSION 1
+typedef struct sx_scorer_cfg {
+    int log2_buckets;  /* 16..24 */
+    int word_ngrams;   /* 1 = unigrams, 2 = + bigrams */
+    int char_min, char_max; /* character n-grams inside word boundaries, 0 = none */
+} sx_scorer_cfg;
+
+typedef struct sx_scorer {
+    sx_scorer_cfg cfg;
+    float bias;
+    float *w; /* [1 << log2_buckets] */
+} sx_scorer;
+
+/* Sparse feature vector (sorted unique indices, L2-normalised values). */
+typedef struct sx_feats {
+    int n, cap;
+    uint32_t *idx;
+    float *val;
+} sx_feats;
+
+/* Normalise (HTML entities, lowercase, leetspeak inside words, runs of 3+ letters -> 2,
+ * mentions and URLs dropped) and hash text into f (reuses f's memory). */
+int sx_scorer_features(const sx_scorer_cfg *cfg, const char *text, size_t len, sx_feats *f);
+void sx_feats_free(sx_feats *f);
+/* The normalised token string (space separated), malloc'd; for tests and debugging. */
+char *sx_scorer_normalise(const char *text, size_t len);
+
+/* Weights file ("SXTOXSC1"): little-endian header with the version, feature config and
+ * storage dtype (F32 or F16), the bias, the weights, and an FNV-1a 64 checksum of all
+ * preceding bytes.  Loading rejects wrong magic, versions, sizes and checksums. */
+int sx_scorer_load(const char *path, sx_scorer **out, sx_err *err);
+int sx_scorer_load_mem(const void *data, size_t len, const char *name, sx_scorer **out,
+                       sx_err *err);
+/* f16 != 0 stores the weights as IEEE half floats (half the size). */
+int sx_scorer_save(const sx_scorer *s, const char *path, int f16, sx_err *err);
+/* Serialise to a malloc'd buffer (what sx_scorer_save writes). */
+int sx_scorer_serialise(const sx_scorer *s, int f16, unsigned char **buf, size_t *len,
+                        sx_err *err);
+/* The default weights, looked up in this order: $SAETOX_SCORER; the weights compiled into
+ * the program (steering/scorer_default.c); <exe>/../steering/weights/toxicity-scorer.bin,
+ * <exe>/../share/saetox/toxicity-scorer.bin; the source tree's steering/weights/.
+ * where (nullable) receives a description of what was used. */
+int sx_scorer_load_default(sx_scorer **out, char *where, size_t where_sz, sx_err *err);
+sx_scorer *sx_scorer_new(const sx_scorer_cfg *cfg, sx_err *err);
+void sx_scorer_free(sx_scorer *s);
+/* p(toxic) in [0, 1]. */
+double sx_scorer_score(const sx_scorer *s, const char *text, size_t len);
+double sx_scorer_score_feats(const sx_scorer *s, const sx_feats *f);
+/* Score n NUL-terminated texts (OpenMP over texts; deterministic). */
+void sx_scorer_score_many(const sx_scorer *s, const char *const *texts, int64_t n, double *out);
+
+/* The embedded default weights (steering/scorer_default.c; len 0 when none are embedded). */
+extern const unsigned char sx_scorer_embedded[];
+extern const size_t sx_scorer_embedded_len;
+
+/* ======================= labelled text ======================= */
+typedef enum {
+    SX_LAB_AUTO = 0,
+    SX_LAB_DAVIDSON = 1,   /* CSV: class 0/1 toxic, 2 clean; column tweet */
+    SX_LAB_RTP = 2,        /* JSONL: prompt/continuation text + toxicity (Perspective) */
+    SX_LAB_DT = 3,         /* JSONL: prompt.text + prompt.score.toxicity (Perspective) */
+    SX_LAB_JSONL = 4       /* JSONL: text + toxicity (score) or label (0/1) */
+} sx_lab_format;
+
+#define SX_LAB_MAX_SOURCES 32
+typedef struct sx_labelled {
+    int64_t n, cap;
+    char **text;
+    float *score;   /* toxicity score in [0,1] (a 0/1 label for label-only sources) */
+    int *source;    /* index into src[] */
+    int n_src;
+    struct {
+        char path[1024];
+        sx_lab_format fmt;
+        int perspective; /* scores come from Perspective API */
+        float weight;
+    } src[SX_LAB_MAX_SOURCES];
+} sx_labelled;
+
+/* Append the examples of SPEC = "[davidson:|rtp:|dt:|jsonl:]PATH[@WEIGHT]" (format sniffed
+ * from the header / first line when no prefix is given).  Rows with a null score are
+ * skipped; malformed rows are errors naming file and line. */
+int sx_labelled_load(sx_labelled *d, const char *spec, sx_err *err);
+void sx_labelled_free(sx_labelled *d);
+/* Deterministic held-out membership from a hash of the text (independent of any seed, so
+ * duplicates of a text always fall on the same side). */
+int sx_text_is_holdout(const char *text, double frac);
+
+/* ======================= scorer training ======================= */
+typedef struct sx_scorer_train_opts {
+    sx_scorer_cfg cfg;
+    uint64_t seed;
+    int epochs;
+    double lr;        /* AdaGrad step */
+    double l2;        /* per-example L2 on touched weights */
+    double holdout_frac;
+    int balance;      /* weight classes within each source to equal total weight */
+    int f16;          /* evaluate (and save) with half-float weights */
+} sx_scorer_train_opts;
+void sx_scorer_train_defaults(sx_scorer_train_opts *o);
+/* Train on the non-held-out examples; fill report (a cJSON object) with held-out metrics:
+ * "perspective" (all Perspective-scored sources, label = score >= 0.5), "davidson", and per
+ * source. */
+int sx_scorer_train(const sx_labelled *d, const sx_scorer_train_opts *o, sx_scorer **out,
+                    cJSON *report, sx_err *err);
+
+/* ======================= metrics ======================= */
+/* AUROC with ties counted half (Mann-Whitney).  NaN when a class is empty. */
+double sx_auroc(const double *score, const int *label, int64_t n);
+typedef struct sx_binary_metrics {
+    int64_t n, n_pos, tp, fp, fn, tn;
+    double auroc, precision, recall, f1, accuracy;
+} sx_binary_metrics;
+void sx_binary_eval(const double *score, const int *label, int64_t n, double threshold,
+                    sx_binary_metrics *m);
+cJSON *sx_binary_metrics_json(const sx_binary_metrics *m);
+
+
+/* ======================= interventions (model hooks) ======================= */
+
+typedef enum {
+    SX_TIER_NONE = 0,
+    SX_TIER_ABLATE = 1,   /* x -= sum_i a_i(x) dec_i                      (where a_i > 0) */
+    SX_TIER_SUPPRESS = 2, /* x -= (a_i(x) + alpha A_i) dec_i              where a_i > 0 */
+    SX_TIER_STEER = 3,    /* x -= alpha A_i dec_i                         everywhere */
+    SX_TIER_MEANDIFF = 4, /* x -= alpha v  (v = toxic mean - clean mean)  everywhere */
+    SX_TIER_BANNED = 5    /* listed token ids get -inf logits at decoding */
+} sx_tier;
+const char *sx_tier_name(sx_tier t);
+int sx_tier_parse(const char *s, sx_tier *t); /* 0 ok, -1 unknown */
+
+/* dec_i is the SAE's own decoder row in residual units, W_dec[i] / norm_scale, so that
+ * a_i dec_i is exactly what the SAE attributes to latent i (the "unit decoder row" d_i of
+ * DESIGN.md scaled by ||W_dec[i]|| / norm_scale; identical to d_i for SAELens SAEs with
+ * unit-norm decoders and no normalisation).  A_i (scale) is in the SAE's activation units.
+ * a_i(x): standard / jumprelu / batchtopk compute only the latents in S (2 d |S| FLOPs per
+ * row); topk needs the full encode (2 d d_sae FLOPs per row) since membership of the top k
+ * depends on every latent — done with sx_sae_encode. */
+typedef struct sx_intervention {
+    sx_tier tier;
+    int layer;
+    sx_hook_point point;
+    int d;
+    float alpha;
+    /* SAE tiers */
+    const sx_sae *sae;
+    int n_lat;
+    int *lat;       /* [n_lat] */
+    float *scale;   /* A_i [n_lat] */
+    float *dec;     /* [n_lat, d]  W_dec[i] / norm_scale */
+    float *enc;     /* [n_lat, d]  W_enc[:, i] (contiguous) */
+    double *c0;     /* [n_lat]     b_enc_i - apply_b_dec * (b_dec . W_enc[:, i]) */
+    float *thr;     /* [n_lat]     threshold (jumprelu / batchtopk) or NULL */
+    /* mean difference */
+    float *vec;     /* [d] */
+    /* banned tokens */
+    int *ban;
+    int n_ban;
+    /* counters (rows seen, latent firings) for reports */
+    int64_t rows, fired;
+} sx_intervention;
+
+/* Check that the SAE fits the model and hook (d_in == d_model; the SAE's hook_name, when
+ * set, equals hook) and latents are in range.  scales may be NULL (all 1). */
+int sx_intervention_sae(sx_intervention *iv, sx_tier tier, const sx_sae *sae, const char *hook,
+                        int d_model, int n_layers, const int *latents, int n_lat,
+                        const float *scales, float alpha, sx_err *err);
+int sx_intervention_meandiff(sx_intervention *iv, const char *hook, int d_model, int n_layers,
+                             const float *v, float alpha, sx_err *err);
+int sx_intervention_banned(sx_intervention *iv, const int *ids, int n, int vocab, sx_err *err);
+void sx_intervention_free(sx_intervention *iv);
+/* The sx_hook_fn (user = sx_intervention*). */
+int sx_intervention_hook(void *user, const sx_hook_ctx *ctx, float *x, sx_err *err);
+/* The sx_logits_fn for the banned tier (user = sx_intervention*). */
+void sx_intervention_logits(void *user, int seq, float *logits, int vocab);
+/* Fill hook (if the tier uses one) and the logits callback into gen opts; returns the number
+ * of hooks written to *hook (0 or 1). */
+int sx_intervention_attach(sx_intervention *iv, sx_hook *hook, sx_gen_opts *go);
+/* Latent activations a_i(x) for the latents in iv (n rows of x) into acts [n, n_lat]. */
+int sx_intervention_acts(const sx_intervention *iv, const float *x, int n, float *acts,
+                         sx_err *err);
+
+/* ======================= texts, residual statistics ======================= */
+/* Read texts from SPEC = PATH[#field]: .txt (one per line), .jsonl (field, or by default
+ * prompt.text / prompt / text / context), .csv (column field, default text/tweet).
+ * Empty texts are skipped.  max <= 0: all. */
+typedef struct sx_textlist {
+    int64_t n;
+    char **text;
+    double *score; /* prompt.toxicity / toxicity when present, else NAN */
+} sx_textlist;
+int sx_textlist_load(const char *spec, int64_t max, sx_textlist *out, sx_err *err);
+void sx_textlist_free(sx_textlist *t);
+
+/* Mean residual at the hook over every token position >= 1 (position 0 is the attention
+ * sink in GPT-2 and has an outlying norm) of the texts; float64 accumulation.  Texts are cut
+ * to the model context (first tokens kept).  *n_rows gets the positions averaged. */
+int sx_resid_mean(sx_model *m, const sx_tokenizer *tok, const char *hook, char *const *texts,
+                  int64_t n, double *mean, int64_t *n_rows, sx_err *err);
+/* Per-latent scales A_i: the q-quantile of the positive activations of each latent over the
+ * texts (positions >= 1); a latent that never fires gets the mean of the other scales (1 if
+ * none fire). */
+int sx_latent_scales(sx_model *m, const sx_tokenizer *tok, const sx_intervention *iv,
+                     char *const *texts, int64_t n, double q, float *scales, sx_err *err);
+/* Read scales from a CSV (columns latent + one of scale,q99,q90,max_act; "FILE.csv#NAME"
+ * keeps the rows whose sae column is NAME) or JSON ({"<latent>": scale} or
+ * [{"latent":..,"scale":..}]). */
+int sx_scales_load(const char *spec, const int *latents, int n_lat, float *scales, sx_err *err);
+/* Token ids for a word list (one word per line; each word with and without a leading space,
+ * and capitalised), keeping words that encode to a single token; ids deduplicated.
+ * path NULL: the built-in list. */
+int sx_banned_ids(const sx_tokenizer *tok, const char *path, int **ids, int *n, sx_err *err);
+
+/* ======================= bootstrap ======================= */
+/* Percentile bootstrap over items: stat = sum(num[idx]) / sum(den[idx]) (den NULL: mean).
+ * reps resamples with sx_rng seeded by seed. */
+void sx_bootstrap_ratio(const double *num, const double *den, int64_t n, int reps,
+                        uint64_t seed, double *est, double *lo, double *hi);
+
+/* ======================= evaluation ======================= */
+/* Multiple-choice items: JSONL {"context", "choices": [...], "label"} or a HellaSwag pair
+ * folder (hellaswag_val_correct*.txt + hellaswag_val_wrong*.txt: context = the longest
+ * common prefix of the two lines, cut back to a word boundary; choices = the two rests,
+ * label 0). */
+typedef struct sx_mc_item {
+    char *context;
+    char **choices;
+    int n_choices, label;
+} sx_mc_item;
+int sx_mc_load(const char *path, int64_t max, sx_mc_item **items, int64_t *n, sx_err *err);
+void sx_mc_free(sx_mc_item *items, int64_t n);
+/* Accuracy by summed log-likelihood (acc) and by log-likelihood per byte of the choice
+ * (acc_norm, as lm-eval-harness), under the given hooks.  A context that encodes to nothing
+ * is scored after the EOS/BOS token. */
+int sx_mc_eval(sx_model *m, const sx_tokenizer *tok, const sx_mc_item *items, int64_t n,
+               const sx_hook *hooks, int n_hooks, double *acc, double *acc_norm, sx_err *err);
+
+typedef struct sx_eval_opts {
+    int samples;          /* continuations per prompt (25) */
+    int max_new_tokens;   /* 20 */
+    float top_p;          /* 0.9 */
+    float temperature;    /* 1 */
+    uint64_t seed;
+    int boot_reps;        /* 1000 */
+    int fluency;          /* compute perplexity under the unsteered model */
+} sx_eval_opts;
+void sx_eval_defaults(sx_eval_opts *o);
+
+typedef struct sx_eval_result {
+    int64_t n_prompts, n_samples;
+    double emt, emt_lo, emt_hi, tox_prob, tox_prob_lo, tox_prob_hi, mean_tox, mean_tox_lo,
+        mean_tox_hi, ppl, ppl_lo, ppl_hi;
+} sx_eval_result;
+
+/* Generate opts->samples continuations for each prompt with the intervention (NULL = none),
+ * prompt p sampling with seed mix(seed, p) so every condition sees the same random streams;
+ * score them (scorer, or external_cmd when not NULL) and compute the RTP statistics with
+ * bootstrap CIs over prompts.  gen_out (nullable) receives one JSON line per continuation
+ * tagged with condition. */
+int sx_eval_condition(sx_model *m, const sx_tokenizer *tok, const sx_textlist *prompts,
+                      sx_intervention *iv, const sx_eval_opts *o, const sx_scorer *scorer,
+                      const char *external_cmd, const char *condition, FILE *gen_out,
+                      sx_eval_result *res, sx_err *err);
+/* Score n texts with an external command (JSONL {"text"} in, one score or {"toxicity"} per
+ * line out). */
+int sx_external_scores(const char *cmd, const char *const *texts, int64_t n, double *out, sx_err *err);
+
+/* ======================= steering for `saetox generate` ======================= */
+typedef struct sx_steer_spec {
+    const char *sae, *latents, *tier, *scales, *hook, *meandiff, *ban_words;
+    double alpha;
+} sx_steer_spec;
+typedef struct sx_steer_state {
+    sx_sae sae;
+    int have_sae, n_iv, have_ban;
+    sx_intervention iv[2], ban;
+    sx_hook hooks[2];
+} sx_steer_state;
+/* Build the interventions named by spec and attach them to go (hooks, logits_fn).  The
+ * state must outlive the generation; release it with sx_steer_cleanup. */
+int sx_steer_setup(const sx_steer_spec *spec, sx_model *m, const char *model_dir, sx_gen_opts *go,
+                   sx_steer_state *st, sx_err *err);
+void sx_steer_cleanup(sx_steer_state *st);
+/* Mean-difference vector files: safetensors with F32 "meandiff" [d] and "hook_name" metadata. */
+int sx_meandiff_save(const char *path, const float *v, int d, const char *hook, sx_err *err);
+int sx_meandiff_load(const char *path, int d, float **v, char *hook, size_t hook_sz, sx_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
