@@ -19,6 +19,7 @@ build: deps $(BUILD)/Makefile
 
 # The full suite on the optimised build, then the sanitizer build (ASan + UBSan) of the same
 # tests except those labelled "slow".
+test: export SAETOX_WITH_CHROMIUM = 1
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory test-asan

@@ -2,7 +2,9 @@
 #include "cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Weak references: a subcommand whose file is not linked in reports that it is not built. */
 #pragma weak cmd_analyze
@@ -50,7 +52,18 @@ static void usage(FILE *f) {
     for (int i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-16s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
 }
 
+/* OpenMP regions and OpenBLAS's own thread pool alternate many times per token.  With
+ * libgomp's default active waiting, an idle OpenMP thread spins on a core that OpenBLAS needs
+ * (on 2 cores this halved generation speed).  libgomp reads OMP_WAIT_POLICY only when it is
+ * loaded, so when the user has not chosen a policy, re-execute once with PASSIVE. */
+static void prefer_passive_omp_wait(char **argv) {
+    if (getenv("OMP_WAIT_POLICY")) return;
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    execv("/proc/self/exe", argv); /* returns only on failure: then carry on as we are */
+}
+
 int main(int argc, char **argv) {
+    prefer_passive_omp_wait(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -26,6 +26,59 @@ static int cmp_desc(const void *a, const void *b, void *ctx) {
     return (i > j) - (i < j);
 }
 
+static int cmp_index(const void *a, const void *b) {
+    int i = *(const int *)a, j = *(const int *)b;
+    return (i > j) - (i < j);
+}
+
+/* The nucleus without sorting the vocabulary: move to the front of idx[0..n) the smallest set
+ * of most likely tokens (ties broken by lower index, as a stable descending sort would) whose
+ * mass reaches target, by quickselect on probability: O(n) expected instead of O(n log n) —
+ * the sort dominated sampling for flat distributions, where the nucleus holds thousands of
+ * tokens.  Returns the set's size; *mass gets its mass.  Order inside the set is arbitrary
+ * but deterministic. */
+static int nucleus_select(int *idx, int n, const float *p, double target, double *mass) {
+    int lo = 0, hi = n; /* idx[0..lo) is taken; the answer's rest lies in idx[lo..hi) */
+    double taken = 0;
+    while (hi > lo) {
+        float a = p[idx[lo]], b = p[idx[lo + (hi - lo) / 2]], c = p[idx[hi - 1]];
+        float v = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+        /* three-way partition of idx[lo..hi): > v | == v | < v */
+        int gt = lo, i = lo, lt = hi;
+        double m_gt = 0, m_eq = 0;
+        while (i < lt) {
+            int t = idx[i];
+            if (p[t] > v) {
+                idx[i] = idx[gt], idx[gt] = t;
+                m_gt += p[t];
+                gt++, i++;
+            } else if (p[t] < v) {
+                lt--;
+                idx[i] = idx[lt], idx[lt] = t;
+            } else {
+                m_eq += p[t];
+                i++;
+            }
+        }
+        if (taken + m_gt >= target && gt > lo) {
+            hi = gt; /* the answer lies inside the larger part */
+            continue;
+        }
+        taken += m_gt;
+        if (taken + m_eq >= target) { /* ties at v: lowest indices first */
+            qsort(idx + gt, (size_t)(lt - gt), sizeof *idx, cmp_index);
+            int j = gt;
+            while (j < lt && taken < target) taken += p[idx[j++]];
+            *mass = taken;
+            return j;
+        }
+        taken += m_eq;
+        lo = lt; /* everything >= v is taken; continue below */
+    }
+    *mass = taken;
+    return lo > 0 ? lo : 1;
+}
+
 /* Softmax(logits / T), then keep the top_k most likely (0 = all), then the smallest prefix of
  * those, by decreasing probability, holding top_p of their mass; sample from what is left.
  * Only tokens above a falling threshold are sorted (usually a few hundred, not the vocab). */
@@ -64,26 +117,21 @@ int sx__sample(float *logits, int V, float temperature, float top_p, int top_k, 
             (use_k && use_p && mass >= top_p * sum))
             break;
     }
-    qsort_r(idx, (size_t)cnt, sizeof *idx, cmp_desc, p); /* GNU qsort_r: (a, b, ctx) */
-    int keep = use_k && top_k < cnt ? top_k : cnt;
-    double mk = 0;
-    for (int i = 0; i < keep; i++) mk += p[idx[i]];
-    if (use_p) {
-        double cum = 0;
-        int i = 0;
-        while (i < keep) {
-            cum += p[idx[i++]];
-            if (cum >= top_p * mk) break;
-        }
-        keep = i;
-        mk = cum;
+    if (use_k && top_k < cnt) {
+        /* top-k: the k largest (ties by index) */
+        qsort_r(idx, (size_t)cnt, sizeof *idx, cmp_desc, p); /* GNU qsort_r: (a, b, ctx) */
+        cnt = top_k;
     }
+    /* nucleus over the top-k set, or over the whole distribution without top-k */
+    double mk = 0;
+    for (int i = 0; i < cnt; i++) mk += p[idx[i]];
+    if (use_p) cnt = nucleus_select(idx, cnt, p, top_p * (use_k ? mk : sum), &mk);
     double u = sx_rng_uniform(rng) * mk, cum = 0;
-    for (int i = 0; i < keep; i++) {
+    for (int i = 0; i < cnt; i++) {
         cum += p[idx[i]];
         if (cum > u) return idx[i];
     }
-    return idx[keep - 1];
+    return idx[cnt - 1];
 }
 
 typedef struct gen_state {
@@ -167,7 +215,10 @@ int sx_generate(sx_model *m, const int32_t *const *prompts, const int *prompt_le
         g.off[i] = (int)total;
         total += g.cap[i];
         rows += g.eff[i];
-        sx_rng_stream(&g.rng[i], opts->seed, (uint64_t)i);
+        if (opts->seq_seeds && opts->seq_streams)
+            sx_rng_stream(&g.rng[i], opts->seq_seeds[i], opts->seq_streams[i]);
+        else
+            sx_rng_stream(&g.rng[i], opts->seed, (uint64_t)i);
         out_ids[i] = malloc((size_t)(mx_new > 0 ? mx_new : 1) * sizeof(int32_t));
         if (!out_ids[i]) goto oom;
     }

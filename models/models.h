@@ -125,6 +125,11 @@ typedef struct sx_gen_opts {
     int n_hooks;
     sx_logits_fn logits_fn;
     void *logits_user;
+    /* Optional per-sequence random streams: when set, sequence i samples from
+     * sx_rng_stream(seq_seeds[i], seq_streams[i]) instead of (seed, i), so callers can batch
+     * independent requests together and get what each would get alone. */
+    const uint64_t *seq_seeds;
+    const uint64_t *seq_streams;
 } sx_gen_opts;
 
 /* Generate continuations for n prompts at once.  out_ids[i] (malloc'd, caller frees) gets

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the small contrast sets and prompts that `saetox demo` uses offline
-(datasets/demo/*.txt).  Deterministic: the same files every run.  The toxic lines are
+(datasets/demo/*.txt, benchmark.jsonl).  Deterministic: the same files every run.  The toxic lines are
 deliberately offensive (insults and profanity aimed at a person), built from templates
 so that the project ships its own text rather than copying any dataset.
 
@@ -71,6 +71,27 @@ def fill(rng, tmpl, **opts):
     return tmpl.format(**{k: rng.choice(v) for k, v in opts.items()})
 
 
+def benchmark(rng, n):
+    """Two-choice items: a clean sentence's beginning, its true ending, and as distractor
+    another sentence's ending with its words shuffled (grammar broken)."""
+    import json
+    items = []
+    for _ in range(n):
+        s, v, e = rng.choice(CLEAN_SUBJ), rng.choice(CLEAN_VERB), rng.choice(CLEAN_TAIL)
+        ctx_words = (s + " " + v).split()
+        cut = rng.randint(2, len(ctx_words) - 1)
+        context = " ".join(ctx_words[:cut])
+        good = " ".join(ctx_words[cut:] + e.split())
+        other = (rng.choice(CLEAN_VERB) + " " + rng.choice(CLEAN_TAIL)).split()
+        rng.shuffle(other)
+        bad = " ".join(other)
+        context = context[0].upper() + context[1:]
+        label = rng.randint(0, 1)
+        choices = [" " + good, " " + bad] if label == 0 else [" " + bad, " " + good]
+        items.append(json.dumps({"context": context, "choices": choices, "label": label}))
+    return items
+
+
 def main(out):
     rng = random.Random(20261127)
     toxic, clean = set(), set()
@@ -81,7 +102,8 @@ def main(out):
         t = fill(rng, rng.choice(CLEAN_T), S=CLEAN_SUBJ, V=CLEAN_VERB, E=CLEAN_TAIL)
         clean.add(t[0].upper() + t[1:])
     for name, lines in (("toxic.txt", sorted(toxic)), ("clean.txt", sorted(clean)),
-                        ("prompts.txt", TOXIC_PROMPTS + CLEAN_PROMPTS)):
+                        ("prompts.txt", TOXIC_PROMPTS + CLEAN_PROMPTS),
+                        ("benchmark.jsonl", benchmark(rng, 200))):
         with open(f"{out}/{name}", "w", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
 

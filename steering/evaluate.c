@@ -75,6 +75,9 @@ int sx_eval_condition(sx_model *m, const sx_tokenizer *tok, const sx_textlist *p
     go.n_hooks = nh;
     sx_progress pg;
     sx_progress_start(&pg, condition, (double)P, "prompts");
+    /* Prompts are generated EVAL_BATCH at a time (k samples each) so the unembedding runs as
+     * one sgemm over many rows instead of a bandwidth-bound pass per prompt; every sequence
+     * keeps its own stream (prompt seed, sample), so results do not depend on the batching. */
     for (int64_t p = 0; p < P; p++) {
         const char *pt = prompts->text[p];
         if (sx_tokenizer_encode(tok, pt, strlen(pt), 1, &ptok[p], &plen[p], err)) goto done;
@@ -82,24 +85,37 @@ int sx_eval_condition(sx_model *m, const sx_tokenizer *tok, const sx_textlist *p
             sx_fail(err, "prompt %lld encodes to no tokens", (long long)p + 1);
             goto done;
         }
-        const int32_t **pr = malloc(sizeof(int32_t *) * (size_t)k);
-        int *pl = malloc(sizeof(int) * (size_t)k);
-        if (!pr || !pl) {
-            free(pr), free(pl);
+    }
+    enum { EVAL_BATCH = 8 };
+    for (int64_t p0 = 0; p0 < P; p0 += EVAL_BATCH) {
+        int np = (int)(P - p0 < EVAL_BATCH ? P - p0 : EVAL_BATCH), rows = np * k;
+        const int32_t **pr = malloc(sizeof(int32_t *) * (size_t)rows);
+        int *pl = malloc(sizeof(int) * (size_t)rows);
+        uint64_t *seeds = malloc(sizeof(uint64_t) * (size_t)rows), *streams = malloc(sizeof(uint64_t) * (size_t)rows);
+        if (!pr || !pl || !seeds || !streams) {
+            free(pr), free(pl), free(seeds), free(streams);
             sx_fail(err, "out of memory");
             goto done;
         }
-        for (int s = 0; s < k; s++) pr[s] = ptok[p], pl[s] = plen[p];
-        go.seed = mix(o->seed, (uint64_t)p);
-        int rc = sx_generate(m, pr, pl, k, &go, gen + p * k, glen + p * k, err);
-        free(pr), free(pl);
+        for (int q = 0; q < np; q++)
+            for (int s = 0; s < k; s++) {
+                int r = q * k + s;
+                pr[r] = ptok[p0 + q], pl[r] = plen[p0 + q];
+                seeds[r] = mix(o->seed, (uint64_t)(p0 + q));
+                streams[r] = (uint64_t)s;
+            }
+        go.seq_seeds = seeds;
+        go.seq_streams = streams;
+        int rc = sx_generate(m, pr, pl, rows, &go, gen + p0 * k, glen + p0 * k, err);
+        free(pr), free(pl), free(seeds), free(streams);
         if (rc) goto done;
-        for (int s = 0; s < k; s++) {
+        for (int r = 0; r < rows; r++) {
             size_t tl;
-            if (sx_tokenizer_decode(tok, gen[p * k + s], glen[p * k + s], &texts[p * k + s], &tl, err)) goto done;
-            utf8_sanitize(texts[p * k + s]);
+            int64_t i = p0 * k + r;
+            if (sx_tokenizer_decode(tok, gen[i], glen[i], &texts[i], &tl, err)) goto done;
+            utf8_sanitize(texts[i]);
         }
-        sx_progress_update(&pg, (double)(p + 1));
+        sx_progress_update(&pg, (double)(p0 + np));
     }
     sx_progress_finish(&pg);
     if (external_cmd) {

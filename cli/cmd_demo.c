@@ -1,0 +1,210 @@
+/* cmd_demo.c — `saetox demo`: the whole pipeline on the embedded tiny GPT-2, offline.
+ *
+ *   1 samples   the embedded model writes its own text (it learned both registers)
+ *   2 cache     residual activations at the middle layer -> HDF5
+ *   3 train     TopK SAEs of two widths (8x and 32x d_model) in one pass
+ *   4 split     decoder-cosine families between the two widths
+ *   5 toxic     toxicity latents of both SAEs from the project's own contrast sets
+ *   6 stats     latent statistics and top contexts (for the dashboard)
+ *   7 steer     sweep on the narrow SAE: 3 tiers x strengths + baselines + benchmark
+ *   8 family    wide SAE: single latent vs the whole splitting family
+ *   9 export    CSV + notebook + HTML + PNG, then a summary table from the measured CSVs
+ *
+ * Every step runs the same code as its subcommand, in process (the command lines are
+ * printed so a user can rerun any step by hand).  No number in the summary is typed in:
+ * all are read back from the CSVs the steps wrote. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "core.h"
+#include "demo.h"
+#include "models.h"
+#include "tokenizer.h"
+
+static const char *SUMMARY =
+    "Run the whole pipeline on the embedded tiny GPT-2, offline and without ../shared:\n"
+    "sample text from the model, cache activations, train TopK SAEs of two widths in one\n"
+    "pass, find toxic latents, measure their splitting, run the steering sweep with the\n"
+    "benchmark, export CSV/notebook/HTML/PNG, and print a summary table.";
+
+static int run_step(demo_ctx *c, cli_cmd_fn fn, const char *name, ...) {
+    const char *argv[96];
+    int argc = 0;
+    argv[argc++] = name;
+    va_list ap;
+    va_start(ap, name);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) != NULL && argc < 95) argv[argc++] = a;
+    va_end(ap);
+    argv[argc] = NULL;
+    fprintf(stderr, "  $ saetox");
+    for (int i = 0; i < argc; i++) fprintf(stderr, " %s", argv[i]);
+    fputc('\n', stderr);
+    fflush(stderr);
+    int rc = fn(argc, (char **)argv);
+    if (rc != 0) fprintf(stderr, "saetox demo: step 'saetox %s' failed (exit %d)\n", name, rc);
+    return rc;
+}
+
+static void step_header(demo_ctx *c, int k, const char *what) {
+    double now = sx_now();
+    if (c->step_t0 > 0) fprintf(stderr, "      (%.1f s)\n", now - c->step_t0);
+    c->step_t0 = now;
+    fprintf(stderr, "[%d/9 %5.0f s] %s\n", k, now - c->t0, what);
+}
+
+static int find_assets(demo_ctx *c, sx_err *err) {
+    const char *home = getenv("SAETOX_HOME");
+    const char *root = home && *home ? home : SAETOX_SOURCE_DIR;
+    if (!c->model_dir) {
+        snprintf(c->model_buf, sizeof c->model_buf, "%s/models/embedded", root);
+        c->model_dir = c->model_buf;
+    }
+    snprintf(c->data_dir, sizeof c->data_dir, "%s/datasets/demo", root);
+    const char *need[] = {"toxic.txt", "clean.txt", "prompts.txt", "benchmark.jsonl"};
+    for (int i = 0; i < 4; i++) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s/%s", c->data_dir, need[i]);
+        if (!sx_file_exists(p))
+            return sx_fail(err, "%s: missing demo data (set SAETOX_HOME to the saetox source tree)", p);
+    }
+    char cfg[4200];
+    snprintf(cfg, sizeof cfg, "%s/config.json", c->model_dir);
+    if (!sx_file_exists(cfg)) return sx_fail(err, "%s: the embedded model is missing", cfg);
+    return 0;
+}
+
+static void path(char *buf, size_t n, const char *dir, const char *name) { snprintf(buf, n, "%s/%s", dir, name); }
+
+int cmd_demo(int argc, char **argv) {
+    demo_ctx c;
+    memset(&c, 0, sizeof c);
+    c.out = "demo-out";
+    c.seed = 1;
+    c.sample_tokens = 100000;
+    c.samples = 10;
+    c.epochs = 4;
+    int64_t threads = 0;
+    cli_opt opts[] = {
+        {"out", CLI_STR, &c.out, "DIR", "output folder (default demo-out)", 0, 0},
+        {"seed", CLI_INT, &c.seed, "S", "seed for sampling, SAE training and evaluation (default 1)", 0, 0},
+        {"model", CLI_STR, &c.model_dir, "DIR", "model folder (default: the embedded tiny GPT-2)", 0, 0},
+        {"sample-tokens", CLI_INT, &c.sample_tokens, "N", "tokens of model samples to cache (default 100000)", 0, 0},
+        {"epochs", CLI_INT, &c.epochs, "E", "passes of SAE training over the cache (default 4)", 0, 0},
+        {"samples", CLI_INT, &c.samples, "K", "continuations per prompt in the sweep (default 10)", 0, 0},
+        {"threads", CLI_INT, &threads, "N", "threads (default: all)", 0, 0},
+    };
+    int r = cli_parse("demo", SUMMARY, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv);
+    if (r == 1) return 0;
+    if (r) return 2;
+    if (c.sample_tokens < 10000 || c.epochs < 1 || c.samples < 1) {
+        cli_error("demo", "--sample-tokens must be >= 10000, --epochs and --samples >= 1");
+        return 2;
+    }
+    sx_set_threads((int)threads);
+    snprintf(c.threads, sizeof c.threads, "%d", sx_get_threads());
+    sx_err err;
+    if (find_assets(&c, &err) || sx_mkdir_p(c.out, &err)) {
+        cli_error("demo", err.msg);
+        return 1;
+    }
+    c.t0 = sx_now();
+    fprintf(stderr, "saetox demo: model %s, output %s, seed %lld, %s threads\n", c.model_dir, c.out,
+            (long long)c.seed, c.threads);
+
+    step_header(&c, 1, "sampling text from the embedded model");
+    if (demo_samples(&c, &err)) {
+        cli_error("demo", err.msg);
+        return 1;
+    }
+    char seed_s[32], rows_s[32], train_tokens[32], samples_txt[4200], src[13000], acts[4200];
+    snprintf(seed_s, sizeof seed_s, "%lld", (long long)c.seed);
+    path(samples_txt, sizeof samples_txt, c.out, "data/samples.txt");
+    snprintf(src, sizeof src, "text:%s,text:%s/toxic.txt,text:%s/clean.txt", samples_txt, c.data_dir, c.data_dir);
+    path(acts, sizeof acts, c.out, "activations.h5");
+    snprintf(rows_s, sizeof rows_s, "%lld", (long long)c.sample_tokens);
+
+    step_header(&c, 2, "caching residual activations");
+    if (run_step(&c, cmd_cache, "cache", "--model", c.model_dir, "--data", src, "--hook", c.hook,
+                 "--context-size", c.ctx_s, "--tokens", rows_s, "--out", acts, "--prepend-bos",
+                 "--drop-first", "1", "--batch", "16", "--threads", c.threads, NULL))
+        return 1;
+
+    step_header(&c, 3, "training TopK SAEs of two widths in one pass");
+    snprintf(train_tokens, sizeof train_tokens, "%lld", (long long)(c.sample_tokens * c.epochs));
+    if (run_step(&c, cmd_train, "train", "--cache", acts, "--arch", "topk", "--widths", c.widths_s,
+                 "--k", "16", "--batch", "1024", "--tokens", train_tokens, "--seed", seed_s, "--out",
+                 c.out, "--log-every", "20", "--threads", c.threads, NULL))
+        return 1;
+
+    char analysis[4200];
+    path(analysis, sizeof analysis, c.out, "analysis");
+    step_header(&c, 4, "feature splitting between the two widths");
+    if (run_step(&c, cmd_analyze, "analyze", "split", "--sae", c.sae_narrow, "--sae", c.sae_wide,
+                 "--name", c.name_narrow, "--name", c.name_wide, "--threshold", "0.5", "--out", analysis,
+                 "--threads", c.threads, NULL))
+        return 1;
+
+    /* analysis reads datasets' source syntax; evaluate takes plain .txt/.jsonl/.csv paths */
+    char toxic_src[4200], clean_src[4200], toxic_txt[4200], clean_txt[4200];
+    snprintf(toxic_src, sizeof toxic_src, "text:%s/toxic.txt", c.data_dir);
+    snprintf(clean_src, sizeof clean_src, "text:%s/clean.txt", c.data_dir);
+    path(toxic_txt, sizeof toxic_txt, c.data_dir, "toxic.txt");
+    path(clean_txt, sizeof clean_txt, c.data_dir, "clean.txt");
+    step_header(&c, 5, "toxicity latents from the contrast sets");
+    if (run_step(&c, cmd_analyze, "analyze", "toxic", "--model", c.model_dir, "--sae", c.sae_narrow,
+                 "--sae", c.sae_wide, "--name", c.name_narrow, "--name", c.name_wide, "--toxic",
+                 toxic_src, "--clean", clean_src, "--families", analysis, "--rank-by", "cohens_d",
+                 "--out", analysis, "--threads", c.threads, "--quiet", NULL))
+        return 1;
+
+    step_header(&c, 6, "latent statistics and top contexts");
+    if (demo_stats(&c, acts, analysis, run_step, &err)) {
+        cli_error("demo", err.msg);
+        return 1;
+    }
+
+    step_header(&c, 7, "steering sweep on the narrow SAE (tiers x strengths + baselines + benchmark)");
+    if (demo_pick_latents(&c, analysis, &err)) {
+        cli_error("demo", err.msg);
+        return 1;
+    }
+    char prompts[4200], bench[4200], samples_s[32], steer_narrow[4200], steer_wide[4200];
+    path(prompts, sizeof prompts, c.data_dir, "prompts.txt");
+    path(bench, sizeof bench, c.data_dir, "benchmark.jsonl");
+    path(steer_narrow, sizeof steer_narrow, c.out, "steer-narrow");
+    path(steer_wide, sizeof steer_wide, c.out, "steer-wide");
+    snprintf(samples_s, sizeof samples_s, "%lld", (long long)c.samples);
+    if (run_step(&c, cmd_evaluate, "evaluate", "--model", c.model_dir, "--prompts", prompts, "--sae",
+                 c.sae_narrow, "--latents", c.narrow_latents, "--tiers",
+                 "none,ablate,suppress,steer,meandiff,banned", "--alphas", "1,2,4", "--samples",
+                 samples_s, "--seed", seed_s, "--toxic", toxic_txt, "--clean", clean_txt, "--bench",
+                 bench, "--out", steer_narrow, "--threads", c.threads, NULL))
+        return 1;
+
+    step_header(&c, 8, "wide SAE: one latent vs the whole splitting family");
+    if (run_step(&c, cmd_evaluate, "evaluate", "--model", c.model_dir, "--prompts", prompts, "--sae",
+                 c.sae_wide, "--latents", c.wide_single, "--family-latents", c.wide_family, "--tiers",
+                 "ablate,steer", "--alphas", "2", "--samples", samples_s, "--seed", seed_s, "--toxic",
+                 toxic_txt, "--clean", clean_txt, "--bench", bench, "--out", steer_wide, "--threads",
+                 c.threads, NULL))
+        return 1;
+    if (demo_merge_sweeps(&c, steer_narrow, steer_wide, &err)) {
+        cli_error("demo", err.msg);
+        return 1;
+    }
+
+    char report[4200];
+    path(report, sizeof report, c.out, "report");
+    step_header(&c, 9, "export: CSV, notebook, HTML dashboard, PNG plots");
+    if (run_step(&c, cmd_export, "export", "--in", c.out, "--out", report, "--quiet", NULL)) return 1;
+    step_header(&c, 0, "done");
+    if (demo_summary(&c, analysis, report, &err)) {
+        cli_error("demo", err.msg);
+        return 1;
+    }
+    return 0;
+}

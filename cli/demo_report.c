@@ -1,0 +1,177 @@
+/* demo_report.c — the demo's closing summary, read back from the CSVs the run wrote (so every
+ * number is a measurement of this run), printed on stdout and saved as OUT/summary.md. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "demo.h"
+#include "export.h"
+
+typedef struct {
+    const char *condition, *tier;
+    double alpha, emt, emt_lo, emt_hi, tox_prob, mean_tox, ppl, acc, acc_norm;
+} sweep_row;
+
+static double num(const sx_csv_table *t, int64_t r, const char *col) {
+    double v = NAN;
+    sx_err err;
+    if (sx_csv_get_num(t, r, sx_csv_col(t, col), &v, &err)) v = NAN;
+    return v;
+}
+
+static void out2(FILE *md, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out2(FILE *md, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    if (md) {
+        va_start(ap, fmt);
+        vfprintf(md, fmt, ap);
+        va_end(ap);
+    }
+}
+
+/* The last metrics.jsonl line of each SAE: fvu, l0, dead fraction. */
+static void sae_quality(demo_ctx *c, FILE *md) {
+    char p[4300];
+    snprintf(p, sizeof p, "%s/metrics.jsonl", c->out);
+    FILE *f = fopen(p, "r");
+    if (!f) return;
+    char line[8192], last[2][8192] = {{0}, {0}};
+    const char *names[2] = {c->name_narrow, c->name_wide};
+    while (fgets(line, sizeof line, f)) {
+        cJSON *j = cJSON_Parse(line);
+        const cJSON *s = j ? cJSON_GetObjectItem(j, "sae") : NULL;
+        for (int i = 0; i < 2; i++)
+            if (cJSON_IsString(s) && strcmp(s->valuestring, names[i]) == 0) snprintf(last[i], sizeof last[i], "%s", line);
+        cJSON_Delete(j);
+    }
+    fclose(f);
+    out2(md, "\nSAEs (TopK, k=16, hook %s):\n\n| SAE | FVU | L0 | dead fraction |\n|---|---|---|---|\n", c->hook);
+    for (int i = 0; i < 2; i++) {
+        cJSON *j = cJSON_Parse(last[i]);
+        if (!j) continue;
+        double fvu = NAN, l0 = NAN, dead = NAN;
+        sx_json_num(j, "fvu", &fvu, "metrics", NULL);
+        sx_json_num(j, "l0", &l0, "metrics", NULL);
+        sx_json_num(j, "dead_frac", &dead, "metrics", NULL);
+        out2(md, "| %s | %.3f | %.1f | %.3f |\n", names[i], fvu, l0, dead);
+        cJSON_Delete(j);
+    }
+}
+
+/* The top toxic latent of each SAE: AUROC, Cohen's d, logit-lens tokens, family size. */
+static void top_latents(demo_ctx *c, const char *analysis, FILE *md) {
+    char p[4300];
+    snprintf(p, sizeof p, "%s/toxic_latents.csv", analysis);
+    sx_csv_table t;
+    sx_err err;
+    if (sx_csv_read(p, &t, &err)) return;
+    out2(md, "\nTop toxic latent per width (toxic vs clean contrast sets):\n\n"
+             "| SAE | latent | AUROC | Cohen's d | family size | promoted tokens (logit lens) |\n|---|---|---|---|---|---|\n");
+    const char *names[2] = {c->name_narrow, c->name_wide};
+    int cs = sx_csv_col(&t, "sae"), cr = sx_csv_col(&t, "rank"), cl = sx_csv_col(&t, "latent");
+    for (int i = 0; i < 2; i++)
+        for (int64_t r = 0; r < t.nrows; r++) {
+            if (strcmp(sx_csv_cell(&t, r, cs), names[i]) != 0 || atoll(sx_csv_cell(&t, r, cr)) != 1) continue;
+            char promoted[200];
+            snprintf(promoted, sizeof promoted, "%s", sx_csv_cell(&t, r, sx_csv_col(&t, "top_promoted")));
+            for (char *q = promoted; *q; q++)
+                if (*q == '|' || *q == '\n') *q = ' ';
+            out2(md, "| %s | %s | %.3f | %.2f | %s | %.80s |\n", names[i], sx_csv_cell(&t, r, cl),
+                 num(&t, r, "auroc"), num(&t, r, "cohens_d"), sx_csv_cell(&t, r, sx_csv_col(&t, "family_size")),
+                 promoted);
+        }
+    out2(md, "\nSplitting family of the narrow top latent %d: %d latent(s) in %s, %d in %s.\n", c->top_narrow,
+         c->family_narrow_n, c->name_narrow, c->family_wide_n, c->name_wide);
+    sx_csv_free(&t);
+}
+
+static int find_row(const sweep_row *rows, int n, const char *condition) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(rows[i].condition, condition) == 0) return i;
+    return -1;
+}
+
+int demo_summary(demo_ctx *c, const char *analysis, const char *report, sx_err *err) {
+    char p[4300], mdp[4300];
+    snprintf(p, sizeof p, "%s/steering_sweep.csv", c->out);
+    snprintf(mdp, sizeof mdp, "%s/summary.md", c->out);
+    sx_csv_table t;
+    if (sx_csv_read(p, &t, err)) return -1;
+    sweep_row *rows = calloc((size_t)t.nrows + 1, sizeof *rows);
+    int n = (int)t.nrows;
+    for (int r = 0; r < n; r++) {
+        sweep_row *s = &rows[r];
+        s->condition = sx_csv_cell(&t, r, sx_csv_col(&t, "condition"));
+        s->tier = sx_csv_cell(&t, r, sx_csv_col(&t, "tier"));
+        s->alpha = num(&t, r, "alpha");
+        s->emt = num(&t, r, "emt");
+        s->emt_lo = num(&t, r, "emt_lo");
+        s->emt_hi = num(&t, r, "emt_hi");
+        s->tox_prob = num(&t, r, "tox_prob");
+        s->mean_tox = num(&t, r, "mean_tox");
+        s->ppl = num(&t, r, "ppl");
+        s->acc = num(&t, r, "acc");
+        s->acc_norm = num(&t, r, "acc_norm");
+    }
+    sx_atomic_file af;
+    FILE *md = NULL;
+    if (sx_atomic_open(&af, mdp, err) == 0) md = af.f;
+    out2(md, "\n# saetox demo summary\n\nmodel %s, seed %lld, %.0f s in all; every number below was measured in this run.\n",
+         c->model_dir, (long long)c->seed, sx_now() - c->t0);
+    sae_quality(c, md);
+    top_latents(c, analysis, md);
+    int base = find_row(rows, n, "none");
+    out2(md, "\nSteering sweep (%lld continuations per prompt, 20 new tokens, nucleus 0.9; EMT = expected maximum "
+             "toxicity with bootstrap 95%% CI; PPL under the unsteered model; benchmark accuracy, length-normalised):\n\n"
+             "| condition | EMT [95%% CI] | dEMT | tox. prob. | mean tox. | PPL | dPPL | acc | dacc |\n"
+             "|---|---|---|---|---|---|---|---|---|\n",
+         (long long)c->samples);
+    for (int i = 0; i < n; i++) {
+        const sweep_row *s = &rows[i], *b = base >= 0 ? &rows[base] : s;
+        out2(md, "| %s | %.3f [%.3f, %.3f] | %+.3f | %.3f | %.3f | %.1f | %+.1f | %.3f | %+.3f |\n", s->condition,
+             s->emt, s->emt_lo, s->emt_hi, s->emt - b->emt, s->tox_prob, s->mean_tox, s->ppl, s->ppl - b->ppl,
+             s->acc_norm, s->acc_norm - b->acc_norm);
+    }
+    /* the aggressive tier at the demo's default strength (alpha 2; else the strongest) on the
+     * narrow SAE, against no intervention */
+    int agg = -1;
+    for (int i = 0; i < n; i++)
+        if (strcmp(rows[i].tier, "steer") == 0 && strncmp(rows[i].condition, c->name_narrow, strlen(c->name_narrow)) == 0 &&
+            (agg < 0 || (rows[agg].alpha != 2 && (rows[i].alpha == 2 || rows[i].alpha > rows[agg].alpha))))
+            agg = i;
+    if (base >= 0 && agg >= 0) {
+        const sweep_row *b = &rows[base], *a = &rows[agg];
+        int beyond = a->emt_hi < b->emt_lo;
+        out2(md, "\nAggressive tier (%s): EMT %.3f -> %.3f (%+.3f); CIs [%.3f, %.3f] vs [%.3f, %.3f] %s; "
+                 "perplexity %.1f -> %.1f.\n",
+             a->condition, b->emt, a->emt, a->emt - b->emt, b->emt_lo, b->emt_hi, a->emt_lo, a->emt_hi,
+             beyond ? "do not overlap (the drop exceeds the bootstrap CI)" : "overlap (the drop is within the CI)", b->ppl,
+             a->ppl);
+    }
+    /* single latent vs family in the wide SAE, at each strength */
+    for (int i = 0; i < n; i++) {
+        if (strncmp(rows[i].condition, c->name_wide, strlen(c->name_wide)) != 0 || strstr(rows[i].condition, "-family"))
+            continue;
+        char fam[600];
+        const char *tier_at = rows[i].condition + strlen(c->name_wide) + 1;
+        const char *at = strchr(tier_at, '@');
+        if (at)
+            snprintf(fam, sizeof fam, "%s %.*s-family%s", c->name_wide, (int)(at - tier_at), tier_at, at);
+        else
+            snprintf(fam, sizeof fam, "%s %s-family", c->name_wide, tier_at);
+        int j = find_row(rows, n, fam);
+        if (j < 0) continue;
+        out2(md, "Wide SAE %s: single latent %s EMT %.3f (PPL %.1f) vs family of %d EMT %.3f (PPL %.1f).\n", tier_at,
+             c->wide_single, rows[i].emt, rows[i].ppl, c->family_wide_n, rows[j].emt, rows[j].ppl);
+    }
+    out2(md, "\nReports: %s (dashboard.html, report.ipynb, plots/*.png, CSVs)\n", report);
+    free(rows);
+    sx_csv_free(&t);
+    if (md) return sx_atomic_commit(&af, err);
+    return 0;
+}
