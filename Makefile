@@ -30,7 +30,8 @@ test-asan: deps
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --output-on-failure -j $(JOBS) -LE slow
 
-demo: build
+demo: deps $(BUILD)/Makefile
+	cmake --build $(BUILD) -j $(JOBS) --target saetox
 	./$(BUILD)/saetox demo --out demo-out
 
 bench: build

@@ -85,7 +85,7 @@ static void top_latents(demo_ctx *c, const char *analysis, FILE *md) {
                  num(&t, r, "auroc"), num(&t, r, "cohens_d"), sx_csv_cell(&t, r, sx_csv_col(&t, "family_size")),
                  promoted);
         }
-    out2(md, "\nSplitting family of the narrow top latent %d: %d latent(s) in %s, %d in %s.\n", c->top_narrow,
+    out2(md, "\nSplitting family compared below (narrow toxic latent %d): %d latent(s) in %s, %d in %s.\n", c->top_narrow,
          c->family_narrow_n, c->name_narrow, c->family_wide_n, c->name_wide);
     sx_csv_free(&t);
 }

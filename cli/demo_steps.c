@@ -172,8 +172,13 @@ static int ranked_latents(const sx_csv_table *t, const char *sae, ranked *out, i
         ranked x;
         if (sx_csv_get_int(t, r, cl, &x.latent, 0, 0, err) || sx_csv_get_int(t, r, cr, &x.rank, 0, 0, err))
             return -1;
-        int pos = n < max ? n++ : max - 1;
-        if (pos == max - 1 && n == max && out[pos].rank <= x.rank) continue;
+        int pos;
+        if (n < max) {
+            pos = n++;
+        } else {
+            if (out[max - 1].rank <= x.rank) continue; /* full, and x ranks below the last */
+            pos = max - 1;
+        }
         out[pos] = x;
         for (int k = pos; k > 0 && out[k].rank < out[k - 1].rank; k--) {
             ranked tmp = out[k];
@@ -223,8 +228,8 @@ int demo_pick_latents(demo_ctx *c, const char *analysis, sx_err *err) {
         return -1;
     }
     int rc = -1;
-    ranked top[3], wide_rank[64];
-    int n = ranked_latents(&tox, c->name_narrow, top, 3, err);
+    ranked top[10], wide_rank[64];
+    int n = ranked_latents(&tox, c->name_narrow, top, 10, err);
     int nw = n < 0 ? -1 : ranked_latents(&tox, c->name_wide, wide_rank, 64, err);
     if (n < 0 || nw < 0) goto done;
     if (n == 0 || nw == 0) {
@@ -233,15 +238,24 @@ int demo_pick_latents(demo_ctx *c, const char *analysis, sx_err *err) {
         goto done;
     }
     int64_t ids[3];
-    for (int i = 0; i < n; i++) ids[i] = top[i].latent;
-    join_ids(c->narrow_latents, sizeof c->narrow_latents, ids, n);
+    int n3 = n < 3 ? n : 3;
+    for (int i = 0; i < n3; i++) ids[i] = top[i].latent;
+    join_ids(c->narrow_latents, sizeof c->narrow_latents, ids, n3);
+    /* The family to compare single-latent and whole-family steering on: the best-ranked of
+     * the narrow SAE's top toxic latents whose concept split into several wide latents (the
+     * paper's case); without any, the top latent's family (or the wide top latent's). */
+    int64_t members[256], fid = -1;
+    int nm = 0;
     c->top_narrow = (int)top[0].latent;
-    /* the wide SAE's family of the narrow top latent; without wide children, the family of
-     * the wide SAE's own top toxic latent */
-    int64_t fid = family_of(&fam, c->name_narrow, top[0].latent);
-    int64_t members[256];
-    int nm = fid >= 0 ? family_members(&fam, fid, c->name_wide, members, 256, err) : 0;
-    if (nm < 0) goto done;
+    for (int i = 0; i < n && nm < 2; i++) {
+        int64_t f = family_of(&fam, c->name_narrow, top[i].latent);
+        int k = f >= 0 ? family_members(&fam, f, c->name_wide, members, 256, err) : 0;
+        if (k < 0) goto done;
+        if (k >= 2 || (i == 0 && k > 0)) {
+            fid = f, nm = k;
+            c->top_narrow = (int)top[i].latent;
+        }
+    }
     if (nm == 0) {
         fid = family_of(&fam, c->name_wide, wide_rank[0].latent);
         nm = fid >= 0 ? family_members(&fam, fid, c->name_wide, members, 256, err) : 0;

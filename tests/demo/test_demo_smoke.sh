@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Smoke test of `saetox demo` at toy size; needs nothing from ../shared.
+set -euo pipefail
+out="$SAETOX_TMP/demo-smoke"
+rm -rf "$out"
+"$SAETOX_BIN" demo --out "$out" --sample-tokens 10000 --epochs 1 --samples 1 --seed 7 > "$out.stdout" 2> "$out.stderr" || {
+  echo "demo failed:"; tail -20 "$out.stderr"; exit 1; }
+fail=0
+for f in activations.h5 topk-1024/cfg.json topk-4096/sae_weights.safetensors metrics.jsonl \
+         analysis/pairs.csv analysis/families.csv analysis/toxic_latents.csv analysis/latent_stats.csv \
+         steering_sweep.csv summary.md report/dashboard.html report/report.ipynb; do
+  [ -s "$out/$f" ] || { echo "FAIL: missing $out/$f"; fail=1; }
+done
+ls "$out"/report/plots/*.png >/dev/null 2>&1 || { echo "FAIL: no PNG plots"; fail=1; }
+# one sweep row per condition: 12 on the narrow SAE + 4 on the wide one
+rows=$(($(wc -l < "$out/steering_sweep.csv") - 1))
+[ "$rows" -eq 16 ] || { echo "FAIL: steering_sweep.csv has $rows rows, expected 16"; fail=1; }
+grep -q "Aggressive tier" "$out.stdout" || { echo "FAIL: summary lacks the aggressive-tier line"; fail=1; }
+grep -q "| none |" "$out.stdout" || { echo "FAIL: summary lacks the no-intervention row"; fail=1; }
+# the --help contract
+"$SAETOX_BIN" demo --help | grep -q -- "--seed" || { echo "FAIL: demo --help"; fail=1; }
+if [ $fail = 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi
+exit $fail
