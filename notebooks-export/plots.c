@@ -114,6 +114,17 @@ static int cmp_alpha(const void *a, const void *b) {
     return (x->alpha > y->alpha) - (x->alpha < y->alpha);
 }
 
+/* One series per tier, and per SAE / latent set when a sweep holds several: conditions named
+ * "<sae> <tier>[-family]@alpha" (as `saetox demo` merges them) get "<sae> <tier>[ family]". */
+static void series_key(const xp_sweep *r, char *buf, size_t n) {
+    const char *cond = r->condition ? r->condition : "", *sp = strchr(cond, ' ');
+    int fam = strstr(cond, "-family") != NULL;
+    if (sp)
+        snprintf(buf, n, "%.*s %s%s", (int)(sp - cond), cond, r->tier, fam ? " family" : "");
+    else
+        snprintf(buf, n, "%s%s", r->tier, fam ? " family" : "");
+}
+
 static int plot_tradeoff(const xp_run *run, const char *dir, sx_export_notes *notes, sx_err *err) {
     int64_t n = run->n_sweep;
     const xp_sweep **rows = malloc((size_t)n * sizeof *rows);
@@ -144,16 +155,21 @@ static int plot_tradeoff(const xp_run *run, const char *dir, sx_export_notes *no
     xp_plot_axes(&p, "Toxicity vs fluency per steering tier", "perplexity under the unsteered model",
                  "expected maximum toxicity");
     const char *tiers[32];
+    char keys[32][96], key[96];
     int colors[32], nt = 0;
     for (int64_t i = 0; i < n && nt < 32; i++) {
         int seen = 0;
-        for (int k = 0; k < nt; k++) seen |= strcmp(tiers[k], run->sweep[i].tier) == 0;
+        series_key(&run->sweep[i], key, sizeof key);
+        for (int k = 0; k < nt; k++) seen |= strcmp(keys[k], key) == 0;
         if (seen) continue;
-        tiers[nt] = run->sweep[i].tier;
+        snprintf(keys[nt], sizeof keys[nt], "%s", key);
+        tiers[nt] = keys[nt];
         colors[nt] = nt;
         int m = 0;
-        for (int64_t j = 0; j < n; j++)
-            if (strcmp(run->sweep[j].tier, tiers[nt]) == 0) rows[m++] = &run->sweep[j];
+        for (int64_t j = 0; j < n; j++) {
+            series_key(&run->sweep[j], key, sizeof key);
+            if (strcmp(key, keys[nt]) == 0) rows[m++] = &run->sweep[j];
+        }
         qsort(rows, (size_t)m, sizeof *rows, cmp_alpha);
         for (int k = 0; k < m; k++) {
             x[k] = rows[k]->v[XS_PPL];
