@@ -61,7 +61,7 @@ int sx_scorer_save(const sx_scorer *s, const char *path, int f16, sx_err *err);
 int sx_scorer_serialise(const sx_scorer *s, int f16, unsigned char **buf, size_t *len,
                         sx_err *err);
 /* The default weights, looked up in this order: $SAETOX_SCORER; the weights compiled into
- * the program (steering/scorer_default.c); <exe>/../steering/weights/toxicity-scorer.bin,
+ * the program (generated at build time from steering/weights/toxicity-scorer.bin); <exe>/../steering/weights/toxicity-scorer.bin,
  * <exe>/../share/saetox/toxicity-scorer.bin; the source tree's steering/weights/.
  * where (nullable) receives a description of what was used. */
 int sx_scorer_load_default(sx_scorer **out, char *where, size_t where_sz, sx_err *err);
@@ -73,7 +73,8 @@ double sx_scorer_score_feats(const sx_scorer *s, const sx_feats *f);
 /* Score n NUL-terminated texts (OpenMP over texts; deterministic). */
 void sx_scorer_score_many(const sx_scorer *s, const char *const *texts, int64_t n, double *out);
 
-/* The embedded default weights (steering/scorer_default.c; len 0 when none are embedded). */
+/* The embedded default weights (built from steering/weights/toxicity-scorer.bin by
+ * scripts/embed-bytes.cmake; len 0 when none are embedded). */
 extern const unsigned char sx_scorer_embedded[];
 extern const size_t sx_scorer_embedded_len;
 
