@@ -12,16 +12,6 @@
 
 #define CMD "score-toxicity"
 
-/* Look up a dotted field ("prompt.text"). */
-static const cJSON *field_get(const cJSON *o, const char *field) {
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", field);
-    const cJSON *v = o;
-    for (char *save = NULL, *tok = strtok_r(buf, ".", &save); tok && v; tok = strtok_r(NULL, ".", &save))
-        v = cJSON_GetObjectItemCaseSensitive(v, tok);
-    return v;
-}
-
 typedef struct {
     cJSON **rec;
     const char **text;
@@ -49,7 +39,7 @@ static int read_records(const char *path, const char *field, records *r, sx_err 
             ret = sx_fail(err, "%s:%ld: not a JSON object", path, line);
             break;
         }
-        const cJSON *t = field_get(j, field);
+        const cJSON *t = sx_json_path(j, field);
         if (!t || !cJSON_IsString(t)) {
             cJSON_Delete(j);
             ret = sx_fail(err, "%s:%ld: field '%s' missing or not a string", path, line, field);

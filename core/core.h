@@ -123,6 +123,9 @@ int sx_json_num(const cJSON *obj, const char *key, double *out, const char *ctx,
 int sx_json_bool(const cJSON *obj, const char *key, int *out, const char *ctx, sx_err *err);
 int sx_json_str(const cJSON *obj, const char *key, const char **out, const char *ctx,
                 sx_err *err);
+/* Follow a dotted path ("prompt.text") through nested objects; NULL when any step is
+ * missing.  Paths longer than 255 bytes are cut there. */
+const cJSON *sx_json_path(const cJSON *obj, const char *dotted);
 /* Write a JSON value to a file atomically (pretty printed). */
 int sx_json_write_file(const char *path, const cJSON *json, sx_err *err);
 

@@ -58,6 +58,15 @@ int sx_json_str(const cJSON *obj, const char *key, const char **out, const char 
     return 0;
 }
 
+const cJSON *sx_json_path(const cJSON *obj, const char *dotted) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", dotted);
+    const cJSON *v = obj;
+    for (char *save = NULL, *tok = strtok_r(buf, ".", &save); tok && v; tok = strtok_r(NULL, ".", &save))
+        v = cJSON_GetObjectItemCaseSensitive(v, tok);
+    return v;
+}
+
 int sx_json_write_file(const char *path, const cJSON *json, sx_err *err) {
     char *s = cJSON_Print(json);
     if (!s) return sx_fail(err, "%s: out of memory printing JSON", path);

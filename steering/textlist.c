@@ -37,20 +37,11 @@ static int push(sx_textlist *t, int64_t *cap, const char *s, size_t len, double 
     return 0;
 }
 
-static const cJSON *dotted(const cJSON *o, const char *field) {
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", field);
-    const cJSON *v = o;
-    for (char *save = NULL, *tok = strtok_r(buf, ".", &save); tok && v; tok = strtok_r(NULL, ".", &save))
-        v = cJSON_GetObjectItemCaseSensitive(v, tok);
-    return v;
-}
-
 static int jsonl_text(const cJSON *j, const char *field, const char **text, double *score) {
     const cJSON *t = NULL;
     *score = NAN;
     if (field) {
-        t = dotted(j, field);
+        t = sx_json_path(j, field);
     } else {
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "prompt");
         if (cJSON_IsObject(p)) {
