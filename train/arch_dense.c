@@ -16,14 +16,6 @@
 
 #include "train_internal.h"
 
-static inline int tid(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
 /* Column-range pass over a block: activation, per-latent sums, dL/dpre (into dA), theta
  * gradient.  Each thread owns a range of latents, so every sum runs in row order. */
 static void block_latents(sx_tsae *t, const sx_step_ctx *c, int nb, double lam, float *g_benc,

@@ -16,14 +16,6 @@
 #include "sae_internal.h"
 #include "train_internal.h"
 
-static inline int tid(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
 static inline float dot(const float *a, const float *b, int n) {
     float s = 0;
     for (int i = 0; i < n; i++) s += a[i] * b[i];

@@ -122,4 +122,16 @@ int sx_ckpt_save(const char *out_dir, const sx_ckpt_state *st, sx_tsae *saes, in
 /* 1 = loaded, 0 = no checkpoint, -1 = error (incl. fingerprint mismatch). */
 int sx_ckpt_load(const char *out_dir, sx_ckpt_state *st, sx_tsae *saes, int n, sx_err *err);
 
+/* The calling thread's OpenMP index (0 without OpenMP): per-thread scratch slots. */
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+static inline int tid(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
 #endif
