@@ -3,7 +3,7 @@
  * blocks.6.hook_resid_post, the full model with every logit, and KV-cached generation.
  * Targets (2 cores): 2,200 tok/s to layer 6, 750 tok/s with full logits.
  *
- * usage: bench_model [--threads N] [--reps R] [--keep DIR] [--skip-forward 1]  */
+ * usage: bench_model [--threads N] [--reps R] [--keep DIR] [--skip-forward 1] [--skip-gen 1]  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,13 +25,14 @@ static int sink_hook(void *user, const sx_hook_ctx *ctx, float *x, sx_err *err) 
 }
 
 int main(int argc, char **argv) {
-    int threads = 0, reps = 3, skip_fwd = 0;
+    int threads = 0, reps = 3, skip_fwd = 0, skip_gen = 0;
     const char *keep = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--keep")) keep = argv[i + 1];
         else if (!strcmp(argv[i], "--skip-forward")) skip_fwd = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--skip-gen")) skip_gen = atoi(argv[i + 1]);
     }
     sx_set_threads(threads);
     char dir[4096];
@@ -98,7 +99,7 @@ int main(int argc, char **argv) {
     int olens[8];
     for (int i = 0; i < B; i++) prompts[i] = tok + i * T, plens[i] = P;
     sx_gen_opts go = {.max_new_tokens = NEW, .temperature = 0, .top_p = 1};
-    for (int nb = 1; nb <= B; nb *= 8) {
+    for (int nb = 1; nb <= B && !skip_gen; nb *= 8) {
         double t = sx_now(), c = cpu_now();
         if (sx_generate(m, prompts, plens, nb, &go, outs, olens, &err)) {
             fprintf(stderr, "bench_model: %s\n", err.msg);

@@ -17,62 +17,6 @@
 
 #define MLP_CHUNK 2048 /* MLP rows per sgemm: bounds the [rows, d_ff] scratch, still ~peak */
 
-/* ---------- attention ---------- */
-/* out[r, h*hd..] = softmax_j(scale * q_r . k_j (softcapped), j visible) v_j.  Query r of
- * sequence s at position p sees keys 0..p (global) or p-W+1..p (sliding window). */
-static void attention(const sx_model *m, int layer, const sx_rowset *rs, const float *q, int q_stride,
-                      const sx_kv *kv, float *out, float *scores) {
-    const sx_model_config *c = &m->cfg;
-    int nh = c->n_heads, hd = c->head_dim, grp = c->n_heads / c->n_kv_heads;
-    int window = (c->arch == SX_ARCH_GEMMA2 && layer % 2 == 0) ? c->sliding_window : 0;
-    float scale = c->arch == SX_ARCH_GEMMA2 ? 1.0f / sqrtf(c->query_pre_attn_scalar) : 1.0f / sqrtf((float)hd);
-    float cap = c->arch == SX_ARCH_GEMMA2 ? c->attn_softcap : 0.0f;
-    const float *kb = kv->k + layer * kv->layer_stride, *vb = kv->v + layer * kv->layer_stride;
-    int n = rs->n, nctx = c->n_ctx;
-    /* work ~ rows * heads * keys * head_dim: decoding steps (a few rows) stay serial, since a
-     * parallel region per layer costs more than the work on a busy machine */
-    double work = (double)n * nh * (rs->pos[n - 1] + 1) * hd;
-#pragma omp parallel for collapse(2) schedule(dynamic, 8) if (work > 2e5)
-    for (int r = 0; r < n; r++) {
-        for (int h = 0; h < nh; h++) {
-#ifdef _OPENMP
-            float *sc = scores + (size_t)omp_get_thread_num() * nctx;
-#else
-            float *sc = scores;
-#endif
-            int p = rs->pos[r], g = h / grp;
-            int lo = window > 0 && p - window + 1 > 0 ? p - window + 1 : 0;
-            const float *qr = q + (size_t)r * q_stride + (size_t)h * hd;
-            const float *k0 = kb + (int64_t)kv->seq_off[rs->seq[r]] * kv->row_stride + (size_t)g * hd;
-            const float *v0 = vb + (int64_t)kv->seq_off[rs->seq[r]] * kv->row_stride + (size_t)g * hd;
-            float mx = -INFINITY;
-            for (int j = lo; j <= p; j++) {
-                const float *kj = k0 + (int64_t)j * kv->row_stride;
-                float s = 0;
-#pragma omp simd reduction(+ : s)
-                for (int i = 0; i < hd; i++) s += qr[i] * kj[i];
-                s *= scale;
-                if (cap > 0) s = cap * tanhf(s / cap);
-                sc[j] = s;
-                if (s > mx) mx = s;
-            }
-            float sum = 0;
-            for (int j = lo; j <= p; j++) {
-                sc[j] = expf(sc[j] - mx);
-                sum += sc[j];
-            }
-            float inv = 1.0f / sum;
-            float *o = out + (size_t)r * nh * hd + (size_t)h * hd;
-            for (int i = 0; i < hd; i++) o[i] = 0;
-            for (int j = lo; j <= p; j++) {
-                const float *vj = v0 + (int64_t)j * kv->row_stride;
-                float w = sc[j] * inv;
-                for (int i = 0; i < hd; i++) o[i] += w * vj[i];
-            }
-        }
-    }
-}
-
 /* Copy the rows' K and V (row stride src_stride) into the cache at (layer, seq, pos). */
 static void cache_store(const sx_rowset *rs, sx_kv *kv, int layer, const float *k, const float *v,
                         int src_stride, int kd) {
@@ -113,7 +57,7 @@ static int gpt2_block(sx_model *m, int l, const sx_rowset *rs, sx_kv *kv, float 
     float *h = sx__ws(m, WS_H, (size_t)n * d, err), *qkv = sx__ws(m, WS_QKV, (size_t)n * 3 * d, err);
     float *att = sx__ws(m, WS_ATT, (size_t)n * d, err);
     float *ff = sx__ws(m, WS_FF, (size_t)(n < MLP_CHUNK ? n : MLP_CHUNK) * f, err);
-    float *sc = sx__ws(m, WS_SCORES, (size_t)sx_get_threads() * c->n_ctx, err);
+    float *sc = sx__ws(m, WS_SCORES, sx__attention_ws(c, rs), err);
     if (!h || !qkv || !att || !ff || !sc) return -1;
     sx__layernorm(x, h, n, d, L->ln1_w, L->ln1_b, c->norm_eps);
     sx__matmul(h, n, d, L->attn_w, 3 * d, 0, 0.0f, qkv);
@@ -125,7 +69,7 @@ static int gpt2_block(sx_model *m, int l, const sx_rowset *rs, sx_kv *kv, float 
         kv->v = qkv + 2 * d;
         kv->row_stride = 3 * d;
     }
-    attention(m, l, rs, qkv, 3 * d, kv, att, sc);
+    sx__attention(c, l, rs, qkv, 3 * d, kv, att, sc);
     sx__add_bias(x, n, d, L->proj_b);
     sx__matmul(att, n, d, L->proj_w, d, 0, 1.0f, x);
     sx__layernorm(x, h, n, d, L->ln2_w, L->ln2_b, c->norm_eps);
@@ -152,7 +96,7 @@ static int gemma2_block(sx_model *m, int l, const sx_rowset *rs, sx_kv *kv, floa
     float *k = sx__ws(m, WS_K, (size_t)n * kd, err), *v = sx__ws(m, WS_V, (size_t)n * kd, err);
     float *att = sx__ws(m, WS_ATT, (size_t)n * qd, err), *tmp = sx__ws(m, WS_TMP, (size_t)n * d, err);
     float *g = sx__ws(m, WS_FF, (size_t)ch * f, err), *u = sx__ws(m, WS_FF2, (size_t)ch * f, err);
-    float *sc = sx__ws(m, WS_SCORES, (size_t)sx_get_threads() * c->n_ctx, err);
+    float *sc = sx__ws(m, WS_SCORES, sx__attention_ws(c, rs), err);
     if (!h || !q || !k || !v || !att || !tmp || !g || !u || !sc) return -1;
     sx__rmsnorm(x, h, n, d, L->in_norm, c->norm_eps);
     sx__matmul(h, n, d, L->q_w, qd, 1, 0.0f, q);
@@ -167,7 +111,7 @@ static int gemma2_block(sx_model *m, int l, const sx_rowset *rs, sx_kv *kv, floa
         kv->v = v;
         kv->row_stride = kd;
     }
-    attention(m, l, rs, q, qd, kv, att, sc);
+    sx__attention(c, l, rs, q, qd, kv, att, sc);
     sx__matmul(att, n, qd, L->o_w, d, 1, 0.0f, tmp);
     sx__rmsnorm(tmp, tmp, n, d, L->post_attn_norm, c->norm_eps);
     add_into(x, tmp, (size_t)n * d);

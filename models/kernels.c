@@ -135,31 +135,10 @@ void sx__rmsnorm(const float *x, float *y, int n, int d, const float *w1, float 
     }
 }
 
-/* exp(x) for x <= 0 or moderate x, branch-free so the loops vectorise (Cephes-style
- * polynomial, ~1-2 ulp on [-87, 88]). */
-static inline float fast_expf(float x) {
-    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-    float t = x * 1.44269504089f;
-    float fn = t + 12582912.0f - 12582912.0f; /* round to nearest */
-    float r = x - fn * 0.693359375f;
-    r = r - fn * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    int32_t ei = ((int32_t)fn + 127) << 23;
-    float sc;
-    memcpy(&sc, &ei, sizeof sc);
-    return p * sc;
-}
-
 /* gelu_new / gelu_pytorch_tanh: 0.5 x (1 + tanh(u)) = x * sigmoid(2u), u = sqrt(2/pi)(x + 0.044715 x^3) */
 static inline float gelu_tanh1(float x) {
     float u = 0.7978845608028654f * (x + 0.044715f * x * x * x);
-    return x / (1.0f + fast_expf(-2.0f * u));
+    return x / (1.0f + sx__fast_expf(-2.0f * u));
 }
 
 void sx__gelu_tanh(float *x, size_t n) {
@@ -187,7 +166,7 @@ void sx__softcap(float *x, size_t n, float cap) {
 #pragma omp parallel for simd schedule(static) if (n > 65536)
     for (size_t i = 0; i < n; i++) {
         float y = x[i] * inv;
-        x[i] = cap * (1.0f - 2.0f / (1.0f + fast_expf(2.0f * y)));
+        x[i] = cap * (1.0f - 2.0f / (1.0f + sx__fast_expf(2.0f * y)));
     }
 }
 

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "models.h"
 
@@ -84,6 +85,35 @@ typedef struct sx_kv {
  * logits[n_logit_rows, vocab] receives the logits of rows logit_rows[]. */
 int sx__run(sx_model *m, const sx_rowset *rs, sx_kv *kv, const sx_hook *hooks, int n_hooks,
             int stop_after, const int *logit_rows, int n_logit_rows, float *logits, sx_err *err);
+
+/* exp(x) for x <= 0 or moderate x, branch-free so the loops vectorise (Cephes-style
+ * polynomial, ~1-2 ulp on [-87, 88]). */
+static inline float sx__fast_expf(float x) {
+    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    float t = x * 1.44269504089f;
+    float fn = t + 12582912.0f - 12582912.0f; /* round to nearest */
+    float r = x - fn * 0.693359375f;
+    r = r - fn * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t ei = ((int32_t)fn + 127) << 23;
+    float sc;
+    memcpy(&sc, &ei, sizeof sc);
+    return p * sc;
+}
+
+/* attention.c: att[r, h*hd..] = causal softmax attention of the rows' queries (q[r*q_stride +
+ * h*hd..], RoPE already applied) over the keys/values of kv for `layer` (global, or the
+ * Gemma-2 sliding window on even layers; grouped-query heads; Gemma-2 scale and logit
+ * softcap).  ws: sx__attention_ws(c, rs) floats of scratch (depends on the threads). */
+size_t sx__attention_ws(const sx_model_config *c, const sx_rowset *rs);
+void sx__attention(const sx_model_config *c, int layer, const sx_rowset *rs, const float *q, int q_stride,
+                   const sx_kv *kv, float *out, float *ws);
 
 /* hooks.c */
 int sx__hooks_check(const sx_model *m, const sx_hook *hooks, int n_hooks, sx_err *err);
