@@ -5,8 +5,8 @@
  *   bench_sae [timed_steps (default 3)] [threads (default all)] [only e.g. topk-16384]
  *
  * Floors: the dense encoder alone costs 2*d_in*width FLOP/token (TopK / BatchTopK); ReLU and
- * JumpReLU run five products of that size (10*d_in*width).  The sgemm rate is measured here
- * on the encoder's own shape.  Targets: TopK k=32 16384 >= 8000 tok/s, 65536 >= 2000 tok/s;
+ * JumpReLU run five products of that size (10*d_in*width).  The floor is that work at the
+ * rate OpenBLAS sgemm reaches on the encoder's own shape (measured here, its own threads).  Targets: TopK k=32 16384 >= 8000 tok/s, 65536 >= 2000 tok/s;
  * ReLU 16384 >= 1600 tok/s.  The machine may be shared: read figures with that in mind. */
 #include <cblas.h>
 #include <stdio.h>
@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "encode_fused.h"
 #include "train_internal.h"
 
 enum { D = 768, BATCH = 4096 };
@@ -27,17 +28,20 @@ typedef struct {
     double target, flop_mult;
 } cfg;
 
+/* OpenBLAS's rate on the encoder's shape (all BATCH rows, 4096 latents per call so C stays
+ * 64 MB), with its own threads: the reference for "the floor".  Run in the parent, before the
+ * configuration's child forks, so it does not count in the child's peak RSS. */
 static double sgemm_gflops(int m) {
-    float *a = malloc((size_t)BATCH * D * 4), *b = malloc((size_t)m * D * 4), *c = malloc((size_t)BATCH * m * 4);
+    const int NB = m < 4096 ? m : 4096;
+    float *a = malloc((size_t)BATCH * D * 4), *b = malloc((size_t)m * D * 4), *c = malloc((size_t)BATCH * NB * 4);
     for (size_t i = 0; i < (size_t)BATCH * D; i++) a[i] = (float)(i % 7) * 0.1f;
     for (size_t i = 0; i < (size_t)m * D; i++) b[i] = (float)(i % 5) * 0.1f;
-    int R = (int)(((int64_t)16 << 20) / m); /* the trainer's row block */
-    if (R > BATCH) R = BATCH;
     double best = 0;
     for (int rep = 0; rep < 3; rep++) {
         double t0 = sx_now();
-        for (int r0 = 0; r0 < BATCH; r0 += R)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, m, D, 1.0f, a + (size_t)r0 * D, D, b, D, 0.0f, c, m);
+        for (int c0 = 0; c0 < m; c0 += NB)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, BATCH, NB, D, 1.0f, a, D, b + (size_t)c0 * D, D,
+                        0.0f, c, NB);
         double g = 2.0 * BATCH * D * m / (sx_now() - t0) / 1e9;
         if (g > best) best = g;
     }
@@ -46,7 +50,7 @@ static double sgemm_gflops(int m) {
 }
 
 /* Runs in a child: prints one result line. */
-static void run_cfg(const cfg *c, int steps) {
+static void run_cfg(const cfg *c, int steps, double gf) {
     sx_err err = {{0}};
     sx_tsae t;
     sx_scratch s;
@@ -61,7 +65,6 @@ static void run_cfg(const cfg *c, int steps) {
     sx_rng_seed(&rng, 1);
     for (size_t i = 0; i < (size_t)BATCH * D; i++) x[i] = (float)sx_rng_normal(&rng);
     sx_tsae_init_params(&t, 1, 0, x, BATCH, 0.001);
-    double gf = sgemm_gflops(c->width); /* OpenBLAS threads, as a user would get */
     sx_blas_single(1);
     sx_step_ctx ctx = {0};
     ctx.B = BATCH, ctx.x = x, ctx.s = &s, ctx.lr = 1e-4, ctx.sparsity_scale = 1;
@@ -83,7 +86,10 @@ static void run_cfg(const cfg *c, int steps) {
     double rss = ru.ru_maxrss / 1024.0;
     double params = 3.0 * t.np * 4 / 1048576.0; /* params + Adam m, v */
     double grads = t.g ? t.np * 4 / 1048576.0 : 0;
-    size_t bb = (size_t)BATCH * D * 4 * 4 + (size_t)s.R * c->width * 4 * (dense ? 3 : 1) +
+    /* x, xc, G, Gaux; dense: three [R, m] blocks; topk family: packed rows and latents */
+    size_t bb = (size_t)BATCH * D * 4 * 4 +
+                (dense ? (size_t)s.R * c->width * 4 * 3
+                       : (size_t)(sx_enc_rows_floats(BATCH, D) + sx_enc_latents_floats(c->width, D)) * 4) +
                 (size_t)BATCH * (s.cand_max + s.aux_max) * (8 + sizeof(sx_entry));
     double batch = bb / 1048576.0;
     printf("%-10s %6d  %9.0f tok/s  target %5.0f (x%.2f)  sgemm %6.1f GFLOP/s -> floor %7.0f tok/s (%3.0f%% of floor)"
@@ -114,11 +120,12 @@ int main(int argc, char **argv) {
         char nm[64];
         snprintf(nm, sizeof nm, "%s-%d", cfgs[i].name, cfgs[i].width);
         if (only && strcmp(only, nm) != 0) continue;
+        sx_set_threads(threads);
+        double gf = sgemm_gflops(cfgs[i].width);
         fflush(stdout);
         pid_t pid = fork();
         if (pid == 0) {
-            sx_set_threads(threads);
-            run_cfg(&cfgs[i], steps);
+            run_cfg(&cfgs[i], steps, gf);
             _exit(0);
         }
         int st;

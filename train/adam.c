@@ -1,4 +1,4 @@
-/* adam.c — Adam (beta 0.9/0.999, eps 1e-8) and the learning-rate schedule.
+/* adam.c — Adam (beta 0.9/0.999, eps 1e-8), the learning-rate schedule, column sums.
  * Byte floor of an update: read p,m,v,g and write p,m,v = 28 bytes per parameter. */
 #include <math.h>
 
@@ -30,6 +30,23 @@ void sx_adam_update(float *restrict p, float *restrict m, float *restrict v,
             v[i] = b2 * v[i];
             p[i] -= lr * m[i] / (sqrtf(v[i]) + eps);
         }
+    }
+}
+
+void sx_column_sums(const float *a, int rows, int cols, float *out) {
+    enum { CB = 128 }; /* a column block's partial sums stay in registers / L1 */
+    int nb = (cols + CB - 1) / CB;
+#pragma omp parallel for schedule(static) if ((int64_t)rows * cols >= ((int64_t)1 << 18))
+    for (int b = 0; b < nb; b++) {
+        int c0 = b * CB, n = cols - c0 < CB ? cols - c0 : CB;
+        float acc[CB];
+        for (int i = 0; i < n; i++) acc[i] = 0;
+        for (int r = 0; r < rows; r++) {
+            const float *ar = a + (int64_t)r * cols + c0;
+#pragma omp simd
+            for (int i = 0; i < n; i++) acc[i] += ar[i];
+        }
+        for (int i = 0; i < n; i++) out[c0 + i] = acc[i];
     }
 }
 

@@ -8,7 +8,11 @@
  *   d f / d theta = -(theta/eps) K,   d H(u) / d theta = -(1/eps) K,   d f / d z = H(u),
  *   and d/d log(theta) = theta * d/d theta. */
 #include <cblas.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -39,25 +43,59 @@ static void block_latents(sx_tsae *t, const sx_step_ctx *c, int nb, double lam, 
             const float *P = s->P + (int64_t)rr * m;
             const float *A = s->A + (int64_t)rr * m;
             float *dA = s->dA + (int64_t)rr * m;
-            for (int j = j0; j < j1; j++) {
-                float a = A[j], z = P[j];
-                if (!jr) {
+            unsigned char *fired = s->fired;
+            if (!jr) {
+#pragma omp simd
+                for (int j = j0; j < j1; j++) {
+                    float a = A[j];
                     float dp = a > 0 ? dA[j] + lamB * dn[j] : 0.0f;
                     sumA[j] += a;
                     g_benc[j] += dp;
                     dA[j] = dp;
-                    if (a > 0) s->fired[j] = 1;
-                } else {
-                    float u = z - thr[j];
-                    if (fabsf(u) < half) g_thr[j] += dA[j] * (-thr[j] / eps) + lamB * (-1.0f / eps);
+                    fired[j] |= a > 0;
+                }
+            } else {
+#pragma omp simd
+                for (int j = j0; j < j1; j++) {
+                    float u = P[j] - thr[j];
+                    g_thr[j] += fabsf(u) < half ? dA[j] * (-thr[j] / eps) + lamB * (-1.0f / eps) : 0.0f;
                     float dp = u > 0 ? dA[j] : 0.0f;
-                    if (u > 0) sumA[j] += 1, s->fired[j] = 1;
+                    sumA[j] += u > 0 ? 1.0f : 0.0f;
+                    fired[j] |= u > 0;
                     g_benc[j] += dp;
                     dA[j] = dp;
                 }
             }
         }
     }
+}
+
+/* A = relu(P) (jumprelu: P where P > theta, else 0) for one row; counts the active latents
+ * and returns the row maximum.  One read and one write per latent (memory bound). */
+static float activate_row(const float *restrict P, const float *restrict thr, int m, float *restrict A, int *cnt) {
+    int j = 0, n = 0;
+    float mx = 0.0f;
+#ifdef __AVX512F__
+    __m512 vmx = _mm512_setzero_ps(), zero = _mm512_setzero_ps();
+    for (; j + 16 <= m; j += 16) {
+        __m512 z = _mm512_loadu_ps(P + j);
+        __mmask16 on = _mm512_cmp_ps_mask(z, thr ? _mm512_loadu_ps(thr + j) : zero, _CMP_GT_OQ);
+        on &= _mm512_cmp_ps_mask(z, zero, _CMP_GT_OQ); /* a > 0 */
+        __m512 a = _mm512_maskz_mov_ps(on, z);
+        _mm512_storeu_ps(A + j, a);
+        n += __builtin_popcount(on);
+        vmx = _mm512_max_ps(vmx, a);
+    }
+    mx = _mm512_reduce_max_ps(vmx);
+#endif
+    for (; j < m; j++) {
+        float z = P[j], a = (thr ? z > thr[j] : 1) && z > 0 ? z : 0.0f;
+        A[j] = a;
+        n += a > 0;
+        mx = a > mx ? a : mx;
+    }
+    *cnt = n;
+    return mx;
 }
 
 int sx_step_dense(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
@@ -97,18 +135,11 @@ int sx_step_dense(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
         double l0b = 0, mxb = 0;
 #pragma omp parallel for schedule(static) if (sx_par((int64_t)c->B * t->m)) reduction(+ : l0b, mxb)
         for (int rr = 0; rr < nb; rr++) {
-            const float *P = s->P + (int64_t)rr * m;
-            float *A = s->A + (int64_t)rr * m;
-            float rmx = 0;
+            const float *restrict P = s->P + (int64_t)rr * m;
+            float *restrict A = s->A + (int64_t)rr * m;
             int cnt = 0;
-            for (int j = 0; j < m; j++) {
-                float z = P[j];
-                float a = jr ? (z > s->lat_c[j] ? z : 0.0f) : (z > 0 ? z : 0.0f);
-                A[j] = a;
-                cnt += a > 0;
-                if (a > rmx) rmx = a;
-            }
-            l0b += cnt, mxb += rmx;
+            float rowmax = activate_row(P, jr ? s->lat_c : NULL, m, A, &cnt);
+            l0b += cnt, mxb += rowmax;
         }
         l0 += l0b, mx += mxb;
         for (int rr = 0; rr < nb; rr++) memcpy(Gb + (int64_t)rr * d, t->b_dec, (size_t)d * sizeof(float));
@@ -153,12 +184,7 @@ int sx_step_dense(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
             gthr[j] *= s->lat_c[j];
         }
     }
-#pragma omp parallel for schedule(static) if (sx_par((int64_t)c->B * t->m))
-    for (int i = 0; i < d; i++) {
-        float a = 0;
-        for (int r = 0; r < B; r++) a += s->G[(int64_t)r * d + i];
-        gbd[i] = a;
-    }
+    sx_column_sums(s->G, B, d, gbd);
     cblas_sgemv(CblasRowMajor, CblasTrans, m, d, -1.0f, t->WencT, d, gbe, 1, 1.0f, gbd, 1);
     if (c->want_grad) {
         memcpy(c->grad_out, t->g, (size_t)t->np * sizeof(float));

@@ -2,6 +2,7 @@
  * 2024) SAE, with AuxK for dead latents.  Only the encoder is dense:
  *   FLOP floor per row: 2*d*m (encoder sgemm)  +  ~4*d*(k + k_aux) (sparse decoder forward,
  *   its backward and the W_enc/W_dec gradients)  +  m compares (top-k selection).
+ * The encoder never materialises the B x m pre-activations (encode_fused.c).
  * Gradients are scattered per latent (entries grouped by latent, each latent owned by one
  * thread) and Adam is applied to a latent's rows right after its gradient is formed, so no
  * dense gradient buffer exists.  No sum crosses latents or threads, so the step does not
@@ -13,15 +14,19 @@
 #include <omp.h>
 #endif
 
+#include "encode_fused.h"
 #include "sae_internal.h"
 #include "train_internal.h"
 
+/* Vectorised (16 partial sums): the order is fixed by n alone, not by threads. */
 static inline float dot(const float *a, const float *b, int n) {
     float s = 0;
+#pragma omp simd reduction(+ : s)
     for (int i = 0; i < n; i++) s += a[i] * b[i];
     return s;
 }
-static inline void axpy(float a, const float *x, float *y, int n) {
+static inline void axpy(float a, const float *restrict x, float *restrict y, int n) {
+#pragma omp simd
     for (int i = 0; i < n; i++) y[i] += a * x[i];
 }
 
@@ -48,41 +53,22 @@ static float kth_largest(float *v, int64_t n, int64_t q) {
     return v[q];
 }
 
-/* Encoder in row blocks: pre-activations, then per row the top C candidates and the top
- * k_aux dead latents (positive values only). */
+/* Encoder fused with the selection (encode_fused.c): per row the top C positive
+ * pre-activations and the top k_aux positive dead latents, without a B x m matrix. */
 static void encode_select(sx_tsae *t, const sx_step_ctx *c, int C, int kaux, int n_dead) {
     sx_scratch *s = c->s;
-    const int B = c->B, d = t->d, m = t->m, R = s->R;
-    const int hmax = s->cand_max > s->aux_max ? s->cand_max : s->aux_max;
-    for (int r0 = 0; r0 < B; r0 += R) {
-        int nb = B - r0 < R ? B - r0 : R;
-        for (int rr = 0; rr < nb; rr++) memcpy(s->P + (int64_t)rr * m, t->b_enc, (size_t)m * sizeof(float));
-        /* FLOP floor: 2 * d * m per row */
-        sx_par_sgemm(0, 0, 1, nb, m, d, 1.0f, s->xc + (int64_t)r0 * d, d, t->WencT, d, 1.0f, s->P, m);
-#pragma omp parallel for schedule(static) if (sx_par((int64_t)c->B * t->m))
-        for (int rr = 0; rr < nb; rr++) {
-            int r = r0 + rr, th = tid();
-            float *hv = s->heap_v + (int64_t)th * hmax;
-            int *hi = s->heap_i + (int64_t)th * hmax;
-            const float *row = s->P + (int64_t)rr * m;
-            sx_topk_select(row, m, C, hv, hi);
-            int n = 0;
-            int *ci = s->cand_idx + (int64_t)r * s->cand_max;
-            float *cv = s->cand_val + (int64_t)r * s->cand_max;
-            for (int q = 0; q < C; q++)
-                if (hv[q] > 0) ci[n] = hi[q], cv[n++] = hv[q];
-            s->row_n[r] = n;
-            n = 0;
-            if (kaux > 0) {
-                sx_topk_select_idx(row, s->dead_list, n_dead, kaux, hv, hi);
-                int *ai = s->aux_idx + (int64_t)r * s->aux_max;
-                float *av = s->aux_val + (int64_t)r * s->aux_max;
-                for (int q = 0; q < kaux; q++)
-                    if (hv[q] > 0) ai[n] = hi[q], av[n++] = hv[q];
-            }
-            s->row_naux[r] = n;
-        }
+    const int B = c->B, d = t->d, m = t->m;
+    sx_enc_pack_rows(s->xc, B, d, s->xpack);
+    sx_enc_pack_latents(t->WencT, m, d, s->wpack);
+    int npan = (m + SX_ENC_NR - 1) / SX_ENC_NR;
+    memset(s->dead_bits, 0, (size_t)npan * sizeof(uint64_t));
+    for (int q = 0; q < n_dead; q++) {
+        int j = s->dead_list[q];
+        s->dead_bits[j / SX_ENC_NR] |= 1ull << (j % SX_ENC_NR);
     }
+    sx_enc_sink sink = {C, kaux, s->cand_max, s->aux_max, s->cand_idx, s->aux_idx, s->row_n, s->row_naux,
+                        s->cand_val, s->aux_val};
+    sx_encode_topk_fused(s->xpack, s->wpack, t->b_enc, B, d, m, s->dead_bits, &sink);
 }
 
 /* BatchTopK: keep the B*k largest candidates of the batch (ties in row order). */
@@ -255,18 +241,10 @@ static void latent_pass(sx_tsae *t, const sx_step_ctx *c, int mode, float gscale
     }
 }
 
-/* gb_dec = sum_r G_r - W_enc gb_enc (old W_enc: call before the update).  Column sums in row
- * order, so the result does not depend on the thread count. */
+/* gb_dec = sum_r G_r - W_enc gb_enc (old W_enc: call before the update). */
 static void bdec_grad(sx_tsae *t, const sx_step_ctx *c, float *out) {
-    sx_scratch *s = c->s;
-    const int d = t->d, B = c->B;
-#pragma omp parallel for schedule(static) if (sx_par((int64_t)c->B * t->m))
-    for (int i = 0; i < d; i++) {
-        float a = 0;
-        for (int r = 0; r < B; r++) a += s->G[(int64_t)r * d + i];
-        out[i] = a;
-    }
-    cblas_sgemv(CblasRowMajor, CblasTrans, t->m, d, -1.0f, t->WencT, d, s->lat_a, 1, 1.0f, out, 1);
+    sx_column_sums(c->s->G, c->B, t->d, out);
+    cblas_sgemv(CblasRowMajor, CblasTrans, t->m, t->d, -1.0f, t->WencT, t->d, c->s->lat_a, 1, 1.0f, out, 1);
 }
 
 int sx_step_sparse(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {

@@ -5,52 +5,20 @@
 #include <string.h>
 
 #include "sae_internal.h"
+#include "topk_heap.h"
 
 #define ENC_BLOCK 2048 /* rows per sgemm call: bounds the centred-input scratch */
-
-/* Min-heap on (value, -index): the root is the weakest kept entry. */
-static inline int weaker(float va, int ia, float vb, int ib) { return va < vb || (va == vb && ia > ib); }
-
-static void sift_down(float *hv, int *hi, int k, int p) {
-    for (;;) {
-        int l = 2 * p + 1, r = l + 1, m = p;
-        if (l < k && weaker(hv[l], hi[l], hv[m], hi[m])) m = l;
-        if (r < k && weaker(hv[r], hi[r], hv[m], hi[m])) m = r;
-        if (m == p) return;
-        float tv = hv[p];
-        int ti = hi[p];
-        hv[p] = hv[m], hi[p] = hi[m];
-        hv[m] = tv, hi[m] = ti;
-        p = m;
-    }
-}
 
 void sx_topk_select(const float *v, int n, int k, float *hv, int *hi) {
     if (k > n) k = n;
     if (k <= 0) return;
     for (int j = 0; j < k; j++) hv[j] = v[j], hi[j] = j;
-    for (int p = k / 2 - 1; p >= 0; p--) sift_down(hv, hi, k, p);
+    for (int p = k / 2 - 1; p >= 0; p--) sx_heap_sift_down(hv, hi, k, p);
     float floor = hv[0];
     for (int j = k; j < n; j++) {
         if (v[j] > floor) { /* the common case is a single compare */
             hv[0] = v[j], hi[0] = j;
-            sift_down(hv, hi, k, 0);
-            floor = hv[0];
-        }
-    }
-}
-
-void sx_topk_select_idx(const float *v, const int *idx, int n, int k, float *hv, int *hi) {
-    if (k > n) k = n;
-    if (k <= 0) return;
-    for (int j = 0; j < k; j++) hv[j] = v[idx[j]], hi[j] = idx[j];
-    for (int p = k / 2 - 1; p >= 0; p--) sift_down(hv, hi, k, p);
-    float floor = hv[0];
-    for (int j = k; j < n; j++) {
-        float x = v[idx[j]];
-        if (x > floor) {
-            hv[0] = x, hi[0] = idx[j];
-            sift_down(hv, hi, k, 0);
+            sx_heap_sift_down(hv, hi, k, 0);
             floor = hv[0];
         }
     }

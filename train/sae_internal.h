@@ -28,8 +28,6 @@ void sx_npz_free(sx_npy_array *arrs, int n);
  * heap_v / heap_i are caller scratch of size k.  FLOP floor: n compares. */
 void sx_topk_select(const float *v, int n, int k, float *heap_v, int *heap_i);
 
-/* Same over the values v[idx[0..n)]: hi receives latent indices idx[.]. */
-void sx_topk_select_idx(const float *v, const int *idx, int n, int k, float *heap_v, int *heap_i);
 
 /* Allocate the arrays of an SAE of the given shape (zeroed); threshold when needed. */
 int sx_sae_alloc(sx_sae *sae, sx_sae_arch arch, int d_in, int d_sae, int k, sx_err *err);

@@ -36,7 +36,9 @@ typedef struct sx_entry {
 /* Scratch shared by all SAEs of a run (sized for the widest). */
 typedef struct sx_scratch {
     int B, d, m_max, R, cand_max, aux_max, nthreads;
-    float *xc, *G, *Gaux, *P;     /* [B,d] [B,d] [B,d] [R,m_max] */
+    float *xc, *G, *Gaux, *P;     /* [B,d] [B,d] [B,d] [R,m_max] (P: dense archs only) */
+    float *xpack, *wpack;         /* topk family: packed rows / latents (encode_fused.h) */
+    uint64_t *dead_bits;          /* topk family: dead latents, one word per latent panel */
     float *A, *dA;                /* dense archs: [R,m_max] */
     float *colsum_tmp;            /* [nthreads, d] */
     float *lat_tmp;               /* [nthreads, 2*d] per-thread latent scratch */
@@ -52,8 +54,6 @@ typedef struct sx_scratch {
     unsigned char *fired;         /* [m_max] */
     sx_entry *ent;                /* [B*(cand_max+aux_max)] grouped by latent */
     int *dead_list;               /* [m_max] */
-    float *heap_v;                /* [nthreads, max(cand,aux)] */
-    int *heap_i;
     double *tpart;                /* [nthreads, 8] per-thread partial sums */
 } sx_scratch;
 
@@ -99,6 +99,10 @@ void sx_par_sgemm(int split_rows, int ta, int tb, int M, int N, int K, float alp
                   int lda, const float *B, int ldb, float beta, float *C, int ldc);
 /* 1: make OpenBLAS single-threaded (remembering the count); 0: restore it. */
 void sx_blas_single(int on);
+
+/* out[i] = sum over rows r of a[r, i], each column summed in row order (so the result does
+ * not depend on the thread count), rows streamed in memory order.  Byte floor: rows*cols*4. */
+void sx_column_sums(const float *a, int rows, int cols, float *out);
 
 /* Adam on n contiguous parameters (g NULL = zero gradient), with the gradient scaled. */
 typedef struct sx_adam {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "sae_internal.h"
+#include "encode_fused.h"
 #include "train_internal.h"
 
 int sx_tsae_init(sx_tsae *t, sx_sae_arch arch, int d, int m, int k, double l1, const char *name,
@@ -82,23 +83,27 @@ int sx_tsae_export(const sx_tsae *t, float norm_scale, sx_sae *out, sx_err *err)
 }
 
 void sx_scratch_free(sx_scratch *s) {
-    free(s->xc), free(s->G), free(s->Gaux), free(s->P), free(s->A), free(s->dA);
+    free(s->xc), free(s->G), free(s->Gaux), free(s->P), free(s->A), free(s->dA), free(s->xpack), free(s->wpack);
+    free(s->dead_bits);
     free(s->colsum_tmp), free(s->lat_tmp), free(s->row_n), free(s->row_naux);
     free(s->cand_idx), free(s->cand_val), free(s->aux_idx), free(s->aux_val), free(s->sel_tmp);
     free(s->lat_ptr), free(s->lat_cur), free(s->cand_dp), free(s->aux_dp), free(s->lat_a);
-    free(s->lat_b), free(s->lat_c), free(s->fired), free(s->ent), free(s->dead_list), free(s->heap_v), free(s->heap_i);
+    free(s->lat_b), free(s->lat_c), free(s->fired), free(s->ent), free(s->dead_list);
     free(s->tpart);
     memset(s, 0, sizeof *s);
 }
 
 #define ALLOC(ptr, n) ((ptr) = malloc((size_t)(n) * sizeof *(ptr)), bad |= !(ptr))
+/* 64-byte aligned (the packed panels are read with aligned vector loads) */
+#define ALLOC64(ptr, n) \
+    ((ptr) = aligned_alloc(64, ((size_t)(n) * sizeof *(ptr) + 63) / 64 * 64), bad |= !(ptr))
 
 int sx_scratch_init(sx_scratch *s, int B, int d, int m_max, int k_max, int aux_k, int any_dense,
                     int batchtopk, sx_err *err) {
     memset(s, 0, sizeof *s);
     s->B = B, s->d = d, s->m_max = m_max;
     s->nthreads = sx_get_threads();
-    /* Row block for the dense products: ~64 MB of pre-activations, at least 64 rows. */
+    /* Row block for the dense archs: ~64 MB of pre-activations, at least 64 rows. */
     int64_t R = ((int64_t)16 << 20) / m_max;
     if (R < 64) R = 64;
     if (R > B) R = B;
@@ -106,12 +111,11 @@ int sx_scratch_init(sx_scratch *s, int B, int d, int m_max, int k_max, int aux_k
     s->cand_max = batchtopk ? (4 * k_max < m_max ? 4 * k_max : m_max) : (k_max < m_max ? k_max : m_max);
     s->aux_max = aux_k < m_max ? aux_k : m_max;
     int bad = 0, T = s->nthreads;
-    int hmax = s->cand_max > s->aux_max ? s->cand_max : s->aux_max;
     ALLOC(s->xc, (int64_t)B * d);
     ALLOC(s->G, (int64_t)B * d);
     ALLOC(s->Gaux, (int64_t)B * d);
-    ALLOC(s->P, R * m_max);
     if (any_dense) {
+        ALLOC(s->P, R * m_max);
         ALLOC(s->A, R * m_max);
         ALLOC(s->dA, R * m_max);
     }
@@ -134,9 +138,12 @@ int sx_scratch_init(sx_scratch *s, int B, int d, int m_max, int k_max, int aux_k
     ALLOC(s->fired, m_max);
     ALLOC(s->ent, (int64_t)B * (s->cand_max + s->aux_max));
     ALLOC(s->dead_list, m_max);
-    ALLOC(s->heap_v, (int64_t)T * hmax);
-    ALLOC(s->heap_i, (int64_t)T * hmax);
     ALLOC(s->tpart, (int64_t)T * 8);
+    if (!any_dense) { /* one architecture per run: the TopK family */
+        ALLOC64(s->xpack, sx_enc_rows_floats(B, d));
+        ALLOC64(s->wpack, sx_enc_latents_floats(m_max, d));
+        ALLOC(s->dead_bits, (m_max + SX_ENC_NR - 1) / SX_ENC_NR);
+    }
     if (bad) {
         sx_scratch_free(s);
         return sx_fail(err, "trainer: out of memory for batch buffers (batch %d, width %d)", B, m_max);
