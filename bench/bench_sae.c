@@ -6,7 +6,8 @@
  *
  * Floors: the dense encoder alone costs 2*d_in*width FLOP/token (TopK / BatchTopK); ReLU and
  * JumpReLU run five products of that size (10*d_in*width).  The floor is that work at the
- * rate OpenBLAS sgemm reaches on the encoder's own shape (measured here, its own threads).  Targets: TopK k=32 16384 >= 8000 tok/s, 65536 >= 2000 tok/s;
+ * rate OpenBLAS sgemm reaches on the encoder's own shape (measured here in a child process,
+ * with OpenBLAS's own threads).  Targets: TopK k=32 16384 >= 8000 tok/s, 65536 >= 2000 tok/s;
  * ReLU 16384 >= 1600 tok/s.  The machine may be shared: read figures with that in mind. */
 #include <cblas.h>
 #include <stdio.h>
@@ -29,8 +30,7 @@ typedef struct {
 } cfg;
 
 /* OpenBLAS's rate on the encoder's shape (all BATCH rows, 4096 latents per call so C stays
- * 64 MB), with its own threads: the reference for "the floor".  Run in the parent, before the
- * configuration's child forks, so it does not count in the child's peak RSS. */
+ * 64 MB), with its own threads: the reference for "the floor". */
 static double sgemm_gflops(int m) {
     const int NB = m < 4096 ? m : 4096;
     float *a = malloc((size_t)BATCH * D * 4), *b = malloc((size_t)m * D * 4), *c = malloc((size_t)BATCH * NB * 4);
@@ -47,6 +47,28 @@ static double sgemm_gflops(int m) {
     }
     free(a), free(b), free(c);
     return best;
+}
+
+/* sgemm_gflops in a child of its own: the parent must not start OpenMP threads before it
+ * forks (a forked child inherits a dead OpenMP pool), and the child's memory stays out of
+ * the configuration's peak RSS. */
+static double sgemm_in_child(int m, int threads) {
+    int fd[2];
+    double gf = 0;
+    if (pipe(fd) != 0) return 0;
+    pid_t pid = fork();
+    if (pid == 0) {
+        sx_set_threads(threads);
+        gf = sgemm_gflops(m);
+        ssize_t w = write(fd[1], &gf, sizeof gf);
+        _exit(w == (ssize_t)sizeof gf ? 0 : 1);
+    }
+    close(fd[1]);
+    if (read(fd[0], &gf, sizeof gf) != (ssize_t)sizeof gf) gf = 0;
+    close(fd[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    return gf;
 }
 
 /* Runs in a child: prints one result line. */
@@ -120,11 +142,11 @@ int main(int argc, char **argv) {
         char nm[64];
         snprintf(nm, sizeof nm, "%s-%d", cfgs[i].name, cfgs[i].width);
         if (only && strcmp(only, nm) != 0) continue;
-        sx_set_threads(threads);
-        double gf = sgemm_gflops(cfgs[i].width);
+        double gf = sgemm_in_child(cfgs[i].width, threads);
         fflush(stdout);
         pid_t pid = fork();
         if (pid == 0) {
+            sx_set_threads(threads);
             run_cfg(&cfgs[i], steps, gf);
             _exit(0);
         }

@@ -60,8 +60,10 @@ static int gpt2_block(sx_model *m, int l, const sx_rowset *rs, sx_kv *kv, float 
     float *sc = sx__ws(m, WS_SCORES, sx__attention_ws(c, rs), err);
     if (!h || !qkv || !att || !ff || !sc) return -1;
     sx__layernorm(x, h, n, d, L->ln1_w, L->ln1_b, c->norm_eps);
-    sx__matmul(h, n, d, L->attn_w, 3 * d, 0, 0.0f, qkv);
-    sx__add_bias(qkv, n, 3 * d, L->attn_b);
+    /* biases are written first and the product accumulated onto them (beta 1): one pass
+     * over the output instead of sgemm's zeroing pass plus a bias pass */
+    sx__fill_rows(qkv, n, 3 * d, L->attn_b);
+    sx__matmul(h, n, d, L->attn_w, 3 * d, 0, 1.0f, qkv);
     if (kv->cache) {
         cache_store(rs, kv, l, qkv + d, qkv + 2 * d, 3 * d, d);
     } else {
@@ -75,8 +77,8 @@ static int gpt2_block(sx_model *m, int l, const sx_rowset *rs, sx_kv *kv, float 
     sx__layernorm(x, h, n, d, L->ln2_w, L->ln2_b, c->norm_eps);
     for (int r0 = 0; r0 < n; r0 += MLP_CHUNK) {
         int nc = n - r0 < MLP_CHUNK ? n - r0 : MLP_CHUNK;
-        sx__matmul(h + (size_t)r0 * d, nc, d, L->fc_w, f, 0, 0.0f, ff);
-        sx__add_bias(ff, nc, f, L->fc_b);
+        sx__fill_rows(ff, nc, f, L->fc_b);
+        sx__matmul(h + (size_t)r0 * d, nc, d, L->fc_w, f, 0, 1.0f, ff);
         if (m->act == SX_ACT_GELU_TANH) sx__gelu_tanh(ff, (size_t)nc * f);
         else if (m->act == SX_ACT_GELU_ERF) sx__gelu_erf(ff, (size_t)nc * f);
         else sx__relu(ff, (size_t)nc * f);

@@ -170,6 +170,11 @@ void sx__softcap(float *x, size_t n, float cap) {
     }
 }
 
+void sx__fill_rows(float *y, int n, int d, const float *b) {
+#pragma omp parallel for schedule(static) if ((size_t)n * d > 65536)
+    for (int r = 0; r < n; r++) memcpy(y + (size_t)r * d, b, (size_t)d * sizeof(float));
+}
+
 void sx__add_bias(float *y, int n, int d, const float *b) {
 #pragma omp parallel for schedule(static) if ((size_t)n * d > 65536)
     for (int r = 0; r < n; r++) {

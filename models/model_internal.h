@@ -129,6 +129,7 @@ void sx__relu(float *x, size_t n);
 void sx__geglu(float *g, const float *u, size_t n); /* g = gelu_tanh(g) * u */
 void sx__softcap(float *x, size_t n, float cap);
 void sx__add_bias(float *y, int n, int d, const float *b);
+void sx__fill_rows(float *y, int n, int d, const float *b); /* every row of y = b */
 /* y[n, out] (+)= x[n, in] W; trans_w: W is [out, in] (HF Linear), else [in, out] (Conv1D). */
 void sx__matmul(const float *x, int n, int in, const float *w, int out, int trans_w, float beta,
                 float *y);

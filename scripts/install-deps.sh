@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages saetox builds and tests with, when any is missing.
 set -euo pipefail
-PKGS=(build-essential cmake pkg-config libopenblas-dev libhdf5-dev libarchive-dev libcjson-dev
+PKGS=(build-essential cmake pkg-config libopenblas-dev libopenblas-openmp-dev libhdf5-dev libarchive-dev libcjson-dev
       libzstd-dev zlib1g-dev libcairo2-dev
       python3-h5py python3-numpy python3-pandas python3-nbformat python3-matplotlib
       jupyter-nbconvert python3-ipykernel python3-nbclient)

@@ -1,7 +1,9 @@
 /* blas_par.c — dense products split over the OpenMP threads, each running a single-threaded
  * sgemm on its own slice of the output.  One thread pool (OpenMP) instead of two (OpenMP +
- * OpenBLAS's own pthreads): with both, idle OpenMP workers spin while OpenBLAS's threads
- * want the same cores, which on a 2-core (or shared) box costs more than the product. */
+ * the pthreads OpenBLAS's own workers): with both, idle workers spin while the other pool's
+ * threads want the same cores, which on a 2-core (or shared) box costs more than the
+ * product.  (The build prefers the OpenMP OpenBLAS, which is single-threaded inside a
+ * parallel region by itself; the split still decides how the work is cut.) */
 #include <cblas.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -11,6 +13,9 @@
 
 void sx_blas_single(int on) {
     static int saved = 0;
+    /* The OpenMP build of OpenBLAS already runs single-threaded inside a parallel region, and
+     * its openblas_set_num_threads would also set OpenMP's own thread count. */
+    if (openblas_get_parallel() == 2) return;
     if (on) {
         saved = sx_get_threads();
         openblas_set_num_threads(1);
