@@ -59,7 +59,8 @@ static void encode_select(sx_tsae *t, const sx_step_ctx *c, int C, int kaux, int
     sx_scratch *s = c->s;
     const int B = c->B, d = t->d, m = t->m;
     sx_enc_pack_rows(s->xc, B, d, s->xpack);
-    sx_enc_pack_latents(t->WencT, m, d, s->wpack);
+    if (!t->wpack_fresh) sx_enc_pack_latents(t->WencT, m, d, t->wpack); /* else the update did */
+    t->wpack_fresh = 0;
     int npan = (m + SX_ENC_NR - 1) / SX_ENC_NR;
     memset(s->dead_bits, 0, (size_t)npan * sizeof(uint64_t));
     for (int q = 0; q < n_dead; q++) {
@@ -68,7 +69,7 @@ static void encode_select(sx_tsae *t, const sx_step_ctx *c, int C, int kaux, int
     }
     sx_enc_sink sink = {C, kaux, s->cand_max, s->aux_max, s->cand_idx, s->aux_idx, s->row_n, s->row_naux,
                         s->cand_val, s->aux_val};
-    sx_encode_topk_fused(s->xpack, s->wpack, t->b_enc, B, d, m, s->dead_bits, &sink);
+    sx_encode_topk_fused(s->xpack, t->wpack, t->b_enc, B, d, m, s->dead_bits, &sink);
 }
 
 /* BatchTopK: keep the B*k largest candidates of the batch (ties in row order). */
@@ -195,8 +196,8 @@ static void latent_pass(sx_tsae *t, const sx_step_ctx *c, int mode, float gscale
     sx_scratch *s = c->s;
     const int d = t->d, m = t->m;
     const int64_t md = (int64_t)m * d;
-#pragma omp parallel for schedule(dynamic, 64) if (sx_par((int64_t)c->B * t->m))
-    for (int j = 0; j < m; j++) {
+#pragma omp parallel for schedule(dynamic, SX_ENC_NR) if (sx_par((int64_t)c->B * t->m))
+    for (int j = 0; j < m; j++) { /* chunks of whole latent panels: no two threads share a line */
         int th = tid();
         float *gdec = s->lat_tmp + (int64_t)th * 2 * d, *genc = gdec + d;
         float *wd = t->W_dec + (int64_t)j * d, *we = t->WencT + (int64_t)j * d;
@@ -232,6 +233,8 @@ static void latent_pass(sx_tsae *t, const sx_step_ctx *c, int mode, float gscale
             const int has = e1 > e0;
             sx_adam_update(wd, t->am + od, t->av + od, has ? gdec : NULL, d, gscale, ad);
             sx_adam_update(we, t->am + oe, t->av + oe, has ? genc : NULL, d, gscale, ad);
+            float *wp = t->wpack + (int64_t)(j / SX_ENC_NR) * d * SX_ENC_NR + j % SX_ENC_NR;
+            for (int i = 0; i < d; i++) wp[(int64_t)i * SX_ENC_NR] = we[i]; /* repack for the next encode */
             sx_adam_update(t->b_enc + j, t->am + ob, t->av + ob, has ? &gbe : NULL, 1, gscale, ad);
             float nn = sqrtf(dot(wd, wd, d));
             if (nn > 0)
@@ -291,6 +294,7 @@ int sx_step_sparse(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
     sx_adam ad;
     sx_adam_prepare(&ad, c->lr, c->adam_t);
     latent_pass(t, c, 1, gscale, &ad);
+    t->wpack_fresh = 1;
     int64_t ob = 2 * (int64_t)m * d + m;
     sx_adam_update(t->b_dec, t->am + ob, t->av + ob, gbd, d, gscale, &ad);
     return 0;

@@ -143,6 +143,7 @@ static int read_sae(const char *path, sx_tsae *t, sx_err *err) {
         rc = sx_fail(err, "%s: missing or malformed last_fired", path);
     if (!rc) memcpy(t->last_fired, lf->data, (size_t)t->m * sizeof(int64_t));
     t->bt_threshold = thr;
+    t->wpack_fresh = 0;
     sx_st_close(&st);
     return rc ? -1 : 0;
 }

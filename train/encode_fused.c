@@ -1,8 +1,8 @@
 /* encode_fused.c — the TopK / BatchTopK encoder without a pre-activation matrix.
  *
  * The encoder product x_c W_enc (2*d*m FLOP per row, the step's floor) is computed in 8 x 48
- * register tiles from packed panels, and every tile is offered to the rows' top-C heaps (and
- * the AuxK heaps over dead latents) while it is still in registers.  Nothing of size B x m is
+ * register tiles from packed panels, and every tile is offered to the rows' top-C lists (and
+ * the AuxK lists over dead latents) while it is still in registers.  Nothing of size B x m is
  * ever written, so the step is bound by the FMA units instead of by the memory traffic of
  * writing and re-reading B*m floats (268 MB per step at d 768, width 16384, batch 4096).
  *
@@ -51,26 +51,28 @@ void sx_enc_pack_latents(const float *w, int m, int d, float *wp) {
     }
 }
 
-/* Offer one row's 48 pre-activations (latents j0..j0+47, valid lanes only) to its heaps. */
-static inline void offer_row(const float *pre, int j0, uint64_t valid, uint64_t dead, int row,
+/* Offer one row's 48 pre-activations (latents j0..j0+47) to its lists: the lanes in `cand`
+ * to the top-C list, those in `aux` (dead latents) to the AuxK list, in increasing latent
+ * order; each lane is re-checked against the floor, which rises as entries go in. */
+static inline void offer_row(const float *pre, int j0, uint64_t cand, uint64_t aux, int row,
                              const sx_enc_sink *k, float *floor, float *afloor) {
-    for (int q = 0; q < SX_ENC_NR; q++) {
+    for (uint64_t todo = cand | aux; todo; todo &= todo - 1) {
+        int q = __builtin_ctzll(todo);
         float x = pre[q];
-        if (!((valid >> q) & 1)) continue;
-        if (x > *floor)
-            *floor = sx_heap_offer(k->cand_val + (int64_t)row * k->cand_stride,
-                                   k->cand_idx + (int64_t)row * k->cand_stride, &k->row_n[row], k->C, x, j0 + q);
-        if (((dead >> q) & 1) && x > *afloor)
-            *afloor = sx_heap_offer(k->aux_val + (int64_t)row * k->aux_stride,
-                                    k->aux_idx + (int64_t)row * k->aux_stride, &k->row_naux[row], k->kaux, x,
-                                    j0 + q);
+        if (((cand >> q) & 1) && x > *floor)
+            *floor = sx_sorted_offer(k->cand_val + (int64_t)row * k->cand_stride,
+                                     k->cand_idx + (int64_t)row * k->cand_stride, &k->row_n[row], k->C, x, j0 + q);
+        if (((aux >> q) & 1) && x > *afloor)
+            *afloor = sx_sorted_offer(k->aux_val + (int64_t)row * k->aux_stride,
+                                      k->aux_idx + (int64_t)row * k->aux_stride, &k->row_naux[row], k->kaux, x,
+                                      j0 + q);
     }
 }
 
 #ifdef __AVX512F__
 /* One 8 x 48 tile: 24 accumulators, per k one 48-float panel row and 8 broadcasts.
  * Epilogue: + b_enc, then a compare against each row's floors; only rows with a lane above
- * a floor (rare once the heaps are full) leave the vector path. */
+ * a floor (rare once the lists are full) leave the vector path. */
 static void tile(const float *restrict a, const float *restrict b, int d, const float *bias, int j0,
                  uint64_t valid, uint64_t dead, int row0, int nrows, const sx_enc_sink *k, float *floor,
                  float *afloor) {
@@ -93,13 +95,16 @@ static void tile(const float *restrict a, const float *restrict b, int d, const 
     for (int r = 0; r < nrows; r++) {
         __m512 x0 = _mm512_add_ps(c[r][0], bb0), x1 = _mm512_add_ps(c[r][1], bb1), x2 = _mm512_add_ps(c[r][2], bb2);
         __m512 f = _mm512_set1_ps(floor[r]), af = _mm512_set1_ps(afloor[r]);
-        __mmask16 h0 = _mm512_mask_cmp_ps_mask(v0, x0, f, _CMP_GT_OQ) | _mm512_mask_cmp_ps_mask(d0, x0, af, _CMP_GT_OQ);
-        __mmask16 h1 = _mm512_mask_cmp_ps_mask(v1, x1, f, _CMP_GT_OQ) | _mm512_mask_cmp_ps_mask(d1, x1, af, _CMP_GT_OQ);
-        __mmask16 h2 = _mm512_mask_cmp_ps_mask(v2, x2, f, _CMP_GT_OQ) | _mm512_mask_cmp_ps_mask(d2, x2, af, _CMP_GT_OQ);
-        if (!(h0 | h1 | h2)) continue;
+        uint64_t cand = (uint64_t)_mm512_mask_cmp_ps_mask(v0, x0, f, _CMP_GT_OQ) |
+                        (uint64_t)_mm512_mask_cmp_ps_mask(v1, x1, f, _CMP_GT_OQ) << 16 |
+                        (uint64_t)_mm512_mask_cmp_ps_mask(v2, x2, f, _CMP_GT_OQ) << 32;
+        uint64_t aux = (uint64_t)_mm512_mask_cmp_ps_mask(d0, x0, af, _CMP_GT_OQ) |
+                       (uint64_t)_mm512_mask_cmp_ps_mask(d1, x1, af, _CMP_GT_OQ) << 16 |
+                       (uint64_t)_mm512_mask_cmp_ps_mask(d2, x2, af, _CMP_GT_OQ) << 32;
+        if (!(cand | aux)) continue;
         float pre[SX_ENC_NR];
         _mm512_storeu_ps(pre, x0), _mm512_storeu_ps(pre + 16, x1), _mm512_storeu_ps(pre + 32, x2);
-        offer_row(pre, j0, valid, dead, row0 + r, k, &floor[r], &afloor[r]);
+        offer_row(pre, j0, cand, aux, row0 + r, k, &floor[r], &afloor[r]);
     }
 }
 #else
@@ -116,7 +121,7 @@ static void tile(const float *restrict a, const float *restrict b, int d, const 
         }
     for (int r = 0; r < nrows; r++) {
         for (int l = 0; l < SX_ENC_NR; l++) c[r][l] += bias[l];
-        offer_row(c[r], j0, valid, dead, row0 + r, k, &floor[r], &afloor[r]);
+        offer_row(c[r], j0, valid, dead, row0 + r, k, &floor[r], &afloor[r]); /* all lanes re-checked */
     }
 }
 #endif

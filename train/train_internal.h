@@ -20,6 +20,9 @@ typedef struct sx_tsae {
     float *g;             /* dense gradient (relu / jumprelu), else NULL */
     float *WencT, *W_dec, *b_enc, *b_dec, *log_thr; /* views into p */
     float bt_threshold;   /* batchtopk: running mean of the smallest kept activation */
+    float *wpack;         /* topk family: WencT packed for the fused encoder (encode_fused.h) */
+    int wpack_fresh;      /* 1: wpack matches WencT (the last update repacked it); code that
+                           * writes WencT outside a training step must set it to 0 */
     int64_t *last_fired;  /* tokens seen when latent j last fired */
     /* last step's statistics */
     double loss, mse_sum, aux_loss, sparsity_loss, l0_sum, maxact_sum;
@@ -37,7 +40,7 @@ typedef struct sx_entry {
 typedef struct sx_scratch {
     int B, d, m_max, R, cand_max, aux_max, nthreads;
     float *xc, *G, *Gaux, *P;     /* [B,d] [B,d] [B,d] [R,m_max] (P: dense archs only) */
-    float *xpack, *wpack;         /* topk family: packed rows / latents (encode_fused.h) */
+    float *xpack;                 /* topk family: packed rows (encode_fused.h) */
     uint64_t *dead_bits;          /* topk family: dead latents, one word per latent panel */
     float *A, *dA;                /* dense archs: [R,m_max] */
     float *colsum_tmp;            /* [nthreads, d] */

@@ -19,8 +19,9 @@ int sx_tsae_init(sx_tsae *t, sx_sae_arch arch, int d, int m, int k, double l1, c
     t->p = calloc(1, bytes), t->am = calloc(1, bytes), t->av = calloc(1, bytes);
     int dense = arch == SX_SAE_STANDARD || arch == SX_SAE_JUMPRELU;
     if (dense) t->g = malloc(bytes);
+    else t->wpack = aligned_alloc(64, ((size_t)sx_enc_latents_floats(m, d) * sizeof(float) + 63) / 64 * 64);
     t->last_fired = calloc((size_t)m, sizeof(int64_t));
-    if (!t->p || !t->am || !t->av || (dense && !t->g) || !t->last_fired) {
+    if (!t->p || !t->am || !t->av || (dense ? !t->g : !t->wpack) || !t->last_fired) {
         sx_tsae_free(t);
         return sx_fail(err, "%s: out of memory for %lld parameters", name, (long long)t->np);
     }
@@ -33,12 +34,13 @@ int sx_tsae_init(sx_tsae *t, sx_sae_arch arch, int d, int m, int k, double l1, c
 }
 
 void sx_tsae_free(sx_tsae *t) {
-    free(t->p), free(t->am), free(t->av), free(t->g), free(t->last_fired);
+    free(t->p), free(t->am), free(t->av), free(t->g), free(t->last_fired), free(t->wpack);
     memset(t, 0, sizeof *t);
 }
 
 void sx_tsae_init_params(sx_tsae *t, uint64_t seed, int stream, const float *x, int B,
                          double init_thr) {
+    t->wpack_fresh = 0;
     const int d = t->d, m = t->m;
     sx_rng rng;
     sx_rng_stream(&rng, seed, 1000 + (uint64_t)stream);
@@ -83,7 +85,7 @@ int sx_tsae_export(const sx_tsae *t, float norm_scale, sx_sae *out, sx_err *err)
 }
 
 void sx_scratch_free(sx_scratch *s) {
-    free(s->xc), free(s->G), free(s->Gaux), free(s->P), free(s->A), free(s->dA), free(s->xpack), free(s->wpack);
+    free(s->xc), free(s->G), free(s->Gaux), free(s->P), free(s->A), free(s->dA), free(s->xpack);
     free(s->dead_bits);
     free(s->colsum_tmp), free(s->lat_tmp), free(s->row_n), free(s->row_naux);
     free(s->cand_idx), free(s->cand_val), free(s->aux_idx), free(s->aux_val), free(s->sel_tmp);
@@ -141,7 +143,6 @@ int sx_scratch_init(sx_scratch *s, int B, int d, int m_max, int k_max, int aux_k
     ALLOC(s->tpart, (int64_t)T * 8);
     if (!any_dense) { /* one architecture per run: the TopK family */
         ALLOC64(s->xpack, sx_enc_rows_floats(B, d));
-        ALLOC64(s->wpack, sx_enc_latents_floats(m_max, d));
         ALLOC(s->dead_bits, (m_max + SX_ENC_NR - 1) / SX_ENC_NR);
     }
     if (bad) {
