@@ -70,15 +70,18 @@ static void block_latents(sx_tsae *t, const sx_step_ctx *c, int nb, double lam, 
     }
 }
 
-/* A = relu(P) (jumprelu: P where P > theta, else 0) for one row; counts the active latents
- * and returns the row maximum.  One read and one write per latent (memory bound). */
-static float activate_row(const float *restrict P, const float *restrict thr, int m, float *restrict A, int *cnt) {
+/* P += b_enc (the pre-activation), A = relu(P) (jumprelu: P where P > theta, else 0) for one
+ * row; P is written back only when the JumpReLU pass needs it.  Counts the active latents
+ * and returns the row maximum.  One read and one or two writes per latent (memory bound). */
+static float activate_row(float *restrict P, const float *restrict b, const float *restrict thr, int m,
+                          float *restrict A, int *cnt) {
     int j = 0, n = 0;
     float mx = 0.0f;
 #ifdef __AVX512F__
     __m512 vmx = _mm512_setzero_ps(), zero = _mm512_setzero_ps();
     for (; j + 16 <= m; j += 16) {
-        __m512 z = _mm512_loadu_ps(P + j);
+        __m512 z = _mm512_add_ps(_mm512_loadu_ps(P + j), _mm512_loadu_ps(b + j));
+        if (thr) _mm512_storeu_ps(P + j, z);
         __mmask16 on = _mm512_cmp_ps_mask(z, thr ? _mm512_loadu_ps(thr + j) : zero, _CMP_GT_OQ);
         on &= _mm512_cmp_ps_mask(z, zero, _CMP_GT_OQ); /* a > 0 */
         __m512 a = _mm512_maskz_mov_ps(on, z);
@@ -89,7 +92,8 @@ static float activate_row(const float *restrict P, const float *restrict thr, in
     mx = _mm512_reduce_max_ps(vmx);
 #endif
     for (; j < m; j++) {
-        float z = P[j], a = (thr ? z > thr[j] : 1) && z > 0 ? z : 0.0f;
+        float z = P[j] + b[j], a = (thr ? z > thr[j] : 1) && z > 0 ? z : 0.0f;
+        if (thr) P[j] = z;
         A[j] = a;
         n += a > 0;
         mx = a > mx ? a : mx;
@@ -130,15 +134,14 @@ int sx_step_dense(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
         int nb = B - r0 < R ? B - r0 : R;
         const float *xcb = s->xc + (int64_t)r0 * d;
         float *Gb = s->G + (int64_t)r0 * d;
-        for (int rr = 0; rr < nb; rr++) memcpy(s->P + (int64_t)rr * m, t->b_enc, (size_t)m * sizeof(float));
-        sx_par_sgemm(0, 0, 1, nb, m, d, 1.0f, xcb, d, t->WencT, d, 1.0f, s->P, m);
+        sx_par_sgemm(0, 0, 1, nb, m, d, 1.0f, xcb, d, t->WencT, d, 0.0f, s->P, m); /* + b_enc below */
         double l0b = 0, mxb = 0;
 #pragma omp parallel for schedule(static) if (sx_par((int64_t)c->B * t->m)) reduction(+ : l0b, mxb)
         for (int rr = 0; rr < nb; rr++) {
-            const float *restrict P = s->P + (int64_t)rr * m;
+            float *restrict P = s->P + (int64_t)rr * m;
             float *restrict A = s->A + (int64_t)rr * m;
             int cnt = 0;
-            float rowmax = activate_row(P, jr ? s->lat_c : NULL, m, A, &cnt);
+            float rowmax = activate_row(P, t->b_enc, jr ? s->lat_c : NULL, m, A, &cnt);
             l0b += cnt, mxb += rowmax;
         }
         l0 += l0b, mx += mxb;
