@@ -42,18 +42,6 @@
 
 static inline size_t round_vl(size_t x) { return (x + VL - 1) / VL * VL; }
 
-/* tanh(x), branch-free, relative error ~2 ulp like tanhf (Cephes tanhf: an odd polynomial
- * below 0.625, where 1 - 2 / (1 + exp(2x)) would lose the small values to cancellation). */
-static inline float att_tanhf(float x) {
-    float z = fabsf(x);
-    float big = 1.0f - 2.0f / (sx__fast_expf(2.0f * z) + 1.0f);
-    float x2 = x * x;
-    float small = ((((-5.70498872745e-3f * x2 + 2.06390887954e-2f) * x2 - 5.37397155531e-2f) * x2 +
-                    1.33314422036e-1f) * x2 - 3.33332819422e-1f) * x2 * z + z;
-    float t = z > 0.625f ? big : small;
-    return x < 0 ? -t : t;
-}
-
 typedef struct att_args {
     const sx_rowset *rs;
     const float *q, *kb, *vb;
@@ -360,7 +348,7 @@ static float softmax_row(float *s, int a, int b, int ta, int tb, float cap) {
     if (cap > 0) {
         float inv = 1.0f / cap;
 #pragma omp simd
-        for (int j = a; j <= b; j++) s[j] = cap * att_tanhf(s[j] * inv);
+        for (int j = a; j <= b; j++) s[j] = cap * sx__tanhf(s[j] * inv);
     }
     float sum = max_exp_row(s, a, b);
     for (int j = ta; j < a; j++) s[j] = 0;
