@@ -324,10 +324,10 @@ int sx_loglik(sx_model *m, const int32_t *ctx, int n_ctx, const int32_t *cont, i
     double sum = 0;
     for (int i = 0; i < n_cont; i++) {
         const float *l = lg + (size_t)i * V;
-        double mx = l[0], z = 0;
+        float mx = l[0];
         for (int j = 1; j < V; j++)
             if (l[j] > mx) mx = l[j];
-        for (int j = 0; j < V; j++) z += exp((double)l[j] - mx);
+        double z = sx__sum_exp(l, V, mx, 1.0f, NULL); /* vectorised exp (~1-2 ulp) */
         sum += (double)l[cont[i]] - mx - log(z);
     }
     *sum_logprob = sum;

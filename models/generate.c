@@ -86,11 +86,7 @@ int sx__sample(float *logits, int V, float temperature, float top_p, int top_k, 
                int *idx, float *p) {
     if (temperature <= 0) return argmax_first(logits, V);
     float mx = logits[argmax_first(logits, V)];
-    double sum = 0;
-    for (int j = 0; j < V; j++) {
-        p[j] = expf((logits[j] - mx) / temperature);
-        sum += p[j];
-    }
+    double sum = sx__sum_exp(logits, V, mx, 1.0f / temperature, p); /* vectorised exp (~1-2 ulp) */
     int use_k = top_k > 0 && top_k < V, use_p = top_p > 0 && top_p < 1;
     if (!use_k && !use_p) {
         double u = sx_rng_uniform(rng) * sum, cum = 0;

@@ -108,6 +108,30 @@ static inline float sx__fast_expf(float x) {
     return p * sc;
 }
 
+/* sum_j exp((l[j] - sub) * scale) over j < n, each term also stored in out[j] when out is not
+ * NULL.  16 float lanes (the compiler vectorises the fixed-width inner loop; GCC 12 leaves
+ * `omp simd` reductions scalar), flushed into a double every 1024 terms. */
+static inline double sx__sum_exp(const float *l, int n, float sub, float scale, float *out) {
+    double total = 0;
+    int j = 0;
+    while (j + 16 <= n) {
+        float acc[16] = {0};
+        for (int blk = 0; blk < 64 && j + 16 <= n; blk++, j += 16)
+            for (int q = 0; q < 16; q++) {
+                float e = sx__fast_expf((l[j + q] - sub) * scale);
+                if (out) out[j + q] = e;
+                acc[q] += e;
+            }
+        for (int q = 0; q < 16; q++) total += acc[q];
+    }
+    for (; j < n; j++) {
+        float e = sx__fast_expf((l[j] - sub) * scale);
+        if (out) out[j] = e;
+        total += e;
+    }
+    return total;
+}
+
 /* tanh(x), branch-free, relative error ~2 ulp like tanhf (Cephes tanhf: an odd polynomial
  * below 0.625, where 1 - 2 / (1 + exp(2x)) would lose the small values to cancellation). */
 static inline float sx__tanhf(float x) {
