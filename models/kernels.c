@@ -106,17 +106,8 @@ void sx__layernorm(const float *x, float *y, int n, int d, const float *w, const
     for (int r = 0; r < n; r++) {
         const float *xr = x + (size_t)r * d;
         float *yr = y + (size_t)r * d;
-        float mean = 0;
-#pragma omp simd reduction(+ : mean)
-        for (int i = 0; i < d; i++) mean += xr[i];
-        mean /= (float)d;
-        float var = 0;
-#pragma omp simd reduction(+ : var)
-        for (int i = 0; i < d; i++) {
-            float t = xr[i] - mean;
-            var += t * t;
-        }
-        var /= (float)d;
+        float mean = sx__sum(xr, d) / (float)d;
+        float var = sx__sum_sq_dev(xr, d, mean) / (float)d;
         float inv = 1.0f / sqrtf(var + eps);
         for (int i = 0; i < d; i++) yr[i] = (xr[i] - mean) * inv * w[i] + b[i];
     }
@@ -127,9 +118,7 @@ void sx__rmsnorm(const float *x, float *y, int n, int d, const float *w1, float 
     for (int r = 0; r < n; r++) {
         const float *xr = x + (size_t)r * d;
         float *yr = y + (size_t)r * d;
-        float ss = 0;
-#pragma omp simd reduction(+ : ss)
-        for (int i = 0; i < d; i++) ss += xr[i] * xr[i];
+        float ss = sx__sum_sq_dev(xr, d, 0.0f);
         float inv = 1.0f / sqrtf(ss / (float)d + eps);
         for (int i = 0; i < d; i++) yr[i] = xr[i] * inv * w1[i];
     }

@@ -108,6 +108,27 @@ static inline float sx__fast_expf(float x) {
     return p * sc;
 }
 
+/* sum of x[i] and sum of (x[i] - c)^2 over i < n in 16 float lanes (vectorised; the
+ * summation order depends on n only). */
+static inline float sx__sum(const float *x, int n) {
+    float acc[16] = {0}, s = 0;
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int q = 0; q < 16; q++) acc[q] += x[i + q];
+    for (int q = 0; q < 16; q++) s += acc[q];
+    for (; i < n; i++) s += x[i];
+    return s;
+}
+static inline float sx__sum_sq_dev(const float *x, int n, float c) {
+    float acc[16] = {0}, s = 0;
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int q = 0; q < 16; q++) acc[q] += (x[i + q] - c) * (x[i + q] - c);
+    for (int q = 0; q < 16; q++) s += acc[q];
+    for (; i < n; i++) s += (x[i] - c) * (x[i] - c);
+    return s;
+}
+
 /* sum_j exp((l[j] - sub) * scale) over j < n, each term also stored in out[j] when out is not
  * NULL.  16 float lanes (the compiler vectorises the fixed-width inner loop; GCC 12 leaves
  * `omp simd` reductions scalar), flushed into a double every 1024 terms. */
