@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "lmtrain_kernels.h"
+#include "model_internal.h"
 
 #define LN_EPS 1e-5f
 
@@ -222,28 +223,9 @@ void lmk_gelu_bwd(float *dx, const float *x, const float *dout, int64_t n) {
     }
 }
 
-/* exp for x <= 0 (softmax after max subtraction), Cephes expf polynomial: ~1e-7 relative,
- * branch-free so the row loops vectorise (libm expf does not, and V = 50257 exps per
- * token would cost as much as the unembedding product). */
-static inline float lm_exp(float x) {
-    x = x < -87.0f ? -87.0f : x;
-    float n = floorf(x * 1.44269504088896341f + 0.5f);
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    float y = p * r * r + r + 1.0f;
-    union {
-        float f;
-        int32_t i;
-    } u;
-    u.i = ((int32_t)n + 127) << 23;
-    return y * u.f;
-}
-
+/* The softmax rows use the branch-free sx__fast_expf (model_internal.h), so the row
+ * loops vectorise (libm expf does not, and V = 50257 exps per token would cost as much as
+ * the unembedding product). */
 double lmk_classifier(float *dx, float *dwte, const float *x, const float *wte,
                       const int32_t *tgt, int N, int C, int V, float scale, float *scratch,
                       int chunk) {
@@ -264,7 +246,7 @@ double lmk_classifier(float *dx, float *dwte, const float *x, const float *wte,
             float lt = l[t] - mx, sum = 0;
 #pragma omp simd reduction(+ : sum)
             for (int j = 0; j < V; j++) {
-                float e = lm_exp(l[j] - mx);
+                float e = sx__fast_expf(l[j] - mx);
                 l[j] = e;
                 sum += e;
             }
