@@ -106,6 +106,13 @@ static float batch_select(sx_tsae *t, const sx_step_ctx *c) {
     return minkept;
 }
 
+/* Ask for a d-float row ahead of its use: the row gathers below (from L3 or DRAM) are
+ * latency-bound otherwise.  Measured at width 16384, batch 4096: rows_backward 29 -> 20 ms,
+ * latent_pass 66 -> 55 ms per step. */
+static inline void prefetch_row(const float *p, int d) {
+    for (int i = 0; i < d; i += 16) __builtin_prefetch(p + i);
+}
+
 /* Per row: sparse decode, residual, dL/dx_hat, dL/dpre of every entry, AuxK. */
 static void rows_backward(sx_tsae *t, const sx_step_ctx *c, int kaux) {
     sx_scratch *s = c->s;
@@ -123,6 +130,7 @@ static void rows_backward(sx_tsae *t, const sx_step_ctx *c, int kaux) {
         memcpy(G, t->b_dec, (size_t)d * sizeof(float));
         float mx = 0;
         for (int q = 0; q < s->row_n[r]; q++) {
+            if (q + 1 < s->row_n[r]) prefetch_row(t->W_dec + (int64_t)ci[q + 1] * d, d);
             axpy(cv[q], t->W_dec + (int64_t)ci[q] * d, G, d);
             if (cv[q] > mx) mx = cv[q];
         }
@@ -213,6 +221,10 @@ static void latent_pass(sx_tsae *t, const sx_step_ctx *c, int mode, float gscale
             for (int e = e0; e < e1; e++) {
                 const sx_entry *en = &s->ent[e];
                 const float *Gr = (en->aux ? s->Gaux : s->G) + (int64_t)en->row * d;
+                if (e + 1 < e1) { /* rows are scattered over 2 x B*d floats: start the next two early */
+                    prefetch_row((en[1].aux ? s->Gaux : s->G) + (int64_t)en[1].row * d, d);
+                    prefetch_row(s->xc + (int64_t)en[1].row * d, d);
+                }
                 axpy(en->a, Gr, gdec, d);
                 axpy(en->dpre, s->xc + (int64_t)en->row * d, genc, d);
                 fired |= !en->aux;
