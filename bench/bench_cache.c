@@ -14,6 +14,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "bench_args.h"
+
 #include "datasets.h"
 #include "lmtrain.h"
 #include "models.h"
@@ -112,6 +114,7 @@ static double read_gbs(const char *path, int64_t shuffle_rows, double *cpu_gbs) 
 }
 
 int main(int argc, char **argv) {
+    bench_positional(argc, argv, 2, "usage: bench_cache [tokens (default 8192; 0 skips the forward part)] [reader_rows (default 65536)]\n");
     int64_t tokens = argc > 1 ? atoll(argv[1]) : 8192, rrows = argc > 2 ? atoll(argv[2]) : 65536;
     const char *base = getenv("SAETOX_TMP");
     char dir[4096], mdir[4200], out[4200], spec[4300], tdir[4300];

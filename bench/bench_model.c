@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_args.h"
 #include "bench_gpt2.h"
 #include "models.h"
 
@@ -27,13 +28,16 @@ static int sink_hook(void *user, const sx_hook_ctx *ctx, float *x, sx_err *err) 
 int main(int argc, char **argv) {
     int threads = 0, reps = 3, skip_fwd = 0, skip_gen = 0;
     const char *keep = NULL;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--keep")) keep = argv[i + 1];
-        else if (!strcmp(argv[i], "--skip-forward")) skip_fwd = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--skip-gen")) skip_gen = atoi(argv[i + 1]);
-    }
+    static const char *const names[] = {"--threads", "--reps", "--keep", "--skip-forward", "--skip-gen", NULL};
+    const char *v[5] = {NULL};
+    bench_options(argc, argv, names, v,
+                  "usage: bench_model [--threads N (default all)] [--reps R (default 3, best kept)]\n"
+                  "                   [--keep DIR (reuse the model folder)] [--skip-forward 1] [--skip-gen 1]\n");
+    if (v[0]) threads = atoi(v[0]);
+    if (v[1]) reps = atoi(v[1]);
+    keep = v[2];
+    if (v[3]) skip_fwd = atoi(v[3]);
+    if (v[4]) skip_gen = atoi(v[4]);
     sx_set_threads(threads);
     char dir[4096];
     if (keep) snprintf(dir, sizeof dir, "%s", keep);

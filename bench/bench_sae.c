@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench_args.h"
 #include "encode_fused.h"
 #include "train_internal.h"
 
@@ -139,6 +140,9 @@ static void run_cfg(const cfg *c, int steps, double gf) {
 }
 
 int main(int argc, char **argv) {
+    bench_positional(argc, argv, 3,
+                     "usage: bench_sae [timed_steps (default 7)] [threads (default all)] [only: one of topk-16384,\n"
+                     "                 topk-65536, batchtopk-16384, relu-16384, jumprelu-16384]\n");
     int steps = argc > 1 ? atoi(argv[1]) : 7;
     int threads = argc > 2 ? atoi(argv[2]) : 0;
     if (steps < 1) steps = 1;
@@ -149,9 +153,19 @@ int main(int argc, char **argv) {
         {SX_SAE_STANDARD, "relu", 16384, 0, 1600, 10},
         {SX_SAE_JUMPRELU, "jumprelu", 16384, 0, 1600, 10},
     };
+    const char *only = argc > 3 ? argv[3] : NULL;
+    int matched = !only;
+    for (size_t i = 0; only && i < sizeof cfgs / sizeof cfgs[0]; i++) {
+        char nm[64];
+        snprintf(nm, sizeof nm, "%s-%d", cfgs[i].name, cfgs[i].width);
+        matched |= !strcmp(only, nm);
+    }
+    if (!matched) {
+        fprintf(stderr, "bench_sae: no configuration is called '%s' (see --help)\n", only);
+        return 2;
+    }
     printf("bench_sae: d_in %d, batch %d, %d timed steps per configuration, random N(0,1) data\n", D, BATCH, steps);
     printf("(the machine may be shared with other jobs: figures are lower bounds)\n");
-    const char *only = argc > 3 ? argv[3] : NULL;
     for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++) {
         char nm[64];
         snprintf(nm, sizeof nm, "%s-%d", cfgs[i].name, cfgs[i].width);

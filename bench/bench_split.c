@@ -6,12 +6,15 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 
+#include "bench_args.h"
+
 #include "analysis.h"
 #include "models.h"
 
 char *openblas_get_corename(void);
 
 int main(int argc, char **argv) {
+    bench_positional(argc, argv, 3, "usage: bench_split [n_a (default 16384) [n_b (default 65536) [d (default 768)]]]\n");
     sx_blas_fix_coretype(); /* models/: SkylakeX kernels when OpenBLAS fell back to Prescott */
     int n_a = argc > 1 ? atoi(argv[1]) : 16384, n_b = argc > 2 ? atoi(argv[2]) : 65536,
         d = argc > 3 ? atoi(argv[3]) : 768;

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench_args.h"
+
 #include "bench_gpt2.h"
 #include "steering.h"
 
@@ -50,12 +52,15 @@ static double gen_tps(sx_model *m, const int32_t *const *prompts, const int *ple
 int main(int argc, char **argv) {
     int threads = 0, reps = 3, B = 8;
     const char *keep = NULL;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--batch")) B = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--keep")) keep = argv[i + 1];
-    }
+    static const char *const names[] = {"--threads", "--reps", "--batch", "--keep", NULL};
+    const char *opt[4] = {NULL};
+    bench_options(argc, argv, names, opt,
+                  "usage: bench_steer [--threads N (default all)] [--reps R (default 3)] [--batch B (1-64, default 8)]\n"
+                  "                   [--keep DIR (reuse the model folder)]\n");
+    if (opt[0]) threads = atoi(opt[0]);
+    if (opt[1]) reps = atoi(opt[1]);
+    if (opt[2]) B = atoi(opt[2]);
+    keep = opt[3];
     if (B < 1 || B > 64) B = 8;
     sx_set_threads(threads);
     char dir[4096];

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_args.h"
+
 #include "core.h"
 #include "tokenizer.h"
 
@@ -58,6 +60,7 @@ static void bench(const char *name, const char *dir, const char *text, size_t le
 }
 
 int main(int argc, char **argv) {
+    bench_positional(argc, argv, 1, "usage: bench_tokenizer [shared_dir (default: ../shared found from here)]\n");
     const char *shared = argc > 1 ? argv[1] : sx_shared_dir();
     if (!shared) {
         printf("SKIP: ../shared not found\n");
