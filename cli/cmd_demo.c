@@ -3,11 +3,11 @@
  *   1 samples   the embedded model writes its own text (it learned both registers)
  *   2 cache     residual activations at the middle layer -> HDF5
  *   3 train     TopK SAEs of two widths (8x and 32x d_model) in one pass
- *   4 split     decoder-cosine families between the two widths
+ *   4 split     decoder cosines between the two widths: which wide latents are children of a narrow one
  *   5 toxic     toxicity latents of both SAEs from the project's own contrast sets
  *   6 stats     latent statistics and top contexts (for the dashboard)
  *   7 steer     sweep on the narrow SAE: 3 tiers x strengths + baselines + benchmark
- *   8 family    wide SAE: single latent vs the whole splitting family
+ *   8 family    wide SAE: one child vs all children of the narrow toxic latent that split
  *   9 export    CSV + notebook + HTML + PNG, then a summary table from the measured CSVs
  *
  * Every step runs the same code as its subcommand, in process (the command lines are
@@ -86,14 +86,14 @@ int cmd_demo(int argc, char **argv) {
     c.seed = 1;
     c.sample_tokens = 100000;
     c.samples = 10;
-    c.epochs = 4;
+    c.epochs = 16;
     int64_t threads = 0;
     cli_opt opts[] = {
         {"out", CLI_STR, &c.out, "DIR", "output folder (default demo-out)", 0, 0},
         {"seed", CLI_INT, &c.seed, "S", "seed for sampling, SAE training and evaluation (default 1)", 0, 0},
         {"model", CLI_STR, &c.model_dir, "DIR", "model folder (default: the embedded tiny GPT-2)", 0, 0},
         {"sample-tokens", CLI_INT, &c.sample_tokens, "N", "tokens of model samples to cache (default 100000)", 0, 0},
-        {"epochs", CLI_INT, &c.epochs, "E", "passes of SAE training over the cache (default 4)", 0, 0},
+        {"epochs", CLI_INT, &c.epochs, "E", "passes of SAE training over the cache (default 16)", 0, 0},
         {"samples", CLI_INT, &c.samples, "K", "continuations per prompt in the sweep (default 10)", 0, 0},
         {"threads", CLI_INT, &threads, "N", "threads (default: all)", 0, 0},
     };
@@ -144,7 +144,7 @@ int cmd_demo(int argc, char **argv) {
     path(analysis, sizeof analysis, c.out, "analysis");
     step_header(&c, 4, "feature splitting between the two widths");
     if (run_step(&c, cmd_analyze, "analyze", "split", "--sae", c.sae_narrow, "--sae", c.sae_wide,
-                 "--name", c.name_narrow, "--name", c.name_wide, "--threshold", "0.5", "--out", analysis,
+                 "--name", c.name_narrow, "--name", c.name_wide, "--threshold", DEMO_SPLIT_THRESHOLD, "--out", analysis,
                  "--threads", c.threads, NULL))
         return 1;
 
@@ -185,7 +185,7 @@ int cmd_demo(int argc, char **argv) {
                  bench, "--out", steer_narrow, "--threads", c.threads, NULL))
         return 1;
 
-    step_header(&c, 8, "wide SAE: one latent vs the whole splitting family");
+    step_header(&c, 8, "wide SAE: one child vs all children of the narrow toxic latent");
     if (run_step(&c, cmd_evaluate, "evaluate", "--model", c.model_dir, "--prompts", prompts, "--sae",
                  c.sae_wide, "--latents", c.wide_single, "--family-latents", c.wide_family, "--tiers",
                  "ablate,steer", "--alphas", "2", "--samples", samples_s, "--seed", seed_s, "--toxic",

@@ -8,6 +8,9 @@
 #include "cli.h"
 #include "core.h"
 
+#define DEMO_MAX_CHILDREN 64      /* children steered together at most */
+#define DEMO_SPLIT_THRESHOLD "0.5" /* decoder cosine of a child to its parent (analyze split) */
+
 typedef struct demo_ctx {
     const char *out;
     const char *model_dir;
@@ -22,8 +25,9 @@ typedef struct demo_ctx {
     char name_narrow[64], name_wide[64];
     char sae_narrow[4200], sae_wide[4200];
     /* set by demo_pick_latents */
-    int top_narrow, top_family_id, family_narrow_n, family_wide_n;
-    char narrow_latents[256], wide_single[32], wide_family[2048];
+    int top_narrow;    /* the narrow toxic latent whose splitting is compared */
+    int family_wide_n; /* its children in the wide SAE (0: none; then the family is the wide top latent) */
+    char narrow_latents[256], wide_single[32], wide_family[2048], children_desc[1024];
 } demo_ctx;
 
 typedef int (*demo_run_fn)(demo_ctx *c, cli_cmd_fn fn, const char *name, ...);
@@ -33,8 +37,8 @@ int demo_samples(demo_ctx *c, sx_err *err);
 /* Step 6: `analyze stats` for each SAE, merged into ANALYSIS/latent_stats.csv and
  * ANALYSIS/top_contexts.csv. */
 int demo_stats(demo_ctx *c, const char *acts, const char *analysis, demo_run_fn run, sx_err *err);
-/* Read toxic_latents.csv + families.csv: the narrow SAE's top toxic latents, and in the wide
- * SAE the family of the narrow top latent (and its best single member). */
+/* Read toxic_latents.csv + pairs.csv: the narrow SAE's top toxic latents, and in the wide SAE
+ * the children of the narrow toxic latent that split (and the best single child). */
 int demo_pick_latents(demo_ctx *c, const char *analysis, sx_err *err);
 /* OUT/steering_sweep.csv from both sweeps, SAE conditions prefixed by the SAE's name. */
 int demo_merge_sweeps(demo_ctx *c, const char *narrow_dir, const char *wide_dir, sx_err *err);

@@ -63,30 +63,55 @@ static void sae_quality(demo_ctx *c, FILE *md) {
     }
 }
 
-/* The top toxic latent of each SAE: AUROC, Cohen's d, logit-lens tokens, family size. */
+/* best_matches.csv cell `col` for (sae, latent), or "" */
+static const char *best_match_cell(const sx_csv_table *b, const char *sae, const char *latent, const char *col) {
+    int cs = sx_csv_col(b, "sae"), cl = sx_csv_col(b, "latent"), cc = sx_csv_col(b, col);
+    for (int64_t r = 0; r < b->nrows; r++)
+        if (strcmp(sx_csv_cell(b, r, cs), sae) == 0 && strcmp(sx_csv_cell(b, r, cl), latent) == 0)
+            return sx_csv_cell(b, r, cc);
+    return "";
+}
+
+/* The top toxic latent of each SAE: AUROC, Cohen's d, how it relates across the widths,
+ * logit-lens tokens; then the splitting that the family comparison uses. */
 static void top_latents(demo_ctx *c, const char *analysis, FILE *md) {
     char p[4300];
     snprintf(p, sizeof p, "%s/toxic_latents.csv", analysis);
-    sx_csv_table t;
+    sx_csv_table t, bm;
     sx_err err;
     if (sx_csv_read(p, &t, &err)) return;
-    out2(md, "\nTop toxic latent per width (toxic vs clean contrast sets):\n\n"
-             "| SAE | latent | AUROC | Cohen's d | family size | promoted tokens (logit lens) |\n|---|---|---|---|---|---|\n");
+    snprintf(p, sizeof p, "%s/best_matches.csv", analysis);
+    if (sx_csv_read(p, &bm, &err)) memset(&bm, 0, sizeof bm);
+    out2(md, "\nTop toxic latent per width (toxic vs clean contrast sets; decoder cosines between the widths):\n\n"
+             "| SAE | latent | AUROC | Cohen's d | across widths | promoted tokens (logit lens) |\n|---|---|---|---|---|---|\n");
     const char *names[2] = {c->name_narrow, c->name_wide};
     int cs = sx_csv_col(&t, "sae"), cr = sx_csv_col(&t, "rank"), cl = sx_csv_col(&t, "latent");
     for (int i = 0; i < 2; i++)
         for (int64_t r = 0; r < t.nrows; r++) {
             if (strcmp(sx_csv_cell(&t, r, cs), names[i]) != 0 || atoll(sx_csv_cell(&t, r, cr)) != 1) continue;
-            char promoted[200];
+            char promoted[200], across[160];
+            const char *lat = sx_csv_cell(&t, r, cl);
             snprintf(promoted, sizeof promoted, "%s", sx_csv_cell(&t, r, sx_csv_col(&t, "top_promoted")));
             for (char *q = promoted; *q; q++)
                 if (*q == '|' || *q == '\n') *q = ' ';
-            out2(md, "| %s | %s | %.3f | %.2f | %s | %.80s |\n", names[i], sx_csv_cell(&t, r, cl),
-                 num(&t, r, "auroc"), num(&t, r, "cohens_d"), sx_csv_cell(&t, r, sx_csv_col(&t, "family_size")),
-                 promoted);
+            if (i == 0)
+                snprintf(across, sizeof across, "%s children in %s", best_match_cell(&bm, names[0], lat, "n_children"),
+                         names[1]);
+            else
+                snprintf(across, sizeof across, "closest %s latent %s (cos %.5s)", names[0],
+                         best_match_cell(&bm, names[1], lat, "best_match"), best_match_cell(&bm, names[1], lat, "cosine"));
+            out2(md, "| %s | %s | %.3f | %.2f | %s | %.80s |\n", names[i], lat, num(&t, r, "auroc"),
+                 num(&t, r, "cohens_d"), across, promoted);
         }
-    out2(md, "\nSplitting family compared below (narrow toxic latent %d): %d latent(s) in %s, %d in %s.\n", c->top_narrow,
-         c->family_narrow_n, c->name_narrow, c->family_wide_n, c->name_wide);
+    if (c->family_wide_n > 0)
+        out2(md, "\nSplitting compared below: narrow toxic latent %d split into %d latent(s) of %s at decoder cosine >= %s: "
+                 "%s; the single latent is %s.\n",
+             c->top_narrow, c->family_wide_n, c->name_wide, DEMO_SPLIT_THRESHOLD, c->children_desc, c->wide_single);
+    else
+        out2(md, "\nNo top narrow toxic latent has a child in %s at decoder cosine >= %s: the comparison below uses "
+                 "the wide SAE's top toxic latent %s alone.\n",
+             c->name_wide, DEMO_SPLIT_THRESHOLD, c->wide_single);
+    sx_csv_free(&bm);
     sx_csv_free(&t);
 }
 
@@ -166,8 +191,12 @@ int demo_summary(demo_ctx *c, const char *analysis, const char *report, sx_err *
             snprintf(fam, sizeof fam, "%s %s-family", c->name_wide, tier_at);
         int j = find_row(rows, n, fam);
         if (j < 0) continue;
-        out2(md, "Wide SAE %s: single latent %s EMT %.3f (PPL %.1f) vs family of %d EMT %.3f (PPL %.1f).\n", tier_at,
-             c->wide_single, rows[i].emt, rows[i].ppl, c->family_wide_n, rows[j].emt, rows[j].ppl);
+        if (c->family_wide_n > 0)
+            out2(md, "Wide SAE %s: single latent %s EMT %.3f (PPL %.1f) vs all %d children EMT %.3f (PPL %.1f).\n",
+                 tier_at, c->wide_single, rows[i].emt, rows[i].ppl, c->family_wide_n, rows[j].emt, rows[j].ppl);
+        else
+            out2(md, "Wide SAE %s: latent %s alone EMT %.3f (PPL %.1f); no split to compare.\n", tier_at,
+                 c->wide_single, rows[i].emt, rows[i].ppl);
     }
     out2(md, "\nReports: %s (dashboard.html, report.ipynb, plots/*.png, CSVs)\n", report);
     free(rows);

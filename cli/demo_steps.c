@@ -189,25 +189,34 @@ static int ranked_latents(const sx_csv_table *t, const char *sae, ranked *out, i
     return n;
 }
 
-/* Members of family `fid` in SAE `sae`. */
-static int family_members(const sx_csv_table *f, int64_t fid, const char *sae, int64_t *out, int max,
-                          sx_err *err) {
-    int cf = sx_csv_col(f, "family_id"), cs = sx_csv_col(f, "sae"), cl = sx_csv_col(f, "latent");
+/* A wide latent and its decoder cosine to a narrow one. */
+typedef struct {
+    int64_t latent;
+    double cos;
+} child;
+
+/* The children of narrow latent `parent`: the wide latents at decoder cosine >= the split
+ * threshold (pairs.csv rows), most similar first (ties: lower index); at most max. */
+static int children_of(const sx_csv_table *p, int64_t parent, child *out, int max, sx_err *err) {
+    int cs = sx_csv_col(p, "small_latent"), cw = sx_csv_col(p, "wide_latent"), cc = sx_csv_col(p, "cosine");
     int n = 0;
-    for (int64_t r = 0; r < f->nrows; r++) {
-        int64_t id, lat;
-        if (sx_csv_get_int(f, r, cf, &id, 0, 0, err) || sx_csv_get_int(f, r, cl, &lat, 0, 0, err)) return -1;
-        if (id == fid && strcmp(sx_csv_cell(f, r, cs), sae) == 0 && n < max) out[n++] = lat;
+    for (int64_t r = 0; r < p->nrows; r++) {
+        int64_t small;
+        child x;
+        if (sx_csv_get_int(p, r, cs, &small, 0, 0, err)) return -1;
+        if (small != parent) continue;
+        if (sx_csv_get_int(p, r, cw, &x.latent, 0, 0, err) || sx_csv_get_num(p, r, cc, &x.cos, err)) return -1;
+        if (n == max && !(x.cos > out[max - 1].cos)) continue; /* full; ties keep the lower index */
+        int pos = n < max ? n++ : max - 1;
+        out[pos] = x;
+        for (int k = pos; k > 0 && (out[k].cos > out[k - 1].cos ||
+                                    (out[k].cos == out[k - 1].cos && out[k].latent < out[k - 1].latent)); k--) {
+            child tmp = out[k];
+            out[k] = out[k - 1];
+            out[k - 1] = tmp;
+        }
     }
     return n;
-}
-
-static int64_t family_of(const sx_csv_table *f, const char *sae, int64_t latent) {
-    int cf = sx_csv_col(f, "family_id"), cs = sx_csv_col(f, "sae"), cl = sx_csv_col(f, "latent");
-    for (int64_t r = 0; r < f->nrows; r++)
-        if (strcmp(sx_csv_cell(f, r, cs), sae) == 0 && atoll(sx_csv_cell(f, r, cl)) == latent)
-            return atoll(sx_csv_cell(f, r, cf));
-    return -1;
 }
 
 static void join_ids(char *buf, size_t n, const int64_t *ids, int k) {
@@ -219,16 +228,19 @@ static void join_ids(char *buf, size_t n, const int64_t *ids, int k) {
 
 int demo_pick_latents(demo_ctx *c, const char *analysis, sx_err *err) {
     char p[4300];
-    sx_csv_table tox, fam;
+    sx_csv_table tox, pairs;
     snprintf(p, sizeof p, "%s/toxic_latents.csv", analysis);
     if (sx_csv_read(p, &tox, err)) return -1;
-    snprintf(p, sizeof p, "%s/families.csv", analysis);
-    if (sx_csv_read(p, &fam, err)) {
+    snprintf(p, sizeof p, "%s/pairs.csv", analysis);
+    if (sx_csv_read(p, &pairs, err)) {
         sx_csv_free(&tox);
         return -1;
     }
+    static const char *const pair_cols[] = {"small_latent", "wide_latent", "cosine"};
     int rc = -1;
     ranked top[10], wide_rank[64];
+    child kids[DEMO_MAX_CHILDREN];
+    if (sx_csv_require(&pairs, pair_cols, 3, err)) goto done;
     int n = ranked_latents(&tox, c->name_narrow, top, 10, err);
     int nw = n < 0 ? -1 : ranked_latents(&tox, c->name_wide, wide_rank, 64, err);
     if (n < 0 || nw < 0) goto done;
@@ -241,52 +253,51 @@ int demo_pick_latents(demo_ctx *c, const char *analysis, sx_err *err) {
     int n3 = n < 3 ? n : 3;
     for (int i = 0; i < n3; i++) ids[i] = top[i].latent;
     join_ids(c->narrow_latents, sizeof c->narrow_latents, ids, n3);
-    /* The family to compare single-latent and whole-family steering on: the best-ranked of
-     * the narrow SAE's top toxic latents whose concept split into several wide latents (the
-     * paper's case); without any, the top latent's family (or the wide top latent's). */
-    int64_t members[256], fid = -1;
-    int nm = 0;
+    /* Feature splitting as in the paper: a narrow toxic latent whose direction the wide SAE
+     * shares out among several children (decoder cosine >= the split threshold).  Take the
+     * best-ranked of the narrow SAE's top toxic latents with at least two children; failing
+     * that, the top latent's single child; failing that, the wide SAE's own top latent. */
+    int nk = 0;
     c->top_narrow = (int)top[0].latent;
-    for (int i = 0; i < n && nm < 2; i++) {
-        int64_t f = family_of(&fam, c->name_narrow, top[i].latent);
-        int k = f >= 0 ? family_members(&fam, f, c->name_wide, members, 256, err) : 0;
+    for (int i = 0; i < n; i++) {
+        int k = children_of(&pairs, top[i].latent, kids, DEMO_MAX_CHILDREN, err);
         if (k < 0) goto done;
-        if (k >= 2 || (i == 0 && k > 0)) {
-            fid = f, nm = k;
-            c->top_narrow = (int)top[i].latent;
+        if (k >= 2) {
+            c->top_narrow = (int)top[i].latent, nk = k;
+            break;
         }
     }
-    if (nm == 0) {
-        fid = family_of(&fam, c->name_wide, wide_rank[0].latent);
-        nm = fid >= 0 ? family_members(&fam, fid, c->name_wide, members, 256, err) : 0;
-        if (nm <= 0) {
-            members[0] = wide_rank[0].latent;
-            nm = 1;
-        }
-    }
-    int64_t narrow_members[256];
-    int nn = fid >= 0 ? family_members(&fam, fid, c->name_narrow, narrow_members, 256, err) : 0;
-    c->top_family_id = (int)fid;
-    c->family_narrow_n = nn > 0 ? nn : 1;
-    c->family_wide_n = nm;
-    /* the single latent: the family member ranked best among the wide SAE's toxic latents */
+    if (nk == 0 && (nk = children_of(&pairs, top[0].latent, kids, DEMO_MAX_CHILDREN, err)) < 0) goto done;
+    c->family_wide_n = nk;
+    int64_t members[DEMO_MAX_CHILDREN];
+    for (int k = 0; k < nk; k++) members[k] = kids[k].latent;
+    if (nk == 0) members[0] = wide_rank[0].latent, nk = 1;
+    /* the single latent: the child ranked best among the wide SAE's toxic latents (else the
+     * most similar child) */
     int64_t single = members[0];
     for (int i = 0, found = 0; i < nw && !found; i++)
-        for (int k = 0; k < nm; k++)
+        for (int k = 0; k < nk; k++)
             if (members[k] == wide_rank[i].latent) {
                 single = members[k];
                 found = 1;
                 break;
             }
     snprintf(c->wide_single, sizeof c->wide_single, "%lld", (long long)single);
-    join_ids(c->wide_family, sizeof c->wide_family, members, nm);
-    fprintf(stderr, "      narrow latents %s; wide single %s, family {%s} (family %d: %d narrow, %d wide)\n",
-            c->narrow_latents, c->wide_single, c->wide_family, c->top_family_id, c->family_narrow_n,
-            c->family_wide_n);
+    join_ids(c->wide_family, sizeof c->wide_family, members, nk);
+    c->children_desc[0] = 0;
+    for (int k = 0, used = 0; k < c->family_wide_n && used + 40 < (int)sizeof c->children_desc; k++)
+        used += snprintf(c->children_desc + used, sizeof c->children_desc - used, "%s%lld (%.2f)", k ? ", " : "",
+                         (long long)kids[k].latent, kids[k].cos);
+    if (c->family_wide_n > 0)
+        fprintf(stderr, "      narrow latents %s; narrow latent %d split into %d wide latent(s): %s; single %s\n",
+                c->narrow_latents, c->top_narrow, c->family_wide_n, c->children_desc, c->wide_single);
+    else
+        fprintf(stderr, "      narrow latents %s; narrow latent %d has no wide child; wide top latent %s\n",
+                c->narrow_latents, c->top_narrow, c->wide_single);
     rc = 0;
 done:
     sx_csv_free(&tox);
-    sx_csv_free(&fam);
+    sx_csv_free(&pairs);
     return rc;
 }
 

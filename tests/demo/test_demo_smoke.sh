@@ -17,6 +17,17 @@ rows=$(($(wc -l < "$out/steering_sweep.csv") - 1))
 [ "$rows" -eq 16 ] || { echo "FAIL: steering_sweep.csv has $rows rows, expected 16"; fail=1; }
 grep -q "Aggressive tier" "$out.stdout" || { echo "FAIL: summary lacks the aggressive-tier line"; fail=1; }
 grep -q "| none |" "$out.stdout" || { echo "FAIL: summary lacks the no-intervention row"; fail=1; }
+# the splitting line: the children it names are pairs of pairs.csv with the parent it names
+split=$(grep -E "^Splitting compared below|^No top narrow toxic latent" "$out.stdout" || true)
+if [ -z "$split" ]; then echo "FAIL: summary lacks the splitting line"; fail=1
+elif [[ "$split" == Splitting* ]]; then
+  parent=$(sed -E 's/.*narrow toxic latent ([0-9]+) split.*/\1/' <<<"$split")
+  for kid in $(sed -E 's/.*>= [0-9.]+: (.*); the single.*/\1/' <<<"$split" | grep -oE '[0-9]+ \(' | tr -d ' ('); do
+    grep -q "^$parent,$kid," "$out/analysis/pairs.csv" || { echo "FAIL: $parent,$kid is not in pairs.csv"; fail=1; }
+  done
+fi
+grep -qE "vs all [0-9]+ children|alone EMT .*no split to compare" "$out.stdout" ||
+  { echo "FAIL: summary lacks the single-vs-children lines"; fail=1; }
 # the --help contract
 "$SAETOX_BIN" demo --help | grep -q -- "--seed" || { echo "FAIL: demo --help"; fail=1; }
 if [ $fail = 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi
