@@ -21,34 +21,28 @@
 
 #define ENC_MC 512 /* rows per L2-resident block of packed x (multiple of SX_ENC_MR) */
 
-void sx_enc_pack_rows(const float *x, int B, int d, float *ap) {
-    int np = (B + SX_ENC_MR - 1) / SX_ENC_MR;
-#pragma omp parallel for schedule(static) if (sx_par((int64_t)B * d * 8))
+/* [n, d] row-major -> panels of `width` rows, each stored [d][width] (rows past n zero). */
+static void pack_panels(const float *src, int n, int d, int width, float *dst, int par) {
+    int np = (n + width - 1) / width;
+#pragma omp parallel for schedule(static) if (par)
     for (int p = 0; p < np; p++) {
-        float *dst = ap + (int64_t)p * d * SX_ENC_MR;
-        for (int r = 0; r < SX_ENC_MR; r++) {
-            int row = p * SX_ENC_MR + r;
-            if (row < B)
-                for (int i = 0; i < d; i++) dst[(int64_t)i * SX_ENC_MR + r] = x[(int64_t)row * d + i];
+        float *pan = dst + (int64_t)p * d * width;
+        for (int l = 0; l < width; l++) {
+            int row = p * width + l;
+            if (row < n)
+                for (int i = 0; i < d; i++) pan[(int64_t)i * width + l] = src[(int64_t)row * d + i];
             else
-                for (int i = 0; i < d; i++) dst[(int64_t)i * SX_ENC_MR + r] = 0.0f;
+                for (int i = 0; i < d; i++) pan[(int64_t)i * width + l] = 0.0f;
         }
     }
 }
 
+void sx_enc_pack_rows(const float *x, int B, int d, float *ap) {
+    pack_panels(x, B, d, SX_ENC_MR, ap, sx_par((int64_t)B * d * 8));
+}
+
 void sx_enc_pack_latents(const float *w, int m, int d, float *wp) {
-    int np = (m + SX_ENC_NR - 1) / SX_ENC_NR;
-#pragma omp parallel for schedule(static) if (sx_par((int64_t)m * d))
-    for (int p = 0; p < np; p++) {
-        float *dst = wp + (int64_t)p * d * SX_ENC_NR;
-        for (int l = 0; l < SX_ENC_NR; l++) {
-            int j = p * SX_ENC_NR + l;
-            if (j < m)
-                for (int i = 0; i < d; i++) dst[(int64_t)i * SX_ENC_NR + l] = w[(int64_t)j * d + i];
-            else
-                for (int i = 0; i < d; i++) dst[(int64_t)i * SX_ENC_NR + l] = 0.0f;
-        }
-    }
+    pack_panels(w, m, d, SX_ENC_NR, wp, sx_par((int64_t)m * d));
 }
 
 /* Offer one row's 48 pre-activations (latents j0..j0+47) to its lists: the lanes in `cand`
