@@ -4,7 +4,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test test-asan demo bench clean
+.PHONY: all deps build test test-asan test-valgrind demo bench clean
 
 all: build
 
@@ -17,18 +17,23 @@ $(BUILD)/Makefile: CMakeLists.txt
 build: deps $(BUILD)/Makefile
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The full suite on the optimised build, then the sanitizer build (ASan + UBSan) of the same
-# tests except those labelled "slow".
+# The full suite on the optimised (portable) build: every test on the best kernel path, the
+# numeric ones again on each path below it (label simd), a few under valgrind (label
+# valgrind); then the sanitizer build (ASan + UBSan) of the same tests except those labelled
+# "slow" or "valgrind".
 test: export SAETOX_WITH_CHROMIUM = 1
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory test-asan
 
+test-valgrind: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L valgrind
+
 test-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSAETOX_SANITIZE=ON >/dev/null
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		ctest --output-on-failure -j $(JOBS) -LE slow
+		ctest --output-on-failure -j $(JOBS) -LE 'slow|valgrind'
 
 demo: deps $(BUILD)/Makefile
 	cmake --build $(BUILD) -j $(JOBS) --target saetox

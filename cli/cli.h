@@ -4,6 +4,7 @@
 #define SAETOX_CLI_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 typedef enum { CLI_STR, CLI_INT, CLI_DBL, CLI_FLAG, CLI_STRLIST } cli_kind;
 
@@ -38,6 +39,9 @@ void cli_error(const char *cmd, const char *msg);
 
 /* Subcommands: each returns the process exit status. */
 typedef int (*cli_cmd_fn)(int argc, char **argv);
+
+/* version.c: `saetox --version` (version, git revision, SIMD path, OpenBLAS, HDF5, libarchive). */
+void cli_print_version(FILE *f);
 int cmd_model_dump(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_generate(int argc, char **argv);

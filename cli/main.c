@@ -1,5 +1,6 @@
 /* main.c — `saetox CMD ...` dispatch.  Subcommands live in cmd_<name>.c. */
 #include "cli.h"
+#include "core.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +47,7 @@ static const command COMMANDS[] = {
 #define NCOMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: saetox COMMAND [options]   (saetox COMMAND --help for its options)\n\n"
+    fprintf(f, "usage: saetox COMMAND [options]   (saetox COMMAND --help for its options; saetox --version)\n\n"
                "Train sparse autoencoders on language-model activations, find toxicity latents\n"
                "and steer generation with them.\n\ncommands:\n");
     for (int i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-16s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
@@ -70,6 +71,15 @@ int main(int argc, char **argv) {
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         usage(stdout);
+        return 0;
+    }
+    sx_err err;
+    if (sx_simd_init(&err)) { /* a forced kernel path this CPU lacks: say so before any work */
+        fprintf(stderr, "saetox: %s\n", err.msg);
+        return 2;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "version") == 0) {
+        cli_print_version(stdout);
         return 0;
     }
     for (int i = 0; i < NCOMMANDS; i++)

@@ -156,6 +156,18 @@ void sx_progress_start(sx_progress *p, const char *label, double total, const ch
 void sx_progress_update(sx_progress *p, double done);
 void sx_progress_finish(sx_progress *p);
 
+/* ---------- SIMD paths (simd.c) ---------- */
+/* The hot kernels exist once per instruction set; one is chosen per process, from
+ * SAETOX_SIMD (generic|avx2|avx512) when set, else the best this CPU supports. */
+typedef enum sx_simd_level { SX_SIMD_GENERIC = 0, SX_SIMD_AVX2 = 1, SX_SIMD_AVX512 = 2, SX_SIMD_NATIVE = 3 } sx_simd_level;
+/* Choose the path now.  -1 when SAETOX_SIMD names an unknown path or one this CPU lacks
+ * (the kernels then run the best path); programs call it first and stop on an error. */
+int sx_simd_init(sx_err *err);
+sx_simd_level sx_simd(void);           /* the path in use (chosen on first use) */
+sx_simd_level sx_simd_best(void);      /* the best path this CPU and build support */
+int sx_simd_supported(sx_simd_level l); /* 1 when this CPU and build can run l */
+const char *sx_simd_name(sx_simd_level l);
+
 /* ---------- threads and time ---------- */
 /* Make a DYNAMIC_ARCH OpenBLAS that fell back to its SSE3 "Prescott" kernels on an
  * unrecognised AVX-512/AVX2 CPU use SkylakeX/Haswell kernels (5-15x faster sgemm).  Runs as a

@@ -18,19 +18,21 @@
  * count.  Scratch per thread: the transposed keys of the longest sequence (hd * n_ctx floats
  * at most, like the old per-thread score rows times hd).
  * Measured (GPT-2-small shape, 8 x 128 tokens, 2 threads): 15 -> 80-100 GFLOP/s. */
+#include "models_isa.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-/* Kernel paths: AVX-512 intrinsics; else GNU C vector extensions with 8-float vectors (AVX /
- * AVX2, GCC or Clang); else plain loops (8-float vectors lowered to SSE ran 4x slower than
- * these).  -DSX_ATTN_NO_AVX512 / -DSX_ATTN_PLAIN force the slower paths (to test them). */
-#if defined(__AVX512F__) && !defined(SX_ATTN_NO_AVX512) && !defined(SX_ATTN_PLAIN)
+/* Kernel paths, one per build of this file (models_isa.h): AVX-512 intrinsics; else GNU C
+ * vector extensions with 8-float vectors (the avx2 build, GCC or Clang); else plain loops
+ * (8-float vectors lowered to SSE ran 4x slower than these).  SAETOX_SIMD picks one. */
+#if defined(__AVX512F__)
 #define ATT_AVX512 1
 #include <immintrin.h>
-#elif defined(__GNUC__) && defined(__AVX__) && !defined(SX_ATTN_PLAIN)
+#elif defined(__GNUC__) && defined(__AVX__)
 #define ATT_VEC 1
 #endif
 

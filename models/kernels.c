@@ -1,6 +1,8 @@
 /* kernels.c — row-wise and elementwise pieces of the transformer blocks, plus the sgemm
  * wrapper.  Everything here is memory bound (a few flops per byte) except sx__matmul, which
  * carries ~all of the 2*params flops per token. */
+#include "models_isa.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
@@ -15,8 +17,6 @@
 /* Decoding steps are memory bound: a second thread gains <2x on an idle machine but each
  * parallel region waits for a descheduled partner on a busy one (measured 5x slower).
  * sx_generate turns the small-row parallelism off when the load average exceeds the CPUs. */
-static _Thread_local int g_small_par = 1;
-void sx__small_parallel(int on) { g_small_par = on; }
 #define VB 16  /* one AVX-512 vector */
 #define VBN 64 /* four vectors: 256 contiguous bytes of each W row per block (prefetch friendly) */
 
@@ -24,7 +24,7 @@ static inline __attribute__((always_inline)) void small_nt(int n, const float *x
                                                            int out, float beta, float *y) {
     /* W [in, out]: outputs in blocks of VBN, rows in registers */
     int nb = out / VBN;
-#pragma omp parallel for schedule(static) if (g_small_par && (size_t)in * out > 65536)
+#pragma omp parallel for schedule(static) if (sx__g_small_par && (size_t)in * out > 65536)
     for (int b = 0; b < nb; b++) {
         int o0 = b * VBN;
         float acc[SMALL_ROWS][VBN] = {{0}};
@@ -55,7 +55,7 @@ static inline __attribute__((always_inline)) void small_t(int n, const float *x,
                                                           int out, float beta, float *y) {
     /* W [out, in]: one pass over each weight row, n vector accumulators */
     int ni = in / VB * VB;
-#pragma omp parallel for schedule(static) if (g_small_par && (size_t)in * out > 65536)
+#pragma omp parallel for schedule(static) if (sx__g_small_par && (size_t)in * out > 65536)
     for (int o = 0; o < out; o++) {
         const float *wo = w + (size_t)o * in;
         float acc[SMALL_ROWS][VB] = {{0}};
@@ -99,6 +99,30 @@ void sx__matmul(const float *x, int n, int in, const float *w, int out, int tran
     /* 2*n*in*out flops over (n*in + in*out + n*out)*4 bytes: compute bound for n >~ 16. */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_w ? CblasTrans : CblasNoTrans, n, out, in, 1.0f,
                 x, in, w, trans_w ? in : out, beta, y, out);
+}
+
+/* sum_j exp((l[j] - sub) * scale) over j < n, each term also stored in out[j] when out is not
+ * NULL.  16 float lanes (the compiler vectorises the fixed-width inner loop; GCC 12 leaves
+ * `omp simd` reductions scalar), flushed into a double every 1024 terms. */
+double sx__sum_exp(const float *l, int n, float sub, float scale, float *out) {
+    double total = 0;
+    int j = 0;
+    while (j + 16 <= n) {
+        float acc[16] = {0};
+        for (int blk = 0; blk < 64 && j + 16 <= n; blk++, j += 16)
+            for (int q = 0; q < 16; q++) {
+                float e = sx__fast_expf((l[j + q] - sub) * scale);
+                if (out) out[j + q] = e;
+                acc[q] += e;
+            }
+        for (int q = 0; q < 16; q++) total += acc[q];
+    }
+    for (; j < n; j++) {
+        float e = sx__fast_expf((l[j] - sub) * scale);
+        if (out) out[j] = e;
+        total += e;
+    }
+    return total;
 }
 
 void sx__layernorm(const float *x, float *y, int n, int d, const float *w, const float *b, float eps) {

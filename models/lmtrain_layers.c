@@ -3,6 +3,8 @@
  * outputs, so results do not depend on scheduling (determinism for a fixed thread count).
  * Cost per token (d = C, V = vocab): the unembedding is 2*V*C FLOPs forward and twice that
  * backward, which dominates for V = 50257, C = 128 (~39 MFLOP/token with everything). */
+#include "models_isa.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>

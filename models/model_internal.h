@@ -130,28 +130,8 @@ static inline float sx__sum_sq_dev(const float *x, int n, float c) {
 }
 
 /* sum_j exp((l[j] - sub) * scale) over j < n, each term also stored in out[j] when out is not
- * NULL.  16 float lanes (the compiler vectorises the fixed-width inner loop; GCC 12 leaves
- * `omp simd` reductions scalar), flushed into a double every 1024 terms. */
-static inline double sx__sum_exp(const float *l, int n, float sub, float scale, float *out) {
-    double total = 0;
-    int j = 0;
-    while (j + 16 <= n) {
-        float acc[16] = {0};
-        for (int blk = 0; blk < 64 && j + 16 <= n; blk++, j += 16)
-            for (int q = 0; q < 16; q++) {
-                float e = sx__fast_expf((l[j + q] - sub) * scale);
-                if (out) out[j + q] = e;
-                acc[q] += e;
-            }
-        for (int q = 0; q < 16; q++) total += acc[q];
-    }
-    for (; j < n; j++) {
-        float e = sx__fast_expf((l[j] - sub) * scale);
-        if (out) out[j] = e;
-        total += e;
-    }
-    return total;
-}
+ * NULL (kernels.c; ~1-2 ulp per term). */
+double sx__sum_exp(const float *l, int n, float sub, float scale, float *out);
 
 /* tanh(x), branch-free, relative error ~2 ulp like tanhf (Cephes tanhf: an odd polynomial
  * below 0.625, where 1 - 2 / (1 + exp(2x)) would lose the small values to cancellation). */
@@ -192,8 +172,9 @@ void sx__fill_rows(float *y, int n, int d, const float *b); /* every row of y = 
 void sx__matmul(const float *x, int n, int in, const float *w, int out, int trans_w, float beta,
                 float *y);
 
-/* Allow OpenMP in the few-row matmul path (default on; per thread). */
+/* Allow OpenMP in the few-row matmul path (default on; per thread; dispatch.c). */
 void sx__small_parallel(int on);
+extern _Thread_local int sx__g_small_par;
 
 /* generate.c helpers exposed for tests */
 int sx__sample(float *logits, int vocab, float temperature, float top_p, int top_k, sx_rng *rng,

@@ -6,8 +6,9 @@ PKGS=(build-essential cmake pkg-config libopenblas-dev libopenblas-openmp-dev li
       python3-h5py python3-numpy python3-pandas python3-nbformat python3-matplotlib
       jupyter-nbconvert python3-ipykernel python3-nbclient)
 # The HTML dashboard test runs headless Chromium; it is large (~400 MB installed), so only the
-# test command asks for it (SAETOX_WITH_CHROMIUM=1, set by `make test`).
-if [ "${SAETOX_WITH_CHROMIUM:-0}" = 1 ]; then PKGS+=(chromium); fi
+# test command asks for it (SAETOX_WITH_CHROMIUM=1, set by `make test`), with valgrind for the
+# memcheck tests (label valgrind).
+if [ "${SAETOX_WITH_CHROMIUM:-0}" = 1 ]; then PKGS+=(chromium valgrind); fi
 # node + npm run the reference tokenizers in the tests; the machine image may ship its own
 # Node.js (with npm inside), which Debian's npm package would conflict with.
 command -v node >/dev/null && command -v npm >/dev/null || PKGS+=(nodejs npm)

@@ -31,6 +31,21 @@ static int t_pass, t_fail;
 
 #define TEST_DONE() (printf("%d checks passed, %d failed\n", t_pass, t_fail), t_fail ? 1 : 0)
 
+/* SAETOX_SIMD forces a kernel path (tests/simd_run.sh): one this CPU lacks skips the test,
+ * an unknown name fails it, before any check runs. */
+__attribute__((constructor)) static void test_simd_init(void) {
+    sx_err err;
+    if (sx_simd_init(&err) == 0) return;
+    const char *e = getenv("SAETOX_SIMD");
+    for (int l = SX_SIMD_GENERIC; l <= SX_SIMD_NATIVE; l++)
+        if (e && strcmp(e, sx_simd_name((sx_simd_level)l)) == 0) {
+            printf("SKIP: %s\n", err.msg);
+            exit(77);
+        }
+    fprintf(stderr, "%s\n", err.msg);
+    exit(1);
+}
+
 static inline const char *test_shared_or_skip(const char *what) {
     const char *d = sx_shared_dir();
     if (!d) {

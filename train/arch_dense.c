@@ -7,6 +7,8 @@
  * JumpReLU pseudo-gradients, u = z - theta, K(u) = 1{|u| < eps/2}:
  *   d f / d theta = -(theta/eps) K,   d H(u) / d theta = -(1/eps) K,   d f / d z = H(u),
  *   and d/d log(theta) = theta * d/d theta. */
+#include "train_isa.h"
+
 #include <cblas.h>
 #ifdef __AVX512F__
 #include <immintrin.h>

@@ -7,6 +7,8 @@
  * thread) and Adam is applied to a latent's rows right after its gradient is formed, so no
  * dense gradient buffer exists.  No sum crosses latents or threads, so the step does not
  * depend on the thread count (beyond what sgemm itself does). */
+#include "train_isa.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <string.h>

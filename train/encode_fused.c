@@ -10,6 +10,8 @@
  * the latents in increasing order, with a fixed summation order over d: the result does not
  * depend on the thread count.  Blocking: a block of ENC_MC rows of packed x (1.5 MB at d 768)
  * stays in L2 while the latent panels stream past it once per block. */
+#include "train_isa.h"
+
 #include <string.h>
 #ifdef __AVX512F__
 #include <immintrin.h>

@@ -1,5 +1,6 @@
 /* train_state.c — allocation, initialisation and export of a training SAE, and the scratch
- * buffers shared by all SAEs of a run (allocated once: no allocation inside the step loop). */
+ * buffers shared by all SAEs of a run (allocated once: no allocation inside the step loop);
+ * Adam's bias-corrected step and the learning-rate schedule. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,4 +151,27 @@ int sx_scratch_init(sx_scratch *s, int B, int d, int m_max, int k_max, int aux_k
         return sx_fail(err, "trainer: out of memory for batch buffers (batch %d, width %d)", B, m_max);
     }
     return 0;
+}
+
+/* Adam (beta 0.9/0.999, eps 1e-8): the step size and epsilon with the bias corrections folded in. */
+void sx_adam_prepare(sx_adam *a, double lr, int t) {
+    const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+    double bc1 = 1 - pow(b1, t), bc2 = 1 - pow(b2, t);
+    /* p -= lr * (m/bc1) / (sqrt(v/bc2) + eps)  ==  p -= lr_t * m / (sqrt(v) + eps_t) */
+    a->lr_t = (float)(lr * sqrt(bc2) / bc1);
+    a->eps_t = (float)(eps * sqrt(bc2));
+    a->b1 = (float)b1;
+    a->b2 = (float)b2;
+}
+
+double sx_lr_at(int64_t step, int64_t steps, double base, double warm_frac, double decay_frac) {
+    double f = 1.0;
+    double warm = warm_frac * (double)steps;
+    if (warm >= 1 && (double)step < warm) f = ((double)step + 1) / warm;
+    double dstart = (1 - decay_frac) * (double)steps;
+    if (decay_frac > 0 && (double)step >= dstart) {
+        double g = ((double)steps - (double)step) / (decay_frac * (double)steps);
+        if (g < f) f = g;
+    }
+    return base * (f > 0 ? f : 0);
 }
