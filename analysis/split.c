@@ -6,6 +6,8 @@
  * Cost floor: 2 n_a n_b d FLOP in sgemm (16384 x 65536 x 768: 1.65 TFLOP, ~6 s at 285
  * GFLOP/s) plus one read of each n_a x n_b block for the scan (4 bytes/element: 4.3 GB of
  * cache-resident-ish traffic, ~0.5 s) — the scan is kept fused in one pass. */
+#include "analysis_isa.h"
+
 #include "analysis.h"
 #include "models.h"
 
