@@ -16,7 +16,8 @@
 
 /* Decoding steps are memory bound: a second thread gains <2x on an idle machine but each
  * parallel region waits for a descheduled partner on a busy one (measured 5x slower).
- * sx_generate turns the small-row parallelism off when the load average exceeds the CPUs. */
+ * sx_generate turns the small-row parallelism off when the load average exceeds the CPUs
+ * (sx__small_parallel sets sx__g_small_par, in dispatch.c: one flag for every kernel path). */
 #define VB 16  /* one AVX-512 vector */
 #define VBN 64 /* four vectors: 256 contiguous bytes of each W row per block (prefetch friendly) */
 
