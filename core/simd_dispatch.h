@@ -29,14 +29,21 @@
 #define SX_ISA_CAT_(a, b) SX_ISA_CAT2_(a, b)
 #define SX_ISA_NAME(f) SX_ISA_CAT_(f, SX_ISA)
 
+/* Builds with one path (-DSAETOX_NATIVE=ON: native; not x86-64: generic) call it directly. */
 #if defined(SX_SIMD_NATIVE_BUILD)
+#define SX_ONE_PATH_ native
+#elif !defined(SX_SIMD_X86)
+#define SX_ONE_PATH_ generic
+#endif
+
+#if defined(SX_ONE_PATH_)
 #define SX_DISPATCH_V(name, params, args)                                                                  \
-    void name##_native params;                                                                             \
-    void name params { name##_native args; }
+    void SX_ISA_CAT_(name, SX_ONE_PATH_) params;                                                           \
+    void name params { SX_ISA_CAT_(name, SX_ONE_PATH_) args; }
 #define SX_DISPATCH_R(ret, name, params, args)                                                             \
-    ret name##_native params;                                                                              \
-    ret name params { return name##_native args; }
-#elif defined(SX_SIMD_X86)
+    ret SX_ISA_CAT_(name, SX_ONE_PATH_) params;                                                            \
+    ret name params { return SX_ISA_CAT_(name, SX_ONE_PATH_) args; }
+#else
 #define SX_DISPATCH_V(name, params, args)                                                                  \
     void name##_generic params;                                                                            \
     void name##_avx2 params;                                                                               \
@@ -59,13 +66,6 @@
         default: return name##_generic args;                                                               \
         }                                                                                                  \
     }
-#else
-#define SX_DISPATCH_V(name, params, args)                                                                  \
-    void name##_generic params;                                                                            \
-    void name params { name##_generic args; }
-#define SX_DISPATCH_R(ret, name, params, args)                                                             \
-    ret name##_generic params;                                                                             \
-    ret name params { return name##_generic args; }
 #endif
 
 #endif
