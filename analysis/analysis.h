@@ -247,6 +247,7 @@ typedef struct sx_sae_eval_opts {
     const struct sx_sae *const *saes;
     const char *const *names;  /* the `sae` column and the file named in errors (e.g. the path) */
     int n_saes;
+    const char *model_name;    /* the model folder, named in errors about the ids */
     const char *default_hook;  /* for an SAE that names no hook_name (Gemma Scope), or NULL */
     /* the text: either one sequence of token ids ... */
     const int32_t *ids;

@@ -390,11 +390,12 @@ int sx_sae_eval_run(sx_model *m, const sx_tokenizer *tok, const sx_sae_eval_opts
     if (o->ids) {
         if (o->n_ids <= 0) return sx_fail(err, "eval-sae: no token ids given");
         if (o->n_ids > c->n_ctx)
-            return sx_fail(err, "eval-sae: %d token ids, more than the model's context of %d", o->n_ids, c->n_ctx);
+            return sx_fail(err, "%s: %d token ids, more than the model's context of %d",
+                           o->model_name ? o->model_name : "model", o->n_ids, c->n_ctx);
         for (int i = 0; i < o->n_ids; i++)
             if (o->ids[i] < 0 || o->ids[i] >= c->vocab_size)
-                return sx_fail(err, "eval-sae: token id %d (position %d of the ids) is beyond the vocabulary of %d",
-                               (int)o->ids[i], i, c->vocab_size);
+                return sx_fail(err, "%s: token id %d (position %d of the ids) is beyond the vocabulary of %d",
+                               o->model_name ? o->model_name : "model", (int)o->ids[i], i, c->vocab_size);
         B = 1, C = o->n_ids;
     } else {
         B = o->batch, C = o->pack.context_size;

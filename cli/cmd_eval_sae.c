@@ -100,6 +100,7 @@ int cmd_eval_sae(int argc, char **argv) {
     }
     sx_sae_eval_opts o = {
         .saes = (const struct sx_sae *const *)sp, .names = sae_paths.v, .n_saes = sae_paths.n, .default_hook = hook,
+        .model_name = model_dir,
         .ids = ids, .n_ids = n_ids, .data = data, .tokens = tokens, .batch = (int)batch, .progress = 1,
         .src = {.skip_bad = skip_bad, .html_unescape = html, .label_rule = label,
                 .want = want ? (strcmp(want, "toxic") == 0 ? 1 : 2) : 0,
