@@ -202,6 +202,21 @@ if r.returncode == 0 and rc.returncode == 0:
     check('--data exact SAE: ce_loss_score 1, kl 0', abs(float(g['ce_loss_score']) - 1) < 1e-6 and abs(float(g['kl_spliced'])) < 1e-9,
           (g['ce_loss_score'], g['kl_spliced']))
 
+# 3b. one document per window (--per-doc: the model sees only the real tokens), no BOS added
+common = ['--tokenizer', TOK, '--data', data, '--context-size', '16', '--tokens', '60', '--per-doc']
+r = run(['--sae', relu, '--out', 'perdoc'] + common)
+check('--per-doc run exit 0', r.returncode == 0, r.stderr)
+rc = subprocess.run([B, 'cache', '--model', M, '--hook', 'blocks.0.hook_resid_pre', '--out', 'perdoc.h5'] + common,
+                    capture_output=True, text=True)
+if r.returncode == 0 and rc.returncode == 0:
+    f = h5py.File('perdoc.h5', 'r'); tok, pos = f['token_ids'][:], f['positions'][:]
+    starts = list(np.flatnonzero(pos == 0)) + [len(pos)]
+    windows = [[int(t) for t in tok[a:b]] for a, b in zip(starts, starts[1:])]
+    check('--per-doc: windows of different lengths', len(set(map(len, windows))) > 1, [len(w) for w in windows])
+    compare('--per-doc', 'perdoc', reference(windows, [(relu, sae_load(relu), 'blocks.1.hook_resid_post')]))
+else:
+    check('cache of the per-doc windows', False, rc.stderr)
+
 # 4. bad inputs: one line naming the file, nonzero exit, nothing written
 def bad(label, args, must):
     out = 'bad-' + label.replace(' ', '-')
