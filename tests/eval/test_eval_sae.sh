@@ -3,7 +3,8 @@
 # (GPT-2 forward over the gpt2-tiny fixture weights, the SAE encoders, every metric as
 # defined in analysis/README.md): every column within 1e-4 relative, on one --ids sequence
 # (with a BOS token in the middle) and on packed --data windows (windows from `saetox cache`
-# on the same options); an SAE that reconstructs exactly gives ce_loss_score 1 and KL 0;
+# on the same options, concatenated and --per-doc); an SAE that reconstructs exactly gives
+# ce_loss_score 1 and KL 0 (on GPT-2 and Gemma-2);
 # bad inputs give one line naming the file, a nonzero exit and no output.
 set -u
 SH="${SAETOX_SHARED:-}"
@@ -178,6 +179,16 @@ if r.returncode == 0:
     check('exact SAE: kl_div_score 1', abs(float(g['kl_div_score']) - 1) < 1e-6, g['kl_div_score'])
     check('exact SAE: ce_spliced == ce_clean', float(g['ce_spliced']) == float(g['ce_clean']), (g['ce_spliced'], g['ce_clean']))
     check('exact SAE: mse 0, fvu 0', float(g['mse']) == 0 and abs(float(g['fvu'])) < 1e-12, (g['mse'], g['fvu']))
+
+# 2b. the same on Gemma-2 (sliding-window attention, softcaps; BOS id 2 at positions 0 and 9)
+r = subprocess.run([B, 'eval-sae', '--model', f'{F}/gemma2-tiny', '--sae', 'exact', '--ids', '2,82,0,280,140,511,263,5,9,2,44',
+                    '--out', 'gemma-exact'], capture_output=True, text=True)
+check('gemma2 exact SAE exit 0', r.returncode == 0, r.stderr)
+if r.returncode == 0:
+    g = read_csv('gemma-exact')[0]
+    check('gemma2 exact SAE: ce_loss_score 1, kl_spliced 0, 9 spliced positions',
+          abs(float(g['ce_loss_score']) - 1) < 1e-6 and abs(float(g['kl_spliced'])) < 1e-9 and g['n_spliced'] == '9'
+          and float(g['kl_zero']) > 0.1, g)
 
 # 3. packed text (documents joined by EOS = BOS, BOS first in every window, the last window cut),
 #    two windows per batch; the windows are read back from `saetox cache` on the same options
