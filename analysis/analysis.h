@@ -278,6 +278,9 @@ typedef struct sx_sae_eval_info {
     int64_t n_tokens, n_windows;
     int exhausted;      /* the source ran out before `tokens` */
     double seconds;
+    /* where the time went: the clean passes, the passes from the hooks (spliced and zero),
+     * SAE encode/decode + reconstruction metrics, softmax / CE / KL over the vocabulary */
+    double clean_seconds, from_hook_seconds, sae_seconds, loss_seconds;
 } sx_sae_eval_info;
 
 /* rows[n_saes] receive the results.  Errors (an SAE whose hook the model lacks, d_in that is

@@ -65,6 +65,7 @@ typedef struct ev {
     float *tmp;          /* [nthreads, V] */
     double ce_clean;
     int64_t n_ce, n_tok;
+    sx_sae_eval_info *info; /* time split */
 } ev;
 
 static int capture(void *user, const sx_hook_ctx *ctx, float *x, sx_err *err) {
@@ -186,18 +187,30 @@ static int run_batch(ev *e, sx_err *err) {
     for (int s = 0; s < e->nb; s++)
         for (int p = 0; p < e->lens[s]; p++) e->pos[r++] = p;
     e->nr = r;
+    sx_sae_eval_info *in = e->info;
+    double t = sx_now();
     if (sx_forward(e->m, e->toks, e->lens, e->nb, &fo, e->probs, err)) return -1;
+    in->clean_seconds += sx_now() - t, t = sx_now();
     clean_rows(e);
+    in->loss_seconds += sx_now() - t;
     for (int i = 0; i < e->o->n_saes; i++) {
-        if (splice_sae(e, i, err) || from_hook(e, e->acc[i].hook, err)) return -1;
+        t = sx_now();
+        if (splice_sae(e, i, err)) return -1;
+        in->sae_seconds += sx_now() - t, t = sx_now();
+        if (from_hook(e, e->acc[i].hook, err)) return -1;
+        in->from_hook_seconds += sx_now() - t, t = sx_now();
         modified_rows(e, &e->acc[i].ce, &e->acc[i].kl);
+        in->loss_seconds += sx_now() - t;
     }
     for (int h = 0; h < e->n_hooks; h++) {
         memcpy(e->xs, e->hp[h].cap, (size_t)e->nr * e->d * sizeof(float));
         for (int q = 0; q < e->nr; q++)
             if (e->toks[q] != e->bos) memset(e->xs + (size_t)q * e->d, 0, (size_t)e->d * sizeof(float));
+        t = sx_now();
         if (from_hook(e, h, err)) return -1;
+        in->from_hook_seconds += sx_now() - t, t = sx_now();
         modified_rows(e, &e->hp[h].ce_zero, &e->hp[h].kl_zero);
+        in->loss_seconds += sx_now() - t;
     }
     e->n_tok += e->nr;
     return 0;
@@ -380,7 +393,7 @@ int sx_sae_eval_run(sx_model *m, const sx_tokenizer *tok, const sx_sae_eval_opts
     const sx_model_config *c = sx_model_cfg(m);
     ev e;
     memset(&e, 0, sizeof e);
-    e.m = m, e.o = o, e.V = c->vocab_size, e.d = c->d_model, e.bos = c->bos_id;
+    e.m = m, e.o = o, e.V = c->vocab_size, e.d = c->d_model, e.bos = c->bos_id, e.info = info;
 #ifdef _OPENMP
     e.nthreads = omp_get_max_threads();
 #else

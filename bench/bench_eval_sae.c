@@ -95,6 +95,9 @@ int main(int argc, char **argv) {
         printf("eval-sae, %d SAE%s (%s): %lld tokens, %.0f tok/s (%.2fx the clean pass's time per token)\n", n,
                n > 1 ? "s" : "", n > 1 ? "blocks.6 + blocks.10 hook_resid_pre" : "blocks.6.hook_resid_pre",
                (long long)info.n_tokens, info.n_tokens / info.seconds, (info.seconds / info.n_tokens) / (best / (Bw * C)));
+        printf("  time: clean passes %.1f s, passes from the hooks %.1f s, SAE encode/decode %.1f s, "
+               "softmax/CE/KL %.1f s, total %.1f s\n",
+               info.clean_seconds, info.from_hook_seconds, info.sae_seconds, info.loss_seconds, info.seconds);
     }
     sx_sae_free(&saes[0]);
     sx_sae_free(&saes[1]);
