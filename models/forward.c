@@ -1,5 +1,6 @@
 /* forward.c — the transformer blocks (GPT-2 and Gemma-2) over packed rows, with hooks, a KV
- * store, the final norm / unembedding, sx_forward, sx_model_unembed and sx_loglik.
+ * store, the final norm / unembedding, sx_forward, sx_forward_from_hook (the same pass started
+ * from a hook's residual), sx_logsumexp, sx_model_unembed and sx_loglik.
  *
  * Cost floor per token: ~2 * (params in the blocks run) flops in sgemm (GPT-2 small:
  * 2*85M = 170 MFLOP for 12 blocks, plus 2*38.6M for the 50257-row unembedding) and
