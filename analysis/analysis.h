@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "core.h"
+#include "datasets.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -233,6 +234,62 @@ typedef struct sx_stats_run_opts {
 } sx_stats_run_opts;
 void sx_stats_run_opts_default(sx_stats_run_opts *o);
 int sx_ana_stats_run(const sx_stats_run_opts *o, sx_err *err);
+
+/* ---------- SAE quality with the SAE spliced into the model (`saetox eval-sae`) ----------
+ * One clean pass over the text, then per SAE the blocks from its hook on with decode(encode(x))
+ * in place of x, and per distinct hook the same with zeros (definitions in README.md).  Takes
+ * loaded objects; sae_eval.c. */
+struct sx_model;
+struct sx_tokenizer;
+struct sx_sae;
+
+typedef struct sx_sae_eval_opts {
+    const struct sx_sae *const *saes;
+    const char *const *names;  /* the `sae` column and the file named in errors (e.g. the path) */
+    int n_saes;
+    const char *model_name;    /* the model folder, named in errors about the ids */
+    const char *default_hook;  /* for an SAE that names no hook_name (Gemma Scope), or NULL */
+    /* the text: either one sequence of token ids ... */
+    const int32_t *ids;
+    int n_ids;
+    /* ... or a source packed exactly as `saetox cache` does (datasets.h) */
+    const char *data;
+    sx_source_opts src;
+    sx_pack_opts pack;          /* context_size, prepend_bos, per_doc, ... */
+    int64_t tokens;             /* positions to evaluate (the last window is cut to fit) */
+    int batch;                  /* windows per forward pass (memory: 2 x batch x C x vocab floats) */
+    int progress;               /* progress bar on stderr (when it is a terminal) */
+} sx_sae_eval_opts;
+
+typedef struct sx_sae_eval_row {
+    char sae[1024];
+    char hook[128];
+    int d_sae;
+    int64_t n_tokens;   /* positions run through the model */
+    int64_t n_spliced;  /* of those, not BOS: the reconstruction metrics' positions */
+    int64_t n_ce;       /* positions t < T-1 of each window: the CE / KL positions */
+    double l0, mse, explained_variance, fvu;
+    double ce_clean, ce_spliced, ce_zero, ce_loss_score;
+    double kl_spliced, kl_zero, kl_div_score;
+    double dead_frac, dense_frac;
+} sx_sae_eval_row;
+
+typedef struct sx_sae_eval_info {
+    int64_t n_tokens, n_windows;
+    int exhausted;      /* the source ran out before `tokens` */
+    double seconds;
+    /* where the time went: the clean passes, the passes from the hooks (spliced and zero),
+     * SAE encode/decode + reconstruction metrics, softmax / CE / KL over the vocabulary */
+    double clean_seconds, from_hook_seconds, sae_seconds, loss_seconds;
+} sx_sae_eval_info;
+
+/* rows[n_saes] receive the results.  Errors (an SAE whose hook the model lacks, d_in that is
+ * not d_model, ids beyond the vocabulary, no text) name the SAE / source. */
+int sx_sae_eval_run(struct sx_model *m, const struct sx_tokenizer *tok, const sx_sae_eval_opts *o,
+                    sx_sae_eval_row *rows, sx_sae_eval_info *info, sx_err *err);
+/* DIR/sae_eval.csv (SX_EXPORT_SAE_EVAL_COLS) and DIR/sae_eval.jsonl, each written atomically;
+ * DIR is created. */
+int sx_sae_eval_write(const char *dir, const sx_sae_eval_row *rows, int n, sx_err *err);
 
 #ifdef __cplusplus
 }

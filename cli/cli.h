@@ -52,6 +52,7 @@ int cmd_analyze(int argc, char **argv);
 int cmd_score_toxicity(int argc, char **argv);
 int cmd_train_scorer(int argc, char **argv);
 int cmd_evaluate(int argc, char **argv);
+int cmd_eval_sae(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_lm_train(int argc, char **argv);
 int cmd_demo(int argc, char **argv);

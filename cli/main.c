@@ -11,6 +11,7 @@
 #pragma weak cmd_analyze
 #pragma weak cmd_cache
 #pragma weak cmd_demo
+#pragma weak cmd_eval_sae
 #pragma weak cmd_evaluate
 #pragma weak cmd_export
 #pragma weak cmd_fn
@@ -40,6 +41,7 @@ static const command COMMANDS[] = {
     {"score-toxicity", cmd_score_toxicity, "score JSONL texts with the built-in toxicity scorer"},
     {"train-scorer", cmd_train_scorer, "train the hashed n-gram toxicity scorer"},
     {"evaluate", cmd_evaluate, "steering sweep: toxicity, fluency and benchmark accuracy"},
+    {"eval-sae", cmd_eval_sae, "SAE quality spliced into the model: CE loss / KL recovered, FVU, L0, dead latents"},
     {"export", cmd_export, "export CSV reports, a notebook, an HTML dashboard and PNG plots"},
     {"lm-train", cmd_lm_train, "train a small GPT-2 from scratch"},
     {"demo", cmd_demo, "run the whole pipeline on the embedded default model"},

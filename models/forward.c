@@ -1,5 +1,6 @@
 /* forward.c — the transformer blocks (GPT-2 and Gemma-2) over packed rows, with hooks, a KV
- * store, the final norm / unembedding, sx_forward, sx_model_unembed and sx_loglik.
+ * store, the final norm / unembedding, sx_forward, sx_forward_from_hook (the same pass started
+ * from a hook's residual), sx_logsumexp, sx_model_unembed and sx_loglik.
  *
  * Cost floor per token: ~2 * (params in the blocks run) flops in sgemm (GPT-2 small:
  * 2*85M = 170 MFLOP for 12 blocks, plus 2*38.6M for the 50257-row unembedding) and
@@ -201,25 +202,43 @@ int sx_machine_busy(void) {
     return getloadavg(la, 1) == 1 && ncpu > 0 && la[0] > (double)ncpu + 0.5;
 }
 
+/* start: where the pass begins.  NULL: embed the tokens and run every block from 0.  Else
+ * x_start [n, d] is the residual at hook point (start->layer, start->point): blocks before it
+ * are skipped and hooks at or before that point are not called. */
+typedef struct run_start {
+    int layer;
+    sx_hook_point point;
+    const float *x;
+} run_start;
+
 static int run_rows(sx_model *m, const sx_rowset *rs, sx_kv *kv_in, const sx_hook *hooks, int n_hooks,
-                    int stop_after, const int *logit_rows, int n_logit_rows, float *logits, sx_err *err);
+                    const run_start *start, int stop_after, const int *logit_rows, int n_logit_rows,
+                    float *logits, sx_err *err);
 
 /* On an overloaded machine (load average above the CPU count) every OpenMP barrier and
  * OpenBLAS hand-off waits for a descheduled partner thread: measured here, 2 threads ran a
  * GPT-2-small forward at 472 tok/s and 1 thread at 828.  So run single-threaded while the
  * machine is busy, and restore the caller's thread count afterwards. */
-int sx__run(sx_model *m, const sx_rowset *rs, sx_kv *kv_in, const sx_hook *hooks, int n_hooks,
-            int stop_after, const int *logit_rows, int n_logit_rows, float *logits, sx_err *err) {
+static int run_serial_if_busy(sx_model *m, const sx_rowset *rs, sx_kv *kv_in, const sx_hook *hooks,
+                              int n_hooks, const run_start *start, int stop_after, const int *logit_rows,
+                              int n_logit_rows, float *logits, sx_err *err) {
     int nt = sx_get_threads();
     int serial = nt > 1 && sx_machine_busy();
     if (serial) sx_set_threads(1);
-    int rc = run_rows(m, rs, kv_in, hooks, n_hooks, stop_after, logit_rows, n_logit_rows, logits, err);
+    int rc = run_rows(m, rs, kv_in, hooks, n_hooks, start, stop_after, logit_rows, n_logit_rows, logits, err);
     if (serial) sx_set_threads(nt);
     return rc;
 }
 
+int sx__run(sx_model *m, const sx_rowset *rs, sx_kv *kv_in, const sx_hook *hooks, int n_hooks,
+            int stop_after, const int *logit_rows, int n_logit_rows, float *logits, sx_err *err) {
+    return run_serial_if_busy(m, rs, kv_in, hooks, n_hooks, NULL, stop_after, logit_rows, n_logit_rows, logits,
+                              err);
+}
+
 static int run_rows(sx_model *m, const sx_rowset *rs, sx_kv *kv_in, const sx_hook *hooks, int n_hooks,
-                    int stop_after, const int *logit_rows, int n_logit_rows, float *logits, sx_err *err) {
+                    const run_start *start, int stop_after, const int *logit_rows, int n_logit_rows,
+                    float *logits, sx_err *err) {
     const sx_model_config *c = &m->cfg;
     int n = rs->n, d = c->d_model;
     if (check_rows(m, rs, err) || sx__hooks_check(m, hooks, n_hooks, err)) return -1;
@@ -238,10 +257,20 @@ static int run_rows(sx_model *m, const sx_rowset *rs, sx_kv *kv_in, const sx_hoo
         local.seq_off = off;
         kv = &local;
     }
-    embed(m, rs, x);
+    /* A pass from a hook: resid_pre L enters block L, resid_post L enters block L + 1 (after
+     * the last block: only the final norm and unembedding remain). */
+    int first = 0;
+    if (start) {
+        memcpy(x, start->x, (size_t)n * d * sizeof(float));
+        first = start->point == SX_HOOK_RESID_PRE ? start->layer : start->layer + 1;
+    } else {
+        embed(m, rs, x);
+    }
     int last = stop_after >= 0 && stop_after < c->n_layers ? stop_after : c->n_layers - 1;
-    for (int l = 0; l <= last; l++) {
-        if (sx__hooks_call(hooks, n_hooks, l, SX_HOOK_RESID_PRE, rs, d, x, err)) return -1;
+    for (int l = first; l <= last; l++) {
+        /* the given x already is resid_pre of the first block: its hooks do not run again */
+        int skip_pre = start && start->point == SX_HOOK_RESID_PRE && l == first;
+        if (!skip_pre && sx__hooks_call(hooks, n_hooks, l, SX_HOOK_RESID_PRE, rs, d, x, err)) return -1;
         int rc = c->arch == SX_ARCH_GPT2 ? gpt2_block(m, l, rs, kv, x, err) : gemma2_block(m, l, rs, kv, x, err);
         if (rc) return -1;
         if (sx__hooks_call(hooks, n_hooks, l, SX_HOOK_RESID_POST, rs, d, x, err)) return -1;
@@ -261,8 +290,8 @@ static int run_rows(sx_model *m, const sx_rowset *rs, sx_kv *kv_in, const sx_hoo
 }
 
 /* ---------- public entry points ---------- */
-int sx_forward(sx_model *m, const int32_t *tokens, const int *lens, int n_seqs,
-               const sx_forward_opts *opts, float *logits_out, sx_err *err) {
+static int forward_seqs(sx_model *m, const int32_t *tokens, const int *lens, int n_seqs,
+                        const sx_forward_opts *opts, const run_start *start, float *logits_out, sx_err *err) {
     sx_forward_opts dflt = {NULL, 0, -1, 0};
     if (!opts) opts = &dflt;
     if (n_seqs <= 0 || !tokens || !lens) return sx_fail(err, "%s: sx_forward: no sequences given", m->dir);
@@ -294,8 +323,43 @@ int sx_forward(sx_model *m, const int32_t *tokens, const int *lens, int n_seqs,
             if (opts->logits == 1 || (opts->logits == 2 && j == lens[s] - 1)) lrows[nl++] = r;
         }
     sx_rowset rs = {n, tokens, seq, pos};
-    return sx__run(m, &rs, NULL, opts->hooks, opts->n_hooks, opts->stop_after_layer, lrows,
-                   opts->logits ? nl : 0, logits_out, err);
+    return run_serial_if_busy(m, &rs, NULL, opts->hooks, opts->n_hooks, start, opts->stop_after_layer, lrows,
+                              opts->logits ? nl : 0, logits_out, err);
+}
+
+int sx_forward(sx_model *m, const int32_t *tokens, const int *lens, int n_seqs,
+               const sx_forward_opts *opts, float *logits_out, sx_err *err) {
+    return forward_seqs(m, tokens, lens, n_seqs, opts, NULL, logits_out, err);
+}
+
+int sx_forward_from_hook(sx_model *m, const int32_t *tokens, const int *lens, int n_seqs, int layer,
+                         sx_hook_point point, const float *x_at_hook, const sx_forward_opts *opts,
+                         float *logits_out, sx_err *err) {
+    if (layer < 0 || layer >= m->cfg.n_layers)
+        return sx_fail(err, "%s: start hook on layer %d, but the model has %d layers (0..%d)", m->dir, layer,
+                       m->cfg.n_layers, m->cfg.n_layers - 1);
+    if (point != SX_HOOK_RESID_PRE && point != SX_HOOK_RESID_POST)
+        return sx_fail(err, "sx_forward_from_hook: unknown hook point %d", (int)point);
+    if (!x_at_hook) return sx_fail(err, "sx_forward_from_hook: no residual given");
+    int first = point == SX_HOOK_RESID_PRE ? layer : layer + 1;
+    if (opts && opts->stop_after_layer >= 0 && opts->stop_after_layer < first)
+        return sx_fail(err, "sx_forward_from_hook: stop_after_layer %d is before the start block %d",
+                       opts->stop_after_layer, first);
+    run_start st = {layer, point, x_at_hook};
+    return forward_seqs(m, tokens, lens, n_seqs, opts, &st, logits_out, err);
+}
+
+double sx_logsumexp(const float *l, int n, float *probs) {
+    if (n <= 0) return -INFINITY;
+    float mx = l[0];
+    for (int j = 1; j < n; j++)
+        if (l[j] > mx) mx = l[j];
+    double z = sx__sum_exp(l, n, mx, 1.0f, probs); /* vectorised exp (~1-2 ulp) */
+    if (probs) {
+        float inv = (float)(1.0 / z);
+        for (int j = 0; j < n; j++) probs[j] *= inv;
+    }
+    return (double)mx + log(z);
 }
 
 int sx_loglik(sx_model *m, const int32_t *ctx, int n_ctx, const int32_t *cont, int n_cont,

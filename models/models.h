@@ -90,6 +90,22 @@ typedef struct sx_forward_opts {
 int sx_forward(sx_model *m, const int32_t *tokens, const int *lens, int n_seqs,
                const sx_forward_opts *opts, float *logits_out, sx_err *err);
 
+/* The same pass started from the residual x_at_hook [sum(lens), d] at hook point (layer,
+ * point) instead of from the embeddings: blocks.L.hook_resid_pre enters block L,
+ * blocks.L.hook_resid_post enters block L + 1 (for the last layer only the final norm and
+ * unembedding run).  Exact, not an approximation: in a pass over whole sequences every
+ * block's keys and values come from its own input rows, so nothing before the hook is
+ * needed.  opts->hooks run at the points after the start point only.  Rows, tokens (used by
+ * the hooks and checked like sx_forward) and logits are as in sx_forward; stop_after_layer
+ * must not be before the start block. */
+int sx_forward_from_hook(sx_model *m, const int32_t *tokens, const int *lens, int n_seqs, int layer,
+                         sx_hook_point point, const float *x_at_hook, const sx_forward_opts *opts,
+                         float *logits_out, sx_err *err);
+
+/* log sum_j exp(l[j]) over j < n, in double from float terms (vectorised exp, ~1-2 ulp per
+ * term); when probs is not NULL it receives the softmax exp(l[j] - lse) as floats. */
+double sx_logsumexp(const float *l, int n, float *probs);
+
 /* Final norm + unembedding (+ final softcap for Gemma-2) of n residual vectors x [n, d] into
  * logits [n, vocab]: the logit lens. */
 int sx_model_unembed(sx_model *m, const float *x, int n, float *logits, sx_err *err);

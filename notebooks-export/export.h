@@ -126,7 +126,13 @@ void sx_export_release_caches(void);
  * latents_<sae>.csv       SX_EXPORT_LATENT_COLS (one row per latent of that SAE)
  * width_comparison.csv    SX_EXPORT_WIDTH_COLS  (one row per family/concept)
  * steering_sweep.csv      SX_EXPORT_SWEEP_COLS  (the contract's columns, normalised)
- * pairs.csv               small_latent,wide_latent,cosine (validated copy)            */
+ * pairs.csv               small_latent,wide_latent,cosine (validated copy)
+ * sae_eval.csv            SX_EXPORT_SAE_EVAL_COLS (`saetox eval-sae`: one row per SAE;
+ *                         definitions in analysis/README.md)                            */
+#define SX_EXPORT_SAE_EVAL_COLS                                                               \
+    "sae", "d_sae", "n_tokens", "l0", "mse", "explained_variance", "fvu", "ce_clean",         \
+        "ce_spliced", "ce_zero", "ce_loss_score", "kl_spliced", "kl_zero", "kl_div_score",    \
+        "dead_frac", "dense_frac", "hook", "n_spliced", "n_ce"
 #define SX_EXPORT_TRAINING_COLS                                                               \
     "sae", "step", "tokens", "mse", "fvu", "l0", "dead_frac", "mean_max_act", "lr",           \
         "tokens_per_s"
