@@ -121,12 +121,12 @@ nll, ntok = np.zeros(P), np.zeros(P)
 for p, text in enumerate(prompts):
     ids = [int(v) for v in out('tokenize', '--model', MODEL, '--text', text).split(',')]
     g = out('generate', '--model', MODEL, '--ids', ','.join(map(str, ids)), '--greedy', '--print-ids',
-            '--max-new-tokens', str(NEW)).strip().split('\n')
+            '--max-new-tokens', str(NEW), '--threads', '1').strip().split('\n')
     cont = [int(v) for v in g[-1].split(',')]
     conts = [x['continuation'] for x in gens if x['tier'] == 'none' and x['prompt_idx'] == p]
     check(len(conts) == K and all(g[0] == text + c for c in conts), 'prompt %d: the %d samples are the greedy continuation' % (p, K))
     subprocess.run([bin_, 'model-dump', '--model', MODEL, '--ids', ','.join(map(str, ids + cont)),
-                    '--out', T + '/md.safetensors'], check=True, capture_output=True)
+                    '--out', T + '/md.safetensors', '--threads', '1'], check=True, capture_output=True)
     lg = st_np.read(T + '/md.safetensors')['logits']
     l = 0.0
     for t, tok in enumerate(cont):
@@ -145,7 +145,7 @@ def mean_resid(texts):
     s, n = 0.0, 0
     for text in texts:
         ids = out('tokenize', '--model', MODEL, '--text', text).strip()
-        subprocess.run([bin_, 'model-dump', '--model', MODEL, '--ids', ids, '--out', T + '/md.safetensors'],
+        subprocess.run([bin_, 'model-dump', '--model', MODEL, '--ids', ids, '--out', T + '/md.safetensors', '--threads', '1'],
                        check=True, capture_output=True)
         h = st_np.read(T + '/md.safetensors')[HOOK]
         s = s + h[1:].sum(0)  # positions >= 1
