@@ -9,7 +9,11 @@
  * 3. decoder rows of SAEs saved by sx_train_run (topk, batchtopk, jumprelu) have unit norm;
  * 4. FVU: metrics.jsonl fvu = sum ||x - x_hat||^2 / sum ||x - mean(x)||^2 over the batch
  *    (checked as fvu/mse = B d / two-pass variance sum, on data with mean 3), and
- *    eval.jsonl mse / fvu / l0 recomputed from the saved SAE on a held-out cache. */
+ *    eval.jsonl mse / fvu / l0 recomputed from the saved SAE on a held-out cache;
+ * 5. BatchTopK's inference threshold after each step = the running mean (0.99 / 0.01) of the
+ *    smallest activation kept, recomputed from the pre-step parameters;
+ * 6. the metrics line of a one-step TopK run (mse, fvu, l0, mean_max_act) recomputed from the
+ *    initial parameters. */
 #include <unistd.h>
 
 #include "datasets.h"
@@ -71,6 +75,33 @@ static void check_adam_unit(void) {
 /* ---- 2: real steps ---- */
 enum { D = 8, M = 24, K = 3, B = 32 };
 
+static int cmp_desc(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x < y) - (x > y);
+}
+
+/* BatchTopK's inference threshold after a step: the smallest activation the batch kept (the
+ * B*K-th largest of the rows' top-4K positive pre-activations, from the parameters before the
+ * step, in float64), folded into a running mean: thr = 0.99 thr + 0.01 kept_min (the first
+ * step takes kept_min itself). */
+static double bt_threshold_ref(const sx_tsae *t, const float *x, double prev) {
+    enum { C = 4 * K < M ? 4 * K : M };
+    double cand[B * C], pre[M];
+    int n = 0;
+    for (int r = 0; r < B; r++) {
+        for (int j = 0; j < M; j++) {
+            double z = t->b_enc[j];
+            for (int i = 0; i < D; i++) z += ((double)x[r * D + i] - t->b_dec[i]) * t->WencT[j * D + i];
+            pre[j] = z;
+        }
+        qsort(pre, M, sizeof(double), cmp_desc);
+        for (int q = 0; q < C && pre[q] > 0; q++) cand[n++] = pre[q];
+    }
+    qsort(cand, (size_t)n, sizeof(double), cmp_desc);
+    double kept_min = cand[(n > B * K ? B * K : n) - 1];
+    return prev > 0 ? 0.99 * prev + 0.01 * kept_min : kept_min;
+}
+
 static void check_steps(sx_sae_arch arch) {
     sx_err err = {{0}};
     sx_tsae t;
@@ -89,7 +120,7 @@ static void check_steps(sx_sae_arch arch) {
            *rv = calloc((size_t)t.np, sizeof(double));
     ref_adam r = {rp, rm, rv};
     for (int64_t i = 0; i < t.np; i++) rp[i] = t.p[i];
-    double worst = 0, moved = 0;
+    double worst = 0, moved = 0, thr_prev = 0;
     const double lr = 1e-2;
     for (int step = 1; step <= 3; step++) {
         sx_step_ctx c = {0};
@@ -99,8 +130,14 @@ static void check_steps(sx_sae_arch arch) {
         int rc = dense ? sx_step_dense(&t, &c, &err) : sx_step_sparse(&t, &c, &err);
         CHECK(rc == 0, "gradient: %s", err.msg);
         c.want_grad = 0, c.grad_out = NULL;
+        double thr_want = arch == SX_SAE_BATCHTOPK ? bt_threshold_ref(&t, x, thr_prev) : 0;
         rc = dense ? sx_step_dense(&t, &c, &err) : sx_step_sparse(&t, &c, &err);
         CHECK(rc == 0, "step: %s", err.msg);
+        if (arch == SX_SAE_BATCHTOPK) {
+            CHECK(fabs(t.bt_threshold - thr_want) <= 1e-5 * thr_want, "batchtopk threshold after step %d: %.9g, reference %.9g",
+                  step, t.bt_threshold, thr_want);
+            thr_prev = thr_want;
+        }
         ref_step(&r, g, t.np, 1.0, lr, step);
         if (unit)
             for (int j = 0; j < M; j++) {
@@ -265,6 +302,64 @@ static void check_run(sx_sae_arch arch, const char *tmp) {
     sx_sae_free(&sae);
 }
 
+/* A one-step TopK run: its metrics line describes the initial parameters (the step's
+ * forward pass comes before its update), which sx_tsae_init_params reproduces from the seed;
+ * mse, fvu, l0 and mean_max_act are recomputed from them in float64. */
+static void check_metrics_first_step(const char *tmp) {
+    enum { RD = 16, RW = 48, RK = 4, RB = 64 };
+    static float x[RB * RD];
+    make_data(x, RB, RD, 71);
+    char out[4200], path[4400];
+    snprintf(out, sizeof out, "%s/first-step", tmp);
+    sx_err err = {{0}};
+    sx_train_opts o;
+    sx_train_opts_default(&o);
+    o.arch = SX_SAE_TOPK, o.n_widths = 1, o.widths[0] = RW, o.n_k = 1, o.ks[0] = RK, o.batch = RB, o.tokens = RB;
+    o.seed = 11, o.lr = 1e-3, o.log_every = 1, o.out_dir = out;
+    fixed_src f = {x, RB, 0, RD};
+    sx_batch_source src = {&f, RD, "fixed", fixed_next, fixed_skip};
+    CHECK(sx_train_run(&o, &src, &err) == 0, "one-step run: %s", err.msg);
+    sx_tsae t;
+    CHECK(sx_tsae_init(&t, SX_SAE_TOPK, RD, RW, RK, 0, "ref", &err) == 0, "init: %s", err.msg);
+    sx_tsae_init_params(&t, o.seed, 0, x, RB, o.jumprelu_init_threshold);
+    double se = 0, l0 = 0, mx_sum = 0;
+    for (int r = 0; r < RB; r++) {
+        double pre[RW], sorted[RW], rec[RD];
+        for (int j = 0; j < RW; j++) {
+            double z = t.b_enc[j];
+            for (int i = 0; i < RD; i++) z += ((double)x[r * RD + i] - t.b_dec[i]) * t.WencT[j * RD + i];
+            pre[j] = sorted[j] = z;
+        }
+        qsort(sorted, RW, sizeof(double), cmp_desc);
+        for (int i = 0; i < RD; i++) rec[i] = t.b_dec[i];
+        double mx = 0;
+        for (int j = 0; j < RW; j++) {
+            if (!(pre[j] >= sorted[RK - 1] && pre[j] > 0)) continue;
+            l0 += 1, mx = fmax(mx, pre[j]);
+            for (int i = 0; i < RD; i++) rec[i] += pre[j] * t.W_dec[j * RD + i];
+        }
+        mx_sum += mx;
+        for (int i = 0; i < RD; i++) se += (rec[i] - x[r * RD + i]) * (rec[i] - x[r * RD + i]);
+    }
+    sx_tsae_free(&t);
+    const double want[4] = {se / (RB * RD), se / var_sum(x, RB, RD), l0 / RB, mx_sum / RB};
+    const char *keys[4] = {"mse", "fvu", "l0", "mean_max_act"};
+    snprintf(path, sizeof path, "%s/metrics.jsonl", out);
+    char *buf = NULL;
+    size_t len;
+    cJSON *j = sx_read_file(path, 1 << 20, &buf, &len, &err) == 0 ? cJSON_Parse(buf) : NULL;
+    CHECK(j != NULL, "metrics.jsonl of the one-step run");
+    for (int q = 0; q < 4; q++) {
+        double v = NAN;
+        sx_json_num(j, keys[q], &v, "metrics", NULL);
+        CHECK(fabs(v - want[q]) <= 2e-5 * fabs(want[q]), "first step %s %.9g vs reference %.9g", keys[q], v, want[q]);
+    }
+    printf("first step: mse %.6g fvu %.6g l0 %.4g mean_max_act %.6g (references)\n", want[0], want[1], want[2], want[3]);
+    CHECK(want[2] > 1 && want[1] > 0.01 && want[1] < 0.99, "fixture: l0 %g, fvu %g not degenerate", want[2], want[1]);
+    cJSON_Delete(j);
+    free(buf);
+}
+
 int main(void) {
     const char *tmp = test_tmpdir("pin_train");
     check_adam_unit();
@@ -275,5 +370,6 @@ int main(void) {
     check_run(SX_SAE_TOPK, tmp);
     check_run(SX_SAE_BATCHTOPK, tmp);
     check_run(SX_SAE_JUMPRELU, tmp);
+    check_metrics_first_step(tmp);
     return TEST_DONE();
 }
