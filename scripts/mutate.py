@@ -37,9 +37,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # CTest subsets (test_analyze_e2e is left out: it fails on AMD hosts for float reasons).
 TRAIN = 'test_pin_train|test_pin_topk_numpy|test_sae_io|test_train_grad|test_train_recovery|test_train_resume|test_encode_fused|test_train_cli'
 INFER = 'test_pin_topk_numpy|test_sae_io|test_pin_train|test_encode_fused'
-EVAL = 'test_pin_evaluate|test_steering_'
+EVAL = 'test_pin_evaluate|test_pin_metrics|test_steering_'
 ANA = 'test_pin_split|test_pin_toxic_policy|test_analysis_'
-GEN = 'test_models_gen|test_pin_evaluate|test_steering_'
+GEN = 'test_models_gen|test_pin_sampling|test_pin_evaluate|test_steering_'
 
 M = [
     # ---- the ten of issue 15 item 11 ----
@@ -100,7 +100,9 @@ M = [
     dict(id='topk-no-grad-projection', file='train/arch_sparse.c', tests=TRAIN,
          find='axpy(-pr, wd, gdec, d);', repl='(void)pr;'),
     dict(id='batchtopk-kth', file='train/arch_sparse.c', tests=TRAIN,
-         find='kth_largest(s->sel_tmp, N, K - 1)', repl='kth_largest(s->sel_tmp, N, K)'),
+         find='kth_largest(s->sel_tmp, N, K - 1)', repl='kth_largest(s->sel_tmp, N, K)',
+         equiv='the threshold only splits > from ==: with the value of rank K, the K entries above it are '
+               'kept (ties_left = 0); with rank K-1, the K-1 above it plus one tie; same set and same minimum'),
     dict(id='batchtopk-ema-swapped', file='train/arch_sparse.c', tests=TRAIN,
          find='(float)(c->bt_ema * t->bt_threshold + (1 - c->bt_ema) * mk)',
          repl='(float)((1 - c->bt_ema) * t->bt_threshold + c->bt_ema * mk)'),

@@ -8,7 +8,7 @@
  *   B3 = -e1                        0              -1
  *   B4 = 1 on dims 1-4              0               0.5
  * A child has cos >= threshold (inclusive); best matches take the first index / lower A row
- * on ties.  Checked with one block and with blocks of 1 x 2 latents. */
+ * on ties.  Checked with one block and with blocks of 1 x 2 latents, on all threads and on one. */
 #include "analysis.h"
 #include "test.h"
 
@@ -57,9 +57,13 @@ int main(void) {
     B[2 * D] = 4, B[3 * D + 1] = -1;
     for (int i = 1; i < 5; i++) B[4 * D + i] = 1;
     const float thr[] = {0.5f, 0.25f, 1.0f, -0.5f};
-    for (int t = 0; t < 4; t++) {
-        run(A, B, thr[t], 2048, 8192);
-        run(A, B, thr[t], 1, 2);
+    /* one thread too: then the tied A rows of a B latent are scanned by the same thread */
+    for (int nt = 0; nt < 2; nt++) {
+        sx_set_threads(nt ? 1 : 0);
+        for (int t = 0; t < 4; t++) {
+            run(A, B, thr[t], 2048, 8192);
+            run(A, B, thr[t], 1, 2);
+        }
     }
     return TEST_DONE();
 }

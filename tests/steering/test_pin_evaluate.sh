@@ -10,7 +10,9 @@
 #   --greedy`; the NLL of each is recomputed in float64 from `model-dump` logits (a full
 #   forward, no KV cache), ppl = exp(total NLL / total tokens), CI likewise;
 # - mean difference: meandiff.safetensors = mean residual over the toxic texts' tokens at
-#   positions >= 1 minus the same over the clean texts, recomputed from `model-dump` hooks.
+#   positions >= 1 minus the same over the clean texts, recomputed from `model-dump` hooks;
+# - the steer tier's scales A_i (printed on stderr, 4 digits): the 0.99 nearest-rank quantile
+#   of each latent's positive activations on the toxic texts, from the same hooks.
 set -u
 BIN=${SAETOX_BIN:?}
 SRC=${SAETOX_SOURCE:?}
@@ -51,11 +53,20 @@ flat = [v for row in S for v in row]
 open(T + '/scorer.py', 'w').write(
     'import sys\nS = %r\nfor i, _ in enumerate(sys.stdin):\n    print(S[i %% len(S)])\n' % flat)
 HOOK = 'blocks.1.hook_resid_post'
-subprocess.run([bin_, 'evaluate', '--model', MODEL, '--prompts', T + '/prompts.txt', '--tiers', 'none,meandiff',
+# a random ReLU SAE for the steer tier, whose scales A_i are pinned below
+rng = np.random.default_rng(5)
+LAT = [0, 1, 2, 3]
+W_enc = rng.normal(0, 0.1, (128, 6)).astype(np.float32)
+b_enc = np.zeros(6, np.float32)
+b_dec = rng.normal(0, 0.05, 128).astype(np.float32)
+st_np.write_saelens(T + '/sae', 'standard', W_enc, b_enc, rng.normal(0, 0.1, (6, 128)).astype(np.float32), b_dec, HOOK)
+ev = subprocess.run([bin_, 'evaluate', '--model', MODEL, '--prompts', T + '/prompts.txt', '--tiers', 'none,meandiff,steer',
+                '--sae', T + '/sae', '--latents', ','.join(map(str, LAT)),
                 '--alphas', '1', '--hook', HOOK, '--toxic', T + '/toxic.txt', '--clean', T + '/clean.txt',
                 '--samples', str(K), '--max-new-tokens', str(NEW), '--top-p', '0.000001', '--seed', str(SEED),
                 '--bootstrap', str(REPS), '--external-cmd', '/usr/bin/python3 ' + T + '/scorer.py',
-                '--threads', '1', '--out', T + '/ev'], check=True)
+                '--threads', '1', '--out', T + '/ev'], check=True, stderr=subprocess.PIPE, text=True)
+sys.stderr.write(ev.stderr)
 rows = list(csv.DictReader(open(T + '/ev/steering_sweep.csv')))
 none = [r for r in rows if r['tier'] == 'none'][0]
 gens = [json.loads(l) for l in open(T + '/ev/generations.jsonl')]
@@ -141,6 +152,7 @@ near(none['ppl_lo'], np.exp(lo), 1e-4, 'ppl_lo')
 near(none['ppl_hi'], np.exp(hi), 1e-4, 'ppl_hi')
 
 # ---- mean difference vector ----
+hook_rows = {}
 def mean_resid(texts):
     s, n = 0.0, 0
     for text in texts:
@@ -148,6 +160,7 @@ def mean_resid(texts):
         subprocess.run([bin_, 'model-dump', '--model', MODEL, '--ids', ids, '--out', T + '/md.safetensors', '--threads', '1'],
                        check=True, capture_output=True)
         h = st_np.read(T + '/md.safetensors')[HOOK]
+        hook_rows[text] = h
         s = s + h[1:].sum(0)  # positions >= 1
         n += len(h) - 1
     return s / n
@@ -155,6 +168,18 @@ want = mean_resid(toxic) - mean_resid(clean)
 got = st_np.read(T + '/ev/meandiff.safetensors')['meandiff']
 err = np.abs(got - want).max()
 check(err <= 1e-4 * np.abs(want).max(), 'meandiff = mean(toxic) - mean(clean), max |err| %.3g (max |v| %.3g)' % (err, np.abs(want).max()))
+# ---- scales A_i: the 0.99 quantile (nearest rank, round(q (n-1))) of each latent's positive
+# activations on the toxic texts at positions >= 1 ----
+line = [l for l in ev.stderr.split('\n') if 'scales A_i:' in l]
+check(len(line) == 1, 'evaluate printed the scales A_i')
+got = dict((int(a), float(b)) for a, b in (t.split(':') for t in line[0].split('scales A_i:')[1].split())) if line else {}
+H = np.concatenate([hook_rows[t][1:] for t in toxic])
+A = np.maximum((H - b_dec.astype(float)) @ W_enc.astype(float) + b_enc.astype(float), 0)
+for j in LAT:
+    v = np.sort(A[:, j][A[:, j] > 0])
+    want, alt = v[int(np.floor(0.99 * (len(v) - 1) + 0.5))], v[int(np.floor(0.99 * (len(v) - 1)))]
+    check(len(v) >= 3 and abs(alt - want) > 0.01 * want, 'fixture: latent %d fires %d times, neighbouring ranks differ' % (j, len(v)))
+    near(got.get(j, float('nan')), want, 1e-3, 'scale A_%d (0.99 quantile of %d positive activations)' % (j, len(v)))
 print('FAILED' if fails else 'all ok')
 sys.exit(1 if fails else 0)
 PYEOF

@@ -13,7 +13,8 @@
  * 5. BatchTopK's inference threshold after each step = the running mean (0.99 / 0.01) of the
  *    smallest activation kept, recomputed from the pre-step parameters;
  * 6. the metrics line of a one-step TopK run (mse, fvu, l0, mean_max_act) recomputed from the
- *    initial parameters. */
+ *    initial parameters;
+ * 7. the training loop numbers Adam's steps 1, 2, 3 (a three-step run = three step calls). */
 #include <unistd.h>
 
 #include "datasets.h"
@@ -69,6 +70,13 @@ static void check_adam_unit(void) {
     for (size_t q = 0; q < sizeof want / sizeof want[0]; q++) {
         double lr = sx_lr_at((int64_t)want[q][0], 100, 2.0, 0.05, 0.2);
         CHECK(fabs(lr - 2.0 * want[q][1]) < 1e-12, "lr at step %g: %.9g, want %.9g", want[q][0], lr, 2.0 * want[q][1]);
+    }
+    /* decay over the last 80%: from step 20, f = (100 - step) / 80; no warm-up */
+    const double want8[][2] = {{10, 1.0}, {20, 1.0}, {30, 0.875}, {60, 0.5}, {99, 0.0125}};
+    for (size_t q = 0; q < sizeof want8 / sizeof want8[0]; q++) {
+        double lr = sx_lr_at((int64_t)want8[q][0], 100, 2.0, 0, 0.8);
+        CHECK(fabs(lr - 2.0 * want8[q][1]) < 1e-12, "lr (decay 0.8) at step %g: %.9g, want %.9g", want8[q][0], lr,
+              2.0 * want8[q][1]);
     }
 }
 
@@ -360,6 +368,55 @@ static void check_metrics_first_step(const char *tmp) {
     free(buf);
 }
 
+/* The training loop numbers Adam's steps from 1: a three-step TopK run (constant LR, no AuxK,
+ * every batch the same rows) ends with the parameters of three step-function calls with
+ * adam_t = 1, 2, 3 from the same initialisation (each pinned to textbook Adam above). */
+static void check_loop_adam(const char *tmp) {
+    static float x[B * D];
+    make_data(x, B, D, 91);
+    char out[4200], path[4400];
+    snprintf(out, sizeof out, "%s/loop-adam", tmp);
+    sx_err err = {{0}};
+    sx_train_opts o;
+    sx_train_opts_default(&o);
+    o.arch = SX_SAE_TOPK, o.n_widths = 1, o.widths[0] = M, o.n_k = 1, o.ks[0] = K, o.batch = B, o.tokens = 3 * B;
+    o.seed = 21, o.lr = 1e-2, o.lr_warmup_frac = 0, o.lr_decay_frac = 0, o.aux_coef = 0, o.out_dir = out;
+    fixed_src f = {x, B, 0, D};
+    sx_batch_source src = {&f, D, "fixed", fixed_next, fixed_skip};
+    CHECK(sx_train_run(&o, &src, &err) == 0, "three-step run: %s", err.msg);
+    sx_tsae t;
+    sx_scratch s;
+    CHECK(sx_tsae_init(&t, SX_SAE_TOPK, D, M, K, 0, "ref", &err) == 0 &&
+              sx_scratch_init(&s, B, D, M, K, D / 2, 0, 0, &err) == 0, "init: %s", err.msg);
+    sx_tsae_init_params(&t, o.seed, 0, x, B, o.jumprelu_init_threshold);
+    for (int step = 0; step < 3; step++) {
+        sx_step_ctx c = {0};
+        c.B = B, c.x = x, c.s = &s, c.adam_t = step + 1, c.lr = 1e-2, c.sparsity_scale = 1;
+        c.tokens_before = (int64_t)step * B, c.dead_tokens = 1 << 30, c.aux_coef = 0, c.aux_k = D / 2;
+        c.eps = o.jumprelu_eps, c.bt_ema = o.batchtopk_ema;
+        CHECK(sx_step_sparse(&t, &c, &err) == 0, "reference step: %s", err.msg);
+    }
+    sx_sae sae;
+    char name[64];
+    sx_train_sae_name(&o, 0, name, sizeof name);
+    snprintf(path, sizeof path, "%s/%s", out, name);
+    CHECK(sx_sae_load(path, &sae, &err) == 0, "load: %s", err.msg);
+    double worst = 0;
+    for (int j = 0; j < M; j++) {
+        for (int i = 0; i < D; i++) {
+            worst = fmax(worst, fabs(sae.W_enc[i * M + j] - t.WencT[j * D + i]));
+            worst = fmax(worst, fabs(sae.W_dec[j * D + i] - t.W_dec[j * D + i]));
+        }
+        worst = fmax(worst, fabs(sae.b_enc[j] - t.b_enc[j]));
+    }
+    for (int i = 0; i < D; i++) worst = fmax(worst, fabs(sae.b_dec[i] - t.b_dec[i]));
+    printf("training loop vs three steps with adam_t 1, 2, 3: max |diff| %.3g\n", worst);
+    CHECK(worst <= 1e-6, "the training loop's parameters differ from adam_t = 1, 2, 3 by %g", worst);
+    sx_sae_free(&sae);
+    sx_scratch_free(&s);
+    sx_tsae_free(&t);
+}
+
 int main(void) {
     const char *tmp = test_tmpdir("pin_train");
     check_adam_unit();
@@ -371,5 +428,6 @@ int main(void) {
     check_run(SX_SAE_BATCHTOPK, tmp);
     check_run(SX_SAE_JUMPRELU, tmp);
     check_metrics_first_step(tmp);
+    check_loop_adam(tmp);
     return TEST_DONE();
 }
