@@ -80,6 +80,8 @@ M = [
          equiv='at pre == 0 both give 0 (only -0.0 vs 0.0 could differ, and it compares equal)'),
     dict(id='topk-relu-dropped', file='train/sae_encode.c', tests=INFER,
          find='row[hi[q]] = hv[q] > 0 ? hv[q] : 0;', repl='row[hi[q]] = hv[q];'),
+    dict(id='relu-l1-unweighted', file='train/arch_dense.c', tests=TRAIN,
+         find='s->lat_a[j] = sqrtf(ss);', repl='s->lat_a[j] = 1.0f;'),
     # ---- optimiser / schedule / trainer ----
     dict(id='adam-eps-not-corrected', file='train/adam.c', tests=TRAIN,
          find='a->eps_t = (float)(eps * sqrt(bc2));', repl='a->eps_t = (float)eps;'),
@@ -135,6 +137,8 @@ M = [
          find='x[(size_t)r * d + k] -= c * dv[k];', repl='x[(size_t)r * d + k] += c * dv[k];'),
     dict(id='suppress-sign', file='steering/interventions.c', tests=EVAL,
          find='a + iv->alpha * iv->scale[j];', repl='a - iv->alpha * iv->scale[j];'),
+    dict(id='ablate-does-nothing', file='steering/interventions.c', tests=EVAL,
+         find='float c = iv->tier == SX_TIER_ABLATE ? a :', repl='float c = iv->tier == SX_TIER_ABLATE ? 0 :'),
     dict(id='scale-quantile-floor', file='steering/residstats.c', tests=EVAL,
          find='floor(q * (double)(a.nv[j] - 1) + 0.5)', repl='floor(q * (double)(a.nv[j] - 1))'),
     # ---- analysis ----
@@ -152,6 +156,10 @@ M = [
          find='if (m > s->bestA[gi]) {', repl='if (m >= s->bestA[gi]) {'),
     dict(id='stats-quantile-floor', file='analysis/stats.c', tests=ANA,
          find='double target = ceil(q * (double)L->n_fire);', repl='double target = floor(q * (double)L->n_fire);'),
+    dict(id='stats-mean-act-per-row', file='analysis/stats.c', tests=ANA,
+         find='L->sum / (double)L->n_fire : 0;', repl='L->sum / (double)s->rows : 0;'),
+    dict(id='stats-fire-freq-denominator', file='analysis/stats.c', tests=ANA,
+         find='(double)L->n_fire / (double)s->rows : 0;', repl='(double)L->n_fire / (double)(s->rows + 1) : 0;'),
     # ---- models: sampling and perplexity ----
     dict(id='sample-temperature-inverted', file='models/generate.c', tests=GEN,
          find='mx, 1.0f / temperature, p);', repl='mx, temperature, p);'),

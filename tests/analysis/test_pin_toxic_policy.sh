@@ -44,9 +44,11 @@ b_dec = rng.normal(0, 0.02, d).astype(np.float32)
 st_np.write_saelens(T + '/sae', 'standard', W_enc, b_enc, W_dec, b_dec, 'blocks.0.hook_resid_pre')
 
 seen = {0: set(), 1: set()}
+open(T + '/lines.txt', 'w').write('\n'.join(toxic + clean) + '\n')  # one `tokenize --lines` call
+TOK = dict(zip(toxic + clean, subprocess.run([bin_, 'tokenize', '--model', MODEL, '--file', T + '/lines.txt', '--lines'],
+                                             check=True, capture_output=True, text=True).stdout.strip().split('\n')))
 def doc_acts(text, cls):
-    ids = [int(v) for v in subprocess.run([bin_, 'tokenize', '--model', MODEL, '--text', text], check=True,
-                                          capture_output=True, text=True).stdout.split(',')]
+    ids = [int(v) for v in TOK[text].split(',')]
     seen[cls].update(enumerate(ids))
     x = wte[ids] + wpe[:len(ids)]
     pre = (x - b_dec.astype(float)) @ W_enc.astype(float) + b_enc.astype(float)

@@ -37,6 +37,11 @@ def check(ok, what):
 def out(*args):
     return subprocess.run([bin_] + list(args), check=True, capture_output=True, text=True).stdout
 
+def tokenize(texts):  # one `saetox tokenize --lines` call for all texts
+    open(T + '/lines.txt', 'w').write('\n'.join(texts) + '\n')
+    ids = out('tokenize', '--model', MODEL, '--file', T + '/lines.txt', '--lines').strip().split('\n')
+    return {t: [int(v) for v in l.split(',')] for t, l in zip(texts, ids)}
+
 prompts = ['You are a', 'The weather today is', 'I think that people', 'She said that the',
            'My favourite food is', 'Get out of here you']
 toxic = ['You are a stupid idiot and I hate you', 'shut up you worthless fool', 'what a dumb ugly jerk']
@@ -129,8 +134,9 @@ check(all(g['toxicity'] == S[g['prompt_idx']][g['sample']] for g in gens if g['t
 
 # ---- perplexity: float64 NLL of the greedy continuations from full-forward logits ----
 nll, ntok = np.zeros(P), np.zeros(P)
+TOK = tokenize(prompts + toxic + clean)
 for p, text in enumerate(prompts):
-    ids = [int(v) for v in out('tokenize', '--model', MODEL, '--text', text).split(',')]
+    ids = TOK[text]
     g = out('generate', '--model', MODEL, '--ids', ','.join(map(str, ids)), '--greedy', '--print-ids',
             '--max-new-tokens', str(NEW), '--threads', '1').strip().split('\n')
     cont = [int(v) for v in g[-1].split(',')]
@@ -156,7 +162,7 @@ hook_rows = {}
 def mean_resid(texts):
     s, n = 0.0, 0
     for text in texts:
-        ids = out('tokenize', '--model', MODEL, '--text', text).strip()
+        ids = ','.join(map(str, TOK[text]))
         subprocess.run([bin_, 'model-dump', '--model', MODEL, '--ids', ids, '--out', T + '/md.safetensors', '--threads', '1'],
                        check=True, capture_output=True)
         h = st_np.read(T + '/md.safetensors')[HOOK]
