@@ -4,7 +4,9 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test test-asan demo bench clean
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps build test test-asan fuzz fuzz-smoke demo bench clean
 
 all: build
 
@@ -18,17 +20,29 @@ build: deps $(BUILD)/Makefile
 	cmake --build $(BUILD) -j $(JOBS)
 
 # The full suite on the optimised build, then the sanitizer build (ASan + UBSan) of the same
-# tests except those labelled "slow".
+# tests except those labelled "slow", then a few seconds of each fuzz target (clang).
 test: export SAETOX_WITH_CHROMIUM = 1
+test: export SAETOX_WITH_FUZZ = 1
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory test-asan
+	$(MAKE) --no-print-directory fuzz-smoke
 
 test-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSAETOX_SANITIZE=ON >/dev/null
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --output-on-failure -j $(JOBS) -LE slow
+
+# libFuzzer targets of tests/fuzz/ (build-fuzz/, clang): FUZZ_SECONDS each, corpus kept in
+# build-fuzz/fuzz-corpus/; crashing inputs land in build-fuzz/fuzz-artifacts/.
+fuzz: export SAETOX_WITH_FUZZ = 1
+fuzz: deps
+	JOBS=$(JOBS) bash scripts/fuzz.sh $(FUZZ_SECONDS)
+
+fuzz-smoke: export SAETOX_WITH_FUZZ = 1
+fuzz-smoke: deps
+	JOBS=$(JOBS) bash scripts/fuzz.sh --smoke 3
 
 demo: deps $(BUILD)/Makefile
 	cmake --build $(BUILD) -j $(JOBS) --target saetox
@@ -38,4 +52,4 @@ bench: build
 	@for b in $(BUILD)/bench_*; do echo "== $$b"; $$b; done
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
