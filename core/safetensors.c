@@ -67,6 +67,25 @@ static int parse_entry(sx_safetensors *st, const cJSON *e, sx_tensor_view *tv, s
     return 0;
 }
 
+static int cmp_name(const void *a, const void *b) {
+    return strcmp((*(const sx_tensor_view *const *)a)->name, (*(const sx_tensor_view *const *)b)->name);
+}
+
+/* Two tensors of one name: sx_st_find would silently pick the first. -1 (err set) if so. */
+static int dup_name(const sx_safetensors *st, sx_err *err) {
+    if (st->n < 2) return 0;
+    const sx_tensor_view **v = malloc(sizeof *v * (size_t)st->n);
+    if (!v) return sx_fail(err, "%s: out of memory", st->path);
+    for (int i = 0; i < st->n; i++) v[i] = &st->t[i];
+    qsort(v, (size_t)st->n, sizeof *v, cmp_name);
+    int rc = 0;
+    for (int i = 1; i < st->n && !rc; i++)
+        if (strcmp(v[i]->name, v[i - 1]->name) == 0)
+            rc = sx_fail(err, "%s: tensor '%.200s' appears twice in the header", st->path, v[i]->name);
+    free(v);
+    return rc;
+}
+
 int sx_st_open(sx_safetensors *st, const char *path, sx_err *err) {
     memset(st, 0, sizeof *st);
     snprintf(st->path, sizeof st->path, "%s", path);
@@ -120,6 +139,14 @@ int sx_st_open(sx_safetensors *st, const char *path, sx_err *err) {
     const unsigned char *data = (const unsigned char *)map + 8 + hlen;
     for (cJSON *e = root->child; e; e = e->next) {
         if (strcmp(e->string, "__metadata__") == 0) {
+            /* cJSON keeps duplicate keys; a second copy would leak the first (found by
+             * fuzz_safetensors) and leave which one counts to chance */
+            if (st->metadata) {
+                free(spans);
+                cJSON_Delete(root);
+                sx_fail(err, "%s: __metadata__ appears twice in the header", path);
+                goto fail;
+            }
             st->metadata = cJSON_Duplicate(e, 1);
             continue;
         }
@@ -135,6 +162,10 @@ int sx_st_open(sx_safetensors *st, const char *path, sx_err *err) {
         tv->data = data + spans[st->n - 1].begin;
     }
     cJSON_Delete(root);
+    if (dup_name(st, err)) {
+        free(spans);
+        goto fail;
+    }
     qsort(spans, (size_t)st->n, sizeof *spans, cmp_span);
     /* Zero-length tensors own no bytes and cannot overlap anything; among the others, each
      * must start at or after the furthest end seen so far (comparing only neighbours missed

@@ -101,6 +101,16 @@ static void test_malformed(void) {
                   "\"z\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]},"
                   "\"y\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[12,16]}}",
                   16, 0, "overlap");
+    /* duplicate keys, which cJSON keeps: the second __metadata__ leaked the first (found by
+     * fuzz_safetensors); a second tensor of one name was silently shadowed */
+    expect_reject("dupmeta.safetensors",
+                  "{\"__metadata__\":{\"a\":\"1\"},\"__metadata__\":{\"a\":\"2\"},"
+                  "\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+                  8, 0, "__metadata__ appears twice");
+    expect_reject("dupname.safetensors",
+                  "{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                  "\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}",
+                  16, 0, "appears twice");
     expect_reject("fracoffs.safetensors", "{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0.5,8.5]}}",
                   9, 0, "data_offsets");
     {
