@@ -38,6 +38,9 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 mkdir -p "$B/fuzz-artifacts" "$B/fuzz-logs"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+# libhdf5 1.10 itself leaks on some corrupt files (fuzz_cache_reader checks that saetox closes
+# every HDF5 id it opened; what remains is inside the library)
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/fuzz/lsan.supp}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
 failed=0
@@ -46,15 +49,33 @@ for t in "${targets[@]}"; do
   if [ $smoke = 1 ]; then corpus="$B/fuzz-smoke-corpus/$t"; rm -rf "$corpus"; else corpus="$B/fuzz-corpus/$t"; fi
   mkdir -p "$corpus"
   log="$B/fuzz-logs/$t.log"
+  touch "$log.start"
   start=$(date +%s.%N)
+  # libhdf5 1.10.8 has memory errors of its own on corrupt files (heap overflows in its object
+  # header decoding, found within a few hundred runs): the HDF5 target runs in fork mode, goes
+  # on after a crash, and crashes whose first two frames are inside libhdf5 are counted apart.
+  extra=()
+  [ "$t" = fuzz_cache_reader ] && extra=(-fork=1 -ignore_crashes=1)
   # malloc_limit: any single allocation above 1 GB from these small inputs is a finding
   "$B/tests/fuzz/$t" -max_total_time="$SECS" -timeout=20 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
-      -print_final_stats=1 -artifact_prefix="$B/fuzz-artifacts/$t-" "$corpus" "$B/fuzz-seeds/$t" >"$log" 2>&1
+      -print_final_stats=1 -artifact_prefix="$B/fuzz-artifacts/$t-" "${extra[@]}" "$corpus" "$B/fuzz-seeds/$t" >"$log" 2>&1
   rc=$?
+  third=0
+  if [ ${#extra[@]} -gt 0 ]; then
+    rc=0
+    for a in "$B/fuzz-artifacts/$t"-crash-* "$B/fuzz-artifacts/$t"-leak-*; do
+      [ -e "$a" ] && [ "$a" -nt "$log.start" ] || continue
+      if "$B/tests/fuzz/$t" "$a" 2>&1 | grep -E '^ +#[01] ' | grep -q libhdf5; then third=$((third + 1))
+      else rc=1; echo "  saetox crash: $a"; fi
+    done
+  fi
   secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
+  # fork mode prints its totals as "#N ... DONE" instead
+  [ -z "$execs" ] && execs=$(grep -oE '^#[0-9]+: cov|^#[0-9]+\s+DONE' "$log" | grep -oE '[0-9]+' | tail -1)
   ncorp=$(ls "$corpus" | wc -l)
   if [ $rc -eq 0 ]; then res=ok; else res="CRASH (see $log)"; failed=1; fi
+  [ $third -gt 0 ] && res="$res; $third crash(es) inside libhdf5 (not saetox)"
   printf '%-22s %12s %8s %8s  %s\n' "$t" "${execs:-?}" "$secs" "$ncorp" "$res"
   if [ $rc -ne 0 ]; then grep -E 'ERROR|SUMMARY|Test unit written' "$log" | head -5; fi
 done
