@@ -4,7 +4,9 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test test-asan test-valgrind demo bench clean
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps build test test-asan test-valgrind fuzz fuzz-smoke demo bench clean
 
 all: build
 
@@ -20,11 +22,13 @@ build: deps $(BUILD)/Makefile
 # The full suite on the optimised (portable) build: every test on the best kernel path, the
 # numeric ones again on each path below it (label simd), a few under valgrind (label
 # valgrind); then the sanitizer build (ASan + UBSan) of the same tests except those labelled
-# "slow" or "valgrind".
+# "slow" or "valgrind"; then a few seconds of each fuzz target (clang).
 test: export SAETOX_WITH_CHROMIUM = 1
+test: export SAETOX_WITH_FUZZ = 1
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory test-asan
+	$(MAKE) --no-print-directory fuzz-smoke
 
 test-valgrind: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L valgrind
@@ -35,6 +39,16 @@ test-asan: deps
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --output-on-failure -j $(JOBS) -LE 'slow|valgrind'
 
+# libFuzzer targets of tests/fuzz/ (build-fuzz/, clang): FUZZ_SECONDS each, corpus kept in
+# build-fuzz/fuzz-corpus/; crashing inputs land in build-fuzz/fuzz-artifacts/.
+fuzz: export SAETOX_WITH_FUZZ = 1
+fuzz: deps
+	JOBS=$(JOBS) bash scripts/fuzz.sh $(FUZZ_SECONDS)
+
+fuzz-smoke: export SAETOX_WITH_FUZZ = 1
+fuzz-smoke: deps
+	JOBS=$(JOBS) bash scripts/fuzz.sh --smoke 3
+
 demo: deps $(BUILD)/Makefile
 	cmake --build $(BUILD) -j $(JOBS) --target saetox
 	./$(BUILD)/saetox demo --out demo-out
@@ -43,4 +57,4 @@ bench: build
 	@for b in $(BUILD)/bench_*; do echo "== $$b"; $$b; done
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

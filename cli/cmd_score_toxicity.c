@@ -33,7 +33,7 @@ static int read_records(const char *path, const char *field, records *r, sx_err 
         line++;
         while (l && (q[l - 1] == '\r' || q[l - 1] == ' ' || q[l - 1] == '\t')) l--;
         if (!l) continue;
-        cJSON *j = cJSON_ParseWithLength(q, l);
+        cJSON *j = sx_jsonl_parse(q, l, NULL);
         if (!j || !cJSON_IsObject(j)) {
             cJSON_Delete(j);
             ret = sx_fail(err, "%s:%ld: not a JSON object", path, line);

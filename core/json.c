@@ -33,6 +33,26 @@ int sx_json_int(const cJSON *obj, const char *key, int64_t *out, const char *ctx
     return 0;
 }
 
+int sx_json_int_of(const cJSON *v, int64_t lo, int64_t hi, int64_t *out) {
+    /* Compare as doubles before converting: casting an out-of-range double (1e30, inf, NaN)
+     * to an integer type is undefined behaviour. */
+    if (!cJSON_IsNumber(v)) return -1;
+    double d = v->valuedouble;
+    if (!(d >= (double)lo && d <= (double)hi) || d != floor(d)) return -1;
+    *out = (int64_t)d;
+    return 0;
+}
+
+int sx_json_int_range(const cJSON *obj, const char *key, int64_t lo, int64_t hi, int64_t *out,
+                      const char *ctx, sx_err *err) {
+    const cJSON *v = get(obj, key);
+    if (!v) return 1;
+    if (sx_json_int_of(v, lo, hi, out))
+        return sx_fail(err, "%s: '%s' must be an integer in [%lld, %lld]", ctx, key, (long long)lo,
+                       (long long)hi);
+    return 0;
+}
+
 int sx_json_num(const cJSON *obj, const char *key, double *out, const char *ctx, sx_err *err) {
     const cJSON *v = get(obj, key);
     if (!v) return 1;

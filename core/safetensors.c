@@ -41,10 +41,8 @@ static int parse_entry(sx_safetensors *st, const cJSON *e, sx_tensor_view *tv, s
     size_t numel = 1;
     for (int i = 0; i < nd; i++) {
         const cJSON *d = cJSON_GetArrayItem(shape, i);
-        if (!cJSON_IsNumber(d) || d->valuedouble < 0 || d->valuedouble > 1e15 ||
-            d->valuedouble != (double)(int64_t)d->valuedouble)
+        if (sx_json_int_of(d, 0, (int64_t)1e15, &tv->shape[i]))
             return sx_fail(err, "%s: tensor '%s': bad shape entry", path, e->string);
-        tv->shape[i] = (int64_t)d->valuedouble;
         if (tv->shape[i] && numel > SIZE_MAX / (size_t)tv->shape[i])
             return sx_fail(err, "%s: tensor '%s': shape overflows", path, e->string);
         numel *= (size_t)tv->shape[i];
@@ -52,11 +50,13 @@ static int parse_entry(sx_safetensors *st, const cJSON *e, sx_tensor_view *tv, s
     tv->numel = numel;
     if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2)
         return sx_fail(err, "%s: tensor '%s': missing data_offsets", path, e->string);
-    double b = cJSON_GetArrayItem(offs, 0)->valuedouble, en = cJSON_GetArrayItem(offs, 1)->valuedouble;
-    if (!cJSON_IsNumber(cJSON_GetArrayItem(offs, 0)) || !cJSON_IsNumber(cJSON_GetArrayItem(offs, 1)) ||
-        b < 0 || en < b || en > (double)data_len)
-        return sx_fail(err, "%s: tensor '%s': data_offsets [%.0f, %.0f] out of range (data is %zu bytes)",
-                       path, e->string, b, en, data_len);
+    /* Exact integers within the data section (a NaN or 0.5 would otherwise pass the range
+     * check and reach a size_t conversion). */
+    int64_t b, en;
+    if (sx_json_int_of(cJSON_GetArrayItem(offs, 0), 0, (int64_t)data_len, &b) ||
+        sx_json_int_of(cJSON_GetArrayItem(offs, 1), b, (int64_t)data_len, &en))
+        return sx_fail(err, "%s: tensor '%s': data_offsets out of range or not integers (data is %zu bytes)",
+                       path, e->string, data_len);
     size_t esz = sx_dtype_size(tv->dtype);
     if (numel > SIZE_MAX / esz || (size_t)(en - b) != numel * esz)
         return sx_fail(err, "%s: tensor '%s': %zu bytes for %s of %zu elements (expected %zu)", path,
@@ -65,6 +65,25 @@ static int parse_entry(sx_safetensors *st, const cJSON *e, sx_tensor_view *tv, s
     sp->end = (size_t)en;
     tv->nbytes = sp->end - sp->begin;
     return 0;
+}
+
+static int cmp_name(const void *a, const void *b) {
+    return strcmp((*(const sx_tensor_view *const *)a)->name, (*(const sx_tensor_view *const *)b)->name);
+}
+
+/* Two tensors of one name: sx_st_find would silently pick the first. -1 (err set) if so. */
+static int dup_name(const sx_safetensors *st, sx_err *err) {
+    if (st->n < 2) return 0;
+    const sx_tensor_view **v = malloc(sizeof *v * (size_t)st->n);
+    if (!v) return sx_fail(err, "%s: out of memory", st->path);
+    for (int i = 0; i < st->n; i++) v[i] = &st->t[i];
+    qsort(v, (size_t)st->n, sizeof *v, cmp_name);
+    int rc = 0;
+    for (int i = 1; i < st->n && !rc; i++)
+        if (strcmp(v[i]->name, v[i - 1]->name) == 0)
+            rc = sx_fail(err, "%s: tensor '%.200s' appears twice in the header", st->path, v[i]->name);
+    free(v);
+    return rc;
 }
 
 int sx_st_open(sx_safetensors *st, const char *path, sx_err *err) {
@@ -120,6 +139,14 @@ int sx_st_open(sx_safetensors *st, const char *path, sx_err *err) {
     const unsigned char *data = (const unsigned char *)map + 8 + hlen;
     for (cJSON *e = root->child; e; e = e->next) {
         if (strcmp(e->string, "__metadata__") == 0) {
+            /* cJSON keeps duplicate keys; a second copy would leak the first (found by
+             * fuzz_safetensors) and leave which one counts to chance */
+            if (st->metadata) {
+                free(spans);
+                cJSON_Delete(root);
+                sx_fail(err, "%s: __metadata__ appears twice in the header", path);
+                goto fail;
+            }
             st->metadata = cJSON_Duplicate(e, 1);
             continue;
         }
@@ -135,14 +162,24 @@ int sx_st_open(sx_safetensors *st, const char *path, sx_err *err) {
         tv->data = data + spans[st->n - 1].begin;
     }
     cJSON_Delete(root);
+    if (dup_name(st, err)) {
+        free(spans);
+        goto fail;
+    }
     qsort(spans, (size_t)st->n, sizeof *spans, cmp_span);
-    for (int i = 1; i < st->n; i++) {
-        if (spans[i].begin < spans[i - 1].end && spans[i].end > spans[i].begin) {
+    /* Zero-length tensors own no bytes and cannot overlap anything; among the others, each
+     * must start at or after the furthest end seen so far (comparing only neighbours missed
+     * an overlap when an empty tensor sat between two overlapping ones). */
+    int far = -1;
+    for (int i = 0; i < st->n; i++) {
+        if (spans[i].end == spans[i].begin) continue;
+        if (far >= 0 && spans[i].begin < spans[far].end) {
             sx_fail(err, "%s: tensors '%s' and '%s' overlap in the data section", path,
-                    st->t[spans[i - 1].idx].name, st->t[spans[i].idx].name);
+                    st->t[spans[far].idx].name, st->t[spans[i].idx].name);
             free(spans);
             goto fail;
         }
+        if (far < 0 || spans[i].end > spans[far].end) far = i;
     }
     free(spans);
     return 0;

@@ -76,6 +76,31 @@ hid_t ds_h5_f16_type(void) {
     return t;
 }
 
+/* HDF5 reads (and decompresses) a whole chunk into one buffer of the chunk's declared size,
+ * so a 17 KB file declaring 4 GB chunks made every read allocate 4 GB (found by
+ * fuzz_cache_reader).  An unfiltered chunk takes its full size on disk, so it cannot be
+ * larger than the file; a compressed one is capped at 1 GiB (saetox writes at most a few MB;
+ * h5py's automatic chunks are at most 1 MB).  NULL when fine, else the message in msg. */
+static const char *chunk_too_big(hid_t f, hid_t d, size_t esz, char *msg, size_t msgsz) {
+    hid_t pl = H5Dget_create_plist(d);
+    const char *bad = NULL;
+    hsize_t c[2] = {0, 0}, fsize = 0;
+    if (H5Pget_layout(pl) == H5D_CHUNKED && H5Pget_chunk(pl, 2, c) == 2) {
+        double bytes = (double)c[0] * (double)c[1] * (double)esz;
+        int filtered = H5Pget_nfilters(pl) > 0;
+        H5Fget_filesize(f, &fsize);
+        double cap = filtered ? (double)(1u << 30) : (double)fsize;
+        if (bytes > cap) {
+            snprintf(msg, msgsz, "/activations chunks of %llu x %llu are %.0f bytes, more than %s (%.0f bytes)",
+                     (unsigned long long)c[0], (unsigned long long)c[1], bytes,
+                     filtered ? "the 1 GiB limit for compressed chunks" : "the file", cap);
+            bad = msg;
+        }
+    }
+    H5Pclose(pl);
+    return bad;
+}
+
 int ds_open_activations(const char *path, hid_t *file, hid_t *dset, int64_t *rows, int *d_in,
                         int *elem_size, sx_err *err) {
     ds_h5_quiet();
@@ -120,6 +145,7 @@ int ds_open_activations(const char *path, hid_t *file, hid_t *dset, int64_t *row
             bad = msg;
         } else {
             *elem_size = (int)sz;
+            bad = chunk_too_big(f, d, sz, msg, sizeof msg);
         }
     }
     H5Sclose(sp);

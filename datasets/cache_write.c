@@ -1,10 +1,11 @@
 /* cache_write.c — the HDF5 activation-cache writer.
  *
  * Appended rows are staged in memory; every full group of chunks is handed to a writer
- * thread (double buffering) that converts (f16), extends the four datasets, writes, records
- * rows_committed and flushes, so the forward pass never waits on I/O unless the disk is
- * slower than the model.  The file lives under OUT.partial until finish() renames it;
- * resume reopens OUT.partial and truncates every dataset to rows_committed.
+ * thread (double buffering) that converts (f16), extends the four datasets, writes, flushes
+ * and fsyncs, and only then records rows_committed (and flushes again), so the forward pass
+ * never waits on I/O unless the disk is slower than the model.  The file lives under
+ * OUT.partial until finish() renames it; resume reopens OUT.partial, truncates every dataset
+ * to rows_committed and checks the rows_hash of all four datasets before trusting them.
  *
  * Cost floor per row: one copy of d_in x 4 bytes into the stage, the (compressed) write. */
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ds_internal.h"
@@ -29,6 +31,7 @@ struct sx_cache_writer {
     char path[4096], tmp[4200];
     sx_cache_meta m;
     hid_t f, d_act, d_tok, d_doc, d_pos;
+    int fd;            /* the same file, for fsync: data is durable before it is recorded */
     int64_t chunk_rows, group_rows;
     int64_t committed; /* rows on disk and recorded (writer thread) */
     uint64_t hash;     /* hash_bytes over the committed rows */
@@ -44,8 +47,9 @@ struct sx_cache_writer {
     sx_err err;
 };
 
-/* FNV-style 64-bit running hash of the committed bytes (activations as stored, token ids):
- * a resume recomputes it to detect a file damaged by a crash in the middle of a flush. */
+/* FNV-style 64-bit running hash of the committed bytes of every dataset (activations as
+ * stored, token ids, doc ids, positions, group by group): a resume recomputes it to detect a
+ * file damaged by a crash or a full disk in the middle of a flush. */
 static uint64_t hash_bytes(uint64_t h, const void *p, size_t n) {
     const unsigned char *b = p;
     size_t i = 0;
@@ -58,6 +62,21 @@ static uint64_t hash_bytes(uint64_t h, const void *p, size_t n) {
     return h;
 }
 #define HASH0 0xcbf29ce484222325ull
+
+/* n rows of all four datasets, row by row (activation row as stored, token id, doc id,
+ * position): the result does not depend on how rows were grouped into commits, so a resume
+ * can check them in blocks of any size (a stop flushes a partial group). */
+static uint64_t hash_rows(uint64_t h, const void *acts, size_t row_bytes, const int32_t *tok,
+                          const int64_t *doc, const int32_t *pos, int64_t n) {
+    const unsigned char *a = acts;
+    for (int64_t i = 0; i < n; i++) {
+        h = hash_bytes(h, a + (size_t)i * row_bytes, row_bytes);
+        h = hash_bytes(h, &tok[i], sizeof *tok);
+        h = hash_bytes(h, &doc[i], sizeof *doc);
+        h = hash_bytes(h, &pos[i], sizeof *pos);
+    }
+    return h;
+}
 
 void sx_cache_partial_path(const char *out, char *buf, size_t n) {
     snprintf(buf, n, "%s.partial", out);
@@ -197,9 +216,13 @@ static int commit_stage(sx_cache_writer *w, stage *s) {
     if (!rc) rc = append_rows(w->d_tok, H5T_NATIVE_INT32, 1, 1, at, n, s->tok);
     if (!rc) rc = append_rows(w->d_doc, H5T_NATIVE_INT64, 1, 1, at, n, s->doc);
     if (!rc) rc = append_rows(w->d_pos, H5T_NATIVE_INT32, 1, 1, at, n, s->pos);
-    uint64_t h = hash_bytes(w->hash, acts, (size_t)(n * d) * (w->m.f16 ? 2 : 4));
-    h = hash_bytes(h, s->tok, sizeof(int32_t) * (size_t)n);
-    /* the record comes after the data: a crash leaves rows_committed <= rows on disk */
+    uint64_t h = hash_rows(w->hash, acts, (size_t)d * (w->m.f16 ? 2 : 4), s->tok, s->doc, s->pos, n);
+    /* Two phases.  The data goes out of HDF5's caches and to the disk first; the record that
+     * covers it is written only once that succeeded.  With one flush for both, a full disk
+     * could fail the raw-data writes while the updated rows_committed still reached the file
+     * (a resume then trusted rows whose /positions were never written). */
+    if (!rc) rc = H5Fflush(w->f, H5F_SCOPE_LOCAL) < 0 ? -1 : 0;
+    if (!rc && w->fd >= 0) rc = fsync(w->fd) != 0 && errno != EINVAL ? -1 : 0;
     if (!rc) rc = set_attr_i64(w->f, "rows_hash", (int64_t)h);
     if (!rc) rc = set_attr_i64(w->f, "rows_committed", at + n);
     if (!rc) rc = H5Fflush(w->f, H5F_SCOPE_LOCAL) < 0 ? -1 : 0;
@@ -257,32 +280,34 @@ static int submit(sx_cache_writer *w, sx_err *err) {
 
 /* Recompute the hash of the committed rows (reads them once: far cheaper than the forward
  * passes that made them). */
+static int read_rows(hid_t d, hid_t mt, int rank, int64_t cols, int64_t at, int64_t n, void *buf) {
+    hsize_t off[2] = {(hsize_t)at, 0}, cnt[2] = {(hsize_t)n, (hsize_t)cols};
+    hid_t fs = H5Dget_space(d), ms = H5Screate_simple(rank, cnt, NULL);
+    H5Sselect_hyperslab(fs, H5S_SELECT_SET, off, NULL, cnt, NULL);
+    int ok = H5Dread(d, mt, ms, fs, H5P_DEFAULT, buf) >= 0;
+    H5Sclose(ms);
+    H5Sclose(fs);
+    return ok;
+}
+
 static int verify_rows(sx_cache_writer *w, uint64_t want) {
     int64_t blk = w->group_rows, d = w->m.d_in, esz = w->m.f16 ? 2 : 4;
     void *a = malloc((size_t)(blk * d * esz));
-    int32_t *t = malloc(sizeof *t * (size_t)blk);
+    int32_t *t = malloc(sizeof *t * (size_t)blk), *p = malloc(sizeof *p * (size_t)blk);
+    int64_t *dd = malloc(sizeof *dd * (size_t)blk);
     hid_t mt = w->m.f16 ? ds_h5_f16_type() : H5Tcopy(H5T_IEEE_F32LE);
     uint64_t h = HASH0;
-    int ok = a && t;
+    int ok = a && t && p && dd;
     for (int64_t at = 0; ok && at < w->committed; at += blk) {
         int64_t n = w->committed - at < blk ? w->committed - at : blk;
-        hsize_t off[2] = {(hsize_t)at, 0}, cnt[2] = {(hsize_t)n, (hsize_t)d};
-        hid_t fs = H5Dget_space(w->d_act), ms = H5Screate_simple(2, cnt, NULL);
-        H5Sselect_hyperslab(fs, H5S_SELECT_SET, off, NULL, cnt, NULL);
-        ok = H5Dread(w->d_act, mt, ms, fs, H5P_DEFAULT, a) >= 0;
-        H5Sclose(ms);
-        H5Sclose(fs);
-        fs = H5Dget_space(w->d_tok);
-        ms = H5Screate_simple(1, cnt, NULL);
-        H5Sselect_hyperslab(fs, H5S_SELECT_SET, off, NULL, cnt, NULL);
-        ok = ok && H5Dread(w->d_tok, H5T_NATIVE_INT32, ms, fs, H5P_DEFAULT, t) >= 0;
-        H5Sclose(ms);
-        H5Sclose(fs);
-        if (ok) h = hash_bytes(hash_bytes(h, a, (size_t)(n * d * esz)), t, sizeof *t * (size_t)n);
+        ok = read_rows(w->d_act, mt, 2, d, at, n, a) &&
+             read_rows(w->d_tok, H5T_NATIVE_INT32, 1, 1, at, n, t) &&
+             read_rows(w->d_doc, H5T_NATIVE_INT64, 1, 1, at, n, dd) &&
+             read_rows(w->d_pos, H5T_NATIVE_INT32, 1, 1, at, n, p);
+        if (ok) h = hash_rows(h, a, (size_t)(d * esz), t, dd, p, n);
     }
     H5Tclose(mt);
-    free(a);
-    free(t);
+    free(a), free(t), free(p), free(dd);
     w->hash = h;
     return ok && h == want ? 0 : -1;
 }
@@ -346,6 +371,7 @@ static int create_file(sx_cache_writer *w, sx_err *err) {
     w->hash = HASH0;
     w->f = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (w->f < 0) return sx_fail(err, "%s: cannot create: %s", w->tmp, strerror(errno));
+    w->fd = open(w->tmp, O_RDONLY);
     hid_t ft = w->m.f16 ? ds_h5_f16_type() : H5Tcopy(H5T_IEEE_F32LE);
     w->d_act = make_dset(w, "activations", ft, 2, w->m.d_in);
     H5Tclose(ft);
@@ -358,10 +384,43 @@ static int create_file(sx_cache_writer *w, sx_err *err) {
     return 0;
 }
 
+/* The end-of-file address an HDF5 superblock at offset 0 records (versions 0-3, 8-byte
+ * addresses), or 0 when it cannot be read. */
+static uint64_t stored_eof(const char *path) {
+    unsigned char sb[64];
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return 0;
+    ssize_t got = read(fd, sb, sizeof sb);
+    close(fd);
+    if (got < 52 || memcmp(sb, "\x89HDF\r\n\x1a\n", 8) != 0) return 0;
+    int v = sb[8];
+    size_t at = v == 0 ? 40 : v == 1 ? 44 : 28;
+    if ((v <= 1 ? sb[13] : sb[9]) != 8 || v > 3) return 0;
+    uint64_t e = 0;
+    for (int i = 7; i >= 0; i--) e = e << 8 | sb[at + (size_t)i];
+    return e;
+}
+
+/* A full disk stops the file short of the size its superblock already records, and HDF5
+ * refuses to open it ("truncated file").  The rows committed before the failure were
+ * flushed and fsynced before they were recorded, so extend the file to that size (a sparse
+ * hole) and let check_resume verify them, instead of redoing the whole cache. */
+static hid_t open_short_file(const char *path) {
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (f >= 0) return f;
+    struct stat sb;
+    uint64_t eof = stored_eof(path);
+    if (!eof || stat(path, &sb) != 0 || (uint64_t)sb.st_size >= eof || eof > ((uint64_t)1 << 50) ||
+        truncate(path, (off_t)eof) != 0)
+        return -1;
+    return H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+}
+
 static int open_file(sx_cache_writer *w, int resume, sx_err *err) {
     if (resume && sx_file_exists(w->tmp)) {
         int rc;
-        w->f = H5Fopen(w->tmp, H5F_ACC_RDWR, H5P_DEFAULT);
+        w->f = open_short_file(w->tmp);
+        if (w->f >= 0) w->fd = open(w->tmp, O_RDONLY);
         if (w->f < 0) {
             sx_fail(err, "not a readable HDF5 file");
             rc = -2;
@@ -370,7 +429,8 @@ static int open_file(sx_cache_writer *w, int resume, sx_err *err) {
         }
         if (rc != -2) return rc;
         /* killed in the middle of a flush: the rows cannot be trusted, redo them */
-        snprintf(w->note, sizeof w->note, "%s: damaged (%s; killed while flushing?): starting over",
+        snprintf(w->note, sizeof w->note, "%s: damaged (%s; killed or out of space while flushing?): "
+                 "starting over",
                  w->tmp, err->msg);
         close_h5(w);
     }
@@ -382,6 +442,7 @@ static void close_h5(sx_cache_writer *w) {
     for (int i = 0; i < 4; i++)
         if (*ds[i] >= 0) H5Dclose(*ds[i]), *ds[i] = -1;
     if (w->f >= 0) H5Fclose(w->f), w->f = -1;
+    if (w->fd >= 0) close(w->fd), w->fd = -1;
 }
 
 static void free_writer(sx_cache_writer *w) {
@@ -417,6 +478,7 @@ int sx_cache_writer_open(const char *path, const sx_cache_meta *m, int resume,
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     w->f = w->d_act = w->d_tok = w->d_doc = w->d_pos = -1;
+    w->fd = -1;
     w->m = *m;
     snprintf(w->path, sizeof w->path, "%s", path);
     sx_cache_partial_path(path, w->tmp, sizeof w->tmp);

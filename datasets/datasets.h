@@ -156,11 +156,12 @@ void sx_packer_free(sx_packer *p);
  *   /token_ids int32 [N], /doc_ids int64 [N], /positions int32 [N]
  *   root attributes: format="saetox-activations-v1", d_in, hook_name, model, context_size,
  *   dtype, n_tokens_target, drop_first, prepend_bos, seed, source, chunk_rows,
- *   rows_committed, rows_hash (checksum of the committed rows),
+ *   rows_committed, rows_hash (checksum of the committed rows of all four datasets),
  *   complete (1 only when finished).
  * Rows are appended in memory and written a chunk group at a time by a writer thread.  The
  * file is written as OUT.partial and renamed to OUT by sx_cache_writer_finish; after a
- * crash, resume=1 reopens OUT.partial, truncates every dataset to rows_committed and
+ * crash (or a full disk: rows are recorded only after their data is flushed and fsynced),
+ * resume=1 reopens OUT.partial, truncates every dataset to rows_committed, verifies them and
  * reports that count so the producer can continue from there.
  * ===================================================================================== */
 typedef struct sx_cache_meta {

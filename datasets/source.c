@@ -307,7 +307,7 @@ static int read_record(sx_text_source *s, part *p, double *label, int *has_label
     const char *q = s->line.p;
     while (isspace((unsigned char)*q)) q++;
     if (!*q) return 2;
-    cJSON *j = cJSON_ParseWithLength(s->line.p, s->line.len);
+    cJSON *j = sx_jsonl_parse(s->line.p, s->line.len, NULL);
     if (!j) return bad_record(s, err, "invalid JSON (skip such lines with --skip-bad)", NULL) ? -1 : 2;
     const cJSON *t = json_path(j, p->field);
     int rc = 1;

@@ -27,11 +27,22 @@ static int opt_num(const cJSON *j, const char *key, float *out, float dflt, cons
 }
 
 /* Token ids may be an integer, null, or a list (Gemma's eos_token_id [1, 107]: take the
- * first). */
-static int opt_tok(const cJSON *j, const char *key, int *out) {
+ * first).  A negative id means none; anything else must be an integer below vocab_size
+ * (1e30 or inf would otherwise reach an int conversion, which is undefined). */
+static int opt_tok(const cJSON *j, const char *key, int vocab_size, int *out, const char *ctx,
+                   sx_err *err) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
     if (cJSON_IsArray(v)) v = cJSON_GetArrayItem(v, 0);
-    *out = cJSON_IsNumber(v) && v->valuedouble >= 0 ? (int)v->valuedouble : -1;
+    *out = -1;
+    if (!v || cJSON_IsNull(v)) return 0;
+    int64_t id;
+    if (cJSON_IsNumber(v) && v->valuedouble < 0 && v->valuedouble >= -(double)(1 << 30) &&
+        v->valuedouble == floor(v->valuedouble))
+        return 0;
+    if (sx_json_int_of(v, 0, (int64_t)vocab_size - 1, &id))
+        return sx_fail(err, "%s: '%s' must be a token id (an integer below vocab_size %d) or null",
+                       ctx, key, vocab_size);
+    *out = (int)id;
     return 0;
 }
 
@@ -60,7 +71,7 @@ static int load_gpt2(const cJSON *j, sx_model_config *c, sx_act *act, const char
         return rc < 0 ? -1 : sx_fail(err, "%s: missing 'n_positions'", ctx);
     if (v <= 0 || v > (1 << 24)) return sx_fail(err, "%s: 'n_positions' = %lld is out of range", ctx, (long long)v);
     c->n_ctx = (int)v;
-    rc = sx_json_int(j, "n_inner", &v, ctx, err);
+    rc = sx_json_int_range(j, "n_inner", 1, 1 << 30, &v, ctx, err);
     if (rc < 0) return -1;
     c->d_ff = rc > 0 ? 4 * c->d_model : (int)v;
     if (c->d_ff <= 0) return sx_fail(err, "%s: 'n_inner' must be positive", ctx);
@@ -131,11 +142,12 @@ int sx__config_load(const char *dir, sx_model_config *c, sx_act *act, sx_err *er
     else
         sx_fail(err, "%s: unknown model_type '%s' (supported: gpt2, gemma2)", path, mt);
     if (rc == 0) {
-        opt_tok(j, "bos_token_id", &c->bos_id);
-        opt_tok(j, "eos_token_id", &c->eos_id);
-        opt_tok(j, "pad_token_id", &c->pad_id);
         int tied = 1;
-        if (sx_json_bool(j, "tie_word_embeddings", &tied, path, err) < 0) rc = -1;
+        if (opt_tok(j, "bos_token_id", c->vocab_size, &c->bos_id, path, err) ||
+            opt_tok(j, "eos_token_id", c->vocab_size, &c->eos_id, path, err) ||
+            opt_tok(j, "pad_token_id", c->vocab_size, &c->pad_id, path, err) ||
+            sx_json_bool(j, "tie_word_embeddings", &tied, path, err) < 0)
+            rc = -1;
     }
 done:
     cJSON_Delete(j);

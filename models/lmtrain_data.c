@@ -130,7 +130,7 @@ static int read_jsonl(const char *path, char *buf, size_t len, const char *field
         size_t ll = e - i;
         while (ll && (buf[i + ll - 1] == '\r' || buf[i + ll - 1] == ' ')) ll--;
         if (ll) {
-            cJSON *o = cJSON_ParseWithLength(buf + i, ll);
+            cJSON *o = sx_jsonl_parse(buf + i, ll, NULL);
             if (!o || !cJSON_IsObject(o)) {
                 cJSON_Delete(o);
                 rc = sx_fail(err, "%s:%zu: not a JSON object", path, line);

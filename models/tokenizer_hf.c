@@ -22,17 +22,23 @@ static int jbool(const cJSON *o, const char *k) {
 static int load_vocab(sx_tokenizer *t, const cJSON *vocab, const cJSON *added, const char *path,
                       sx_err *err) {
     if (!cJSON_IsObject(vocab)) return sx_fail(err, "%s: model.vocab is not an object", path);
-    double max_id = -1;
+    /* The id table is sized by the largest id: bound ids by the number of tokens the file
+     * names (vocabulary plus added tokens), so a small file cannot ask for gigabytes. */
+    int64_t n_names = (int64_t)cJSON_GetArraySize(vocab) + (added ? cJSON_GetArraySize(added) : 0);
+    int64_t max_id = -1, id;
     for (const cJSON *e = vocab->child; e; e = e->next) {
-        if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble > 1e8)
-            return sx_fail(err, "%s: vocab entry \"%.60s\" has no valid id", path, e->string);
-        if (e->valuedouble > max_id) max_id = e->valuedouble;
+        if (sx_json_int_of(e, 0, n_names - 1, &id))
+            return sx_fail(err, "%s: vocab entry \"%.60s\": id is not an integer in [0, %lld) "
+                                "(the file names %lld tokens)", path, e->string,
+                           (long long)n_names, (long long)n_names);
+        if (id > max_id) max_id = id;
     }
     for (const cJSON *a = added ? added->child : NULL; a; a = a->next) {
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(a, "id");
-        if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble > 1e8 || !jstr(a, "content"))
-            return sx_fail(err, "%s: an added_tokens entry lacks a valid id or content", path);
-        if (id->valuedouble > max_id) max_id = id->valuedouble;
+        if (sx_json_int_of(cJSON_GetObjectItemCaseSensitive(a, "id"), 0, n_names - 1, &id) ||
+            !jstr(a, "content"))
+            return sx_fail(err, "%s: an added_tokens entry lacks content or an integer id in "
+                                "[0, %lld)", path, (long long)n_names);
+        if (id > max_id) max_id = id;
     }
     if (max_id < 0) return sx_fail(err, "%s: empty vocabulary", path);
     if (tok_vocab_alloc(t, (int32_t)max_id + 1, err)) return -1;
@@ -191,7 +197,10 @@ static int load_decoder(sx_tokenizer *t, const cJSON *d, const char *path, sx_er
         if (!t->dec_from || !t->dec_to) return sx_fail(err, "out of memory");
     } else if (!strcmp(type, "Strip")) {
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(d, "start");
-        t->dec_strip_left = cJSON_IsNumber(s) ? s->valueint : 0;
+        int64_t n = 0;
+        if (s && sx_json_int_of(s, 0, 1 << 20, &n))
+            return sx_fail(err, "%s: decoder Strip: 'start' is not a small non-negative integer", path);
+        t->dec_strip_left = (int)n;
     } else if (strcmp(type, "ByteFallback") && strcmp(type, "Fuse") &&
                strcmp(type, "ByteLevel")) {
         return sx_fail(err, "%s: decoder type '%s' is not supported", path, type);
@@ -199,13 +208,24 @@ static int load_decoder(sx_tokenizer *t, const cJSON *d, const char *path, sx_er
     return 0;
 }
 
+/* The id a post-processor names, or -1 when it is unknown or not a vocabulary id: prefix and
+ * suffix ids are emitted as they are, so they must index the vocabulary. */
 static int special_id(const sx_tokenizer *t, const cJSON *pp, const char *name) {
     /* TemplateProcessing names a token; its "special_tokens" map gives the ids. */
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(pp, "special_tokens");
     const cJSON *ids = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(st, name), "ids");
-    if (cJSON_IsArray(ids) && cJSON_IsNumber(ids->child)) return ids->child->valueint;
+    if (cJSON_IsArray(ids) && ids->child) {
+        int64_t id;
+        return sx_json_int_of(ids->child, 0, t->n_vocab - 1, &id) ? -1 : (int)id;
+    }
     return tok_strmap_get(&t->vocab, name, strlen(name));
+}
+
+/* cls / sep of Bert/RobertaProcessing: ["token", id]. */
+static int pair_id(const sx_tokenizer *t, const cJSON *pair) {
+    int64_t id;
+    return sx_json_int_of(cJSON_GetArrayItem(pair, 1), 0, t->n_vocab - 1, &id) ? -1 : (int)id;
 }
 
 static int load_post(sx_tokenizer *t, const cJSON *pp, const char *path, sx_err *err) {
@@ -228,7 +248,9 @@ static int load_post(sx_tokenizer *t, const cJSON *pp, const char *path, sx_err 
             }
             const char *name = jstr(sp, "id");
             int id = name ? special_id(t, pp, name) : -1;
-            if (id < 0) return sx_fail(err, "%s: post_processor token %s unknown", path, name);
+            if (id < 0)
+                return sx_fail(err, "%s: post_processor token %.60s is unknown or its id is not "
+                                    "in [0, %d)", path, name ? name : "?", (int)t->n_vocab);
             if ((after ? t->n_suffix : t->n_prefix) == TOK_MAX_AFFIX)
                 return sx_fail(err, "%s: post_processor adds too many tokens", path);
             if (after) t->suffix[t->n_suffix++] = id;
@@ -240,8 +262,11 @@ static int load_post(sx_tokenizer *t, const cJSON *pp, const char *path, sx_err 
         if (!cJSON_IsArray(cls) || !cJSON_IsArray(sep) || cJSON_GetArraySize(cls) != 2 ||
             cJSON_GetArraySize(sep) != 2)
             return sx_fail(err, "%s: %s needs cls and sep pairs", path, type);
-        t->prefix[0] = cJSON_GetArrayItem(cls, 1)->valueint;
-        t->suffix[0] = cJSON_GetArrayItem(sep, 1)->valueint;
+        t->prefix[0] = pair_id(t, cls);
+        t->suffix[0] = pair_id(t, sep);
+        if (t->prefix[0] < 0 || t->suffix[0] < 0)
+            return sx_fail(err, "%s: %s cls/sep id is not an integer in [0, %d)", path, type,
+                           (int)t->n_vocab);
         t->n_prefix = t->n_suffix = 1;
     } else if (strcmp(type, "ByteLevel")) {
         return sx_fail(err, "%s: post_processor type '%s' is not supported", path, type);

@@ -9,6 +9,9 @@ PKGS=(build-essential cmake pkg-config libopenblas-dev libopenblas-openmp-dev li
 # test command asks for it (SAETOX_WITH_CHROMIUM=1, set by `make test`), with valgrind for the
 # memcheck tests (label valgrind).
 if [ "${SAETOX_WITH_CHROMIUM:-0}" = 1 ]; then PKGS+=(chromium valgrind); fi
+# The fuzz targets (tests/fuzz/, `make fuzz`, and their smoke run in `make test`) need clang,
+# its libFuzzer/sanitizer runtimes and its OpenMP runtime.
+if [ "${SAETOX_WITH_FUZZ:-0}" = 1 ]; then PKGS+=(clang libclang-rt-14-dev libomp-dev); fi
 # node + npm run the reference tokenizers in the tests; the machine image may ship its own
 # Node.js (with npm inside), which Debian's npm package would conflict with.
 command -v node >/dev/null && command -v npm >/dev/null || PKGS+=(nodejs npm)

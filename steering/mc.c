@@ -52,7 +52,7 @@ static int load_jsonl(const char *path, int64_t max, sx_mc_item **items, int64_t
         line++;
         while (l && (q[l - 1] == '\r' || q[l - 1] == ' ')) l--;
         if (!l) continue;
-        cJSON *j = cJSON_ParseWithLength(q, l);
+        cJSON *j = sx_jsonl_parse(q, l, NULL);
         const cJSON *cx = j ? cJSON_GetObjectItem(j, "context") : NULL, *ch = j ? cJSON_GetObjectItem(j, "choices") : NULL;
         const cJSON *lb = j ? cJSON_GetObjectItem(j, "label") : NULL;
         int nc = cJSON_IsArray(ch) ? cJSON_GetArraySize(ch) : 0;

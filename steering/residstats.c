@@ -272,11 +272,12 @@ int sx_scales_load(const char *spec, const int *latents, int n_lat, float *scale
         } else if (cJSON_IsArray(j)) {
             cJSON_ArrayForEach(it, j) {
                 const cJSON *l = cJSON_GetObjectItem(it, "latent"), *s = cJSON_GetObjectItem(it, "scale");
-                if (!cJSON_IsNumber(l) || !cJSON_IsNumber(s)) {
+                int64_t lat;
+                if (sx_json_int_of(l, 0, INT32_MAX, &lat) || !cJSON_IsNumber(s)) {
                     ret = sx_fail(err, "%s: expected [{\"latent\": i, \"scale\": x}, ...]", path);
                     break;
                 }
-                set_scale(latents, n_lat, scales, seen, (long)l->valuedouble, s->valuedouble);
+                set_scale(latents, n_lat, scales, seen, (long)lat, s->valuedouble);
             }
         } else {
             ret = sx_fail(err, "%s: expected a JSON object or array of scales", path);

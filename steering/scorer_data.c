@@ -227,7 +227,7 @@ static int load_jsonl(sx_labelled *d, const char *path, sx_lab_format fmt, int s
         p += l + 1;
         while (l && (q[l - 1] == '\r' || q[l - 1] == ' ' || q[l - 1] == '\t')) l--;
         if (!l) continue;
-        cJSON *j = cJSON_ParseWithLength(q, l);
+        cJSON *j = sx_jsonl_parse(q, l, NULL);
         if (!j || !cJSON_IsObject(j)) {
             cJSON_Delete(j);
             ret = sx_fail(err, "%s:%ld: not a JSON object", path, line);
@@ -263,7 +263,7 @@ static int sniff_jsonl(const char *path, sx_lab_format *fmt, sx_err *err) {
     while ((k = getline(&line, &cap, f)) > 0) {
         while (k && (line[k - 1] == '\n' || line[k - 1] == '\r' || line[k - 1] == ' ')) k--;
         if (!k) continue;
-        cJSON *j = cJSON_ParseWithLength(line, (size_t)k);
+        cJSON *j = sx_jsonl_parse(line, (size_t)k, NULL);
         if (!j) {
             ret = sx_fail(err, "%s:1: not JSON", path);
         } else if (path_get(j, "continuation", NULL, NULL)) {

@@ -111,7 +111,7 @@ int sx_textlist_load(const char *spec, int64_t max, sx_textlist *out, sx_err *er
             ret = push(out, &cap, q, l, NAN, err);
             continue;
         }
-        cJSON *j = cJSON_ParseWithLength(q, l);
+        cJSON *j = sx_jsonl_parse(q, l, NULL);
         const char *t;
         double sc;
         if (!j || !cJSON_IsObject(j)) ret = sx_fail(err, "%s:%ld: not a JSON object", path, line);

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -167,4 +168,63 @@ int sx_ckpt_load(const char *out_dir, sx_ckpt_state *st, sx_tsae *saes, int n, s
         if (read_sae(p, &saes[i], err)) return -1;
     }
     return 1;
+}
+
+/* kill -9 during sx_ckpt_save leaves OUT/checkpoint.tmp.<pid>/ behind.  Remove every such
+ * folder whose process is gone (a live pid may be another run writing into the same folder;
+ * that is a user error, but not ours to destroy). */
+void sx_ckpt_clean_stale(const char *out_dir) {
+    DIR *d = opendir(out_dir);
+    if (!d) return;
+    struct dirent *e;
+    char p[4400];
+    while ((e = readdir(d))) {
+        const char *tail = strncmp(e->d_name, "checkpoint.tmp.", 15) == 0 ? e->d_name + 15 : NULL;
+        char *end;
+        long pid = tail && *tail ? strtol(tail, &end, 10) : 0;
+        if (pid <= 0 || *end) continue;
+        if (pid != (long)getpid() && kill((pid_t)pid, 0) == 0) continue; /* still running */
+        if (pid != (long)getpid() && errno == EPERM) continue;            /* alive, not ours */
+        snprintf(p, sizeof p, "%s/%s", out_dir, e->d_name);
+        rm_flat_dir(p);
+    }
+    closedir(d);
+}
+
+/* Step of one metrics line: {"step":N,...} as write_metrics prints it; -1 when the line is
+ * not one (a half-written last line after a kill). */
+static int64_t metrics_line_step(const char *line, size_t n) {
+    static const char key[] = "{\"step\":";
+    if (n < sizeof key || memcmp(line, key, sizeof key - 1) || line[n - 1] != '\n') return -1;
+    int64_t v = 0;
+    size_t i = sizeof key - 1;
+    if (i >= n || line[i] < '0' || line[i] > '9') return -1;
+    for (; i < n && line[i] >= '0' && line[i] <= '9'; i++) {
+        if (v > (INT64_MAX - 9) / 10) return -1;
+        v = v * 10 + (line[i] - '0');
+    }
+    return v;
+}
+
+/* After a kill the log holds the lines of the steps after the checkpoint that is resumed
+ * from; the resumed run writes them again.  Keep the lines up to and including the
+ * checkpoint's step (the log is in step order) and drop the rest, including a torn last
+ * line.  The file is rewritten atomically, so a crash here loses nothing. */
+int sx_metrics_truncate(const char *path, int64_t step, sx_err *err) {
+    if (!sx_file_exists(path)) return 0;
+    char *buf;
+    size_t len;
+    if (sx_read_file(path, (size_t)1 << 34, &buf, &len, err)) return -1;
+    size_t keep = 0;
+    for (size_t at = 0; at < len;) {
+        const char *nl = memchr(buf + at, '\n', len - at);
+        size_t n = nl ? (size_t)(nl - (buf + at)) + 1 : len - at;
+        int64_t s = metrics_line_step(buf + at, n);
+        if (s < 0 || s > step) break;
+        at += n;
+        keep = at;
+    }
+    int rc = keep == len ? 0 : sx_write_file_atomic(path, buf, keep, err);
+    free(buf);
+    return rc;
 }

@@ -108,35 +108,38 @@ static int parse_header(const char *h, size_t len, const char *ctx, char *descr,
     return 0;
 }
 
-int sx_npy_parse(const unsigned char *buf, size_t len, const char *ctx, sx_npy_array *out,
-                 sx_err *err) {
-    memset(out, 0, sizeof *out);
-    if (len < 10 || memcmp(buf, "\x93NUMPY", 6) != 0)
+/* The header of a .npy image: dtype, shape, element count and where the data starts.
+ * Needs only the header bytes.  Returns 1 when buf is too short to hold the whole header
+ * yet, 0 when parsed, -1 (err set) when malformed. */
+static int npy_header(const unsigned char *buf, size_t len, const char *ctx, sx_npy_array *out,
+                      sx_dtype *dt, size_t *data_off, sx_err *err) {
+    if (len < 6 || memcmp(buf, "\x93NUMPY", 6) != 0)
         return sx_fail(err, "%s: not a .npy array (bad magic)", ctx);
+    if (len < 10) return 1;
     int major = buf[6];
     size_t hlen, hoff;
     if (major == 1) {
         hlen = (size_t)buf[8] | ((size_t)buf[9] << 8);
         hoff = 10;
     } else if (major == 2 || major == 3) {
-        if (len < 12) return sx_fail(err, "%s: truncated .npy header", ctx);
+        if (len < 12) return 1;
         hlen = (size_t)buf[8] | ((size_t)buf[9] << 8) | ((size_t)buf[10] << 16) |
                ((size_t)buf[11] << 24);
         hoff = 12;
     } else {
         return sx_fail(err, "%s: unsupported .npy version %d", ctx, major);
     }
-    if (hlen > len - hoff) return sx_fail(err, "%s: .npy header longer than the member", ctx);
+    if (hlen > (1u << 20)) return sx_fail(err, "%s: .npy header of %zu bytes is implausible", ctx, hlen);
+    if (hlen > len - hoff) return 1;
     char descr[16] = {0};
     int fortran = -1;
     if (parse_header((const char *)buf + hoff, hlen, ctx, descr, &fortran, &out->ndim, out->shape,
                      err))
         return -1;
     if (fortran) return sx_fail(err, "%s: fortran_order arrays are not supported", ctx);
-    sx_dtype dt;
-    if (strcmp(descr, "<f4") == 0) dt = SX_F32;
-    else if (strcmp(descr, "<f2") == 0) dt = SX_F16;
-    else if (strcmp(descr, "<f8") == 0) dt = SX_F64;
+    if (strcmp(descr, "<f4") == 0) *dt = SX_F32;
+    else if (strcmp(descr, "<f2") == 0) *dt = SX_F16;
+    else if (strcmp(descr, "<f8") == 0) *dt = SX_F64;
     else return sx_fail(err, "%s: unsupported .npy dtype '%s' (want <f4, <f2 or <f8)", ctx, descr);
     size_t numel = 1;
     for (int i = 0; i < out->ndim; i++) {
@@ -144,13 +147,32 @@ int sx_npy_parse(const unsigned char *buf, size_t len, const char *ctx, sx_npy_a
             return sx_fail(err, "%s: .npy shape too large", ctx);
         numel *= (size_t)out->shape[i];
     }
-    size_t need = numel * sx_dtype_size(dt), have = len - hoff - hlen;
-    if (have != need)
-        return sx_fail(err, "%s: .npy data is %zu bytes, shape and dtype need %zu", ctx, have, need);
     out->numel = numel;
+    *data_off = hoff + hlen;
+    return 0;
+}
+
+int sx_npy_parse(const unsigned char *buf, size_t len, const char *ctx, sx_npy_array *out,
+                 sx_err *err) {
+    memset(out, 0, sizeof *out);
+    sx_dtype dt;
+    size_t off;
+    int rc = npy_header(buf, len, ctx, out, &dt, &off, err);
+    if (rc) {
+        out->numel = 0;
+        return rc < 0 ? -1 : sx_fail(err, "%s: truncated .npy header", ctx);
+    }
+    size_t numel = out->numel, need = numel * sx_dtype_size(dt), have = len - off;
+    if (have != need) {
+        out->numel = 0;
+        return sx_fail(err, "%s: .npy data is %zu bytes, shape and dtype need %zu", ctx, have, need);
+    }
     out->data = malloc((numel ? numel : 1) * sizeof(float));
-    if (!out->data) return sx_fail(err, "%s: out of memory", ctx);
-    sx_to_f32(buf + hoff + hlen, dt, out->data, numel);
+    if (!out->data) {
+        out->numel = 0;
+        return sx_fail(err, "%s: out of memory", ctx);
+    }
+    sx_to_f32(buf + off, dt, out->data, numel);
     return 0;
 }
 
@@ -160,6 +182,10 @@ void sx_npz_free(sx_npy_array *arrs, int n) {
     free(arrs);
 }
 
+/* Read one member.  The size in the zip header is only a claim (97-byte zips declared
+ * 4 GB): the buffer grows with the bytes that really arrive (at most twice what was read),
+ * and as soon as the .npy header is in, the size it implies must equal the declared one,
+ * so memory stays bounded by what the archive really holds. */
 static int read_member(struct archive *a, struct archive_entry *e, const char *path,
                        unsigned char **buf, size_t *len, sx_err *err) {
     const char *name = archive_entry_pathname(e);
@@ -167,21 +193,49 @@ static int read_member(struct archive *a, struct archive_entry *e, const char *p
         return sx_fail(err, "%s: member '%s' has no size", path, name);
     size_t sz = (size_t)archive_entry_size(e);
     if (sz > NPZ_MAX_MEMBER) return sx_fail(err, "%s: member '%s' is too large", path, name);
-    unsigned char *b = malloc(sz ? sz : 1);
+    char ctx[4400];
+    snprintf(ctx, sizeof ctx, "%s: %s", path, name);
+    size_t cap = sz < 4096 ? sz : 4096, got = 0;
+    int have_header = 0;
+    unsigned char *b = malloc(cap ? cap : 1);
     if (!b) return sx_fail(err, "%s: out of memory for member '%s'", path, name);
-    size_t got = 0;
     while (got < sz) {
-        la_ssize_t r = archive_read_data(a, b + got, sz - got);
+        if (got == cap) {
+            size_t nc = cap * 2 < sz ? cap * 2 : sz;
+            unsigned char *nb = realloc(b, nc);
+            if (!nb) {
+                free(b);
+                return sx_fail(err, "%s: out of memory for member '%s'", path, name);
+            }
+            b = nb, cap = nc;
+        }
+        la_ssize_t r = archive_read_data(a, b + got, cap - got);
         if (r < 0) {
             free(b);
             return sx_fail(err, "%s: member '%s': %s", path, name, archive_error_string(a));
         }
         if (r == 0) break;
         got += (size_t)r;
+        if (!have_header && got >= 6) {
+            sx_npy_array h;
+            memset(&h, 0, sizeof h);
+            sx_dtype dt;
+            size_t off;
+            int rc = npy_header(b, got, ctx, &h, &dt, &off, err);
+            if (rc == 0 && off + h.numel * sx_dtype_size(dt) != sz)
+                rc = sx_fail(err, "%s: .npy header implies %zu bytes, the archive declares %zu", ctx,
+                             off + h.numel * sx_dtype_size(dt), sz);
+            if (rc < 0) {
+                free(b);
+                return -1;
+            }
+            have_header = rc == 0;
+        }
     }
     if (got != sz) {
         free(b);
-        return sx_fail(err, "%s: member '%s' is truncated", path, name);
+        return sx_fail(err, "%s: member '%s' is truncated (%zu of the %zu bytes its header declares)",
+                       path, name, got, sz);
     }
     *buf = b;
     *len = sz;

@@ -84,8 +84,15 @@ static int parse_cfg(const cJSON *cfg, const char *ctx, sx_sae_arch *arch, int *
     if (sx_json_str(cfg, "activation_fn_str", &fn, ctx, err) < 0) return -1;
     *k = 0;
     const cJSON *kw = cJSON_GetObjectItemCaseSensitive(cfg, "activation_fn_kwargs");
-    if (kw && cJSON_IsObject(kw) && sx_json_int(kw, "k", &v, ctx, err) == 0) *k = (int)v;
-    if (sx_json_int(cfg, "k", &v, ctx, err) == 0) *k = (int)v; /* newer SAELens topk cfgs */
+    /* A TopK SAE checks 0 < k <= d_sae below; here k only has to fit an int. */
+    if (kw && cJSON_IsObject(kw) && (rc = sx_json_int_range(kw, "k", 0, 1 << 30, &v, ctx, err)) <= 0) {
+        if (rc < 0) return -1;
+        *k = (int)v;
+    }
+    if ((rc = sx_json_int_range(cfg, "k", 0, 1 << 30, &v, ctx, err)) <= 0) { /* newer SAELens topk cfgs */
+        if (rc < 0) return -1;
+        *k = (int)v;
+    }
     if (strcmp(a, "standard") == 0) *arch = strcmp(fn, "topk") == 0 ? SX_SAE_TOPK : SX_SAE_STANDARD;
     else if (strcmp(a, "topk") == 0) *arch = SX_SAE_TOPK;
     else if (strcmp(a, "batchtopk") == 0) *arch = SX_SAE_BATCHTOPK;

@@ -128,6 +128,10 @@ int sx_ckpt_save(const char *out_dir, const sx_ckpt_state *st, sx_tsae *saes, in
                  sx_err *err);
 /* 1 = loaded, 0 = no checkpoint, -1 = error (incl. fingerprint mismatch). */
 int sx_ckpt_load(const char *out_dir, sx_ckpt_state *st, sx_tsae *saes, int n, sx_err *err);
+/* Remove OUT/checkpoint.tmp.<pid>/ folders left by runs that were killed mid-checkpoint. */
+void sx_ckpt_clean_stale(const char *out_dir);
+/* Cut OUT/metrics.jsonl back to the lines of steps <= step (resume after a kill). */
+int sx_metrics_truncate(const char *path, int64_t step, sx_err *err);
 
 /* The calling thread's OpenMP index (0 without OpenMP): per-thread scratch slots. */
 #ifdef _OPENMP

@@ -23,8 +23,11 @@ int sx_tsae_init(sx_tsae *t, sx_sae_arch arch, int d, int m, int k, double l1, c
     else t->wpack = aligned_alloc(64, ((size_t)sx_enc_latents_floats(m, d) * sizeof(float) + 63) / 64 * 64);
     t->last_fired = calloc((size_t)m, sizeof(int64_t));
     if (!t->p || !t->am || !t->av || (dense ? !t->g : !t->wpack) || !t->last_fired) {
+        /* sx_tsae_free zeroes *t: keep the count for the message. */
+        long long np = (long long)t->np;
         sx_tsae_free(t);
-        return sx_fail(err, "%s: out of memory for %lld parameters", name, (long long)t->np);
+        return sx_fail(err, "%s: out of memory for %lld parameters (%.1f GiB for weights and "
+                            "Adam moments)", name, np, 3.0 * (double)np * sizeof(float) / (1 << 30));
     }
     t->WencT = t->p;
     t->W_dec = t->p + md;

@@ -299,6 +299,7 @@ static int train_loop(run *R, sx_err *err) {
 int sx_train_run(const sx_train_opts *o, sx_batch_source *src, sx_err *err) {
     if (validate(o, src->d_in, err)) return -1;
     if (sx_mkdir_p(o->out_dir, err)) return -1;
+    sx_ckpt_clean_stale(o->out_dir);
     run *R = calloc(1, sizeof *R);
     if (!R) return sx_fail(err, "train: out of memory");
     R->o = o, R->src = src;
@@ -311,7 +312,9 @@ int sx_train_run(const sx_train_opts *o, sx_batch_source *src, sx_err *err) {
         else if (l == 0) rc = sx_fail(err, "%s/checkpoint: no checkpoint to resume from", o->out_dir);
         else {
             memcpy(R->rng.s, R->st.rng, sizeof R->st.rng);
-            if (src->skip(src->ctx, R->st.rows_consumed, err)) rc = -1;
+            if (src->skip(src->ctx, R->st.rows_consumed, err) ||
+                sx_metrics_truncate(path, R->st.step, err))
+                rc = -1;
         }
     }
     if (!rc) {

@@ -88,6 +88,44 @@ static void test_malformed(void) {
                   "{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
                   "\"y\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
                   12, 0, "overlap");
+    /* an empty tensor between two overlapping ones (sorted by start: x, e, y) once hid the
+     * overlap, since only neighbours were compared: aliased weights loaded silently */
+    expect_reject("overlap_empty.safetensors",
+                  "{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                  "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[6,6]},"
+                  "\"y\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[7,15]}}",
+                  16, 0, "overlap");
+    /* a tensor inside another's span, after a longer neighbour: x [0,16] holds y [8,12] */
+    expect_reject("overlap_inside.safetensors",
+                  "{\"x\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+                  "\"z\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]},"
+                  "\"y\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[12,16]}}",
+                  16, 0, "overlap");
+    /* duplicate keys, which cJSON keeps: the second __metadata__ leaked the first (found by
+     * fuzz_safetensors); a second tensor of one name was silently shadowed */
+    expect_reject("dupmeta.safetensors",
+                  "{\"__metadata__\":{\"a\":\"1\"},\"__metadata__\":{\"a\":\"2\"},"
+                  "\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+                  8, 0, "__metadata__ appears twice");
+    expect_reject("dupname.safetensors",
+                  "{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                  "\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}",
+                  16, 0, "appears twice");
+    expect_reject("fracoffs.safetensors", "{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0.5,8.5]}}",
+                  9, 0, "data_offsets");
+    {
+        /* empty tensors sharing an offset with real ones are fine */
+        char p2[4200];
+        static unsigned char zeros[16];
+        write_raw("empty_ok.safetensors",
+                  "{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                  "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[4,4]},"
+                  "\"f\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[8,8]},"
+                  "\"y\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}",
+                  zeros, 16, 0, p2);
+        CHECK(sx_st_open(&st, p2, &err) == 0 && st.n == 4, "empty tensors beside others: %s", err.msg);
+        sx_st_close(&st);
+    }
     expect_reject("negshape.safetensors", "{\"x\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 8,
                   0, "bad shape");
     expect_reject("nooffs.safetensors", "{\"x\":{\"dtype\":\"F32\",\"shape\":[2]}}", 8, 0, "data_offsets");

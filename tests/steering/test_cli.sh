@@ -26,6 +26,18 @@ check "one-line error naming the file" "[ \$(wc -l < $T/err.txt) -eq 1 ] && grep
 echo '{"text": 5}' > "$T/badin.jsonl"
 "$BIN" score-toxicity --in "$T/badin.jsonl" 2> "$T/err.txt"
 check "non-string text exit 1" "[ $? -eq 1 ] && grep -q 'badin.jsonl:1' $T/err.txt"
+# Python's json.dumps writes a lone surrogate as "\ud800"; \u0000 once cut the text there.
+# Both become U+FFFD and the rest of the text is kept (core/jsonl.c).
+printf '%s\n' '{"text":"broken \ud800 text, then more"}' '{"text":"a\u0000 you stupid idiot"}' > "$T/odd.jsonl"
+"$BIN" score-toxicity --in "$T/odd.jsonl" --out "$T/odd_out.jsonl" 2> "$T/err.txt"
+check "lone surrogate and NUL accepted" "[ $? -eq 0 ]"
+/usr/bin/python3 - "$T/odd_out.jsonl" <<'PY' || fail=1
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])]
+assert r[0]["text"] == "broken \ufffd text, then more", r[0]
+assert r[1]["text"] == "a\ufffd you stupid idiot" and r[1]["toxicity"] > 0.5, r[1]
+print("ok: U+FFFD in place, the rest of the text kept and scored")
+PY
 "$BIN" score-toxicity --in "$T/in.jsonl" --external-cmd "sed 's/.*/0.25/'" > "$T/ext.jsonl"
 check "external command scores" "[ \$(grep -c '\"toxicity\":0.25' $T/ext.jsonl) -eq 2 ]"
 

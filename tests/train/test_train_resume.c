@@ -3,6 +3,8 @@
  * checkpoint write stops the run and leaves the previous checkpoint intact (and resuming
  * from it is still exact); bad options and NaN batches are reported. */
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define PLANTED_NO_RECOVERY
 #include "planted.h"
@@ -42,6 +44,35 @@ static int same_weights(const char *a, const char *b) {
     return same;
 }
 
+/* The (step, sae) sequence of DIR/metrics.jsonl, one "step:sae" per line (timings differ
+ * between runs, the sequence must not). */
+static char *metrics_steps(const char *dir) {
+    char p[4400], *buf;
+    size_t len;
+    sx_err err;
+    snprintf(p, sizeof p, "%s/metrics.jsonl", dir);
+    if (sx_read_file(p, 1 << 26, &buf, &len, &err)) return strdup("(unreadable)");
+    char *out = calloc(1, len + 1), *w = out;
+    for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        cJSON *j = cJSON_Parse(line);
+        const char *sae = "";
+        int64_t step = -1;
+        if (j) sx_json_int(j, "step", &step, "metrics", &err), sx_json_str(j, "sae", &sae, "metrics", &err);
+        w += sprintf(w, "%lld:%.40s\n", (long long)step, j ? sae : "(not JSON)");
+        cJSON_Delete(j);
+    }
+    free(buf);
+    return out;
+}
+
+/* A pid no process has: a child that has exited and been reaped. */
+static long dead_pid(void) {
+    pid_t c = fork();
+    if (c == 0) _exit(0);
+    waitpid(c, NULL, 0);
+    return (long)c;
+}
+
 static void check_arch(sx_sae_arch arch) {
     char a[4200], b[4200], c[4200], pa[4400], pb[4400], pc[4400], name[64];
     snprintf(a, sizeof a, "%s/a%d%s", tmp, arch, big ? "big" : "");
@@ -73,9 +104,22 @@ static void check_arch(sx_sae_arch arch) {
     if (st) sx_json_int(st, "step", &step, pc, &err);
     cJSON_Delete(st);
     CHECK(step == 4, "previous checkpoint intact (step %lld)", (long long)step);
+    /* what kill -9 inside a checkpoint write leaves: a temp folder of a dead process */
+    char stale[4400], stale_f[4500];
+    snprintf(stale, sizeof stale, "%s/checkpoint.tmp.%ld", c, dead_pid());
+    snprintf(stale_f, sizeof stale_f, "%s/sae_0.safetensors", stale);
+    CHECK(sx_mkdir_p(stale, &err) == 0 && sx_write_file_atomic(stale_f, "x", 1, &err) == 0, "stale dir: %s",
+          err.msg);
     opts_for(&o, arch, c);
     o.resume = 1, o.checkpoint_every = 4;
     CHECK(run(&o, &err) == 0, "resume after failed checkpoint: %s", err.msg);
+    CHECK(!sx_is_dir(stale), "stale %s removed at start", stale);
+    /* The failed run logged step 8 before its checkpoint failed; the resumed run logs it
+     * again from step 5: the log must hold each step once, as the uninterrupted run's. */
+    char *ma = metrics_steps(a), *mb = metrics_steps(b), *mc = metrics_steps(c);
+    CHECK(strcmp(ma, mc) == 0, "metrics after resume from step 4:\n%s\nuninterrupted:\n%s", mc, ma);
+    CHECK(strcmp(ma, mb) == 0, "metrics after stop+resume:\n%s\nuninterrupted:\n%s", mb, ma);
+    free(ma), free(mb), free(mc);
     for (int i = 0; i < sx_train_n_saes(&o); i++) {
         sx_train_sae_name(&o, i, name, sizeof name);
         snprintf(pa, sizeof pa, "%s/%s/sae_weights.safetensors", a, name);
