@@ -22,6 +22,7 @@
 #endif
 
 #include "ana_internal.h"
+#include "sx_json.h"
 #include "export.h"
 
 #define EV_ROWS 256 /* rows per SAE encode/decode block: bounds the [rows, d_sae] scratch */
@@ -237,7 +238,7 @@ static int setup_hooks(ev *e, sx_err *err) {
         sx_hook_point pt;
         const char *hn = sae->hook_name[0] ? sae->hook_name : o->default_hook;
         if (!hn || !*hn) return sx_fail(err, "%s: the SAE names no hook_name (give the hook)", name);
-        sx_err e2 = {{0}};
+        sx_err e2 = {0};
         if (sx_hook_parse(hn, &layer, &pt, &e2)) return sx_fail(err, "%s: %s", name, e2.msg);
         if (layer >= c->n_layers)
             return sx_fail(err, "%s: the SAE's hook %s is not in the model, which has %d layers (0..%d)", name,

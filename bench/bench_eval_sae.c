@@ -42,7 +42,7 @@ int main(int argc, char **argv) {
     char dir[4096], txt[4200], p[4200];
     if (v[2]) snprintf(dir, sizeof dir, "%s", v[2]);
     else snprintf(dir, sizeof dir, "/tmp/saetox_bench_eval_sae_%d", (int)getpid());
-    sx_err err = {{0}};
+    sx_err err = {0};
     snprintf(p, sizeof p, "%s/model.safetensors", dir);
     if (!sx_file_exists(p) && write_model(dir, &err)) return fprintf(stderr, "bench_eval_sae: %s\n", err.msg), 1;
     /* text: pseudo-random words, enough bytes for the tokens */

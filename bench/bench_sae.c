@@ -61,7 +61,7 @@ static double median(double *v, int n) {
 
 /* Runs in a child: prints one result line. */
 static void run_cfg(const cfg *c, int steps) {
-    sx_err err = {{0}};
+    sx_err err = {0};
     sx_tsae t;
     sx_scratch s;
     int dense = c->arch == SX_SAE_STANDARD || c->arch == SX_SAE_JUMPRELU;

@@ -22,7 +22,7 @@ static double cpu_now(void) {
 
 static void bench(const char *name, const char *dir, const char *text, size_t len,
                   double target) {
-    sx_err err = {{0}};
+    sx_err err = {0};
     sx_tokenizer *t;
     double w0 = sx_now(), c0 = cpu_now();
     if (sx_tokenizer_load(dir, &t, &err)) {
@@ -72,7 +72,7 @@ int main(int argc, char **argv) {
     snprintf(gm, sizeof gm, "%s/data/gemma-tokenizer", shared);
     char *text;
     size_t len;
-    sx_err err = {{0}};
+    sx_err err = {0};
     if (sx_read_file(path, (size_t)1 << 30, &text, &len, &err)) {
         printf("%s\n", err.msg);
         return 1;

@@ -64,7 +64,7 @@ static int analyze_split(int argc, char **argv) {
     o.split.max_pairs = max_pairs;
     o.linkage = linkage, o.cut = cut, o.max_linkage_nodes = (int)max_nodes;
     o.out_dir = out, o.verbose = !quiet;
-    sx_err err = {{0}};
+    sx_err err = {0};
     if (sx_ana_split_run(&o, &err)) return fail(C, err.msg);
     return 0;
 }
@@ -113,7 +113,7 @@ static int cmd_analyze_stats(int argc, char **argv) {
     o.tokens = tokens, o.top_n = (int)top_n, o.context_size = (int)ctx, o.batch = (int)batch;
     o.window_before = (int)wb, o.window_after = (int)wa, o.html_unescape = html, o.verbose = !quiet;
     sx_set_threads((int)threads);
-    sx_err err = {{0}};
+    sx_err err = {0};
     if (sx_ana_stats_run(&o, &err)) return fail(C, err.msg);
     return 0;
 }
@@ -178,7 +178,7 @@ static int cmd_analyze_toxic(int argc, char **argv) {
     o.context_size = (int)ctx, o.batch = (int)batch, o.max_docs = max_docs;
     o.html_unescape = html, o.skip_bad = !strict, o.verbose = !quiet;
     sx_set_threads((int)threads);
-    sx_err err = {{0}};
+    sx_err err = {0};
     if (sx_ana_toxic_run(&o, &err)) return fail(C, err.msg);
     return 0;
 }

@@ -75,7 +75,7 @@ int cmd_cache(int argc, char **argv) {
     if (!resume && sx_file_exists(part))
         fprintf(stderr, "saetox cache: note: starting %s afresh (--resume would continue it)\n", part);
 
-    sx_err err = {{0}};
+    sx_err err = {0};
     sx_model *m = NULL;
     sx_tokenizer *tok = NULL;
     if (sx_model_load(model_dir, &m, &err)) return fail(err.msg);

@@ -57,8 +57,10 @@ static void step_header(demo_ctx *c, int k, const char *what) {
 }
 
 static int find_assets(demo_ctx *c, sx_err *err) {
-    const char *home = getenv("SAETOX_HOME");
-    const char *root = home && *home ? home : SAETOX_SOURCE_DIR;
+    const char *root = sx_data_dir();
+    if (!root)
+        return sx_failc(err, SX_ENOTFOUND, "saetox data folder not found (no share/saetox beside the program, "
+                        "none at the install prefix): set SAETOX_HOME to the saetox source tree or install prefix's share/saetox");
     if (!c->model_dir) {
         snprintf(c->model_buf, sizeof c->model_buf, "%s/models/embedded", root);
         c->model_dir = c->model_buf;

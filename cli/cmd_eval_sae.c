@@ -80,7 +80,7 @@ int cmd_eval_sae(int argc, char **argv) {
     }
     if (threads > 0) sx_set_threads((int)threads);
 
-    sx_err err = {{0}};
+    sx_err err = {0};
     sx_model *m = NULL;
     sx_tokenizer *tok = NULL;
     sx_sae *saes = calloc((size_t)sae_paths.n, sizeof *saes);

@@ -160,7 +160,7 @@ int cmd_evaluate(int argc, char **argv) {
         fprintf(stderr, "saetox %s: --samples and --max-new-tokens must be >= 1, --top-p in (0,1]\n", CMD);
         return 2;
     }
-    sx_err err = {{0}};
+    sx_err err = {0};
     sx_model *m = NULL;
     sx_tokenizer *tok = NULL;
     sx_scorer *scorer = NULL;

@@ -45,7 +45,7 @@ int cmd_export(int argc, char **argv) {
     sx_export_opts o = {.skip_plots = no_plots, .skip_html = no_html, .skip_notebook = no_nb,
                         .max_contexts = (int)max_ctx, .max_latents = (int)max_lat};
     static sx_export_notes notes;
-    sx_err err = {{0}};
+    sx_err err = {0};
     int rc = sx_export_run(in, out, &o, &notes, &err);
     sx_export_release_caches(); /* a clean exit for leak checkers */
     if (!quiet || rc)

@@ -149,7 +149,7 @@ int cmd_generate(int argc, char **argv) {
         return 2;
     }
     sx_set_threads((int)a.threads);
-    sx_err err = {{0}};
+    sx_err err = {0};
     sx_model *m = NULL;
     sx_tokenizer *tok = NULL;
     int32_t *ids = NULL, *gen = NULL;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "sx_json.h"
 #include "lmtrain.h"
 
 #define CMD "lm-train"
@@ -224,7 +225,7 @@ int cmd_lm_train(int argc, char **argv) {
     }
     sx_set_threads((int)threads);
     if (!run_dir) run_dir = out;
-    sx_err err = {{0}};
+    sx_err err = {0};
     char ckpt[4096], cache[4096], mpath[4096], spath[4096];
     if (sx_mkdir_p(run_dir, &err)) return fail(err.msg);
     if (sx_path_join(ckpt, sizeof ckpt, run_dir, "checkpoint.bin") ||

@@ -47,7 +47,7 @@ int cmd_model_dump(int argc, char **argv) {
         cli_error(CMD, "--ids: no token ids given");
         return 2;
     }
-    sx_err err = {{0}};
+    sx_err err = {0};
     sx_model *m = NULL;
     int rc = 1;
     float **bufs = NULL, *logits = NULL;

@@ -25,7 +25,7 @@ int cmd_sae_encode(int argc, char **argv) {
                        (int)(sizeof opts / sizeof opts[0]), argc, argv);
     if (rc) return rc == 1 ? 0 : 2;
     sx_set_threads((int)threads);
-    sx_err err = {{0}};
+    sx_err err = {0};
     sx_sae sae;
     if (sx_sae_load(sae_path, &sae, &err)) return fail(&err);
     sx_safetensors st;

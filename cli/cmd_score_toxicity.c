@@ -4,6 +4,7 @@
  * bare number or a JSON object with "toxicity"; that is how Detoxify or Perspective plug in).
  * Blank input lines are skipped; anything else that is not a JSON object is an error. */
 #include "cli.h"
+#include "sx_json.h"
 #include "steering.h"
 
 #include <stdio.h>
@@ -81,7 +82,7 @@ int cmd_score_toxicity(int argc, char **argv) {
                        opts, (int)(sizeof opts / sizeof opts[0]), argc, argv);
     if (rc) return rc == 1 ? 0 : 2;
     sx_set_threads((int)threads);
-    sx_err err = {{0}};
+    sx_err err = {0};
     records r = {0};
     double *p = NULL;
     sx_scorer *s = NULL;

@@ -75,7 +75,7 @@ int cmd_tokenize(int argc, char **argv) {
         fprintf(stderr, "saetox tokenize: give exactly one of --text, --file, --decode\n");
         return 2;
     }
-    sx_err err = {{0}};
+    sx_err err = {0};
     sx_tokenizer *t;
     if (sx_tokenizer_load(model, &t, &err)) return fail(err.msg);
     int add = !no_special;

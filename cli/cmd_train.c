@@ -117,7 +117,7 @@ int cmd_train(int argc, char **argv) {
     const char *paths[64];
     int np = 0;
     for (char *tok = strtok(list, ","); tok && np < 64; tok = strtok(NULL, ",")) paths[np++] = tok;
-    sx_err err = {{0}};
+    sx_err err = {0};
     sx_cache_info info;
     rc = 0;
     if (np == 0) rc = sx_fail(&err, "--cache: no file given");

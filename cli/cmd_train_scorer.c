@@ -2,6 +2,7 @@
  * labelled text, report held-out metrics, write the weights (the build compiles
  * steering/weights/toxicity-scorer.bin into the program as the default scorer). */
 #include "cli.h"
+#include "sx_json.h"
 #include "steering.h"
 
 #include <stdio.h>
@@ -45,7 +46,7 @@ int cmd_train_scorer(int argc, char **argv) {
     if (buckets >= 0) o.cfg.log2_buckets = (int)buckets;
     if (lr >= 0) o.lr = lr;
     if (l2 >= 0) o.l2 = l2;
-    sx_err err = {{0}};
+    sx_err err = {0};
     sx_labelled d = {0};
     const char *defaults[] = {"rtp/toxic.jsonl", "rtp/nontoxic.jsonl",
                               "toxicity-labeled/gpt4_toxic_generations.jsonl",

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "demo.h"
+#include "sx_json.h"
 #include "export.h"
 
 typedef struct {

@@ -32,4 +32,6 @@ void cli_print_version(FILE *f) {
     H5get_libversion(&maj, &min, &rel);
     fprintf(f, "hdf5: %u.%u.%u\n", maj, min, rel);
     fprintf(f, "libarchive: %s\n", archive_version_details());
+    const char *data = sx_data_dir();
+    fprintf(f, "data: %s\n", data ? data : "(not found: set SAETOX_HOME)");
 }

@@ -5,9 +5,12 @@
  * and falls back to the "Prescott" (SSE3) kernels: sgemm runs at ~6 GFLOP/s instead of
  * ~35-100+.  When the user has not chosen a core (OPENBLAS_CORETYPE unset) and OpenBLAS
  * picked Prescott although the CPU has AVX-512 (or AVX2+FMA), re-run OpenBLAS's core
- * selection with OPENBLAS_CORETYPE=SkylakeX (or Haswell).  This runs as a constructor, after
- * libopenblas's own, before any BLAS call.  The OpenBLAS entry points are weak so a
+ * selection with OPENBLAS_CORETYPE=SkylakeX (or Haswell).  It runs once, from sx_init() or
+ * lazily from the loaders and sx_set_threads (before their first BLAS call); never as a
+ * constructor, so a program that links libsaetox and never calls it keeps OpenBLAS as it
+ * was and its environment untouched.  The OpenBLAS entry points are weak so a
  * non-DYNAMIC_ARCH OpenBLAS still links (then nothing happens). */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -18,10 +21,7 @@ extern void gotoblas_dynamic_init(void) __attribute__((weak));
 extern void gotoblas_dynamic_quit(void) __attribute__((weak));
 extern char *openblas_get_corename(void) __attribute__((weak));
 
-void sx_blas_fix_coretype(void) {
-    static int done;
-    if (done) return;
-    done = 1;
+static void fix_once(void) {
     if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit || !openblas_get_corename) return;
     if (getenv("OPENBLAS_CORETYPE")) return; /* the user's choice wins */
     const char *cur = openblas_get_corename();
@@ -39,4 +39,17 @@ void sx_blas_fix_coretype(void) {
     gotoblas_dynamic_init();
 }
 
-__attribute__((constructor)) static void sx_blas_fix_ctor(void) { sx_blas_fix_coretype(); }
+void sx_blas_fix_coretype(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, fix_once);
+}
+
+#ifndef SAETOX_VERSION
+#define SAETOX_VERSION "unknown"
+#endif
+const char *sx_version(void) { return SAETOX_VERSION; }
+
+int sx_init(sx_err *err) {
+    sx_blas_fix_coretype();
+    return sx_simd_init(err);
+}

@@ -14,8 +14,9 @@
 #define SAETOX_DEFAULT_SHARED "../shared"
 #endif
 
-int sx_fail(sx_err *err, const char *fmt, ...) {
+int sx_failc(sx_err *err, sx_code code, const char *fmt, ...) {
     if (!err) return -1;
+    err->code = (int)code;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof err->msg, fmt, ap);
@@ -23,8 +24,33 @@ int sx_fail(sx_err *err, const char *fmt, ...) {
     return -1;
 }
 
+int sx_fail(sx_err *err, const char *fmt, ...) {
+    if (!err) return -1;
+    err->code = SX_ERROR;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static const char *const CODE_NAME[SX_CODE_COUNT] = {
+    "SX_OK", "SX_ERROR", "SX_ENOMEM", "SX_EIO", "SX_ENOTFOUND",
+    "SX_ECORRUPT", "SX_EINVAL", "SX_EUNSUPPORTED", "SX_ENUMERIC"};
+static const char *const CODE_TEXT[SX_CODE_COUNT] = {
+    "no error", "error", "out of memory", "input/output error", "not found",
+    "corrupt input", "invalid argument", "unsupported", "non-finite values"};
+
+const char *sx_code_name(int code) {
+    return code >= 0 && code < SX_CODE_COUNT ? CODE_NAME[code] : "SX_?";
+}
+const char *sx_code_text(int code) {
+    return code >= 0 && code < SX_CODE_COUNT ? CODE_TEXT[code] : "unknown error code";
+}
+
 int sx_fail_prefix(sx_err *err, const char *fmt, ...) {
     if (!err) return -1;
+    if (err->code == SX_OK) err->code = SX_ERROR;
     char old[SX_ERR_LEN];
     memcpy(old, err->msg, sizeof old);
     va_list ap;

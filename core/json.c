@@ -1,5 +1,6 @@
 /* json.c — small typed accessors over cJSON with errors that name the file and key. */
 #include "core.h"
+#include "sx_json.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -4,6 +4,7 @@
  * choice: each of those becomes U+FFFD, the replacement character, and the rest of the text
  * is kept — as Python does when it encodes such a string with errors="replace". */
 #include "core.h"
+#include "sx_json.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -68,7 +68,7 @@ void sx_progress_finish(sx_progress *p) {
 }
 
 void sx_set_threads(int n) {
-    sx_blas_fix_coretype(); /* also links blas_coretype.o (its constructor) into every program */
+    sx_blas_fix_coretype(); /* before the first BLAS call (lazy part of sx_init) */
     if (n <= 0) return;
 #ifdef _OPENMP
     omp_set_num_threads(n);

@@ -2,6 +2,7 @@
  * safetensors format: u64 LE header length N, N bytes of JSON, then raw little-endian data. */
 #define _POSIX_C_SOURCE 200809L
 #include "core.h"
+#include "sx_json.h"
 
 #include <errno.h>
 #include <fcntl.h>

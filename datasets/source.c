@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ds_in.h"
+#include "sx_json.h"
 
 enum { K_TEXT, K_TEXTFILE, K_JSONL, K_CSV };
 enum { OP_GE, OP_LE, OP_GT, OP_LT, OP_EQ, OP_NE };

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "model_internal.h"
+#include "sx_json.h"
 
 /* Required positive integer key. */
 static int need_int(const cJSON *j, const char *key, int *out, const char *ctx, sx_err *err) {

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "lmtrain.h"
+#include "sx_json.h"
 #include "tokenizer.h"
 
 #define MAX_INPUT ((size_t)1 << 31)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lmtrain.h"
+#include "sx_json.h"
 
 static cJSON *hf_config(const sx_lm *m, sx_dtype dt) {
     const sx_lm_cfg *c = &m->cfg;

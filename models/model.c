@@ -7,7 +7,7 @@
 
 int sx_model_load(const char *dir, sx_model **out, sx_err *err) {
     *out = NULL;
-    sx_blas_fix_coretype(); /* also runs as a constructor; this call links it in */
+    sx_blas_fix_coretype(); /* before the first BLAS call (lazy part of sx_init) */
     if (!dir || !*dir) return sx_fail(err, "model folder not given");
     if (!sx_is_dir(dir)) return sx_fail(err, "%s: not a directory", dir);
     sx_model *m = calloc(1, sizeof *m);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "tokenizer_internal.h"
+#include "sx_json.h"
 
 /* "bos_token": "<bos>" or {"content": "<bos>", ...} */
 static const char *config_token(const cJSON *cfg, const char *key) {

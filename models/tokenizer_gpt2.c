@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "tokenizer_internal.h"
+#include "sx_json.h"
 
 /* ---------- loading ---------- */
 void tok_gpt2_init_bytes(sx_tokenizer *t) {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "tokenizer_internal.h"
+#include "sx_json.h"
 
 static const char *jstr(const cJSON *o, const char *k) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "model_internal.h"
+#include "sx_json.h"
 
 static int add_owned(sx_model *m, float *p, sx_err *err) {
     if (m->n_owned == m->cap_owned) {

@@ -1,5 +1,6 @@
 /* load.c — find and load the inputs of a run folder into typed, sorted arrays. */
 #include "export_int.h"
+#include "sx_json.h"
 
 #include <dirent.h>
 #include <inttypes.h>

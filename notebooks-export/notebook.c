@@ -2,6 +2,7 @@
  * CSVs beside it with pandas and draws them with matplotlib.  Every code cell tolerates a
  * missing file (prints "skipped: ...") and a missing matplotlib. */
 #include "export_int.h"
+#include "sx_json.h"
 
 #include <string.h>
 

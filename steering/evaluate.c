@@ -10,6 +10,7 @@
  * Long prompts: sx_generate keeps the last n_ctx - max_new_tokens tokens (left truncation);
  * the fluency pass uses the same truncated context. */
 #include "steering.h"
+#include "sx_json.h"
 
 #include <math.h>
 #include <stdlib.h>

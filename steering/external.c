@@ -3,6 +3,7 @@
  * output line: a bare number or a JSON object with "toxicity".  A temporary file rather than
  * a two-way pipe: no deadlock whatever the command buffers. */
 #include "steering.h"
+#include "sx_json.h"
 
 #include <stdlib.h>
 #include <string.h>

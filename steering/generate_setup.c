@@ -6,6 +6,7 @@
  * Several may be combined (SAE tier, then mean difference, at their hooks; the banned filter
  * at decoding). */
 #include "steering.h"
+#include "sx_json.h"
 
 #include <stdlib.h>
 #include <string.h>

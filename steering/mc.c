@@ -3,6 +3,7 @@
  * by the choice's length in bytes.  Context and choice are tokenised separately (the choice
  * keeps its leading space), so the choice tokens are exactly the scored ones. */
 #include "steering.h"
+#include "sx_json.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,6 +1,7 @@
 /* metrics.c — binary classification metrics for the scorer (AUROC, precision / recall at a
  * threshold).  The evaluation's bootstrap lives in evaluate_stats.c. */
 #include "steering.h"
+#include "sx_json.h"
 
 #include <math.h>
 #include <stdlib.h>

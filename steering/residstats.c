@@ -2,6 +2,7 @@
  * the mean-difference baseline) and per-latent activation quantiles (the scales A_i), plus
  * reading scales from analysis output.  The model runs only up to the hook's block. */
 #include "steering.h"
+#include "sx_json.h"
 
 #include <math.h>
 #include <stdlib.h>

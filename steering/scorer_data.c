@@ -6,6 +6,7 @@
  * Written inside steering/ so the scorer does not wait on the datasets module; these are
  * small whole-file readers (the files are a few MB). */
 #include "steering.h"
+#include "sx_json.h"
 
 #include <stdlib.h>
 #include <string.h>

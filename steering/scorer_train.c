@@ -9,6 +9,7 @@
  * held-out split is a hash of the text (sx_text_is_holdout), so it does not depend on the
  * seed and duplicates never straddle it. */
 #include "steering.h"
+#include "sx_json.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -4,6 +4,7 @@
  * tweet; parsed through the labelled-data CSV reader's rules).  Also the word list of the
  * banned-token baseline. */
 #include "steering.h"
+#include "sx_json.h"
 
 #include <ctype.h>
 #include <math.h>

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "train_internal.h"
+#include "sx_json.h"
 
 
 static void rm_flat_dir(const char *dir) {

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "sae_internal.h"
+#include "sx_json.h"
 
 #define CFG_MAX_BYTES (1 << 20)
 
@@ -222,6 +223,7 @@ static int load_npz(const char *path, sx_sae *sae, sx_err *err) {
 }
 
 int sx_sae_load(const char *path, sx_sae *sae, sx_err *err) {
+    sx_blas_fix_coretype(); /* before the first BLAS call (lazy part of sx_init) */
     memset(sae, 0, sizeof *sae);
     char a[4200], b[4200];
     if (sx_is_dir(path)) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "datasets.h"
+#include "sx_json.h"
 #include "sae_internal.h"
 #include "train_internal.h"
 
@@ -297,6 +298,7 @@ static int train_loop(run *R, sx_err *err) {
 }
 
 int sx_train_run(const sx_train_opts *o, sx_batch_source *src, sx_err *err) {
+    sx_blas_fix_coretype(); /* before the first BLAS call (lazy part of sx_init) */
     if (validate(o, src->d_in, err)) return -1;
     if (sx_mkdir_p(o->out_dir, err)) return -1;
     sx_ckpt_clean_stale(o->out_dir);

@@ -21,7 +21,7 @@ static void run(const float *A, const float *B, float thr, int ba, int bb) {
     sx_split_opts_default(&o);
     o.threshold = thr, o.block_a = ba, o.block_b = bb;
     sx_split_result r;
-    sx_err err = {{0}};
+    sx_err err = {0};
     int rc = sx_split_compute(A, NA, B, NB, D, &o, &r, &err);
     CHECK(rc == 0, "split: %s", err.msg);
     if (rc) return;

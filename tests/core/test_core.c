@@ -1,5 +1,6 @@
 /* test_core.c — dtype conversions, RNG determinism, JSON getters, atomic files. */
 #include "test.h"
+#include "sx_json.h"
 
 static void test_bf16(void) {
     /* Exhaustive: every bf16 value survives f32 -> bf16 unchanged (NaNs stay NaN). */

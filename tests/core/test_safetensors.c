@@ -1,6 +1,7 @@
 /* test_safetensors.c — writer/reader round trip and every malformed-file case we promise to
  * reject with a message naming the file. */
 #include "test.h"
+#include "sx_json.h"
 
 static char dir[4096];
 
@@ -21,7 +22,7 @@ static void expect_reject(const char *name, const char *header, size_t dlen, uin
     static unsigned char zeros[4096];
     write_raw(name, header, zeros, dlen, hl, path);
     sx_safetensors st;
-    sx_err err = {{0}};
+    sx_err err = {0};
     int rc = sx_st_open(&st, path, &err);
     CHECK(rc == -1, "%s: should be rejected", name);
     CHECK(strstr(err.msg, path) != NULL, "%s: message names the file: %s", name, err.msg);

@@ -3,6 +3,7 @@
  * The decision (core/jsonl.c): each becomes U+FFFD and the rest of the text is kept.  Checked
  * on sx_jsonl_parse and on a jsonl: text source, which `cache` and `analyze` read. */
 #include "datasets.h"
+#include "sx_json.h"
 #include "test.h"
 
 #define FFFD "\xEF\xBF\xBD"
@@ -69,7 +70,7 @@ int main(void) {
     snprintf(spec, sizeof spec, "jsonl:%s#text", path);
     sx_source_opts o = {0};
     sx_text_source *s;
-    sx_err err = {{0}};
+    sx_err err = {0};
     CHECK(sx_source_open(spec, &o, &s, &err) == 0, "open: %s", err.msg);
     sx_doc d;
     size_t k = 0;

@@ -20,7 +20,7 @@ static void make(const char *path, hsize_t chunk_rows, int deflate) {
 int main(void) {
     const char *dir = test_tmpdir("ds_reader_hostile");
     char p[4200];
-    sx_err err = {{0}};
+    sx_err err = {0};
     sx_cache_info info;
     struct { hsize_t rows; int deflate; int ok; } cases[] = {
         {1 << 20, 0, 0}, /* 32 MB unfiltered chunks in a file of a few KB */

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "datasets.h"
+#include "sx_json.h"
 #include "test.h"
 
 typedef struct {

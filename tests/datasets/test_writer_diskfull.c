@@ -91,7 +91,7 @@ static void zero_rows(const char *path, const char *name, hid_t mt, size_t esz, 
  * left in the report: zeros in 378 rows) must not be resumed into a "complete" cache. */
 static void damaged_dataset(const char *out, const char *part, const sx_cache_meta *m, const char *name) {
     sx_cache_writer *w;
-    sx_err err = {{0}};
+    sx_err err = {0};
     unlink(out), unlink(part);
     CHECK(sx_cache_writer_open(out, m, 0, &w, NULL, &err) == 0, "open: %s", err.msg);
     /* three committed groups of 1024 rows, then a "crash" */
@@ -140,7 +140,7 @@ int main(void) {
             struct rlimit rl = {(rlim_t)limit, (rlim_t)limit};
             setrlimit(RLIMIT_FSIZE, &rl);
             sx_cache_writer *w;
-            sx_err e = {{0}};
+            sx_err e = {0};
             if (sx_cache_writer_open(out, &m, 0, &w, NULL, &e)) _exit(2);
             if (append_from(w, 0, &e)) {
                 if (getenv("DISKFULL_VERBOSE")) fprintf(stderr, "limit %ld: %s\n", limit, e.msg);
@@ -163,7 +163,7 @@ int main(void) {
         n_failed++;
         if (!sx_file_exists(part)) continue; /* nothing committed: nothing to resume */
         sx_cache_writer *w;
-        sx_err err = {{0}};
+        sx_err err = {0};
         int64_t done = -1;
         if (sx_cache_writer_open(out, &m, 1, &w, &done, &err)) {
             CHECK(0, "limit %ld: resume failed: %s", limit, err.msg);

@@ -25,7 +25,7 @@ static int count_fn(void *user, const sx_hook_ctx *ctx, float *x, sx_err *err) {
 }
 
 static void one_model(const char *dir) {
-    sx_err err = {{0}};
+    sx_err err = {0};
     sx_model *m = NULL;
     if (sx_model_load(dir, &m, &err)) {
         CHECK(0, "%s", err.msg);

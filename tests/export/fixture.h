@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "export.h"
+#include "sx_json.h"
 
 static const char *const FX_TRICKY[] = {
     "He said \"you're a total idiot\", then left",
@@ -242,7 +243,7 @@ static int fx_tricky_json(const char *dir, sx_err *err) {
 
 /* Build the whole run folder in dir (created). */
 static inline int fx_build_run(const char *dir) {
-    sx_err err = {{0}};
+    sx_err err = {0};
     if (sx_mkdir_p(dir, &err)) return fx_fail("mkdir", &err);
     if (fx_metrics(dir, &err)) return fx_fail("metrics", &err);
     if (fx_stats(dir, &err)) return fx_fail("stats", &err);

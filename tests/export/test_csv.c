@@ -57,7 +57,7 @@ static void test_round_trip(void) {
     const char *dir = test_tmpdir("export_csv");
     char path[4096];
     sx_path_join(path, sizeof path, dir, "rt.csv");
-    sx_err err = {{0}};
+    sx_err err = {0};
     sx_csv_writer w;
     const char *cols[] = {"i", "text", "x"};
     CHECK(sx_csv_open(&w, path, cols, 3, &err) == 0, "open: %s", err.msg);
@@ -86,7 +86,7 @@ static void test_round_trip(void) {
 
 static void expect_error(const char *data, const char *want) {
     sx_csv_table t;
-    sx_err err = {{0}};
+    sx_err err = {0};
     int r = sx_csv_parse("bad.csv", data, strlen(data), &t, &err);
     CHECK(r == -1 && strstr(err.msg, want), "'%s': got r=%d '%s', want '%s'", data, r, err.msg, want);
     if (r == 0) sx_csv_free(&t);
@@ -95,7 +95,7 @@ static void expect_error(const char *data, const char *want) {
 static void test_reader(void) {
     const char *crlf = "\xEF\xBB\xBFx,y\r\n1,\"a\r\nb\"\r\n\r\n2,\"\"\"\"\r\n3,";
     sx_csv_table t;
-    sx_err err = {{0}};
+    sx_err err = {0};
     CHECK(sx_csv_parse("crlf.csv", crlf, strlen(crlf), &t, &err) == 0, "crlf: %s", err.msg);
     CHECK(t.nrows == 3 && strcmp(t.header[0], "x") == 0, "BOM/CRLF header, rows %lld", (long long)t.nrows);
     CHECK(strcmp(sx_csv_cell(&t, 0, 1), "a\r\nb") == 0, "quoted CRLF kept");

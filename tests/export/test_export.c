@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fixture.h"
+#include "sx_json.h"
 #include "test.h"
 
 static char RUN[4096], OUT[4096];
@@ -78,7 +79,7 @@ static void check_columns(const char *file, const char *const *cols, int n) {
     char path[8192];
     snprintf(path, sizeof path, "%s/%s", OUT, file);
     sx_csv_table t;
-    sx_err err = {{0}};
+    sx_err err = {0};
     if (sx_csv_read(path, &t, &err)) {
         CHECK(0, "%s", err.msg);
         return;
@@ -94,7 +95,7 @@ static void check_latent_report(void) {
     char path[8192];
     snprintf(path, sizeof path, "%s/latents_topk-64.csv", OUT);
     sx_csv_table t;
-    sx_err err = {{0}};
+    sx_err err = {0};
     if (sx_csv_read(path, &t, &err)) {
         CHECK(0, "%s", err.msg);
         return;

@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {
 
 static int run(const uint8_t *d, size_t n) {
     const char *p = fz_file("c.h5", d, n);
-    sx_err e = {{0}};
+    sx_err e = {0};
     sx_cache_info info;
     int rc = sx_cache_info_read(p, &info, &e);
     fz_check_err(rc, &e);

@@ -7,7 +7,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {
     static sx_tsae t;
     static int ready;
-    sx_err e = {{0}};
+    sx_err e = {0};
     if (!ready) {
         if (sx_tsae_init(&t, SX_SAE_TOPK, 8, 16, 2, 0, "topk-16", &e)) abort();
         ready = 1;

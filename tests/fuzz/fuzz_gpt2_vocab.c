@@ -7,7 +7,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {
     fz_parts p = fz_split(d, n), q = fz_split(p.b, p.nb);
     char dir[512];
     snprintf(dir, sizeof dir, "%s/gpt2", fz_dir());
-    sx_err e = {{0}};
+    sx_err e = {0};
     if (sx_mkdir_p(dir, &e)) abort();
     fz_file("gpt2/vocab.json", p.a, p.na);
     fz_file("gpt2/merges.txt", q.a, q.na);

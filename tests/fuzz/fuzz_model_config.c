@@ -8,7 +8,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {
     fz_parts p = fz_split(d, n);
     char dir[512];
     snprintf(dir, sizeof dir, "%s/model", fz_dir());
-    sx_err e = {{0}};
+    sx_err e = {0};
     if (sx_mkdir_p(dir, &e)) abort();
     fz_file("model/config.json", p.a, p.na);
     fz_file("model/model.safetensors", p.b, p.nb);

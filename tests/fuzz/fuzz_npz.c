@@ -5,7 +5,7 @@
 #include "sae_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {
-    sx_err e = {{0}};
+    sx_err e = {0};
     sx_npy_array a;
     int rc = sx_npy_parse(d, n, "fuzz.npy", &a, &e);
     fz_check_err(rc, &e);

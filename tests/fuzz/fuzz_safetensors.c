@@ -5,7 +5,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {
     const char *p = fz_file("t.safetensors", d, n);
     sx_safetensors st;
-    sx_err e = {{0}};
+    sx_err e = {0};
     int rc = sx_st_open(&st, p, &e);
     fz_check_err(rc, &e);
     if (rc) return 0;

@@ -7,7 +7,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {
     sx_scorer *s = NULL;
-    sx_err e = {{0}};
+    sx_err e = {0};
     int rc = sx_scorer_load_mem(d, n, "fuzz.bin", &s, &e);
     fz_check_err(rc, &e);
     if (rc) return 0;

@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {
     sx_source_opts o = {.skip_bad = skip, .max_entry_bytes = 1 << 20,
                         .label_rule = label && kind >= 2 ? "score>=0.5" : NULL};
     sx_text_source *s = NULL;
-    sx_err e = {{0}};
+    sx_err e = {0};
     int rc = sx_source_open(spec, &o, &s, &e);
     fz_check_err(rc, &e);
     if (rc) return 0;

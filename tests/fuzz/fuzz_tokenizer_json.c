@@ -4,7 +4,7 @@
 #include "tokenizer.h"
 
 static void run(const sx_tokenizer *t, const uint8_t *text, size_t n) {
-    sx_err e = {{0}};
+    sx_err e = {0};
     for (int add = 0; add < 2; add++) {
         int32_t *ids = NULL;
         int k = 0;
@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {
     fz_parts p = fz_split(d, n);
     char dir[512];
     snprintf(dir, sizeof dir, "%s/hf", fz_dir());
-    sx_err e = {{0}};
+    sx_err e = {0};
     if (sx_mkdir_p(dir, &e)) abort();
     fz_file("hf/tokenizer.json", p.a, p.na);
     sx_tokenizer *t = NULL;

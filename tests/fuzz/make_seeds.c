@@ -6,6 +6,7 @@
 #include <archive_entry.h>
 
 #include "datasets.h"
+#include "sx_json.h"
 #include "fuzz_util.h"
 #include "sae.h"
 #include "steering.h"

@@ -18,7 +18,7 @@ static void randomize(sx_lm *m) {
 
 static void check_export(sx_lm *lm, sx_dtype dt, double tol) {
     const char *dir = test_tmpdir(dt == SX_F32 ? "lmtrain_export_f32" : "lmtrain_export_bf16");
-    sx_err err = {{0}};
+    sx_err err = {0};
     CHECK(sx_lm_save_hf(lm, dir, dt, NULL, &err) == 0, "save_hf: %s", err.msg);
     sx_model *m = NULL;
     if (sx_model_load(dir, &m, &err)) {

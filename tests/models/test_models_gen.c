@@ -2,6 +2,7 @@
  * top-p, temperature distribution, logits_fn, stop ids, left truncation), and loading
  * variants of gpt2-tiny: sharded + index, "transformer." prefix, lm_head.weight, F16/BF16. */
 #include "models_test_util.h"
+#include "sx_json.h"
 
 static int ban_fn_token = -1;
 static void ban_fn(void *user, int seq, float *logits, int vocab) {

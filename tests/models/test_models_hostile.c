@@ -3,6 +3,7 @@
  * (ASan), converting out-of-range numbers to int (UBSan), or allocating more than the file
  * can describe; ids a post-processor emits must index the vocabulary. */
 #include "model_internal.h"
+#include "sx_json.h"
 #include "test.h"
 #include "tokenizer.h"
 
@@ -36,7 +37,7 @@ static int load_cfg(const char *extra, sx_err *err) {
 }
 
 static void test_config(void) {
-    sx_err err = {{0}};
+    sx_err err = {0};
     CHECK(load_cfg(",\"bos_token_id\":7,\"eos_token_id\":[7,9],\"pad_token_id\":null", &err) == 0,
           "plain ids load: %s", err.msg);
     CHECK(load_cfg(",\"bos_token_id\":-1", &err) == 0, "a negative id means none: %s", err.msg);
@@ -67,7 +68,7 @@ static int load_gpt2(const char *vocab, sx_err *err) {
 }
 
 static void test_vocab_json(void) {
-    sx_err err = {{0}};
+    sx_err err = {0};
     /* The message once read the token's name after the JSON tree was freed: ASan reports a
      * heap use-after-free; without ASan the name came out as garbage. */
     CHECK(load_gpt2("{\"!\":0,\"bad\":-1}", &err) == -1 && strstr(err.msg, "vocab.json") &&
@@ -106,7 +107,7 @@ static int load_hf(const char *added_id, const char *post, const char *a_id, int
 }
 
 static void test_tokenizer_json(void) {
-    sx_err err = {{0}};
+    sx_err err = {0};
     int32_t first = 0;
 #define TMPL "{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"<s>\"}}," \
                        "{\"Sequence\":{\"id\":\"A\"}}],\"special_tokens\":{\"<s>\":{\"ids\":[%s]}}}"

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "test.h"
+#include "sx_json.h"
 #include "tokenizer.h"
 
 static void skip(const char *why) {
@@ -69,7 +70,7 @@ int main(int argc, char **argv) {
     CHECK(run(cmd) == 0, "the reference encoder failed: %s", cmd);
     if (t_fail) return TEST_DONE();
 
-    sx_err err = {{0}};
+    sx_err err = {0};
     cJSON *lines = sx_json_parse_file(corpus, (size_t)1 << 28, &err);
     cJSON *ref = sx_json_parse_file(refout, (size_t)1 << 28, &err);
     CHECK(lines && ref, "%s", err.msg);

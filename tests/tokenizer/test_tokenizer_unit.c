@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "test.h"
+#include "sx_json.h"
 #include "tokenizer.h"
 
 static const char *INVALID[] = {
@@ -16,7 +17,7 @@ static const char *INVALID[] = {
 };
 
 static int encode(const sx_tokenizer *t, const char *s, size_t n, int add, int32_t **ids) {
-    sx_err err = {{0}};
+    sx_err err = {0};
     int n_ids = -1;
     if (sx_tokenizer_encode(t, s, n, add, ids, &n_ids, &err)) {
         fprintf(stderr, "encode failed: %s\n", err.msg);
@@ -36,7 +37,7 @@ static void round_trip(const sx_tokenizer *t, const char *s, size_t n, const cha
               (int)ids[i]);
     char *back = NULL;
     size_t blen = 0;
-    sx_err err = {{0}};
+    sx_err err = {0};
     int rc = sx_tokenizer_decode(t, ids, k, &back, &blen, &err);
     CHECK(rc == 0 && blen == n && !memcmp(back, s, n), "%s: round trip of %zu bytes failed (%s)",
           what, n, rc ? err.msg : "different bytes");
@@ -109,7 +110,7 @@ static void make_tiny_gpt2(const char *dir) {
 static void test_tiny_gpt2(void) {
     const char *dir = test_tmpdir("tokenizer-unit/gpt2");
     make_tiny_gpt2(dir);
-    sx_err err = {{0}};
+    sx_err err = {0};
     sx_tokenizer *t;
     CHECK(sx_tokenizer_load(dir, &t, &err) == 0, "tiny gpt2: %s", err.msg);
     if (!t) return;
@@ -181,7 +182,7 @@ static void test_tiny_hf(void) {
     snprintf(json + k, sizeof json - k,
              "},\"merges\":[[\"\\u2581\",\"a\"],\"a b\",[\"\\u2581a\",\"b\"]]}}");
     write_file(dir, "tokenizer.json", json);
-    sx_err err = {{0}};
+    sx_err err = {0};
     sx_tokenizer *t;
     CHECK(sx_tokenizer_load(dir, &t, &err) == 0, "tiny hf: %s", err.msg);
     if (!t) return;
@@ -233,7 +234,7 @@ static void test_tiny_hf(void) {
 }
 
 static void test_missing(void) {
-    sx_err err = {{0}};
+    sx_err err = {0};
     sx_tokenizer *t = (sx_tokenizer *)1;
     CHECK(sx_tokenizer_load("/nonexistent/tok-dir", &t, &err) == -1 && t == NULL &&
               strstr(err.msg, "/nonexistent/tok-dir"), "missing dir: %s", err.msg);
@@ -246,7 +247,7 @@ static void test_missing(void) {
  * encode like encoder.json + vocab.bpe, and match <|endoftext|> as one added token. */
 static void test_gpt2_as_hf_json(const char *gpt2_dir, const sx_tokenizer *ref) {
     char path[4200];
-    sx_err err = {{0}};
+    sx_err err = {0};
     snprintf(path, sizeof path, "%s/encoder.json", gpt2_dir);
     cJSON *vocab = sx_json_parse_file(path, (size_t)1 << 28, &err);
     snprintf(path, sizeof path, "%s/vocab.bpe", gpt2_dir);
@@ -310,7 +311,7 @@ static void test_real(void) {
         return;
     }
     char dir[4096];
-    sx_err err = {{0}};
+    sx_err err = {0};
     sx_tokenizer *t;
     int32_t *ids;
     snprintf(dir, sizeof dir, "%s/data/gpt2-tokenizer", shared);

@@ -76,7 +76,7 @@ static int capped_read(const char *path, const char *want) {
         struct rlimit rl = {1u << 30, 1u << 30};
         setrlimit(RLIMIT_AS, &rl);
 #endif
-        sx_err e2 = {{0}};
+        sx_err e2 = {0};
         int rc = read_npz(path, &e2);
         printf("  %s\n", e2.msg);
         fflush(stdout);
@@ -91,7 +91,7 @@ int main(void) {
     const char *dir = test_tmpdir("npz_hostile");
     char path[4200];
     snprintf(path, sizeof path, "%s/params.npz", dir);
-    sx_err err = {{0}};
+    sx_err err = {0};
     static unsigned char img[70000];
 
     /* the good case: 4 floats, declared size = real size */

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "datasets.h"
+#include "sx_json.h"
 #include "sae_internal.h"
 #include "test.h"
 #include "train_internal.h"
@@ -111,7 +112,7 @@ static double bt_threshold_ref(const sx_tsae *t, const float *x, double prev) {
 }
 
 static void check_steps(sx_sae_arch arch) {
-    sx_err err = {{0}};
+    sx_err err = {0};
     sx_tsae t;
     sx_scratch s;
     const int dense = arch == SX_SAE_STANDARD || arch == SX_SAE_JUMPRELU;
@@ -215,7 +216,7 @@ static void check_run(sx_sae_arch arch, const char *tmp) {
     make_data(x, NROWS, RD, 17 + (uint64_t)arch);
     char out[4200], eval_h5[4300], path[4400];
     snprintf(out, sizeof out, "%s/run-%d", tmp, arch);
-    sx_err err = {{0}};
+    sx_err err = {0};
     sx_train_opts o;
     sx_train_opts_default(&o);
     o.arch = arch, o.n_widths = 1, o.widths[0] = RW, o.batch = RB, o.tokens = (int64_t)RB * 40, o.seed = 3;
@@ -319,7 +320,7 @@ static void check_metrics_first_step(const char *tmp) {
     make_data(x, RB, RD, 71);
     char out[4200], path[4400];
     snprintf(out, sizeof out, "%s/first-step", tmp);
-    sx_err err = {{0}};
+    sx_err err = {0};
     sx_train_opts o;
     sx_train_opts_default(&o);
     o.arch = SX_SAE_TOPK, o.n_widths = 1, o.widths[0] = RW, o.n_k = 1, o.ks[0] = RK, o.batch = RB, o.tokens = RB;
@@ -376,7 +377,7 @@ static void check_loop_adam(const char *tmp) {
     make_data(x, B, D, 91);
     char out[4200], path[4400];
     snprintf(out, sizeof out, "%s/loop-adam", tmp);
-    sx_err err = {{0}};
+    sx_err err = {0};
     sx_train_opts o;
     sx_train_opts_default(&o);
     o.arch = SX_SAE_TOPK, o.n_widths = 1, o.widths[0] = M, o.n_k = 1, o.ks[0] = K, o.batch = B, o.tokens = 3 * B;

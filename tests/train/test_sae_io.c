@@ -11,7 +11,7 @@ static const char *NAMES[3] = {"saelens-relu", "saelens-jumprelu", "gemmascope-j
 
 static float *read_t(const char *path, const char *name, int64_t *rows, int64_t cols) {
     sx_safetensors st;
-    sx_err err = {{0}};
+    sx_err err = {0};
     float *v = NULL;
     int64_t shape[2] = {-1, cols};
     if (sx_st_open(&st, path, &err) || sx_st_read_f32(&st, name, 2, shape, &v, &err)) {
@@ -29,7 +29,7 @@ static void check_fixture(const char *shared, int which, const char *tmp) {
     snprintf(sae_path, sizeof sae_path, "%s%s", dir, which == 2 ? "/params.npz" : "");
     snprintf(exp, sizeof exp, "%s/expected.safetensors", dir);
     sx_sae sae;
-    sx_err err = {{0}};
+    sx_err err = {0};
     int rc = sx_sae_load(sae_path, &sae, &err);
     CHECK(rc == 0, "load %s: %s", NAMES[which], err.msg);
     if (rc) return;
@@ -71,7 +71,7 @@ static void check_fixture(const char *shared, int which, const char *tmp) {
 
 /* Save with a norm scale, reload: the folded SAE must give the same acts on raw inputs. */
 static void check_roundtrip(const char *tmp) {
-    sx_err err = {{0}};
+    sx_err err = {0};
     sx_rng rng;
     sx_rng_seed(&rng, 7);
     for (int arch = SX_SAE_STANDARD; arch <= SX_SAE_JUMPRELU; arch++) {
@@ -130,7 +130,7 @@ static void npy_reject(const char *hdr, const char *needle) {
     memcpy(buf + 10, hdr, hl);
     memset(buf + 10 + hl, 0, 16);
     sx_npy_array a;
-    sx_err err = {{0}};
+    sx_err err = {0};
     int rc = sx_npy_parse(buf, 10 + hl + 16, "m.npy", &a, &err);
     CHECK(rc == -1 && strstr(err.msg, needle), "npy '%s' -> '%s'", hdr, err.msg);
     if (!rc) free(a.data);
@@ -153,7 +153,7 @@ static void check_npy(void) {
     float vals[4] = {1, 2, 3, 4.5f};
     memcpy(buf + 10 + hl, vals, 16);
     sx_npy_array a;
-    sx_err err = {{0}};
+    sx_err err = {0};
     CHECK(sx_npy_parse(buf, 10 + hl + 16, "m.npy", &a, &err) == 0 && a.ndim == 2 && a.data[3] == 4.5f,
           "good npy parses: %s", err.msg);
     free(a.data);
@@ -164,7 +164,7 @@ static void check_npy(void) {
 static void check_bad_cfg(const char *tmp) {
     char dir[4200], p[4300];
     snprintf(dir, sizeof dir, "%s/badcfg", tmp);
-    sx_err err = {{0}};
+    sx_err err = {0};
     sx_mkdir_p(dir, &err);
     snprintf(p, sizeof p, "%s/cfg.json", dir);
     const char *cfg = "{\"d_in\": 4, \"d_sae\": 8, \"architecture\": \"gated\"}";

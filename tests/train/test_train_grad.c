@@ -103,7 +103,7 @@ static double ref_loss(const ref_cfg *c, const double *p, const float *x, const 
 }
 
 static void check_arch(sx_sae_arch arch) {
-    sx_err err = {{0}};
+    sx_err err = {0};
     sx_tsae t;
     sx_scratch s;
     int dense = arch == SX_SAE_STANDARD || arch == SX_SAE_JUMPRELU;

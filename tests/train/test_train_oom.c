@@ -9,7 +9,7 @@ const char *__asan_default_options(void) { return "allocator_may_return_null=1";
 
 int main(void) {
     sx_tsae t;
-    sx_err err = {{0}};
+    sx_err err = {0};
     /* d 65536 x width 2^26: 2^43 parameters (32 TiB of floats), no machine has that. */
     const int d = 1 << 16, m = 1 << 26;
     long long np = 2LL * m * d + m + d;

@@ -17,7 +17,7 @@ static void run_arch(sx_sae_arch arch, const char *tmp, int64_t tokens) {
     char out[4200];
     snprintf(out, sizeof out, "%s/%d", tmp, (int)arch);
     o.out_dir = out;
-    sx_err err = {{0}};
+    sx_err err = {0};
     double t0 = sx_now();
     int rc = sx_train_run(&o, &src, &err);
     CHECK(rc == 0, "train arch %d: %s", (int)arch, err.msg);

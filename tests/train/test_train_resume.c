@@ -8,6 +8,7 @@
 
 #define PLANTED_NO_RECOVERY
 #include "planted.h"
+#include "sx_json.h"
 #include "test.h"
 
 static const char *tmp;
@@ -79,7 +80,7 @@ static void check_arch(sx_sae_arch arch) {
     snprintf(b, sizeof b, "%s/b%d%s", tmp, arch, big ? "big" : "");
     snprintf(c, sizeof c, "%s/c%d%s", tmp, arch, big ? "big" : "");
     sx_train_opts o;
-    sx_err err = {{0}};
+    sx_err err = {0};
     opts_for(&o, arch, a);
     CHECK(run(&o, &err) == 0, "uninterrupted: %s", err.msg);
     /* interrupted at step 9 (checkpoint written), then resumed */
@@ -136,7 +137,7 @@ static void check_bad(void) {
     char out[4200];
     snprintf(out, sizeof out, "%s/bad", tmp);
     sx_train_opts o;
-    sx_err err = {{0}};
+    sx_err err = {0};
     opts_for(&o, SX_SAE_TOPK, out);
     o.widths[1] = 0;
     CHECK(run(&o, &err) == -1 && strstr(err.msg, "width 0"), "width 0: %s", err.msg);

@@ -6,13 +6,12 @@
 #ifndef SAETOX_MODELS_H
 #define SAETOX_MODELS_H
 
+#include "sx_defs.h"
 #include <stdint.h>
 
 #include "core.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+SX_BEGIN_DECLS
 
 typedef enum { SX_ARCH_GPT2 = 1, SX_ARCH_GEMMA2 = 2 } sx_arch;
 
@@ -160,7 +159,5 @@ int sx_generate(sx_model *m, const int32_t *const *prompts, const int *prompt_le
  * default, because results must not depend on what else the machine is doing. */
 int sx_machine_busy(void);
 
-#ifdef __cplusplus
-}
-#endif
+SX_END_DECLS
 #endif

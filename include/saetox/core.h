@@ -4,26 +4,56 @@
 #ifndef SAETOX_CORE_H
 #define SAETOX_CORE_H
 
+#include "sx_defs.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
-#include <cjson/cJSON.h>
+struct cJSON; /* cJSON's object type, for the few calls that take or return one */
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+SX_BEGIN_DECLS
 
 /* ---------- errors ---------- */
+/* Every fallible call returns -1 and fills an sx_err: a result code a caller can branch on
+ * (as SQLite's) and one line of text naming the file or argument and the problem. */
+typedef enum sx_code {
+    SX_OK = 0,
+    SX_ERROR = 1,       /* anything not classified below */
+    SX_ENOMEM = 2,      /* out of memory, or a size too large to allocate */
+    SX_EIO = 3,         /* a file or folder could not be opened, read, written or renamed */
+    SX_ENOTFOUND = 4,   /* a named thing is absent: file, tensor, column, hook, latent, member */
+    SX_ECORRUPT = 5,    /* an input is malformed, truncated or inconsistent with itself */
+    SX_EINVAL = 6,      /* an argument, option or shape is out of range or does not match */
+    SX_EUNSUPPORTED = 7,/* well-formed input saetox does not handle (dtype, arch, format) */
+    SX_ENUMERIC = 8     /* NaN or infinity in the data, or a loss that diverged */
+} sx_code;
+#define SX_CODE_COUNT 9
 #define SX_ERR_LEN 1024
 typedef struct sx_err {
     char msg[SX_ERR_LEN];
+    int code; /* an sx_code; SX_OK until a call fails */
 } sx_err;
 
-/* Fill err (if not NULL) with a printf-style message; always returns -1. */
+/* Fill err (if not NULL) with code and a printf-style message; always returns -1. */
+int sx_failc(sx_err *err, sx_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The same with code SX_ERROR. */
 int sx_fail(sx_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Prefix an existing message: "<prefix>: <old message>". Returns -1. */
+/* Prefix an existing message: "<prefix>: <old message>"; the code is kept. Returns -1. */
 int sx_fail_prefix(sx_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "SX_ENOMEM", ... ("SX_?" for an unknown code) and a short description. */
+const char *sx_code_name(int code);
+const char *sx_code_text(int code);
+
+/* ---------- library ---------- */
+/* "0.2.0": the version of the library that is running (the headers' is SAETOX_VERSION_STRING
+ * in saetox/version.h). */
+const char *sx_version(void);
+/* Optional explicit start-up: picks the kernel path (SAETOX_SIMD, else the best the CPU
+ * has) and, for a DYNAMIC_ARCH OpenBLAS that fell back to SSE3 kernels on a CPU it does not
+ * know, reselects its kernels (never when OPENBLAS_CORETYPE is set).  Idempotent and thread
+ * safe.  Without it both happen lazily on first use (model and SAE loading, training, thread
+ * setup); call it yourself to get a bad SAETOX_SIMD reported as an error. */
+int sx_init(sx_err *err);
 
 /* ---------- files ---------- */
 /* Read a whole file (at most max_bytes) into a NUL-terminated malloc'd buffer. */
@@ -50,6 +80,12 @@ int sx_write_file_atomic(const char *path, const void *data, size_t len, sx_err 
 /* The shared data folder: $SAETOX_SHARED if set, else the compiled-in default
  * (<source>/../shared).  Returns NULL when it does not exist. */
 const char *sx_shared_dir(void);
+/* saetox's own data folder (models/embedded, datasets/demo, steering/weights): $SAETOX_HOME
+ * if set; else share/saetox beside the running libsaetox or program (<prefix>/lib -> <prefix>/
+ * share/saetox); else the source tree of the build (a program run from its build folder);
+ * else the configured install prefix's.
+ * NULL when none holds the embedded model. */
+const char *sx_data_dir(void);
 
 /* ---------- dtypes ---------- */
 typedef enum sx_dtype {
@@ -88,7 +124,7 @@ typedef struct sx_safetensors {
     size_t map_len;
     int n;
     sx_tensor_view *t;
-    cJSON *metadata; /* the "__metadata__" object or NULL */
+    struct cJSON *metadata; /* the "__metadata__" object or NULL */
 } sx_safetensors;
 
 /* Memory-map and validate: header length bounded by the file, JSON well formed, known dtypes,
@@ -113,32 +149,6 @@ int sx_stw_add(sx_st_writer *w, const char *name, sx_dtype dt, int ndim, const i
                const void *data, sx_err *err);
 int sx_stw_meta(sx_st_writer *w, const char *key, const char *value, sx_err *err);
 int sx_stw_write(sx_st_writer *w, const char *path, sx_err *err);
-
-/* ---------- JSON (cJSON) helpers ---------- */
-cJSON *sx_json_parse_file(const char *path, size_t max_bytes, sx_err *err);
-/* Typed getters.  Return 0 and set *out when present with the right type, 1 when absent or
- * JSON null (out untouched), -1 (with err naming ctx and key) when present with a wrong type. */
-int sx_json_int(const cJSON *obj, const char *key, int64_t *out, const char *ctx, sx_err *err);
-/* v is a JSON number holding an exact integer in [lo, hi] (bounds below 2^53): 0 and *out set,
- * else -1 (no message).  Every JSON number that becomes an integer goes through this. */
-int sx_json_int_of(const cJSON *v, int64_t lo, int64_t hi, int64_t *out);
-/* sx_json_int with a range: -1 (err names ctx, key and the range) when outside [lo, hi]. */
-int sx_json_int_range(const cJSON *obj, const char *key, int64_t lo, int64_t hi, int64_t *out,
-                      const char *ctx, sx_err *err);
-int sx_json_num(const cJSON *obj, const char *key, double *out, const char *ctx, sx_err *err);
-int sx_json_bool(const cJSON *obj, const char *key, int *out, const char *ctx, sx_err *err);
-int sx_json_str(const cJSON *obj, const char *key, const char **out, const char *ctx,
-                sx_err *err);
-/* Follow a dotted path ("prompt.text") through nested objects; NULL when any step is
- * missing.  Paths longer than 255 bytes are cut there. */
-const cJSON *sx_json_path(const cJSON *obj, const char *dotted);
-/* Parse one JSON Lines record (len bytes, need not be NUL-terminated).  A NUL (raw byte or
- * \u0000) or a lone UTF-16 surrogate escape inside a string becomes U+FFFD and the rest of
- * the text is kept (cJSON alone cuts the string at a NUL and refuses lone surrogates).
- * *n_replaced (if not NULL) gets the count.  NULL when the line is not valid JSON. */
-cJSON *sx_jsonl_parse(const char *line, size_t len, int *n_replaced);
-/* Write a JSON value to a file atomically (pretty printed). */
-int sx_json_write_file(const char *path, const cJSON *json, sx_err *err);
 
 /* ---------- RNG: xoshiro256**, seeded by splitmix64 ---------- */
 typedef struct sx_rng {
@@ -181,16 +191,14 @@ const char *sx_simd_name(sx_simd_level l);
 
 /* ---------- threads and time ---------- */
 /* Make a DYNAMIC_ARCH OpenBLAS that fell back to its SSE3 "Prescott" kernels on an
- * unrecognised AVX-512/AVX2 CPU use SkylakeX/Haswell kernels (5-15x faster sgemm).  Runs as a
- * constructor in every program that links core's thread helpers; idempotent; a set
- * OPENBLAS_CORETYPE wins. */
+ * unrecognised AVX-512/AVX2 CPU use SkylakeX/Haswell kernels (5-15x faster sgemm).  Part of
+ * sx_init (and called lazily by the loaders); idempotent, thread safe; a set
+ * OPENBLAS_CORETYPE wins.  No constructor: linking libsaetox changes nothing by itself. */
 void sx_blas_fix_coretype(void);
 /* Set OpenMP and OpenBLAS threads (n <= 0: leave the defaults). */
 void sx_set_threads(int n);
 int sx_get_threads(void);
 double sx_now(void); /* monotonic seconds */
 
-#ifdef __cplusplus
-}
-#endif
+SX_END_DECLS
 #endif

@@ -9,14 +9,13 @@
 #ifndef SAETOX_LMTRAIN_H
 #define SAETOX_LMTRAIN_H
 
+#include "sx_defs.h"
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+SX_BEGIN_DECLS
 
 typedef struct sx_lm_cfg {
     int vocab;   /* 50257 for the GPT-2 tokenizer */
@@ -115,7 +114,5 @@ int sx_lm_tokens_build(const char *const *specs, int n_specs, int unescape_html,
                        const char *cache_path, sx_lm_tokens *out, sx_err *err);
 void sx_lm_tokens_free(sx_lm_tokens *t);
 
-#ifdef __cplusplus
-}
-#endif
+SX_END_DECLS
 #endif

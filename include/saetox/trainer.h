@@ -20,9 +20,12 @@
 #ifndef SAETOX_TRAINER_H
 #define SAETOX_TRAINER_H
 
+#include "sx_defs.h"
 #include <stdint.h>
 
 #include "sae.h"
+
+SX_BEGIN_DECLS
 
 #define SX_TRAIN_MAX_SAES 32
 
@@ -83,5 +86,7 @@ int sx_train_eval(const sx_train_opts *o, const char *eval_cache, sx_err *err);
 /* The folder name of SAE number i (e.g. "topk-16384", "topk-16384-k32"). */
 void sx_train_sae_name(const sx_train_opts *o, int i, char *buf, int n);
 int sx_train_n_saes(const sx_train_opts *o);
+
+SX_END_DECLS
 
 #endif

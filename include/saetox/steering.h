@@ -5,6 +5,7 @@
 #ifndef SAETOX_STEERING_H
 #define SAETOX_STEERING_H
 
+#include "sx_defs.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,9 +14,7 @@
 #include "sae.h"
 #include "tokenizer.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+SX_BEGIN_DECLS
 
 /* ======================= toxicity scorer ======================= */
 
@@ -127,7 +126,7 @@ void sx_scorer_train_defaults(sx_scorer_train_opts *o);
  * "perspective" (all Perspective-scored sources, label = score >= 0.5), "davidson", and per
  * source. */
 int sx_scorer_train(const sx_labelled *d, const sx_scorer_train_opts *o, sx_scorer **out,
-                    cJSON *report, sx_err *err);
+                    struct cJSON *report, sx_err *err);
 
 /* ======================= metrics ======================= */
 /* AUROC with ties counted half (Mann-Whitney).  NaN when a class is empty. */
@@ -138,7 +137,7 @@ typedef struct sx_binary_metrics {
 } sx_binary_metrics;
 void sx_binary_eval(const double *score, const int *label, int64_t n, double threshold,
                     sx_binary_metrics *m);
-cJSON *sx_binary_metrics_json(const sx_binary_metrics *m);
+struct cJSON *sx_binary_metrics_json(const sx_binary_metrics *m);
 
 
 /* ======================= interventions (model hooks) ======================= */
@@ -310,7 +309,5 @@ void sx_steer_cleanup(sx_steer_state *st);
 int sx_meandiff_save(const char *path, const float *v, int d, const char *hook, sx_err *err);
 int sx_meandiff_load(const char *path, int d, float **v, char *hook, size_t hook_sz, sx_err *err);
 
-#ifdef __cplusplus
-}
-#endif
+SX_END_DECLS
 #endif

@@ -3,9 +3,12 @@
 #ifndef SAETOX_SAE_H
 #define SAETOX_SAE_H
 
+#include "sx_defs.h"
 #include <stdint.h>
 
 #include "core.h"
+
+SX_BEGIN_DECLS
 
 typedef enum {
     SX_SAE_STANDARD = 1, /* ReLU (SAELens "standard") */
@@ -34,7 +37,7 @@ int sx_sae_load(const char *path, sx_sae *sae, sx_err *err);
 /* Write a SAELens folder (cfg.json + sae_weights.safetensors), atomically per file. */
 int sx_sae_save(const sx_sae *sae, const char *dir, sx_err *err);
 /* Same, adding the members of extra (nullable) under cfg.json "saetox" (training facts). */
-int sx_sae_save_meta(const sx_sae *sae, const char *dir, const cJSON *extra, sx_err *err);
+int sx_sae_save_meta(const sx_sae *sae, const char *dir, const struct cJSON *extra, sx_err *err);
 void sx_sae_free(sx_sae *sae);
 
 /* feature_acts [n, d_sae]; hidden_pre (nullable) [n, d_sae]: each architecture's own
@@ -44,5 +47,7 @@ int sx_sae_encode(const sx_sae *sae, const float *x, int64_t n, float *feature_a
 /* reconstruction [n, d_in] = feature_acts @ W_dec + b_dec  (divided by norm_scale when that is
  * not 1, so the reconstruction is in the units of the input x; saved SAEs always have it 1). */
 void sx_sae_decode(const sx_sae *sae, const float *feature_acts, int64_t n, float *recon);
+
+SX_END_DECLS
 
 #endif

@@ -8,15 +8,14 @@
 #ifndef SAETOX_ANALYSIS_H
 #define SAETOX_ANALYSIS_H
 
+#include "sx_defs.h"
 #include <stdint.h>
 #include <stdio.h>
 
 #include "core.h"
 #include "datasets.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+SX_BEGIN_DECLS
 
 /* ---------- CSV (RFC 4180) ---------- */
 /* Write one field, quoted when it holds a comma, quote, CR or LF (quotes doubled). */
@@ -291,7 +290,5 @@ int sx_sae_eval_run(struct sx_model *m, const struct sx_tokenizer *tok, const sx
  * DIR is created. */
 int sx_sae_eval_write(const char *dir, const sx_sae_eval_row *rows, int n, sx_err *err);
 
-#ifdef __cplusplus
-}
-#endif
+SX_END_DECLS
 #endif

@@ -3,10 +3,13 @@
 #ifndef SAETOX_TOKENIZER_H
 #define SAETOX_TOKENIZER_H
 
+#include "sx_defs.h"
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core.h"
+
+SX_BEGIN_DECLS
 
 typedef struct sx_tokenizer sx_tokenizer;
 
@@ -40,5 +43,7 @@ int sx_tokenizer_is_special(const sx_tokenizer *t, int id);
  * "<|endoftext|>" in text as plain text; a tokenizer.json matches its added tokens in text
  * (transformers.js semantics).  Decoding returns the exact bytes, so invalid UTF-8 input
  * round-trips. */
+
+SX_END_DECLS
 
 #endif

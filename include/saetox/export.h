@@ -7,15 +7,14 @@
 #ifndef SAETOX_EXPORT_H
 #define SAETOX_EXPORT_H
 
+#include "sx_defs.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "core.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+SX_BEGIN_DECLS
 
 /* ================= CSV writer (RFC 4180) =================
  * Fields are quoted when they contain a comma, a double quote, CR or LF, or start/end with
@@ -152,7 +151,5 @@ void sx_export_release_caches(void);
         "emt_hi", "tox_prob", "tox_prob_lo", "tox_prob_hi", "mean_tox", "mean_tox_lo",        \
         "mean_tox_hi", "ppl", "ppl_lo", "ppl_hi", "acc", "acc_norm", "acc_n"
 
-#ifdef __cplusplus
-}
-#endif
+SX_END_DECLS
 #endif

@@ -7,6 +7,7 @@
 #ifndef SAETOX_DATASETS_H
 #define SAETOX_DATASETS_H
 
+#include "sx_defs.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,9 +15,7 @@
 #include "models.h"
 #include "tokenizer.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+SX_BEGIN_DECLS
 
 /* =====================================================================================
  * Activation-cache reader (contract used by train/)
@@ -240,7 +239,5 @@ typedef struct sx_cache_result {
 int sx_cache_run(sx_model *m, const sx_tokenizer *tok, const sx_cache_job *job,
                  sx_cache_result *res, sx_err *err);
 
-#ifdef __cplusplus
-}
-#endif
+SX_END_DECLS
 #endif
