@@ -181,8 +181,8 @@ int sx_effect_acc_add(sx_effect_acc *a, int cls, const float *acts, int64_t n, s
             }
         }
     }
-    if (bad & 2) return sx_fail(err, "effects: out of memory storing nonzero activations");
-    if (bad & 1) return sx_fail(err, "effects: non-finite SAE activation");
+    if (bad & 2) return sx_failc(err, SX_ENOMEM, "effects: out of memory storing nonzero activations");
+    if (bad & 1) return sx_failc(err, SX_ENUMERIC, "effects: non-finite SAE activation");
     a->n[cls] += n;
     return 0;
 }
@@ -203,8 +203,8 @@ static double pos_quantile(const float *v, int64_t n, double q) {
 
 int sx_effect_acc_finish(sx_effect_acc *a, sx_effect *out, sx_err *err) {
     int64_t nt = a->n[1], nc = a->n[0];
-    if (nt <= 0) return sx_fail(err, "effects: the toxic set is empty");
-    if (nc <= 0) return sx_fail(err, "effects: the clean set is empty");
+    if (nt <= 0) return sx_failc(err, SX_EINVAL, "effects: the toxic set is empty");
+    if (nc <= 0) return sx_failc(err, SX_EINVAL, "effects: the clean set is empty");
     int64_t maxnz = 1;
     for (int j = 0; j < a->d_sae; j++)
         for (int c = 0; c < 2; c++) if (a->l[j].nz[c].n > maxnz) maxnz = a->l[j].nz[c].n;
@@ -238,7 +238,7 @@ int sx_effect_acc_finish(sx_effect_acc *a, sx_effect *out, sx_err *err) {
     }
     free(tmp);
     }
-    if (oom) return sx_fail(err, "effects: out of memory sorting activations");
+    if (oom) return sx_failc(err, SX_ENOMEM, "effects: out of memory sorting activations");
     return 0;
 }
 

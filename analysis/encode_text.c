@@ -43,13 +43,13 @@ static int enc_hook(void *user, const sx_hook_ctx *ctx, float *x, sx_err *err) {
 int sx_ana_hook_of(const sx_sae *sae, const char *override, const sx_model *m, int *layer,
                    sx_hook_point *pt, sx_err *err) {
     const char *h = override && *override ? override : sae->hook_name;
-    if (!h || !*h) return sx_fail(err, "the SAE names no hook_name; give --hook");
+    if (!h || !*h) return sx_failc(err, SX_ENOTFOUND, "the SAE names no hook_name; give --hook");
     if (sx_hook_parse(h, layer, pt, err)) return -1;
     const sx_model_config *c = sx_model_cfg(m);
     if (*layer >= c->n_layers)
-        return sx_fail(err, "hook %s, but the model has %d layers", h, c->n_layers);
+        return sx_failc(err, SX_EINVAL, "hook %s, but the model has %d layers", h, c->n_layers);
     if (sae->d_in != c->d_model)
-        return sx_fail(err, "SAE d_in %d differs from the model's d_model %d", sae->d_in, c->d_model);
+        return sx_failc(err, SX_EINVAL, "SAE d_in %d differs from the model's d_model %d", sae->d_in, c->d_model);
     return 0;
 }
 
@@ -58,7 +58,7 @@ int sx_ana_forward_encode(sx_ana_enc *e, const int32_t *tokens, const int *lens,
     int rc = 0, deepest = 0;
     sx_hook hooks[16];
     hook_user hu[16];
-    if (e->n_saes > 16) return sx_fail(err, "at most 16 SAEs per pass");
+    if (e->n_saes > 16) return sx_failc(err, SX_EINVAL, "at most 16 SAEs per pass");
     memset(hu, 0, sizeof hu);
     int d = sx_model_cfg(e->model)->d_model;
     for (int i = 0; i < e->n_saes; i++) {
@@ -69,7 +69,7 @@ int sx_ana_forward_encode(sx_ana_enc *e, const int32_t *tokens, const int *lens,
         hu[i].pos = malloc(ENC_ROWS * sizeof(int));
         hu[i].tok = malloc(ENC_ROWS * sizeof(int32_t));
         if (!hu[i].xb || !hu[i].acts || !hu[i].seq || !hu[i].pos || !hu[i].tok) {
-            rc = sx_fail(err, "SAE encode: out of memory");
+            rc = sx_failc(err, SX_ENOMEM, "SAE encode: out of memory");
             goto done;
         }
         hooks[i] = (sx_hook){e->layers[i], e->points[i], enc_hook, &hu[i]};

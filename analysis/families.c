@@ -36,7 +36,7 @@ static int number_groups(const int32_t *root, int n, sx_families *f, sx_err *err
     f->fam = malloc((size_t)n * sizeof *f->fam);
     if (!cnt || !id || !f->fam) {
         free(cnt), free(id);
-        return sx_fail(err, "families: out of memory");
+        return sx_failc(err, SX_ENOMEM, "families: out of memory");
     }
     for (int i = 0; i < n; i++) if (root[i] >= 0) cnt[root[i]]++;
     int nf = 0;
@@ -52,7 +52,7 @@ static int number_groups(const int32_t *root, int n, sx_families *f, sx_err *err
     f->size = calloc((size_t)(nf ? nf : 1), sizeof *f->size);
     if (!f->size) {
         free(cnt), free(id);
-        return sx_fail(err, "families: out of memory");
+        return sx_failc(err, SX_ENOMEM, "families: out of memory");
     }
     for (int i = 0; i < n; i++) if (f->fam[i] >= 0) f->size[f->fam[i]]++;
     free(cnt), free(id);
@@ -64,7 +64,7 @@ int sx_families_from_pairs(const sx_split_result *r, sx_families *f, sx_err *err
     int n = r->n_a + r->n_b;
     f->n_a = r->n_a, f->n_b = r->n_b;
     int32_t *p = malloc((size_t)n * sizeof *p);
-    if (!p) return sx_fail(err, "families: out of memory");
+    if (!p) return sx_failc(err, SX_ENOMEM, "families: out of memory");
     for (int i = 0; i < n; i++) p[i] = i;
     for (int64_t k = 0; k < r->n_pairs; k++) uf_union(p, r->pairs[k].a, r->n_a + r->pairs[k].b);
     for (int i = 0; i < n; i++) p[i] = uf_find(p, i);
@@ -85,7 +85,7 @@ int sx_average_linkage_cut(float *dist, int m, double cut, int32_t *labels, sx_e
     char *alive = malloc((size_t)m);
     if (!size || !chain || !par || !alive) {
         free(size), free(chain), free(par), free(alive);
-        return sx_fail(err, "linkage: out of memory for %d latents", m);
+        return sx_failc(err, SX_ENOMEM, "linkage: out of memory for %d latents", m);
     }
     for (int i = 0; i < m; i++) size[i] = 1, alive[i] = 1, par[i] = i;
     int len = 0, n_alive = m;
@@ -151,14 +151,14 @@ int sx_families_average_linkage(const float *Wa, const float *Wb, int d, double 
     for (int i = 0; i < n; i++) m += f->fam[i] >= 0;
     if (max_nodes <= 0) max_nodes = 8192;
     if (m > max_nodes)
-        return sx_fail(err, "linkage: %d latents belong to families, more than the cap of %d "
+        return sx_failc(err, SX_EINVAL, "linkage: %d latents belong to families, more than the cap of %d "
                        "(O(m^2) memory); raise the threshold or the cap", m, max_nodes);
     if (m == 0) return 0;
     int32_t *node = malloc((size_t)m * sizeof *node), *lab = malloc((size_t)m * sizeof *lab);
     float *X = malloc((size_t)m * d * sizeof *X), *D = malloc((size_t)m * m * sizeof *D);
     if (!node || !lab || !X || !D) {
         free(node), free(lab), free(X), free(D);
-        return sx_fail(err, "linkage: out of memory for %d latents", m);
+        return sx_failc(err, SX_ENOMEM, "linkage: out of memory for %d latents", m);
     }
     int k = 0;
     for (int i = 0; i < n; i++) {
@@ -176,7 +176,7 @@ int sx_families_average_linkage(const float *Wa, const float *Wb, int d, double 
     if (rc >= 0) {
         int32_t *root = malloc((size_t)n * sizeof *root), *first = malloc((size_t)m * sizeof *first);
         if (!root || !first) {
-            rc = sx_fail(err, "linkage: out of memory");
+            rc = sx_failc(err, SX_ENOMEM, "linkage: out of memory");
         } else {
             for (int i = 0; i < n; i++) root[i] = -1;
             for (int c = 0; c < m; c++) first[c] = -1;

@@ -39,7 +39,7 @@ int sx_logit_lens(const sx_model *m, const float *dirs, int n, int k, int32_t *p
     int *tc = calloc((size_t)n, sizeof *tc), *bc = calloc((size_t)n, sizeof *bc);
     if (!E || !L || !tv || !bv || !tc || !bc) {
         free(E), free(L), free(tv), free(bv), free(tc), free(bc);
-        return sx_fail(err, "logit lens: out of memory");
+        return sx_failc(err, SX_ENOMEM, "logit lens: out of memory");
     }
     for (int t0 = 0; t0 < V; t0 += LENS_BLOCK) {
         int nb = V - t0 < LENS_BLOCK ? V - t0 : LENS_BLOCK;

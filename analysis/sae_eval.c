@@ -237,18 +237,18 @@ static int setup_hooks(ev *e, sx_err *err) {
         int layer;
         sx_hook_point pt;
         const char *hn = sae->hook_name[0] ? sae->hook_name : o->default_hook;
-        if (!hn || !*hn) return sx_fail(err, "%s: the SAE names no hook_name (give the hook)", name);
+        if (!hn || !*hn) return sx_failc(err, SX_ENOTFOUND, "%s: the SAE names no hook_name (give the hook)", name);
         sx_err e2 = {0};
-        if (sx_hook_parse(hn, &layer, &pt, &e2)) return sx_fail(err, "%s: %s", name, e2.msg);
+        if (sx_hook_parse(hn, &layer, &pt, &e2)) return sx_failc(err, (sx_code)e2.code, "%s: %s", name, e2.msg);
         if (layer >= c->n_layers)
-            return sx_fail(err, "%s: the SAE's hook %s is not in the model, which has %d layers (0..%d)", name,
+            return sx_failc(err, SX_EINVAL, "%s: the SAE's hook %s is not in the model, which has %d layers (0..%d)", name,
                            hn, c->n_layers, c->n_layers - 1);
         if (sae->d_in != c->d_model)
-            return sx_fail(err, "%s: SAE d_in %d differs from the model's d_model %d", name, sae->d_in, c->d_model);
+            return sx_failc(err, SX_EINVAL, "%s: SAE d_in %d differs from the model's d_model %d", name, sae->d_in, c->d_model);
         int h = 0;
         while (h < e->n_hooks && !(e->hp[h].layer == layer && e->hp[h].point == pt)) h++;
         if (h == e->n_hooks) {
-            if (e->n_hooks == 64) return sx_fail(err, "eval-sae: more than 64 distinct hooks");
+            if (e->n_hooks == 64) return sx_failc(err, SX_EINVAL, "eval-sae: more than 64 distinct hooks");
             e->hp[e->n_hooks++] = (hookpt){layer, pt, NULL, 0, 0};
         }
         e->acc[i].hook = h;
@@ -266,10 +266,10 @@ static int ev_alloc(ev *e, int B, int C, sx_err *err) {
         a->fires = calloc((size_t)ms, sizeof *a->fires);
         a->sum_dx = calloc(d, sizeof *a->sum_dx);
         a->x0 = calloc(d, sizeof *a->x0);
-        if (!a->fires || !a->sum_dx || !a->x0) return sx_fail(err, "eval-sae: out of memory");
+        if (!a->fires || !a->sum_dx || !a->x0) return sx_failc(err, SX_ENOMEM, "eval-sae: out of memory");
     }
     for (int h = 0; h < e->n_hooks; h++)
-        if (!(e->hp[h].cap = malloc(rows * d * sizeof(float)))) return sx_fail(err, "eval-sae: out of memory");
+        if (!(e->hp[h].cap = malloc(rows * d * sizeof(float)))) return sx_failc(err, SX_ENOMEM, "eval-sae: out of memory");
     e->toks = malloc(rows * sizeof *e->toks);
     e->lens = malloc((size_t)B * sizeof *e->lens);
     e->pos = malloc(rows * sizeof *e->pos);
@@ -285,7 +285,7 @@ static int ev_alloc(ev *e, int B, int C, sx_err *err) {
     e->tmp = malloc((size_t)e->nthreads * V * sizeof(float));
     if (!e->toks || !e->lens || !e->pos || !e->probs || !e->lmod || !e->lse_c || !e->s_c || !e->p_c ||
         !e->ce_c || !e->row_ce || !e->row_kl || !e->xs || !e->xb || !e->rb || !e->acts || !e->spl || !e->tmp)
-        return sx_fail(err, "eval-sae: out of memory (batch %d x %d tokens x vocab %d needs %.0f MB)", B, C, e->V,
+        return sx_failc(err, SX_ENOMEM, "eval-sae: out of memory (batch %d x %d tokens x vocab %d needs %.0f MB)", B, C, e->V,
                        2.0 * (double)rows * (double)V * 4 / 1e6);
     return 0;
 }
@@ -343,7 +343,7 @@ static int run_source(ev *e, const sx_tokenizer *tok, sx_sae_eval_info *info, sx
     sx_progress prog;
     int prog_on = 0;
     if (!win || !docs) {
-        sx_fail(err, "eval-sae: out of memory");
+        sx_failc(err, SX_ENOMEM, "eval-sae: out of memory");
         goto out;
     }
     if (sx_source_open(o->data, &o->src, &src, err) || sx_packer_new(tok, src, &o->pack, &pk, err)) goto out;
@@ -373,7 +373,7 @@ static int run_source(ev *e, const sx_tokenizer *tok, sx_sae_eval_info *info, sx
         if (prog_on) sx_progress_update(&prog, (double)done);
     }
     if (done == 0) {
-        sx_fail(err, "%s: no tokens to evaluate (empty source)", o->data);
+        sx_failc(err, SX_EINVAL, "%s: no tokens to evaluate (empty source)", o->data);
         goto out;
     }
     info->exhausted = done < o->tokens;
@@ -389,8 +389,8 @@ out:
 int sx_sae_eval_run(sx_model *m, const sx_tokenizer *tok, const sx_sae_eval_opts *o, sx_sae_eval_row *rows,
                     sx_sae_eval_info *info, sx_err *err) {
     memset(info, 0, sizeof *info);
-    if (!o || o->n_saes <= 0 || !o->saes) return sx_fail(err, "eval-sae: no SAE given");
-    if (!o->ids == !o->data) return sx_fail(err, "eval-sae: give either token ids or a text source");
+    if (!o || o->n_saes <= 0 || !o->saes) return sx_failc(err, SX_EINVAL, "eval-sae: no SAE given");
+    if (!o->ids == !o->data) return sx_failc(err, SX_EINVAL, "eval-sae: give either token ids or a text source");
     const sx_model_config *c = sx_model_cfg(m);
     ev e;
     memset(&e, 0, sizeof e);
@@ -402,23 +402,23 @@ int sx_sae_eval_run(sx_model *m, const sx_tokenizer *tok, const sx_sae_eval_opts
 #endif
     int B, C, rc = -1;
     if (o->ids) {
-        if (o->n_ids <= 0) return sx_fail(err, "eval-sae: no token ids given");
+        if (o->n_ids <= 0) return sx_failc(err, SX_EINVAL, "eval-sae: no token ids given");
         if (o->n_ids > c->n_ctx)
-            return sx_fail(err, "%s: %d token ids, more than the model's context of %d",
+            return sx_failc(err, SX_EINVAL, "%s: %d token ids, more than the model's context of %d",
                            o->model_name ? o->model_name : "model", o->n_ids, c->n_ctx);
         for (int i = 0; i < o->n_ids; i++)
             if (o->ids[i] < 0 || o->ids[i] >= c->vocab_size)
-                return sx_fail(err, "%s: token id %d (position %d of the ids) is beyond the vocabulary of %d",
+                return sx_failc(err, SX_EINVAL, "%s: token id %d (position %d of the ids) is beyond the vocabulary of %d",
                                o->model_name ? o->model_name : "model", (int)o->ids[i], i, c->vocab_size);
         B = 1, C = o->n_ids;
     } else {
         B = o->batch, C = o->pack.context_size;
-        if (B <= 0 || C < 2 || o->tokens <= 0) return sx_fail(err, "eval-sae: bad batch, context size or tokens");
+        if (B <= 0 || C < 2 || o->tokens <= 0) return sx_failc(err, SX_EINVAL, "eval-sae: bad batch, context size or tokens");
         if (C > c->n_ctx)
-            return sx_fail(err, "eval-sae: context size %d exceeds the model's context of %d", C, c->n_ctx);
+            return sx_failc(err, SX_EINVAL, "eval-sae: context size %d exceeds the model's context of %d", C, c->n_ctx);
     }
     e.acc = calloc((size_t)o->n_saes, sizeof *e.acc);
-    if (!e.acc) return sx_fail(err, "eval-sae: out of memory");
+    if (!e.acc) return sx_failc(err, SX_ENOMEM, "eval-sae: out of memory");
     double t0 = sx_now();
     if (setup_hooks(&e, err) || ev_alloc(&e, B, C, err)) goto out;
     if (o->ids) {
@@ -495,7 +495,7 @@ int sx_sae_eval_write(const char *dir, const sx_sae_eval_row *rows, int n, sx_er
     if (bad) {
         sx_csv_abort(&w);
         sx_atomic_abort(&af);
-        return sx_fail(err, "%s: write failed", pj);
+        return sx_failc(err, SX_EIO, "%s: write failed", pj);
     }
     if (sx_csv_close(&w, err)) {
         sx_atomic_abort(&af);

@@ -132,9 +132,9 @@ int sx_split_compute(const float *Wa, int n_a, const float *Wb, int n_b, int d,
     if (o.block_b <= 0) o.block_b = 8192;
     if (o.max_pairs <= 0) o.max_pairs = 20000000;
     if (n_a <= 0 || n_b <= 0 || d <= 0)
-        return sx_fail(err, "split: empty decoder matrix (n_a=%d, n_b=%d, d=%d)", n_a, n_b, d);
+        return sx_failc(err, SX_EINVAL, "split: empty decoder matrix (n_a=%d, n_b=%d, d=%d)", n_a, n_b, d);
     if (!(o.threshold > -1.0f && o.threshold <= 1.0f))
-        return sx_fail(err, "split: threshold %g is not in (-1, 1]", (double)o.threshold);
+        return sx_failc(err, SX_EINVAL, "split: threshold %g is not in (-1, 1]", (double)o.threshold);
     sx_blas_fix_coretype(); /* this OpenBLAS may sit on SSE3 kernels otherwise (models.h) */
     double t0 = sx_now();
     int ba = o.block_a < n_a ? o.block_a : n_a, bb = o.block_b < n_b ? o.block_b : n_b;
@@ -153,7 +153,7 @@ int sx_split_compute(const float *Wa, int n_a, const float *Wb, int n_b, int d,
     int rc = 0;
     if (!An || !Bn || !C || !colmax || !colarg || !bufs || !r->best_a || !r->best_a_cos ||
         !r->n_children || !r->best_b || !r->best_b_cos) {
-        rc = sx_fail(err, "split: out of memory (%d x %d latents, d=%d)", n_a, n_b, d);
+        rc = sx_failc(err, SX_ENOMEM, "split: out of memory (%d x %d latents, d=%d)", n_a, n_b, d);
         goto done;
     }
     for (int i = 0; i < n_a; i++) r->best_a_cos[i] = -INFINITY, r->best_a[i] = -1;
@@ -171,13 +171,13 @@ int sx_split_compute(const float *Wa, int n_a, const float *Wb, int n_b, int d,
                           r->n_children, colmax, colarg, bufs, 0};
             scan_block(&s);
             if (s.oom) {
-                rc = sx_fail(err, "split: out of memory collecting pairs");
+                rc = sx_failc(err, SX_ENOMEM, "split: out of memory collecting pairs");
                 break;
             }
             int64_t total = 0;
             for (int t = 0; t < nth; t++) total += bufs[t].n;
             if (total > o.max_pairs) {
-                rc = sx_fail(err, "split: more than %lld pairs at threshold %g; raise the "
+                rc = sx_failc(err, SX_EINVAL, "split: more than %lld pairs at threshold %g; raise the "
                              "threshold", (long long)o.max_pairs, (double)o.threshold);
                 break;
             }
@@ -196,7 +196,7 @@ int sx_split_compute(const float *Wa, int n_a, const float *Wb, int n_b, int d,
         for (int t = 0; t < nth; t++) total += bufs[t].n;
         r->pairs = malloc((size_t)(total ? total : 1) * sizeof *r->pairs);
         if (!r->pairs) {
-            rc = sx_fail(err, "split: out of memory for %lld pairs", (long long)total);
+            rc = sx_failc(err, SX_ENOMEM, "split: out of memory for %lld pairs", (long long)total);
         } else {
             int64_t k = 0;
             for (int t = 0; t < nth; t++) {

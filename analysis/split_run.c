@@ -61,7 +61,7 @@ int sx_ana_split_run(const sx_split_run_opts *o, sx_err *err) {
         snprintf(lb + strlen(lb), sizeof lb - strlen(lb), "%s", "#B");
     }
     if (A.d_in != B.d_in) {
-        rc = sx_fail(err, "%s: d_in %d differs from d_in %d of %s", o->sae_b, B.d_in, A.d_in,
+        rc = sx_failc(err, SX_EINVAL, "%s: d_in %d differs from d_in %d of %s", o->sae_b, B.d_in, A.d_in,
                      o->sae_a);
         goto done;
     }
@@ -76,7 +76,7 @@ int sx_ana_split_run(const sx_split_run_opts *o, sx_err *err) {
     if (sx_families_from_pairs(&r, &f, err)) { rc = -1; goto done; }
     if (o->linkage && *o->linkage) {
         if (strcmp(o->linkage, "average")) {
-            rc = sx_fail(err, "unknown linkage '%s' (only 'average')", o->linkage);
+            rc = sx_failc(err, SX_EINVAL, "unknown linkage '%s' (only 'average')", o->linkage);
             goto done;
         }
         if (sx_families_average_linkage(A.W_dec, B.W_dec, A.d_in, o->cut, o->max_linkage_nodes,

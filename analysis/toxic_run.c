@@ -87,7 +87,7 @@ static int run_class(const sx_toxic_run_opts *o, const char *spec, int cls, sx_a
     if (!toks || !lens) {
         free(toks), free(lens);
         sx_source_close(src);
-        return sx_fail(err, "%s: out of memory", spec);
+        return sx_failc(err, SX_ENOMEM, "%s: out of memory", spec);
     }
     t->cls = cls, t->lens = lens;
     *n_docs = 0;
@@ -194,7 +194,7 @@ static int write_top(const sx_toxic_run_opts *o, const char *path, const char *c
         int32_t *pro = malloc((size_t)top * K * sizeof *pro), *sup = malloc((size_t)top * K * sizeof *sup);
         if (!dirs || !pro || !sup) {
             free(dirs), free(pro), free(sup);
-            rc = sx_fail(err, "out of memory");
+            rc = sx_failc(err, SX_ENOMEM, "out of memory");
             break;
         }
         for (int r = 0; r < top; r++)
@@ -238,7 +238,7 @@ static int write_family_effects(const sx_toxic_run_opts *o, const char *path,
     double *possum = calloc(nfam * nsae, sizeof *possum);
     if (!want || !possum) {
         free(want), free(possum);
-        return sx_fail(err, "out of memory");
+        return sx_failc(err, SX_ENOMEM, "out of memory");
     }
     for (int w = 0; w < o->n_saes; w++) {
         int top = o->top < saes[w]->d_sae ? o->top : saes[w]->d_sae;
@@ -272,9 +272,9 @@ static int write_family_effects(const sx_toxic_run_opts *o, const char *path,
 
 int sx_ana_toxic_run(const sx_toxic_run_opts *o, sx_err *err) {
     enum { MAXS = 16 };
-    if (o->n_saes < 1 || o->n_saes > MAXS) return sx_fail(err, "give 1 to %d SAEs", MAXS);
+    if (o->n_saes < 1 || o->n_saes > MAXS) return sx_failc(err, SX_EINVAL, "give 1 to %d SAEs", MAXS);
     if (o->context_size <= 0 || o->batch <= 0 || o->top <= 0)
-        return sx_fail(err, "context size, batch and top must be positive");
+        return sx_failc(err, SX_EINVAL, "context size, batch and top must be positive");
     sx_sae S[MAXS];
     const sx_sae *sp[MAXS];
     sx_effect_acc *acc[MAXS] = {0};
@@ -295,7 +295,7 @@ int sx_ana_toxic_run(const sx_toxic_run_opts *o, sx_err *err) {
     const char *tdir = o->tokenizer_dir ? o->tokenizer_dir : o->model_dir;
     if (sx_tokenizer_load(tdir, &tok, err)) { rc = -1; goto done; }
     if (o->context_size > sx_model_cfg(m)->n_ctx) {
-        rc = sx_fail(err, "%s: context size %d exceeds the model's %d", o->model_dir,
+        rc = sx_failc(err, SX_EINVAL, "%s: context size %d exceeds the model's %d", o->model_dir,
                      o->context_size, sx_model_cfg(m)->n_ctx);
         goto done;
     }
@@ -317,7 +317,7 @@ int sx_ana_toxic_run(const sx_toxic_run_opts *o, sx_err *err) {
         doc_buf[ns] = malloc((size_t)o->batch * D * sizeof(float));
         doc_rows[ns] = calloc((size_t)o->batch, sizeof(int));
         if (!acc[ns] || !eff[ns] || !order[ns] || !doc_buf[ns] || !doc_rows[ns]) {
-            rc = sx_fail(err, "%s: out of memory", o->saes[ns]);
+            rc = sx_failc(err, SX_ENOMEM, "%s: out of memory", o->saes[ns]);
             ns++;
             goto done;
         }
@@ -329,7 +329,7 @@ int sx_ana_toxic_run(const sx_toxic_run_opts *o, sx_err *err) {
             fi[w].fam = malloc((size_t)S[w].d_sae * sizeof(int32_t));
             fi[w].size = malloc((size_t)S[w].d_sae * sizeof(int32_t));
             int64_t nl = 0;
-            if (!fi[w].fam || !fi[w].size) { rc = sx_fail(err, "out of memory"); goto done; }
+            if (!fi[w].fam || !fi[w].size) { rc = sx_failc(err, SX_ENOMEM, "out of memory"); goto done; }
             if (sx_families_read_csv(path, labels[w], S[w].d_sae, fi[w].fam, fi[w].size, &nl, err)) {
                 rc = -1;
                 goto done;
@@ -345,9 +345,9 @@ int sx_ana_toxic_run(const sx_toxic_run_opts *o, sx_err *err) {
                       sx_tokenizer_adds_bos(tok) ? sx_tokenizer_bos(tok) : -1, tox_rows, &t};
     int64_t nd_t = 0, nd_c = 0;
     if (run_class(o, o->toxic_spec, 1, &enc, tok, &t, &nd_t, err)) { rc = -1; goto done; }
-    if (nd_t == 0) { rc = sx_fail(err, "%s: the toxic set is empty (no documents)", o->toxic_spec); goto done; }
+    if (nd_t == 0) { rc = sx_failc(err, SX_ENOTFOUND, "%s: the toxic set is empty (no documents)", o->toxic_spec); goto done; }
     if (run_class(o, o->clean_spec, 0, &enc, tok, &t, &nd_c, err)) { rc = -1; goto done; }
-    if (nd_c == 0) { rc = sx_fail(err, "%s: the clean set is empty (no documents)", o->clean_spec); goto done; }
+    if (nd_c == 0) { rc = sx_failc(err, SX_ENOTFOUND, "%s: the clean set is empty (no documents)", o->clean_spec); goto done; }
     for (int w = 0; w < ns; w++) {
         if (sx_effect_acc_finish(acc[w], eff[w], err)) { rc = -1; goto done; }
         sx_effect_rank(eff[w], S[w].d_sae, o->rank_by, order[w]);

@@ -44,6 +44,12 @@ static const char *const CODE_TEXT[SX_CODE_COUNT] = {
 const char *sx_code_name(int code) {
     return code >= 0 && code < SX_CODE_COUNT ? CODE_NAME[code] : "SX_?";
 }
+sx_code sx_code_from_errno(int e) {
+    if (e == ENOENT || e == ENOTDIR) return SX_ENOTFOUND;
+    if (e == ENOMEM) return SX_ENOMEM;
+    return SX_EIO;
+}
+
 const char *sx_code_text(int code) {
     return code >= 0 && code < SX_CODE_COUNT ? CODE_TEXT[code] : "unknown error code";
 }
@@ -64,27 +70,27 @@ int sx_fail_prefix(sx_err *err, const char *fmt, ...) {
 
 int sx_read_file(const char *path, size_t max_bytes, char **data, size_t *len, sx_err *err) {
     FILE *f = fopen(path, "rb");
-    if (!f) return sx_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return sx_failc(err, sx_code_from_errno(errno), "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
         fclose(f);
-        return sx_fail(err, "%s: not a regular file", path);
+        return sx_failc(err, SX_EINVAL, "%s: not a regular file", path);
     }
     if ((uint64_t)sb.st_size > max_bytes) {
         fclose(f);
-        return sx_fail(err, "%s: file is %lld bytes, more than the limit of %zu", path,
+        return sx_failc(err, SX_EINVAL, "%s: file is %lld bytes, more than the limit of %zu", path,
                        (long long)sb.st_size, max_bytes);
     }
     size_t n = (size_t)sb.st_size;
     char *buf = malloc(n + 1);
     if (!buf) {
         fclose(f);
-        return sx_fail(err, "%s: out of memory reading %zu bytes", path, n);
+        return sx_failc(err, SX_ENOMEM, "%s: out of memory reading %zu bytes", path, n);
     }
     if (n && fread(buf, 1, n, f) != n) {
         free(buf);
         fclose(f);
-        return sx_fail(err, "%s: short read", path);
+        return sx_failc(err, SX_EIO, "%s: short read", path);
     }
     fclose(f);
     buf[n] = 0;
@@ -106,18 +112,18 @@ int sx_is_dir(const char *path) {
 int sx_mkdir_p(const char *path, sx_err *err) {
     char buf[4096];
     size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf) return sx_fail(err, "%s: bad directory path", path);
+    if (n == 0 || n >= sizeof buf) return sx_failc(err, SX_EINVAL, "%s: bad directory path", path);
     memcpy(buf, path, n + 1);
     for (size_t i = 1; i <= n; i++) {
         if (buf[i] == '/' || buf[i] == 0) {
             char c = buf[i];
             buf[i] = 0;
             if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                return sx_fail(err, "%s: cannot create directory: %s", buf, strerror(errno));
+                return sx_failc(err, SX_EIO, "%s: cannot create directory: %s", buf, strerror(errno));
             buf[i] = c;
         }
     }
-    if (!sx_is_dir(path)) return sx_fail(err, "%s: exists and is not a directory", path);
+    if (!sx_is_dir(path)) return sx_failc(err, SX_EINVAL, "%s: exists and is not a directory", path);
     return 0;
 }
 
@@ -128,16 +134,16 @@ int sx_path_join(char *out, size_t outsz, const char *dir, const char *name) {
 
 int sx_atomic_open(sx_atomic_file *af, const char *path, sx_err *err) {
     memset(af, 0, sizeof *af);
-    if (strlen(path) >= sizeof af->path) return sx_fail(err, "%s: path too long", path);
+    if (strlen(path) >= sizeof af->path) return sx_failc(err, SX_EINVAL, "%s: path too long", path);
     strcpy(af->path, path);
     snprintf(af->tmp_path, sizeof af->tmp_path, "%s.tmp.%ld", path, (long)getpid());
     af->f = fopen(af->tmp_path, "wb");
-    if (!af->f) return sx_fail(err, "%s: cannot create: %s", af->tmp_path, strerror(errno));
+    if (!af->f) return sx_failc(err, SX_EIO, "%s: cannot create: %s", af->tmp_path, strerror(errno));
     return 0;
 }
 
 int sx_atomic_commit(sx_atomic_file *af, sx_err *err) {
-    if (!af->f) return sx_fail(err, "%s: not open", af->path);
+    if (!af->f) return sx_failc(err, SX_EINVAL, "%s: not open", af->path);
     int bad = fflush(af->f) != 0 || ferror(af->f);
     if (!bad) bad = fsync(fileno(af->f)) != 0;
     int saved = errno;
@@ -145,12 +151,12 @@ int sx_atomic_commit(sx_atomic_file *af, sx_err *err) {
     af->f = NULL;
     if (bad) {
         unlink(af->tmp_path);
-        return sx_fail(err, "%s: write failed: %s", af->path, strerror(saved ? saved : EIO));
+        return sx_failc(err, SX_EIO, "%s: write failed: %s", af->path, strerror(saved ? saved : EIO));
     }
     if (rename(af->tmp_path, af->path) != 0) {
         saved = errno;
         unlink(af->tmp_path);
-        return sx_fail(err, "%s: cannot rename into place: %s", af->path, strerror(saved));
+        return sx_failc(err, SX_EIO, "%s: cannot rename into place: %s", af->path, strerror(saved));
     }
     return 0;
 }
@@ -166,7 +172,7 @@ int sx_write_file_atomic(const char *path, const void *data, size_t len, sx_err 
     if (sx_atomic_open(&af, path, err)) return -1;
     if (len && fwrite(data, 1, len, af.f) != len) {
         sx_atomic_abort(&af);
-        return sx_fail(err, "%s: write failed: %s", path, strerror(errno));
+        return sx_failc(err, SX_EIO, "%s: write failed: %s", path, strerror(errno));
     }
     return sx_atomic_commit(&af, err);
 }

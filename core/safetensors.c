@@ -27,40 +27,40 @@ static int cmp_span(const void *a, const void *b) {
 static int parse_entry(sx_safetensors *st, const cJSON *e, sx_tensor_view *tv, size_t data_len,
                        span *sp, sx_err *err) {
     const char *path = st->path;
-    if (!cJSON_IsObject(e)) return sx_fail(err, "%s: tensor '%s': entry is not an object", path, e->string);
+    if (!cJSON_IsObject(e)) return sx_failc(err, SX_ECORRUPT, "%s: tensor '%s': entry is not an object", path, e->string);
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype");
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(e, "shape");
     const cJSON *offs = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
-    if (!cJSON_IsString(dt)) return sx_fail(err, "%s: tensor '%s': missing dtype", path, e->string);
+    if (!cJSON_IsString(dt)) return sx_failc(err, SX_ECORRUPT, "%s: tensor '%s': missing dtype", path, e->string);
     tv->dtype = sx_dtype_from_name(dt->valuestring);
     if (tv->dtype == SX_DT_INVALID)
-        return sx_fail(err, "%s: tensor '%s': unknown dtype '%s'", path, e->string, dt->valuestring);
-    if (!cJSON_IsArray(shape)) return sx_fail(err, "%s: tensor '%s': missing shape", path, e->string);
+        return sx_failc(err, SX_EUNSUPPORTED, "%s: tensor '%s': unknown dtype '%s'", path, e->string, dt->valuestring);
+    if (!cJSON_IsArray(shape)) return sx_failc(err, SX_ECORRUPT, "%s: tensor '%s': missing shape", path, e->string);
     int nd = cJSON_GetArraySize(shape);
-    if (nd > SX_MAX_DIMS) return sx_fail(err, "%s: tensor '%s': %d dimensions (max %d)", path, e->string, nd, SX_MAX_DIMS);
+    if (nd > SX_MAX_DIMS) return sx_failc(err, SX_ECORRUPT, "%s: tensor '%s': %d dimensions (max %d)", path, e->string, nd, SX_MAX_DIMS);
     tv->ndim = nd;
     size_t numel = 1;
     for (int i = 0; i < nd; i++) {
         const cJSON *d = cJSON_GetArrayItem(shape, i);
         if (sx_json_int_of(d, 0, (int64_t)1e15, &tv->shape[i]))
-            return sx_fail(err, "%s: tensor '%s': bad shape entry", path, e->string);
+            return sx_failc(err, SX_ECORRUPT, "%s: tensor '%s': bad shape entry", path, e->string);
         if (tv->shape[i] && numel > SIZE_MAX / (size_t)tv->shape[i])
-            return sx_fail(err, "%s: tensor '%s': shape overflows", path, e->string);
+            return sx_failc(err, SX_ECORRUPT, "%s: tensor '%s': shape overflows", path, e->string);
         numel *= (size_t)tv->shape[i];
     }
     tv->numel = numel;
     if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2)
-        return sx_fail(err, "%s: tensor '%s': missing data_offsets", path, e->string);
+        return sx_failc(err, SX_ECORRUPT, "%s: tensor '%s': missing data_offsets", path, e->string);
     /* Exact integers within the data section (a NaN or 0.5 would otherwise pass the range
      * check and reach a size_t conversion). */
     int64_t b, en;
     if (sx_json_int_of(cJSON_GetArrayItem(offs, 0), 0, (int64_t)data_len, &b) ||
         sx_json_int_of(cJSON_GetArrayItem(offs, 1), b, (int64_t)data_len, &en))
-        return sx_fail(err, "%s: tensor '%s': data_offsets out of range or not integers (data is %zu bytes)",
+        return sx_failc(err, SX_ECORRUPT, "%s: tensor '%s': data_offsets out of range or not integers (data is %zu bytes)",
                        path, e->string, data_len);
     size_t esz = sx_dtype_size(tv->dtype);
     if (numel > SIZE_MAX / esz || (size_t)(en - b) != numel * esz)
-        return sx_fail(err, "%s: tensor '%s': %zu bytes for %s of %zu elements (expected %zu)", path,
+        return sx_failc(err, SX_ECORRUPT, "%s: tensor '%s': %zu bytes for %s of %zu elements (expected %zu)", path,
                        e->string, (size_t)(en - b), dt->valuestring, numel, numel * esz);
     sp->begin = (size_t)b;
     sp->end = (size_t)en;
@@ -76,13 +76,13 @@ static int cmp_name(const void *a, const void *b) {
 static int dup_name(const sx_safetensors *st, sx_err *err) {
     if (st->n < 2) return 0;
     const sx_tensor_view **v = malloc(sizeof *v * (size_t)st->n);
-    if (!v) return sx_fail(err, "%s: out of memory", st->path);
+    if (!v) return sx_failc(err, SX_ENOMEM, "%s: out of memory", st->path);
     for (int i = 0; i < st->n; i++) v[i] = &st->t[i];
     qsort(v, (size_t)st->n, sizeof *v, cmp_name);
     int rc = 0;
     for (int i = 1; i < st->n && !rc; i++)
         if (strcmp(v[i]->name, v[i - 1]->name) == 0)
-            rc = sx_fail(err, "%s: tensor '%.200s' appears twice in the header", st->path, v[i]->name);
+            rc = sx_failc(err, SX_ECORRUPT, "%s: tensor '%.200s' appears twice in the header", st->path, v[i]->name);
     free(v);
     return rc;
 }
@@ -91,38 +91,38 @@ int sx_st_open(sx_safetensors *st, const char *path, sx_err *err) {
     memset(st, 0, sizeof *st);
     snprintf(st->path, sizeof st->path, "%s", path);
     int fd = open(path, O_RDONLY);
-    if (fd < 0) return sx_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    if (fd < 0) return sx_failc(err, sx_code_from_errno(errno), "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
-        return sx_fail(err, "%s: not a regular file", path);
+        return sx_failc(err, SX_EINVAL, "%s: not a regular file", path);
     }
     size_t len = (size_t)sb.st_size;
     if (len < 8) {
         close(fd);
-        return sx_fail(err, "%s: truncated safetensors file (%zu bytes, need at least 8)", path, len);
+        return sx_failc(err, SX_ECORRUPT, "%s: truncated safetensors file (%zu bytes, need at least 8)", path, len);
     }
     void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
-    if (map == MAP_FAILED) return sx_fail(err, "%s: cannot map: %s", path, strerror(errno));
+    if (map == MAP_FAILED) return sx_failc(err, SX_EIO, "%s: cannot map: %s", path, strerror(errno));
     st->map = map;
     st->map_len = len;
     uint64_t hlen;
     memcpy(&hlen, map, 8);
     if (hlen > len - 8) {
-        sx_fail(err, "%s: header length %llu goes beyond the file size %zu (truncated or corrupt)",
+        sx_failc(err, SX_ECORRUPT, "%s: header length %llu goes beyond the file size %zu (truncated or corrupt)",
                 path, (unsigned long long)hlen, len);
         goto fail;
     }
     if (hlen > SX_ST_MAX_HEADER) {
-        sx_fail(err, "%s: header length %llu exceeds the 100 MB limit", path, (unsigned long long)hlen);
+        sx_failc(err, SX_ECORRUPT, "%s: header length %llu exceeds the 100 MB limit", path, (unsigned long long)hlen);
         goto fail;
     }
     const char *hdr = (const char *)map + 8;
     cJSON *root = cJSON_ParseWithLength(hdr, (size_t)hlen);
     if (!root || !cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        sx_fail(err, "%s: header is not a JSON object", path);
+        sx_failc(err, SX_ECORRUPT, "%s: header is not a JSON object", path);
         goto fail;
     }
     size_t data_len = len - 8 - (size_t)hlen;
@@ -134,7 +134,7 @@ int sx_st_open(sx_safetensors *st, const char *path, sx_err *err) {
     if (!st->t || !spans) {
         free(spans);
         cJSON_Delete(root);
-        sx_fail(err, "%s: out of memory", path);
+        sx_failc(err, SX_ENOMEM, "%s: out of memory", path);
         goto fail;
     }
     const unsigned char *data = (const unsigned char *)map + 8 + hlen;
@@ -145,7 +145,7 @@ int sx_st_open(sx_safetensors *st, const char *path, sx_err *err) {
             if (st->metadata) {
                 free(spans);
                 cJSON_Delete(root);
-                sx_fail(err, "%s: __metadata__ appears twice in the header", path);
+                sx_failc(err, SX_ECORRUPT, "%s: __metadata__ appears twice in the header", path);
                 goto fail;
             }
             st->metadata = cJSON_Duplicate(e, 1);
@@ -175,7 +175,7 @@ int sx_st_open(sx_safetensors *st, const char *path, sx_err *err) {
     for (int i = 0; i < st->n; i++) {
         if (spans[i].end == spans[i].begin) continue;
         if (far >= 0 && spans[i].begin < spans[far].end) {
-            sx_fail(err, "%s: tensors '%s' and '%s' overlap in the data section", path,
+            sx_failc(err, SX_ECORRUPT, "%s: tensors '%s' and '%s' overlap in the data section", path,
                     st->t[spans[far].idx].name, st->t[spans[i].idx].name);
             free(spans);
             goto fail;
@@ -217,7 +217,7 @@ static void shape_str(char *buf, size_t n, int ndim, const int64_t *shape) {
 static int check_view(const sx_safetensors *st, const char *name, int ndim, const int64_t *shape,
                       const sx_tensor_view **out, sx_err *err) {
     const sx_tensor_view *tv = sx_st_find(st, name);
-    if (!tv) return sx_fail(err, "%s: missing tensor '%s'", st->path, name);
+    if (!tv) return sx_failc(err, SX_ENOTFOUND, "%s: missing tensor '%s'", st->path, name);
     int bad = tv->ndim != ndim;
     for (int i = 0; !bad && i < ndim; i++)
         if (shape[i] >= 0 && tv->shape[i] != shape[i]) bad = 1;
@@ -225,10 +225,10 @@ static int check_view(const sx_safetensors *st, const char *name, int ndim, cons
         char want[128], got[128];
         shape_str(want, sizeof want, ndim, shape);
         shape_str(got, sizeof got, tv->ndim, tv->shape);
-        return sx_fail(err, "%s: tensor '%s' has shape %s, expected %s", st->path, name, got, want);
+        return sx_failc(err, SX_EINVAL, "%s: tensor '%s' has shape %s, expected %s", st->path, name, got, want);
     }
     if (tv->dtype != SX_F32 && tv->dtype != SX_F16 && tv->dtype != SX_BF16 && tv->dtype != SX_F64)
-        return sx_fail(err, "%s: tensor '%s' has dtype %s, expected a float type", st->path, name,
+        return sx_failc(err, SX_EINVAL, "%s: tensor '%s' has dtype %s, expected a float type", st->path, name,
                        sx_dtype_name(tv->dtype));
     *out = tv;
     return 0;
@@ -247,7 +247,7 @@ int sx_st_read_f32(const sx_safetensors *st, const char *name, int ndim, const i
     const sx_tensor_view *tv;
     if (check_view(st, name, ndim, shape, &tv, err)) return -1;
     float *buf = malloc((tv->numel ? tv->numel : 1) * sizeof(float));
-    if (!buf) return sx_fail(err, "%s: out of memory for tensor '%s'", st->path, name);
+    if (!buf) return sx_failc(err, SX_ENOMEM, "%s: out of memory for tensor '%s'", st->path, name);
     sx_to_f32(tv->data, tv->dtype, buf, tv->numel);
     *out = buf;
     return 0;
@@ -281,13 +281,13 @@ void sx_stw_free(sx_st_writer *w) {
 
 int sx_stw_add(sx_st_writer *w, const char *name, sx_dtype dt, int ndim, const int64_t *shape,
                const void *data, sx_err *err) {
-    if (ndim < 0 || ndim > SX_MAX_DIMS) return sx_fail(err, "tensor '%s': bad ndim %d", name, ndim);
+    if (ndim < 0 || ndim > SX_MAX_DIMS) return sx_failc(err, SX_EINVAL, "tensor '%s': bad ndim %d", name, ndim);
     for (int i = 0; i < w->n; i++)
-        if (strcmp(w->e[i].name, name) == 0) return sx_fail(err, "tensor '%s' added twice", name);
+        if (strcmp(w->e[i].name, name) == 0) return sx_failc(err, SX_EINVAL, "tensor '%s' added twice", name);
     if (w->n == w->cap) {
         int cap = w->cap ? 2 * w->cap : 16;
         stw_entry *ne = realloc(w->e, (size_t)cap * sizeof *ne);
-        if (!ne) return sx_fail(err, "out of memory");
+        if (!ne) return sx_failc(err, SX_ENOMEM, "out of memory");
         w->e = ne;
         w->cap = cap;
     }
@@ -309,7 +309,7 @@ int sx_stw_add(sx_st_writer *w, const char *name, sx_dtype dt, int ndim, const i
 
 int sx_stw_meta(sx_st_writer *w, const char *key, const char *value, sx_err *err) {
     if (!w->meta) w->meta = cJSON_CreateObject();
-    if (!w->meta) return sx_fail(err, "out of memory");
+    if (!w->meta) return sx_failc(err, SX_ENOMEM, "out of memory");
     cJSON_DeleteItemFromObjectCaseSensitive(w->meta, key);
     cJSON_AddStringToObject(w->meta, key, value);
     return 0;
@@ -333,7 +333,7 @@ int sx_stw_write(sx_st_writer *w, const char *path, sx_err *err) {
     }
     char *hdr = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
-    if (!hdr) return sx_fail(err, "%s: out of memory building header", path);
+    if (!hdr) return sx_failc(err, SX_ENOMEM, "%s: out of memory building header", path);
     size_t hl = strlen(hdr);
     size_t padded = (hl + 7) & ~(size_t)7;
     sx_atomic_file af;
@@ -349,7 +349,7 @@ int sx_stw_write(sx_st_writer *w, const char *path, sx_err *err) {
         if (w->e[i].nbytes) ok = fwrite(w->e[i].data, 1, w->e[i].nbytes, af.f) == w->e[i].nbytes;
     if (!ok) {
         sx_atomic_abort(&af);
-        return sx_fail(err, "%s: write failed: %s", path, strerror(errno));
+        return sx_failc(err, SX_EIO, "%s: write failed: %s", path, strerror(errno));
     }
     return sx_atomic_commit(&af, err);
 }

@@ -57,15 +57,15 @@ static int requested(sx_err *err) {
         if (strcmp(e, NAMES[l]) == 0) {
             if (sx_simd_supported((sx_simd_level)l)) return l;
 #if defined(SX_SIMD_NATIVE_BUILD)
-            return sx_fail(err, "SAETOX_SIMD=%s: this build (-DSAETOX_NATIVE=ON) has only the native path", e);
+            return sx_failc(err, SX_EINVAL, "SAETOX_SIMD=%s: this build (-DSAETOX_NATIVE=ON) has only the native path", e);
 #else
             if (l == SX_SIMD_NATIVE)
-                return sx_fail(err, "SAETOX_SIMD=native: only a -DSAETOX_NATIVE=ON build has the native path");
-            return sx_fail(err, "SAETOX_SIMD=%s: this CPU does not support %s (best here: %s)", e, e,
+                return sx_failc(err, SX_EINVAL, "SAETOX_SIMD=native: only a -DSAETOX_NATIVE=ON build has the native path");
+            return sx_failc(err, SX_EINVAL, "SAETOX_SIMD=%s: this CPU does not support %s (best here: %s)", e, e,
                            sx_simd_name(sx_simd_best()));
 #endif
         }
-    return sx_fail(err, "SAETOX_SIMD=%s: unknown path (generic, avx2, avx512)", e);
+    return sx_failc(err, SX_EINVAL, "SAETOX_SIMD=%s: unknown path (generic, avx2, avx512)", e);
 }
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;

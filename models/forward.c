@@ -147,13 +147,13 @@ static void unembed_normed(const sx_model *m, const float *y, int n, float *logi
 }
 
 int sx_model_final_norm(sx_model *m, const float *x, int n, float *out, sx_err *err) {
-    if (n < 0 || (n > 0 && (!x || !out))) return sx_fail(err, "sx_model_final_norm: bad arguments");
+    if (n < 0 || (n > 0 && (!x || !out))) return sx_failc(err, SX_EINVAL, "sx_model_final_norm: bad arguments");
     final_norm(m, x, out, n);
     return 0;
 }
 
 int sx_model_unembed(sx_model *m, const float *x, int n, float *logits, sx_err *err) {
-    if (n < 0 || (n > 0 && (!x || !logits))) return sx_fail(err, "sx_model_unembed: bad arguments");
+    if (n < 0 || (n > 0 && (!x || !logits))) return sx_failc(err, SX_EINVAL, "sx_model_unembed: bad arguments");
     const int chunk = 256;
     float *y = sx__ws(m, WS_SEL, (size_t)(n < chunk ? n : chunk) * m->cfg.d_model, err);
     if (!y) return -1;
@@ -169,10 +169,10 @@ int sx_model_unembed(sx_model *m, const float *x, int n, float *logits, sx_err *
 static int check_rows(const sx_model *m, const sx_rowset *rs, sx_err *err) {
     for (int r = 0; r < rs->n; r++) {
         if (rs->tok[r] < 0 || rs->tok[r] >= m->cfg.vocab_size)
-            return sx_fail(err, "%s: token id %d (sequence %d, position %d) is out of range: vocab_size is %d",
+            return sx_failc(err, SX_EINVAL, "%s: token id %d (sequence %d, position %d) is out of range: vocab_size is %d",
                            m->dir, (int)rs->tok[r], rs->seq[r], rs->pos[r], m->cfg.vocab_size);
         if (rs->pos[r] < 0 || rs->pos[r] >= m->cfg.n_ctx)
-            return sx_fail(err, "%s: position %d of sequence %d is beyond the context of %d tokens", m->dir,
+            return sx_failc(err, SX_EINVAL, "%s: position %d of sequence %d is beyond the context of %d tokens", m->dir,
                            rs->pos[r], rs->seq[r], m->cfg.n_ctx);
     }
     return 0;
@@ -294,23 +294,23 @@ static int forward_seqs(sx_model *m, const int32_t *tokens, const int *lens, int
                         const sx_forward_opts *opts, const run_start *start, float *logits_out, sx_err *err) {
     sx_forward_opts dflt = {NULL, 0, -1, 0};
     if (!opts) opts = &dflt;
-    if (n_seqs <= 0 || !tokens || !lens) return sx_fail(err, "%s: sx_forward: no sequences given", m->dir);
-    if (opts->logits < 0 || opts->logits > 2) return sx_fail(err, "sx_forward: logits must be 0, 1 or 2");
+    if (n_seqs <= 0 || !tokens || !lens) return sx_failc(err, SX_EINVAL, "%s: sx_forward: no sequences given", m->dir);
+    if (opts->logits < 0 || opts->logits > 2) return sx_failc(err, SX_EINVAL, "sx_forward: logits must be 0, 1 or 2");
     if (opts->logits && opts->stop_after_layer >= 0)
-        return sx_fail(err, "sx_forward: logits requested together with stop_after_layer %d", opts->stop_after_layer);
+        return sx_failc(err, SX_EINVAL, "sx_forward: logits requested together with stop_after_layer %d", opts->stop_after_layer);
     if (opts->stop_after_layer >= m->cfg.n_layers)
-        return sx_fail(err, "%s: stop_after_layer %d, but the model has %d layers", m->dir,
+        return sx_failc(err, SX_EINVAL, "%s: stop_after_layer %d, but the model has %d layers", m->dir,
                        opts->stop_after_layer, m->cfg.n_layers);
-    if (opts->logits && !logits_out) return sx_fail(err, "sx_forward: logits requested but no output buffer");
+    if (opts->logits && !logits_out) return sx_failc(err, SX_EINVAL, "sx_forward: logits requested but no output buffer");
     int64_t total = 0;
     for (int s = 0; s < n_seqs; s++) {
-        if (lens[s] <= 0) return sx_fail(err, "%s: sequence %d is empty", m->dir, s);
+        if (lens[s] <= 0) return sx_failc(err, SX_EINVAL, "%s: sequence %d is empty", m->dir, s);
         if (lens[s] > m->cfg.n_ctx)
-            return sx_fail(err, "%s: sequence %d has %d tokens, more than the context of %d", m->dir, s, lens[s],
+            return sx_failc(err, SX_EINVAL, "%s: sequence %d has %d tokens, more than the context of %d", m->dir, s, lens[s],
                            m->cfg.n_ctx);
         total += lens[s];
     }
-    if (total > (1 << 28)) return sx_fail(err, "sx_forward: too many rows (%lld)", (long long)total);
+    if (total > (1 << 28)) return sx_failc(err, SX_EINVAL, "sx_forward: too many rows (%lld)", (long long)total);
     int n = (int)total;
     int *seq = sx__iws(m, 1, (size_t)n, err), *pos = sx__iws(m, 2, (size_t)n, err);
     int *lrows = sx__iws(m, 3, (size_t)n, err);
@@ -336,14 +336,14 @@ int sx_forward_from_hook(sx_model *m, const int32_t *tokens, const int *lens, in
                          sx_hook_point point, const float *x_at_hook, const sx_forward_opts *opts,
                          float *logits_out, sx_err *err) {
     if (layer < 0 || layer >= m->cfg.n_layers)
-        return sx_fail(err, "%s: start hook on layer %d, but the model has %d layers (0..%d)", m->dir, layer,
+        return sx_failc(err, SX_EINVAL, "%s: start hook on layer %d, but the model has %d layers (0..%d)", m->dir, layer,
                        m->cfg.n_layers, m->cfg.n_layers - 1);
     if (point != SX_HOOK_RESID_PRE && point != SX_HOOK_RESID_POST)
-        return sx_fail(err, "sx_forward_from_hook: unknown hook point %d", (int)point);
-    if (!x_at_hook) return sx_fail(err, "sx_forward_from_hook: no residual given");
+        return sx_failc(err, SX_ENOTFOUND, "sx_forward_from_hook: unknown hook point %d", (int)point);
+    if (!x_at_hook) return sx_failc(err, SX_EINVAL, "sx_forward_from_hook: no residual given");
     int first = point == SX_HOOK_RESID_PRE ? layer : layer + 1;
     if (opts && opts->stop_after_layer >= 0 && opts->stop_after_layer < first)
-        return sx_fail(err, "sx_forward_from_hook: stop_after_layer %d is before the start block %d",
+        return sx_failc(err, SX_EINVAL, "sx_forward_from_hook: stop_after_layer %d is before the start block %d",
                        opts->stop_after_layer, first);
     run_start st = {layer, point, x_at_hook};
     return forward_seqs(m, tokens, lens, n_seqs, opts, &st, logits_out, err);
@@ -364,11 +364,11 @@ double sx_logsumexp(const float *l, int n, float *probs) {
 
 int sx_loglik(sx_model *m, const int32_t *ctx, int n_ctx, const int32_t *cont, int n_cont,
               const sx_hook *hooks, int n_hooks, double *sum_logprob, sx_err *err) {
-    if (n_ctx <= 0 || !ctx) return sx_fail(err, "%s: sx_loglik needs at least one context token", m->dir);
-    if (n_cont <= 0 || !cont) return sx_fail(err, "%s: sx_loglik: empty continuation", m->dir);
+    if (n_ctx <= 0 || !ctx) return sx_failc(err, SX_EINVAL, "%s: sx_loglik needs at least one context token", m->dir);
+    if (n_cont <= 0 || !cont) return sx_failc(err, SX_EINVAL, "%s: sx_loglik: empty continuation", m->dir);
     int T = n_ctx + n_cont, V = m->cfg.vocab_size;
     if (T > m->cfg.n_ctx)
-        return sx_fail(err, "%s: context + continuation = %d tokens, more than the context of %d", m->dir, T,
+        return sx_failc(err, SX_EINVAL, "%s: context + continuation = %d tokens, more than the context of %d", m->dir, T,
                        m->cfg.n_ctx);
     int32_t *toks = malloc((size_t)T * sizeof *toks);
     int *seq = malloc((size_t)T * sizeof *seq), *pos = malloc((size_t)T * sizeof *pos);
@@ -376,7 +376,7 @@ int sx_loglik(sx_model *m, const int32_t *ctx, int n_ctx, const int32_t *cont, i
     float *lg = malloc((size_t)n_cont * V * sizeof *lg);
     int rc = -1;
     if (!toks || !seq || !pos || !lrows || !lg) {
-        sx_fail(err, "%s: out of memory in sx_loglik", m->dir);
+        sx_failc(err, SX_ENOMEM, "%s: out of memory in sx_loglik", m->dir);
         goto done;
     }
     memcpy(toks, ctx, (size_t)n_ctx * sizeof *toks);

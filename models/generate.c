@@ -150,16 +150,16 @@ static void gen_free(gen_state *g) {
 
 static int validate(const sx_model *m, const int32_t *const *prompts, const int *lens, int n,
                     const sx_gen_opts *o, sx_err *err) {
-    if (n <= 0 || !prompts || !lens || !o) return sx_fail(err, "%s: sx_generate: no prompts given", m->dir);
-    if (o->max_new_tokens < 0) return sx_fail(err, "sx_generate: max_new_tokens %d < 0", o->max_new_tokens);
-    if (o->n_stop > 0 && !o->stop_ids) return sx_fail(err, "sx_generate: n_stop > 0 but no stop ids");
+    if (n <= 0 || !prompts || !lens || !o) return sx_failc(err, SX_EINVAL, "%s: sx_generate: no prompts given", m->dir);
+    if (o->max_new_tokens < 0) return sx_failc(err, SX_EINVAL, "sx_generate: max_new_tokens %d < 0", o->max_new_tokens);
+    if (o->n_stop > 0 && !o->stop_ids) return sx_failc(err, SX_EINVAL, "sx_generate: n_stop > 0 but no stop ids");
     if (o->temperature > 0 && !isfinite(o->temperature))
-        return sx_fail(err, "sx_generate: temperature must be finite");
+        return sx_failc(err, SX_EINVAL, "sx_generate: temperature must be finite");
     for (int i = 0; i < n; i++) {
-        if (lens[i] <= 0 || !prompts[i]) return sx_fail(err, "%s: prompt %d is empty", m->dir, i);
+        if (lens[i] <= 0 || !prompts[i]) return sx_failc(err, SX_EINVAL, "%s: prompt %d is empty", m->dir, i);
         for (int j = 0; j < lens[i]; j++)
             if (prompts[i][j] < 0 || prompts[i][j] >= m->cfg.vocab_size)
-                return sx_fail(err, "%s: token id %d (prompt %d, position %d) is out of range: vocab_size is %d",
+                return sx_failc(err, SX_EINVAL, "%s: token id %d (prompt %d, position %d) is out of range: vocab_size is %d",
                                m->dir, (int)prompts[i][j], i, j, m->cfg.vocab_size);
     }
     return sx__hooks_check(m, o->hooks, o->n_hooks, err);
@@ -257,7 +257,7 @@ int sx_generate(sx_model *m, const int32_t *const *prompts, const int *prompt_le
     sx__small_parallel(1);
     goto out;
 oom:
-    sx_fail(err, "%s: out of memory in sx_generate (%d prompts, %d new tokens)", m->dir, n, mx_new);
+    sx_failc(err, SX_ENOMEM, "%s: out of memory in sx_generate (%d prompts, %d new tokens)", m->dir, n, mx_new);
 out:
     sx__small_parallel(1);
     if (rc) {

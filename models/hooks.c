@@ -6,7 +6,7 @@
 #include "model_internal.h"
 
 int sx_hook_parse(const char *name, int *layer, sx_hook_point *point, sx_err *err) {
-    if (!name) return sx_fail(err, "hook name is missing");
+    if (!name) return sx_failc(err, SX_ENOTFOUND, "hook name is missing");
     const char *p = name;
     if (strncmp(p, "blocks.", 7) != 0) goto bad;
     p += 7;
@@ -27,19 +27,19 @@ int sx_hook_parse(const char *name, int *layer, sx_hook_point *point, sx_err *er
     *layer = (int)l;
     return 0;
 bad:
-    return sx_fail(err, "unsupported hook name '%s' (expected blocks.L.hook_resid_pre or blocks.L.hook_resid_post)",
+    return sx_failc(err, SX_EUNSUPPORTED, "unsupported hook name '%s' (expected blocks.L.hook_resid_pre or blocks.L.hook_resid_post)",
                    name);
 }
 
 int sx__hooks_check(const sx_model *m, const sx_hook *hooks, int n_hooks, sx_err *err) {
-    if (n_hooks > 0 && !hooks) return sx_fail(err, "%d hooks given but the hook array is NULL", n_hooks);
+    if (n_hooks > 0 && !hooks) return sx_failc(err, SX_EINVAL, "%d hooks given but the hook array is NULL", n_hooks);
     for (int i = 0; i < n_hooks; i++) {
         if (hooks[i].layer < 0 || hooks[i].layer >= m->cfg.n_layers)
-            return sx_fail(err, "%s: hook on layer %d, but the model has %d layers (0..%d)", m->dir,
+            return sx_failc(err, SX_EINVAL, "%s: hook on layer %d, but the model has %d layers (0..%d)", m->dir,
                            hooks[i].layer, m->cfg.n_layers, m->cfg.n_layers - 1);
         if (hooks[i].point != SX_HOOK_RESID_PRE && hooks[i].point != SX_HOOK_RESID_POST)
-            return sx_fail(err, "hook %d: unknown hook point %d", i, (int)hooks[i].point);
-        if (!hooks[i].fn) return sx_fail(err, "hook %d has no function", i);
+            return sx_failc(err, SX_ENOTFOUND, "hook %d: unknown hook point %d", i, (int)hooks[i].point);
+        if (!hooks[i].fn) return sx_failc(err, SX_ENOTFOUND, "hook %d has no function", i);
     }
     return 0;
 }

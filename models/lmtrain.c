@@ -33,11 +33,11 @@ int sx_lm_new(const sx_lm_cfg *cfg, sx_lm **out, sx_err *err) {
     const sx_lm_cfg *c = cfg;
     if (c->vocab < 2 || c->vocab > 65536 || c->n_ctx < 1 || c->n_layer < 1 || c->n_head < 1 ||
         c->d < 1 || c->d % c->n_head)
-        return sx_fail(err, "bad model shape: vocab %d (2..65536), n_ctx %d, n_layer %d, "
+        return sx_failc(err, SX_EINVAL, "bad model shape: vocab %d (2..65536), n_ctx %d, n_layer %d, "
                             "n_head %d, d %d (a multiple of n_head)",
                        c->vocab, c->n_ctx, c->n_layer, c->n_head, c->d);
     sx_lm *m = calloc(1, sizeof *m);
-    if (!m) return sx_fail(err, "out of memory");
+    if (!m) return sx_failc(err, SX_ENOMEM, "out of memory");
     m->cfg = *c;
     size_t V = c->vocab, C = c->d, L = c->n_layer;
     size_t n[SX_LM_NT] = {V * C,     (size_t)c->n_ctx * C, L * C, L * C, L * C * 3 * C,
@@ -56,7 +56,7 @@ int sx_lm_new(const sx_lm_cfg *cfg, sx_lm **out, sx_err *err) {
     m->v = calloc(off, sizeof(float));
     if (!m->params || !m->grads || !m->m || !m->v) {
         sx_lm_free(m);
-        return sx_fail(err, "out of memory for %zu parameters", off);
+        return sx_failc(err, SX_ENOMEM, "out of memory for %zu parameters", off);
     }
     *out = m;
     return 0;
@@ -86,7 +86,7 @@ static int reserve(sx_lm *m, int B, int T, sx_err *err) {
     acts_free(m->acts);
     m->acts = NULL;
     sx_lm_acts *a = calloc(1, sizeof *a);
-    if (!a) return sx_fail(err, "out of memory");
+    if (!a) return sx_failc(err, SX_ENOMEM, "out of memory");
     size_t N = (size_t)B * T, C = m->cfg.d, L = m->cfg.n_layer, H = m->cfg.n_head;
     struct {
         float **p;
@@ -104,7 +104,7 @@ static int reserve(sx_lm *m, int B, int T, sx_err *err) {
         *t[i].p = malloc(sizeof(float) * t[i].n);
         if (!*t[i].p) {
             acts_free(a);
-            return sx_fail(err, "out of memory for activations of a %d x %d batch", B, T);
+            return sx_failc(err, SX_ENOMEM, "out of memory for activations of a %d x %d batch", B, T);
         }
     }
     a->B = B;
@@ -136,10 +136,10 @@ void sx_lm_init(sx_lm *m, uint64_t seed, float std) {
 static int check_ids(const sx_lm *m, const int32_t *ids, int n, const char *what, int B, int T,
                      sx_err *err) {
     if (B < 1 || T < 1 || T > m->cfg.n_ctx)
-        return sx_fail(err, "batch %d x %d does not fit n_ctx %d", B, T, m->cfg.n_ctx);
+        return sx_failc(err, SX_EINVAL, "batch %d x %d does not fit n_ctx %d", B, T, m->cfg.n_ctx);
     for (int i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] >= m->cfg.vocab)
-            return sx_fail(err, "%s id %d at %d is outside the vocabulary (%d)", what, ids[i], i,
+            return sx_failc(err, SX_EINVAL, "%s id %d at %d is outside the vocabulary (%d)", what, ids[i], i,
                            m->cfg.vocab);
     return 0;
 }

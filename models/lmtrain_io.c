@@ -38,8 +38,8 @@ static int copy_file(const char *src_dir, const char *name, const char *dst_dir,
                      sx_err *err) {
     char src[4096], dst[4096];
     if (sx_path_join(src, sizeof src, src_dir, name) || sx_path_join(dst, sizeof dst, dst_dir, name))
-        return sx_fail(err, "%s: path too long", src_dir);
-    if (!sx_file_exists(src)) return required ? sx_fail(err, "%s: missing", src) : 0;
+        return sx_failc(err, SX_EINVAL, "%s: path too long", src_dir);
+    if (!sx_file_exists(src)) return required ? sx_failc(err, SX_ENOTFOUND, "%s: missing", src) : 0;
     char *data;
     size_t len;
     if (sx_read_file(src, (size_t)1 << 30, &data, &len, err)) return -1;
@@ -51,10 +51,10 @@ static int copy_file(const char *src_dir, const char *name, const char *dst_dir,
 int sx_lm_save_hf(const sx_lm *m, const char *dir, sx_dtype dt, const char *tok_dir,
                   sx_err *err) {
     if (dt != SX_F32 && dt != SX_F16 && dt != SX_BF16)
-        return sx_fail(err, "export dtype must be F32, F16 or BF16");
+        return sx_failc(err, SX_EINVAL, "export dtype must be F32, F16 or BF16");
     if (sx_mkdir_p(dir, err)) return -1;
     char path[4096];
-    if (sx_path_join(path, sizeof path, dir, "config.json")) return sx_fail(err, "%s: path too long", dir);
+    if (sx_path_join(path, sizeof path, dir, "config.json")) return sx_failc(err, SX_EINVAL, "%s: path too long", dir);
     cJSON *cfg = hf_config(m, dt);
     int rc = sx_json_write_file(path, cfg, err);
     cJSON_Delete(cfg);
@@ -63,7 +63,7 @@ int sx_lm_save_hf(const sx_lm *m, const char *dir, sx_dtype dt, const char *tok_
     /* converted copy of every parameter, then per-layer views into it */
     size_t es = sx_dtype_size(dt);
     unsigned char *buf = malloc(m->n_params * es);
-    if (!buf) return sx_fail(err, "out of memory");
+    if (!buf) return sx_failc(err, SX_ENOMEM, "out of memory");
     for (size_t i = 0; i < m->n_params; i++) {
         float f = m->params[i];
         if (dt == SX_F32) memcpy(buf + 4 * i, &f, 4);
@@ -76,7 +76,7 @@ int sx_lm_save_hf(const sx_lm *m, const char *dir, sx_dtype dt, const char *tok_
     int64_t C = c->d, L = c->n_layer;
     sx_st_writer *w = sx_stw_new();
     char names[16][64];
-    rc = w ? 0 : sx_fail(err, "out of memory");
+    rc = w ? 0 : sx_failc(err, SX_ENOMEM, "out of memory");
 #define ADD(nm, id, idx, nd, ...)                                                              \
     do {                                                                                       \
         int64_t shp[] = {__VA_ARGS__};                                                         \
@@ -108,7 +108,7 @@ int sx_lm_save_hf(const sx_lm *m, const char *dir, sx_dtype dt, const char *tok_
 #undef ADD
     if (!rc) rc = sx_stw_meta(w, "format", "pt", err);
     if (!rc && sx_path_join(path, sizeof path, dir, "model.safetensors"))
-        rc = sx_fail(err, "%s: path too long", dir);
+        rc = sx_failc(err, SX_EINVAL, "%s: path too long", dir);
     if (!rc) rc = sx_stw_write(w, path, err);
     sx_stw_free(w);
     free(buf);
@@ -149,7 +149,7 @@ int sx_lm_ckpt_save(const sx_lm *m, const char *path, const void *state, size_t 
         fwrite(m->params, sizeof(float), n, af.f) != n || fwrite(m->m, sizeof(float), n, af.f) != n ||
         fwrite(m->v, sizeof(float), n, af.f) != n) {
         sx_atomic_abort(&af);
-        return sx_fail(err, "%s: write failed", path);
+        return sx_failc(err, SX_EIO, "%s: write failed", path);
     }
     return sx_atomic_commit(&af, err);
 }
@@ -157,16 +157,16 @@ int sx_lm_ckpt_save(const sx_lm *m, const char *path, const void *state, size_t 
 int sx_lm_ckpt_load(const char *path, sx_lm **out, void *state, size_t state_len,
                     sx_err *err) {
     FILE *f = fopen(path, "rb");
-    if (!f) return sx_fail(err, "%s: cannot open checkpoint", path);
+    if (!f) return sx_failc(err, SX_EIO, "%s: cannot open checkpoint", path);
     ckpt_head h;
     sx_lm *m = NULL;
     int rc = -1;
     if (fread(&h, sizeof h, 1, f) != 1 || memcmp(h.magic, CKPT_MAGIC, 8)) {
-        sx_fail(err, "%s: not a saetox lm-train checkpoint", path);
+        sx_failc(err, SX_ECORRUPT, "%s: not a saetox lm-train checkpoint", path);
         goto done;
     }
     if (h.state_len != state_len) {
-        sx_fail(err, "%s: trainer state of %llu bytes, expected %zu (other saetox version?)", path,
+        sx_failc(err, SX_EINVAL, "%s: trainer state of %llu bytes, expected %zu (other saetox version?)", path,
                 (unsigned long long)h.state_len, state_len);
         goto done;
     }
@@ -179,7 +179,7 @@ int sx_lm_ckpt_load(const char *path, sx_lm **out, void *state, size_t state_len
     if (h.n_params != n || (state_len && fread(state, state_len, 1, f) != 1) ||
         fread(m->params, sizeof(float), n, f) != n || fread(m->m, sizeof(float), n, f) != n ||
         fread(m->v, sizeof(float), n, f) != n) {
-        sx_fail(err, "%s: truncated or inconsistent checkpoint", path);
+        sx_failc(err, SX_ECORRUPT, "%s: truncated or inconsistent checkpoint", path);
         goto done;
     }
     m->adam_t = h.adam_t;

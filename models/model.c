@@ -2,16 +2,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "model_internal.h"
 
 int sx_model_load(const char *dir, sx_model **out, sx_err *err) {
     *out = NULL;
     sx_blas_fix_coretype(); /* before the first BLAS call (lazy part of sx_init) */
-    if (!dir || !*dir) return sx_fail(err, "model folder not given");
-    if (!sx_is_dir(dir)) return sx_fail(err, "%s: not a directory", dir);
+    if (!dir || !*dir) return sx_failc(err, SX_EINVAL, "model folder not given");
+    if (!sx_is_dir(dir))
+        return access(dir, F_OK) != 0 ? sx_failc(err, SX_ENOTFOUND, "%s: no such model folder", dir)
+                                      : sx_failc(err, SX_EINVAL, "%s: not a directory", dir);
     sx_model *m = calloc(1, sizeof *m);
-    if (!m) return sx_fail(err, "%s: out of memory", dir);
+    if (!m) return sx_failc(err, SX_ENOMEM, "%s: out of memory", dir);
     snprintf(m->dir, sizeof m->dir, "%s", dir);
     if (sx__config_load(dir, &m->cfg, &m->act, err) || sx__weights_load(m, err)) {
         sx_model_free(m);
@@ -38,7 +41,7 @@ float *sx__ws(sx_model *m, int slot, size_t n, sx_err *err) {
         m->ws[slot] = malloc(n * sizeof(float));
         m->ws_cap[slot] = m->ws[slot] ? n : 0;
         if (!m->ws[slot]) {
-            sx_fail(err, "%s: out of memory for %zu floats of scratch", m->dir, n);
+            sx_failc(err, SX_ENOMEM, "%s: out of memory for %zu floats of scratch", m->dir, n);
             return NULL;
         }
     }
@@ -52,7 +55,7 @@ int *sx__iws(sx_model *m, int slot, size_t n, sx_err *err) {
         m->iws[slot] = malloc(n * sizeof(int));
         m->iws_cap[slot] = m->iws[slot] ? n : 0;
         if (!m->iws[slot]) {
-            sx_fail(err, "%s: out of memory for scratch", m->dir);
+            sx_failc(err, SX_ENOMEM, "%s: out of memory for scratch", m->dir);
             return NULL;
         }
     }

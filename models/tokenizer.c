@@ -26,7 +26,7 @@ static int32_t lookup(const sx_tokenizer *t, const char *s) {
 static int apply_config(sx_tokenizer *t, const char *dir, sx_err *err) {
     char path[4096];
     if (sx_path_join(path, sizeof path, dir, "tokenizer_config.json"))
-        return sx_fail(err, "%s: path too long", dir);
+        return sx_failc(err, SX_EINVAL, "%s: path too long", dir);
     if (!sx_file_exists(path)) return 0;
     cJSON *cfg = sx_json_parse_file(path, (size_t)1 << 26, err);
     if (!cfg) return -1;
@@ -39,9 +39,9 @@ static int apply_config(sx_tokenizer *t, const char *dir, sx_err *err) {
         sx_json_bool(cfg, "add_eos_token", &add_eos, path, err) < 0)
         rc = -1;
     if (!rc && add_bos == 1 && t->bos < 0)
-        rc = sx_fail(err, "%s: add_bos_token is true but there is no BOS token", path);
+        rc = sx_failc(err, SX_ECORRUPT, "%s: add_bos_token is true but there is no BOS token", path);
     if (!rc && add_eos == 1 && t->eos < 0)
-        rc = sx_fail(err, "%s: add_eos_token is true but there is no EOS token", path);
+        rc = sx_failc(err, SX_ECORRUPT, "%s: add_eos_token is true but there is no EOS token", path);
     if (!rc && add_bos >= 0) {
         t->n_prefix = 0;
         if (add_bos) t->prefix[t->n_prefix++] = t->bos;
@@ -62,9 +62,9 @@ static int find_pair(const char *dir, const char *a, const char *b, char *pa, ch
 int sx_tokenizer_load(const char *dir, sx_tokenizer **out, sx_err *err) {
     *out = NULL;
     if (!dir || !sx_is_dir(dir))
-        return sx_fail(err, "%s: tokenizer directory not found", dir ? dir : "(null)");
+        return sx_failc(err, SX_ENOTFOUND, "%s: tokenizer directory not found", dir ? dir : "(null)");
     sx_tokenizer *t = calloc(1, sizeof *t);
-    if (!t) return sx_fail(err, "out of memory");
+    if (!t) return sx_failc(err, SX_ENOMEM, "out of memory");
     t->bos = t->eos = t->unk = -1;
     char p1[4096], p2[4096];
     int rc;
@@ -74,7 +74,7 @@ int sx_tokenizer_load(const char *dir, sx_tokenizer **out, sx_err *err) {
              find_pair(dir, "encoder.json", "vocab.bpe", p1, p2))
         rc = tok_gpt2_load_files(t, p1, p2, err);
     else
-        rc = sx_fail(err, "%s: no tokenizer files (expected tokenizer.json, vocab.json + "
+        rc = sx_failc(err, SX_EINVAL, "%s: no tokenizer files (expected tokenizer.json, vocab.json + "
                           "merges.txt, or encoder.json + vocab.bpe)", dir);
     if (!rc) rc = apply_config(t, dir, err);
     if (rc) {
@@ -102,7 +102,7 @@ int sx_tokenizer_encode(const sx_tokenizer *t, const char *text, size_t len, int
                         int32_t **ids, int *n_ids, sx_err *err) {
     *ids = NULL;
     *n_ids = 0;
-    if (!text && len) return sx_fail(err, "encode: NULL text");
+    if (!text && len) return sx_failc(err, SX_EINVAL, "encode: NULL text");
     tok_ids out = {0};
     int rc = 0;
     for (int i = 0; add_special && i < t->n_prefix && !rc; i++)
@@ -112,18 +112,18 @@ int sx_tokenizer_encode(const sx_tokenizer *t, const char *text, size_t len, int
         rc = t->kind == TOK_HF || t->n_added ? tok_hf_encode(t, text, len, &out, err)
                                              : tok_gpt2_encode(t, text, len, &out, err);
         if (!rc && out.n - before > (size_t)INT32_MAX / 2)
-            rc = sx_fail(err, "encode: text too long (%zu tokens)", out.n - before);
+            rc = sx_failc(err, SX_EINVAL, "encode: text too long (%zu tokens)", out.n - before);
     } else {
-        sx_fail(err, "out of memory");
+        sx_failc(err, SX_ENOMEM, "out of memory");
     }
     for (int i = 0; add_special && i < t->n_suffix && !rc; i++)
-        if (tok_ids_push(&out, t->suffix[i])) rc = sx_fail(err, "out of memory");
+        if (tok_ids_push(&out, t->suffix[i])) rc = sx_failc(err, SX_ENOMEM, "out of memory");
     if (rc) {
         free(out.v);
         return -1;
     }
     if (!out.v) out.v = malloc(sizeof(int32_t)); /* a valid pointer even for zero ids */
-    if (!out.v) return sx_fail(err, "out of memory");
+    if (!out.v) return sx_failc(err, SX_ENOMEM, "out of memory");
     *ids = out.v;
     *n_ids = (int)out.n;
     return 0;
@@ -135,7 +135,7 @@ int sx_tokenizer_decode(const sx_tokenizer *t, const int32_t *ids, int n_ids, ch
     if (!len) len = &dummy;
     *text = NULL;
     *len = 0;
-    if (n_ids < 0 || (!ids && n_ids)) return sx_fail(err, "decode: bad id array");
+    if (n_ids < 0 || (!ids && n_ids)) return sx_failc(err, SX_EINVAL, "decode: bad id array");
     return t->kind == TOK_HF ? tok_hf_decode(t, ids, n_ids, text, len, err)
                              : tok_gpt2_decode(t, ids, n_ids, text, len, err);
 }

@@ -28,14 +28,14 @@ int tok_vocab_alloc(sx_tokenizer *t, int32_t n_vocab, sx_err *err) {
     t->id_str = calloc((size_t)n_vocab, sizeof *t->id_str);
     t->id_len = calloc((size_t)n_vocab, sizeof *t->id_len);
     if (!t->id_str || !t->id_len || tok_strmap_init(&t->vocab, (uint32_t)n_vocab))
-        return sx_fail(err, "out of memory for a vocabulary of %d tokens", (int)n_vocab);
+        return sx_failc(err, SX_ENOMEM, "out of memory for a vocabulary of %d tokens", (int)n_vocab);
     return 0;
 }
 
 int tok_vocab_add(sx_tokenizer *t, const char *s, size_t n, int32_t id, sx_err *err) {
-    if (id < 0 || id >= t->n_vocab) return sx_fail(err, "token id %d out of range", (int)id);
+    if (id < 0 || id >= t->n_vocab) return sx_failc(err, SX_EINVAL, "token id %d out of range", (int)id);
     char *p = tok_arena_strndup(&t->arena, s, n);
-    if (!p || tok_strmap_put(&t->vocab, p, n, id)) return sx_fail(err, "out of memory");
+    if (!p || tok_strmap_put(&t->vocab, p, n, id)) return sx_failc(err, SX_ENOMEM, "out of memory");
     t->id_str[id] = p;
     t->id_len[id] = (uint32_t)n;
     return 0;
@@ -46,7 +46,7 @@ static int load_vocab_json(sx_tokenizer *t, const char *path, sx_err *err) {
     if (!j) return -1;
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
-        return sx_fail(err, "%s: expected a JSON object of token -> id", path);
+        return sx_failc(err, SX_EINVAL, "%s: expected a JSON object of token -> id", path);
     }
     /* The id table is sized by the largest id, so an id is bounded by the number of entries
      * the file holds: a few bytes of JSON must not ask for gigabytes. */
@@ -54,7 +54,7 @@ static int load_vocab_json(sx_tokenizer *t, const char *path, sx_err *err) {
     for (cJSON *e = j->child; e; e = e->next) {
         if (sx_json_int_of(e, 0, n_entries - 1, &id)) {
             /* The message is built before the tree (which owns e->string) is freed. */
-            sx_fail(err, "%s: token \"%.60s\": id is not an integer in [0, %lld) (the file has %lld "
+            sx_failc(err, SX_EINVAL, "%s: token \"%.60s\": id is not an integer in [0, %lld) (the file has %lld "
                          "entries)", path, e->string, (long long)n_entries, (long long)n_entries);
             cJSON_Delete(j);
             return -1;
@@ -108,7 +108,7 @@ static int load_merges_txt(sx_tokenizer *t, const char *path, sx_err *err) {
     for (const char *q = data; (q = memchr(q, '\n', len - (size_t)(q - data))); q++) lines++;
     if (tok_pairmap_init(&t->merges, lines)) {
         free(data);
-        return sx_fail(err, "out of memory");
+        return sx_failc(err, SX_ENOMEM, "out of memory");
     }
     /* A "#version" first line is not a merge; each other line is two whitespace-separated
      * tokens; rank = line index.  (Encoder.js drops line 1 unconditionally: the same on
@@ -125,7 +125,7 @@ static int load_merges_txt(sx_tokenizer *t, const char *path, sx_err *err) {
         char *b = a ? strtok_r(NULL, " \t\r\v\f", &save) : NULL;
         if (!a) continue; /* blank line */
         if (!b || strtok_r(NULL, " \t\r\v\f", &save)) {
-            rc = sx_fail(err, "%s: merge %d: expected two tokens", path, (int)rank + 1);
+            rc = sx_failc(err, SX_EINVAL, "%s: merge %d: expected two tokens", path, (int)rank + 1);
             break;
         }
         int32_t ia = tok_strmap_get(&t->vocab, a, strlen(a));
@@ -133,7 +133,7 @@ static int load_merges_txt(sx_tokenizer *t, const char *path, sx_err *err) {
         size_t la = strlen(a), lb = strlen(b);
         char *cat = malloc(la + lb + 1);
         if (!cat) {
-            rc = sx_fail(err, "out of memory");
+            rc = sx_failc(err, SX_ENOMEM, "out of memory");
             break;
         }
         memcpy(cat, a, la);
@@ -141,13 +141,13 @@ static int load_merges_txt(sx_tokenizer *t, const char *path, sx_err *err) {
         int32_t im = tok_strmap_get(&t->vocab, cat, la + lb);
         free(cat);
         if (ia < 0 || ib < 0 || im < 0) {
-            rc = sx_fail(err, "%s: merge %d (\"%s %s\"): token not in the vocabulary", path,
+            rc = sx_failc(err, SX_ENOTFOUND, "%s: merge %d (\"%s %s\"): token not in the vocabulary", path,
                          (int)rank + 1, a, b);
             break;
         }
         if (tok_pairmap_put(&t->merges, ia, ib, rank, im) ||
             add_comma_aliases(t, a, b, rank))
-            rc = sx_fail(err, "out of memory");
+            rc = sx_failc(err, SX_ENOMEM, "out of memory");
         rank++;
     }
     free(data);
@@ -160,7 +160,7 @@ int tok_gpt2_finish(sx_tokenizer *t, const char *what, sx_err *err) {
         int n = tok_utf8_put(t->byte_to_cp[b], u);
         t->byte_id[b] = tok_strmap_get(&t->vocab, u, (size_t)n);
         if (t->byte_id[b] < 0)
-            return sx_fail(err, "%s: the vocabulary lacks the byte-level token for byte 0x%02X",
+            return sx_failc(err, SX_ECORRUPT, "%s: the vocabulary lacks the byte-level token for byte 0x%02X",
                            what, b);
     }
     /* <|endoftext|> serves as both document separator and BOS; GPT-2 adds nothing itself. */
@@ -325,7 +325,7 @@ int tok_gpt2_encode(const sx_tokenizer *t, const char *text, size_t len, tok_ids
     free(buf);
     free(wc.pool.v);
     tok_strmap_free(&wc.map);
-    return rc ? sx_fail(err, "out of memory while encoding %zu bytes", len) : 0;
+    return rc ? sx_failc(err, SX_ENOMEM, "out of memory while encoding %zu bytes", len) : 0;
 }
 
 /* ---------- decoding ---------- */
@@ -334,12 +334,12 @@ int tok_gpt2_decode(const sx_tokenizer *t, const int32_t *ids, int n, char **tex
     size_t cap = 1; /* 3 output bytes per input byte covers U+FFFD for a stray byte */
     for (int i = 0; i < n; i++) {
         if (ids[i] < 0 || ids[i] >= t->n_vocab || !t->id_str[ids[i]])
-            return sx_fail(err, "token id %d is not in the vocabulary (size %d)", (int)ids[i],
+            return sx_failc(err, SX_ENOTFOUND, "token id %d is not in the vocabulary (size %d)", (int)ids[i],
                            (int)t->n_vocab);
         cap += 3 * (size_t)t->id_len[ids[i]];
     }
     char *o = malloc(cap);
-    if (!o) return sx_fail(err, "out of memory");
+    if (!o) return sx_failc(err, SX_ENOMEM, "out of memory");
     size_t k = 0;
     for (int i = 0; i < n; i++) {
         const unsigned char *s = (const unsigned char *)t->id_str[ids[i]];

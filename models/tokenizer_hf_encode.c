@@ -135,9 +135,9 @@ static int encode_section(const sx_tokenizer *t, const char *s, size_t n, tok_id
     int rc = !norm ? -1 : m ? bpe_section(t, norm, m, out) : 0;
     free(norm);
     if (rc == -2)
-        return sx_fail(err, "the text has a character that is not in the vocabulary, and the "
+        return sx_failc(err, SX_ENOTFOUND, "the text has a character that is not in the vocabulary, and the "
                             "tokenizer has neither byte fallback nor an unknown token");
-    return rc ? sx_fail(err, "out of memory while encoding %zu bytes", n) : 0;
+    return rc ? sx_failc(err, SX_ENOMEM, "out of memory while encoding %zu bytes", n) : 0;
 }
 
 /* ---------- added tokens ---------- */
@@ -185,7 +185,7 @@ int tok_hf_encode(const sx_tokenizer *t, const char *text, size_t len, tok_ids *
         size_t a = strip_next ? skip_space(text, seg, p) : seg;
         size_t b = hit->lstrip ? trim_end(text, a, p) : p;
         if (encode_section(t, text + a, b - a, out, err)) return -1;
-        if (tok_ids_push(out, hit->id)) return sx_fail(err, "out of memory");
+        if (tok_ids_push(out, hit->id)) return sx_failc(err, SX_ENOMEM, "out of memory");
         p += hit->len;
         seg = p;
         strip_next = hit->rstrip;
@@ -246,12 +246,12 @@ static int put_token(const sx_tokenizer *t, strbuf *b, const char *s, size_t n) 
 int tok_hf_decode(const sx_tokenizer *t, const int32_t *ids, int n, char **text, size_t *len,
                   sx_err *err) {
     strbuf b = {0};
-    if (sb_put(&b, "", 0)) return sx_fail(err, "out of memory");
+    if (sb_put(&b, "", 0)) return sx_failc(err, SX_ENOMEM, "out of memory");
     for (int i = 0; i < n; i++) {
         int32_t id = ids[i];
         if (id < 0 || id >= t->n_vocab || !t->id_str[id]) {
             free(b.v);
-            return sx_fail(err, "token id %d is not in the vocabulary (size %d)", (int)id,
+            return sx_failc(err, SX_ENOTFOUND, "token id %d is not in the vocabulary (size %d)", (int)id,
                            (int)t->n_vocab);
         }
         const char *s = t->id_str[id];
@@ -262,7 +262,7 @@ int tok_hf_decode(const sx_tokenizer *t, const int32_t *ids, int n, char **text,
         int rc = byte >= 0 ? sb_put(&b, &c, 1) : put_token(t, &b, s, l);
         if (rc) {
             free(b.v);
-            return sx_fail(err, "out of memory");
+            return sx_failc(err, SX_ENOMEM, "out of memory");
         }
     }
     size_t skip = 0;

@@ -20,7 +20,7 @@ static int add_owned(sx_model *m, float *p, sx_err *err) {
         float **no = realloc(m->owned, (size_t)nc * sizeof *no);
         if (!no) {
             free(p);
-            return sx_fail(err, "%s: out of memory", m->dir);
+            return sx_failc(err, SX_ENOMEM, "%s: out of memory", m->dir);
         }
         m->owned = no;
         m->cap_owned = nc;
@@ -32,11 +32,11 @@ static int add_owned(sx_model *m, float *p, sx_err *err) {
 static int open_shard(sx_model *m, const char *file, sx_err *err) {
     char path[4096];
     if (strstr(file, "..") || sx_path_join(path, sizeof path, m->dir, file))
-        return sx_fail(err, "%s: bad shard file name '%s'", m->dir, file);
+        return sx_failc(err, SX_ECORRUPT, "%s: bad shard file name '%s'", m->dir, file);
     for (int i = 0; i < m->n_shards; i++)
         if (!strcmp(m->shards[i].path, path)) return 0;
     sx_safetensors *ns = realloc(m->shards, (size_t)(m->n_shards + 1) * sizeof *ns);
-    if (!ns) return sx_fail(err, "%s: out of memory", m->dir);
+    if (!ns) return sx_failc(err, SX_ENOMEM, "%s: out of memory", m->dir);
     m->shards = ns;
     if (sx_st_open(&m->shards[m->n_shards], path, err)) return -1;
     m->n_shards++;
@@ -49,7 +49,7 @@ static int open_files(sx_model *m, sx_err *err) {
     sx_path_join(single, sizeof single, m->dir, "model.safetensors");
     if (sx_file_exists(single) || !sx_file_exists(idx)) {
         if (!sx_file_exists(single))
-            return sx_fail(err, "%s: no model.safetensors or model.safetensors.index.json", m->dir);
+            return sx_failc(err, SX_ENOTFOUND, "%s: no model.safetensors or model.safetensors.index.json", m->dir);
         return open_shard(m, "model.safetensors", err);
     }
     cJSON *j = sx_json_parse_file(idx, 64u << 20, err);
@@ -57,11 +57,11 @@ static int open_files(sx_model *m, sx_err *err) {
     const cJSON *wm = cJSON_GetObjectItemCaseSensitive(j, "weight_map");
     int rc = 0;
     if (!cJSON_IsObject(wm) || !wm->child) {
-        rc = sx_fail(err, "%s: missing or empty 'weight_map'", idx);
+        rc = sx_failc(err, SX_ECORRUPT, "%s: missing or empty 'weight_map'", idx);
     } else {
         for (const cJSON *e = wm->child; e && !rc; e = e->next) {
             if (!cJSON_IsString(e))
-                rc = sx_fail(err, "%s: weight_map['%s'] is not a file name", idx, e->string);
+                rc = sx_failc(err, SX_ECORRUPT, "%s: weight_map['%s'] is not a file name", idx, e->string);
             else
                 rc = open_shard(m, e->valuestring, err);
         }
@@ -102,7 +102,7 @@ static int get_w(sx_model *m, const char *name, int ndim, const int64_t *shape, 
     *out = NULL;
     if (!tv) {
         if (optional) return 0;
-        return sx_fail(err, "%s: missing tensor '%s'", m->n_shards == 1 ? m->shards[0].path : m->dir, name);
+        return sx_failc(err, SX_ENOTFOUND, "%s: missing tensor '%s'", m->n_shards == 1 ? m->shards[0].path : m->dir, name);
     }
     const char *file = m->shards[sh].path;
     int bad = tv->ndim != ndim;
@@ -111,17 +111,17 @@ static int get_w(sx_model *m, const char *name, int ndim, const int64_t *shape, 
         char want[96], got[96];
         shape_str(want, sizeof want, ndim, shape);
         shape_str(got, sizeof got, tv->ndim, tv->shape);
-        return sx_fail(err, "%s: tensor '%s' has shape %s but config.json implies %s", file, tv->name, got, want);
+        return sx_failc(err, SX_ECORRUPT, "%s: tensor '%s' has shape %s but config.json implies %s", file, tv->name, got, want);
     }
     if (tv->dtype != SX_F32 && tv->dtype != SX_F16 && tv->dtype != SX_BF16)
-        return sx_fail(err, "%s: tensor '%s' has dtype %s (expected F32, F16 or BF16)", file, tv->name,
+        return sx_failc(err, SX_EUNSUPPORTED, "%s: tensor '%s' has dtype %s (expected F32, F16 or BF16)", file, tv->name,
                        sx_dtype_name(tv->dtype));
     if (tv->dtype == SX_F32 && ((uintptr_t)tv->data % sizeof(float)) == 0) {
         *out = tv->data;
         return 0;
     }
     float *buf = malloc((tv->numel ? tv->numel : 1) * sizeof(float));
-    if (!buf) return sx_fail(err, "%s: out of memory converting tensor '%s'", file, tv->name);
+    if (!buf) return sx_failc(err, SX_ENOMEM, "%s: out of memory converting tensor '%s'", file, tv->name);
     sx_to_f32(tv->data, tv->dtype, buf, tv->numel);
     if (add_owned(m, buf, err)) return -1;
     *out = buf;
@@ -134,7 +134,7 @@ static int get_norm1p(sx_model *m, const char *name, int d, const float **out, s
     int64_t sh[1] = {d};
     if (get_w(m, name, 1, sh, &w, 0, err)) return -1;
     float *p = malloc((size_t)d * sizeof *p);
-    if (!p) return sx_fail(err, "%s: out of memory", m->dir);
+    if (!p) return sx_failc(err, SX_ENOMEM, "%s: out of memory", m->dir);
     for (int i = 0; i < d; i++) p[i] = 1.0f + w[i];
     if (add_owned(m, p, err)) return -1;
     *out = p;
@@ -152,7 +152,7 @@ static int check_extra_layers(const sx_model *m, sx_err *err) {
                 if (strncmp(nm, pre[k], pl) || nm[pl] < '0' || nm[pl] > '9') continue;
                 long li = strtol(nm + pl, NULL, 10);
                 if (li >= m->cfg.n_layers)
-                    return sx_fail(err, "%s: tensor '%s' is for layer %ld but config.json has %d layers",
+                    return sx_failc(err, SX_ECORRUPT, "%s: tensor '%s' is for layer %ld but config.json has %d layers",
                                    m->shards[s].path, nm, li, m->cfg.n_layers);
             }
         }
@@ -232,7 +232,7 @@ static int rope_table(sx_model *m, sx_err *err) {
     m->n_rope_pos = np;
     m->rope_cos = malloc((size_t)np * half * sizeof(float));
     m->rope_sin = malloc((size_t)np * half * sizeof(float));
-    if (!m->rope_cos || !m->rope_sin) return sx_fail(err, "%s: out of memory for the RoPE table", m->dir);
+    if (!m->rope_cos || !m->rope_sin) return sx_failc(err, SX_ENOMEM, "%s: out of memory for the RoPE table", m->dir);
     for (int i = 0; i < half; i++) {
         float inv = (float)(1.0 / pow((double)m->cfg.rope_theta, (2.0 * i) / m->cfg.head_dim));
         for (int p = 0; p < np; p++) {
@@ -247,7 +247,7 @@ static int rope_table(sx_model *m, sx_err *err) {
 int sx__weights_load(sx_model *m, sx_err *err) {
     if (open_files(m, err)) return -1;
     m->layers = calloc((size_t)m->cfg.n_layers, sizeof *m->layers);
-    if (!m->layers) return sx_fail(err, "%s: out of memory", m->dir);
+    if (!m->layers) return sx_failc(err, SX_ENOMEM, "%s: out of memory", m->dir);
     if (check_extra_layers(m, err)) return -1;
     if (m->cfg.arch == SX_ARCH_GPT2) {
         m->embed_scale = 1.0f;

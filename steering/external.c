@@ -12,7 +12,7 @@
 int sx_external_scores(const char *cmd, const char *const *texts, int64_t n, double *out, sx_err *err) {
     char tmpl[] = "/tmp/saetox-score-XXXXXX";
     int fd = mkstemp(tmpl);
-    if (fd < 0) return sx_fail(err, "cannot create a temporary file");
+    if (fd < 0) return sx_failc(err, SX_EIO, "cannot create a temporary file");
     FILE *f = fdopen(fd, "w");
     for (int64_t i = 0; i < n && f; i++) {
         cJSON *o = cJSON_CreateObject();
@@ -24,13 +24,13 @@ int sx_external_scores(const char *cmd, const char *const *texts, int64_t n, dou
     }
     if (!f || fclose(f)) {
         unlink(tmpl);
-        return sx_fail(err, "cannot write the temporary file %s", tmpl);
+        return sx_failc(err, SX_EIO, "cannot write the temporary file %s", tmpl);
     }
     size_t cl = strlen(cmd) + strlen(tmpl) + 32;
     char *full = malloc(cl);
     if (!full) {
         unlink(tmpl);
-        return sx_fail(err, "out of memory");
+        return sx_failc(err, SX_ENOMEM, "out of memory");
     }
     snprintf(full, cl, "(%s) < '%s'", cmd, tmpl);
     fflush(NULL);
@@ -38,7 +38,7 @@ int sx_external_scores(const char *cmd, const char *const *texts, int64_t n, dou
     free(full);
     if (!p) {
         unlink(tmpl);
-        return sx_fail(err, "external scorer: cannot run '%s'", cmd);
+        return sx_failc(err, SX_EIO, "external scorer: cannot run '%s'", cmd);
     }
     char *line = NULL;
     size_t cap = 0;
@@ -56,10 +56,10 @@ int sx_external_scores(const char *cmd, const char *const *texts, int64_t n, dou
             v = cJSON_GetObjectItem(j, "toxicity")->valuedouble;
         cJSON_Delete(j);
         if (!(v >= 0 && v <= 1))
-            ret = sx_fail(err, "external scorer '%s', output line %lld: not a score in [0,1]: '%.60s'", cmd,
+            ret = sx_failc(err, SX_ECORRUPT, "external scorer '%s', output line %lld: not a score in [0,1]: '%.60s'", cmd,
                           (long long)k + 1, line);
         else if (k >= n)
-            ret = sx_fail(err, "external scorer '%s' printed more scores than the %lld inputs", cmd, (long long)n);
+            ret = sx_failc(err, SX_EIO, "external scorer '%s' printed more scores than the %lld inputs", cmd, (long long)n);
         else
             out[k++] = v;
     }
@@ -67,8 +67,8 @@ int sx_external_scores(const char *cmd, const char *const *texts, int64_t n, dou
     int st = pclose(p);
     unlink(tmpl);
     if (ret) return -1;
-    if (st != 0) return sx_fail(err, "external scorer '%s' exited with status %d", cmd, st);
+    if (st != 0) return sx_failc(err, SX_EIO, "external scorer '%s' exited with status %d", cmd, st);
     if (k != n)
-        return sx_fail(err, "external scorer '%s' printed %lld scores for %lld inputs", cmd, (long long)k, (long long)n);
+        return sx_failc(err, SX_EIO, "external scorer '%s' printed %lld scores for %lld inputs", cmd, (long long)k, (long long)n);
     return 0;
 }

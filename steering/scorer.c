@@ -57,12 +57,12 @@ static float bitsf(uint32_t u) {
 
 static int cfg_check(const sx_scorer_cfg *c, const char *name, sx_err *err) {
     if (c->log2_buckets < 10 || c->log2_buckets > 24)
-        return sx_fail(err, "%s: log2_buckets %d outside 10..24", name, c->log2_buckets);
+        return sx_failc(err, SX_EINVAL, "%s: log2_buckets %d outside 10..24", name, c->log2_buckets);
     if (c->word_ngrams < 1 || c->word_ngrams > 2)
-        return sx_fail(err, "%s: word_ngrams %d outside 1..2", name, c->word_ngrams);
+        return sx_failc(err, SX_EINVAL, "%s: word_ngrams %d outside 1..2", name, c->word_ngrams);
     if (c->char_min < 0 || c->char_max > 8 || (c->char_min > 0 && c->char_max < c->char_min) ||
         (c->char_min == 0 && c->char_max != 0))
-        return sx_fail(err, "%s: bad character n-gram range %d..%d", name, c->char_min, c->char_max);
+        return sx_failc(err, SX_EINVAL, "%s: bad character n-gram range %d..%d", name, c->char_min, c->char_max);
     return 0;
 }
 
@@ -72,7 +72,7 @@ sx_scorer *sx_scorer_new(const sx_scorer_cfg *cfg, sx_err *err) {
     if (s) s->w = calloc((size_t)1 << cfg->log2_buckets, sizeof(float));
     if (!s || !s->w) {
         free(s);
-        sx_fail(err, "out of memory for scorer weights");
+        sx_failc(err, SX_ENOMEM, "out of memory for scorer weights");
         return NULL;
     }
     s->cfg = *cfg;
@@ -90,7 +90,7 @@ int sx_scorer_serialise(const sx_scorer *s, int f16, unsigned char **buf, size_t
     size_t nw = (size_t)1 << s->cfg.log2_buckets, es = f16 ? 2 : 4;
     size_t n = HDR + nw * es + 8;
     unsigned char *b = malloc(n);
-    if (!b) return sx_fail(err, "out of memory serialising the scorer");
+    if (!b) return sx_failc(err, SX_ENOMEM, "out of memory serialising the scorer");
     memcpy(b, MAGIC, 8);
     put32(b + 8, FILE_VERSION);
     put32(b + 12, SX_SCORER_FEAT_VERSION);
@@ -129,25 +129,25 @@ int sx_scorer_load_mem(const void *data, size_t len, const char *name, sx_scorer
                        sx_err *err) {
     const unsigned char *b = data;
     if (len < 8 || memcmp(b, MAGIC, 8) != 0)
-        return sx_fail(err, "%s: not a saetox toxicity-scorer file (bad magic)", name);
-    if (len < HDR + 8) return sx_fail(err, "%s: truncated scorer file (%zu bytes)", name, len);
+        return sx_failc(err, SX_ECORRUPT, "%s: not a saetox toxicity-scorer file (bad magic)", name);
+    if (len < HDR + 8) return sx_failc(err, SX_ECORRUPT, "%s: truncated scorer file (%zu bytes)", name, len);
     if (get32(b + 8) != FILE_VERSION)
-        return sx_fail(err, "%s: scorer file version %u, expected %d", name, get32(b + 8), FILE_VERSION);
+        return sx_failc(err, SX_EINVAL, "%s: scorer file version %u, expected %d", name, get32(b + 8), FILE_VERSION);
     if (get32(b + 12) != SX_SCORER_FEAT_VERSION)
-        return sx_fail(err, "%s: scorer feature version %u, this program has %d", name,
+        return sx_failc(err, SX_ECORRUPT, "%s: scorer feature version %u, this program has %d", name,
                        get32(b + 12), SX_SCORER_FEAT_VERSION);
     sx_scorer_cfg c = {(int)get32(b + 16), (int)get32(b + 20), (int)get32(b + 24), (int)get32(b + 28)};
     if (cfg_check(&c, name, err)) return -1;
     uint32_t dt = get32(b + 32);
-    if (dt > 1) return sx_fail(err, "%s: unknown weight dtype code %u", name, dt);
+    if (dt > 1) return sx_failc(err, SX_EINVAL, "%s: unknown weight dtype code %u", name, dt);
     uint64_t nw = get64(b + 40);
     if (nw != (1ULL << c.log2_buckets))
-        return sx_fail(err, "%s: %llu weights for 2^%d buckets", name, (unsigned long long)nw, c.log2_buckets);
+        return sx_failc(err, SX_ECORRUPT, "%s: %llu weights for 2^%d buckets", name, (unsigned long long)nw, c.log2_buckets);
     size_t es = dt ? 2 : 4, need = HDR + (size_t)nw * es + 8;
-    if (len < need) return sx_fail(err, "%s: truncated scorer file (%zu of %zu bytes)", name, len, need);
-    if (len > need) return sx_fail(err, "%s: %zu trailing bytes after the scorer weights", name, len - need);
+    if (len < need) return sx_failc(err, SX_ECORRUPT, "%s: truncated scorer file (%zu of %zu bytes)", name, len, need);
+    if (len > need) return sx_failc(err, SX_ECORRUPT, "%s: %zu trailing bytes after the scorer weights", name, len - need);
     if (get64(b + need - 8) != fnv64(b, need - 8))
-        return sx_fail(err, "%s: checksum mismatch (corrupt scorer file)", name);
+        return sx_failc(err, SX_ECORRUPT, "%s: checksum mismatch (corrupt scorer file)", name);
     sx_scorer *s = sx_scorer_new(&c, err);
     if (!s) return -1;
     s->bias = bitsf(get32(b + 36));
@@ -159,7 +159,7 @@ int sx_scorer_load_mem(const void *data, size_t len, const char *name, sx_scorer
     }
     if (bad) {
         sx_scorer_free(s);
-        return sx_fail(err, "%s: non-finite weight in scorer file", name);
+        return sx_failc(err, SX_ENUMERIC, "%s: non-finite weight in scorer file", name);
     }
     *out = s;
     return 0;
@@ -221,7 +221,7 @@ int sx_scorer_load_default(sx_scorer **out, char *where, size_t wsz, sx_err *err
     snprintf(path, sizeof path, "%s/weights/toxicity-scorer.bin", src);
     int rc = try_file(path, out, where, wsz, err);
     if (rc <= 0) return rc;
-    return sx_fail(err, "no default toxicity-scorer weights found (set $SAETOX_SCORER or pass --weights)");
+    return sx_failc(err, SX_ENOTFOUND, "no default toxicity-scorer weights found (set $SAETOX_SCORER or pass --weights)");
 }
 
 double sx_scorer_score_feats(const sx_scorer *s, const sx_feats *f) {

@@ -67,9 +67,9 @@ static int pick_all(const sx_labelled *d, int64_t i, const void *a) {
 
 int sx_scorer_train(const sx_labelled *d, const sx_scorer_train_opts *o, sx_scorer **out,
                     cJSON *report, sx_err *err) {
-    if (d->n == 0) return sx_fail(err, "no training data");
-    if (o->epochs < 1) return sx_fail(err, "epochs must be >= 1");
-    if (!(o->holdout_frac >= 0 && o->holdout_frac < 1)) return sx_fail(err, "holdout fraction must be in [0,1)");
+    if (d->n == 0) return sx_failc(err, SX_EINVAL, "no training data");
+    if (o->epochs < 1) return sx_failc(err, SX_EINVAL, "epochs must be >= 1");
+    if (!(o->holdout_frac >= 0 && o->holdout_frac < 1)) return sx_failc(err, SX_EINVAL, "holdout fraction must be in [0,1)");
     sx_scorer *s = sx_scorer_new(&o->cfg, err);
     if (!s) return -1;
     const int64_t n = d->n;
@@ -82,7 +82,7 @@ int sx_scorer_train(const sx_labelled *d, const sx_scorer_train_opts *o, sx_scor
     double *p = malloc(sizeof(double) * (size_t)n);
     int ret = 0;
     if (!F || !is_ho || !wt || !G || !W || !order || !p) {
-        ret = sx_fail(err, "out of memory training the scorer");
+        ret = sx_failc(err, SX_ENOMEM, "out of memory training the scorer");
         goto done;
     }
     int fail = 0;
@@ -92,7 +92,7 @@ int sx_scorer_train(const sx_labelled *d, const sx_scorer_train_opts *o, sx_scor
         is_ho[i] = (char)sx_text_is_holdout(d->text[i], o->holdout_frac);
     }
     if (fail) {
-        ret = sx_fail(err, "out of memory extracting features");
+        ret = sx_failc(err, SX_ENOMEM, "out of memory extracting features");
         goto done;
     }
     /* per-example weights: source weight x (optional) class balance within the source */
@@ -111,7 +111,7 @@ int sx_scorer_train(const sx_labelled *d, const sx_scorer_train_opts *o, sx_scor
         if (!is_ho[i]) order[ntrain++] = i;
     }
     if (ntrain == 0) {
-        ret = sx_fail(err, "every example fell in the held-out split");
+        ret = sx_failc(err, SX_EINVAL, "every example fell in the held-out split");
         goto done;
     }
     sx_rng rng;

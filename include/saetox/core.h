@@ -42,6 +42,9 @@ int sx_fail(sx_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 
 int sx_fail_prefix(sx_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "SX_ENOMEM", ... ("SX_?" for an unknown code) and a short description. */
 const char *sx_code_name(int code);
+/* The code for a failed system call's errno: SX_ENOTFOUND (ENOENT, ENOTDIR), SX_ENOMEM, else
+ * SX_EIO. */
+sx_code sx_code_from_errno(int e);
 const char *sx_code_text(int code);
 
 /* ---------- library ---------- */

@@ -57,7 +57,7 @@ echo '{"model_type": "gpt2", ' >"$T/badjson/config.json"
 expect_err "config not JSON" "config.json" dump "$T/badjson"
 mkdir -p "$T/noweights"; cp "$SRC/config.json" "$T/noweights/"
 expect_err "no weights" "no model.safetensors" dump "$T/noweights"
-expect_err "missing folder" "not a directory" dump "$T/does-not-exist"
+expect_err "missing folder" "no such model folder" dump "$T/does-not-exist"
 
 expect_err "token id >= vocab (dump)" "out of range" dump "$SRC" 464,50257,318
 expect_err "negative token id (dump)" "out of range" dump "$SRC" 464,-1
