@@ -18,9 +18,7 @@
 extern "C" {
 #endif
 
-/* ---------- CSV (RFC 4180) ---------- */
-/* Write one field, quoted when it holds a comma, quote, CR or LF (quotes doubled). */
-void sx_csv_field(FILE *f, const char *s);
+/* CSV: the io layer's writer and reader (io.h, via datasets.h), tables of io/schema.h. */
 
 /* ---------- feature splitting: decoder cosines between a narrow SAE A and a wide B ---------- */
 #define SX_SPLIT_DEFAULT_THRESHOLD 0.7f
@@ -287,7 +285,7 @@ typedef struct sx_sae_eval_info {
  * not d_model, ids beyond the vocabulary, no text) name the SAE / source. */
 int sx_sae_eval_run(struct sx_model *m, const struct sx_tokenizer *tok, const sx_sae_eval_opts *o,
                     sx_sae_eval_row *rows, sx_sae_eval_info *info, sx_err *err);
-/* DIR/sae_eval.csv (SX_EXPORT_SAE_EVAL_COLS) and DIR/sae_eval.jsonl, each written atomically;
+/* DIR/sae_eval.csv (SX_SCHEMA_SAE_EVAL, io/schema.h) and DIR/sae_eval.jsonl, each written atomically;
  * DIR is created. */
 int sx_sae_eval_write(const char *dir, const sx_sae_eval_row *rows, int n, sx_err *err);
 

@@ -132,11 +132,7 @@ int sx_json_str(const cJSON *obj, const char *key, const char **out, const char 
 /* Follow a dotted path ("prompt.text") through nested objects; NULL when any step is
  * missing.  Paths longer than 255 bytes are cut there. */
 const cJSON *sx_json_path(const cJSON *obj, const char *dotted);
-/* Parse one JSON Lines record (len bytes, need not be NUL-terminated).  A NUL (raw byte or
- * \u0000) or a lone UTF-16 surrogate escape inside a string becomes U+FFFD and the rest of
- * the text is kept (cJSON alone cuts the string at a NUL and refuses lone surrogates).
- * *n_replaced (if not NULL) gets the count.  NULL when the line is not valid JSON. */
-cJSON *sx_jsonl_parse(const char *line, size_t len, int *n_replaced);
+/* (JSON Lines records: sx_jsonl_parse and sx_jsonl_reader in io/io.h.) */
 /* Write a JSON value to a file atomically (pretty printed). */
 int sx_json_write_file(const char *path, const cJSON *json, sx_err *err);
 

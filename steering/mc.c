@@ -2,6 +2,7 @@
  * acc = argmax of the summed log p(choice | context), acc_norm = argmax of that sum divided
  * by the choice's length in bytes.  Context and choice are tokenised separately (the choice
  * keeps its leading space), so the choice tokens are exactly the scored ones. */
+#include "io.h"
 #include "steering.h"
 
 #include <math.h>
@@ -38,21 +39,14 @@ static int grow(sx_mc_item **items, int64_t n, int64_t *cap) {
 }
 
 static int load_jsonl(const char *path, int64_t max, sx_mc_item **items, int64_t *n, sx_err *err) {
-    char *buf;
-    size_t len;
-    if (sx_read_file(path, (size_t)1 << 31, &buf, &len, err)) return -1;
+    sx_jsonl_reader *jr; /* io's JSONL reader */
+    if (sx_jsonl_open(path, &jr, err)) return -1;
     int64_t cap = 0;
-    long line = 0;
     int ret = 0;
-    for (char *p = buf; p < buf + len && !ret && (max <= 0 || *n < max);) {
-        char *nl = memchr(p, '\n', (size_t)(buf + len - p));
-        size_t l = nl ? (size_t)(nl - p) : (size_t)(buf + len - p);
-        char *q = p;
-        p += l + 1;
-        line++;
-        while (l && (q[l - 1] == '\r' || q[l - 1] == ' ')) l--;
-        if (!l) continue;
-        cJSON *j = sx_jsonl_parse(q, l, NULL);
+    cJSON *j;
+    while (!ret && (max <= 0 || *n < max) && (ret = sx_jsonl_next(jr, &j, err)) == 1) {
+        ret = 0;
+        long line = (long)sx_jsonl_line(jr);
         const cJSON *cx = j ? cJSON_GetObjectItem(j, "context") : NULL, *ch = j ? cJSON_GetObjectItem(j, "choices") : NULL;
         const cJSON *lb = j ? cJSON_GetObjectItem(j, "label") : NULL;
         int nc = cJSON_IsArray(ch) ? cJSON_GetArraySize(ch) : 0;
@@ -78,7 +72,8 @@ static int load_jsonl(const char *path, int64_t max, sx_mc_item **items, int64_t
         }
         cJSON_Delete(j);
     }
-    free(buf);
+    sx_jsonl_close(jr);
+    if (ret > 0) ret = 0;
     if (!ret && *n == 0) ret = sx_fail(err, "%s: no items", path);
     return ret;
 }
