@@ -104,10 +104,11 @@ int sx_ana_read_toxic_latents(const char *path, const char *label, int32_t *late
                               sx_err *err);
 
 /* ---------- effect sizes (toxic vs clean) ---------- */
-/* Exact Mann–Whitney AUROC = P(T > C) + P(T = C)/2, average ranks for ties.  Inputs are
- * sorted in place (O(n log n); the accumulator uses an O(n) radix sort). */
-double sx_ana_auroc(float *t, int64_t nt, float *c, int64_t nc);
-/* Same when only the nonzero values are stored: nz_t nonzeros out of n_t samples (the rest
+/* The one AUROC in saetox (the scorer's metrics use it too): exact Mann–Whitney
+ * P(score | label != 0 > score | label == 0) + P(=)/2, ties by average rank, O(n log n);
+ * NaN when either class is empty. */
+double sx_auroc(const double *score, const int *label, int64_t n);
+/* Same, toxic sample t vs clean sample c, when only the nonzero values are stored: nz_t nonzeros out of n_t samples (the rest
  * are exactly 0, one big tie group).  Sorts the nonzero arrays in place. */
 double sx_ana_auroc_sparse(float *t_nz, int64_t nz_t, int64_t n_t, float *c_nz, int64_t nz_c,
                            int64_t n_c);

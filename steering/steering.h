@@ -130,8 +130,7 @@ int sx_scorer_train(const sx_labelled *d, const sx_scorer_train_opts *o, sx_scor
                     cJSON *report, sx_err *err);
 
 /* ======================= metrics ======================= */
-/* AUROC with ties counted half (Mann-Whitney).  NaN when a class is empty. */
-double sx_auroc(const double *score, const int *label, int64_t n);
+/* AUROC: sx_auroc of analysis.h (the one implementation, analysis/effects.c). */
 typedef struct sx_binary_metrics {
     int64_t n, n_pos, tp, fp, fn, tn;
     double auroc, precision, recall, f1, accuracy;
