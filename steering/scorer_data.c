@@ -168,8 +168,62 @@ static int sniff_jsonl(const char *path, sx_lab_format *fmt, sx_err *err) {
     return ret;
 }
 
+/* SOURCE;score=FIELD or SOURCE;score=RULE (io.h text sources): FIELD's value is the score
+ * (in [0,1]); a rule ("class<=1") gives 1 when it holds and 0 when not.  Documents without
+ * the field are skipped, as null scores are. */
+static int load_source(sx_labelled *d, const char *src_spec, const char *label, int src,
+                       sx_err *err) {
+    int is_rule = strpbrk(label, "<>=!") != NULL;
+    char rule[1100];
+    snprintf(rule, sizeof rule, is_rule ? "%s" : "%s>=0.5", label);
+    sx_source_opts so = {.label_rule = rule};
+    sx_text_source *ts;
+    if (sx_source_open(src_spec, &so, &ts, err)) return -1;
+    sx_doc doc;
+    int r;
+    while ((r = sx_source_next(ts, &doc, err)) == 1) {
+        double v = is_rule ? (doc.is_toxic ? 1.0 : 0.0) : doc.score;
+        if (!(v >= 0 && v <= 1)) {
+            r = sx_fail(err, "%s: score %g is not in [0,1]", doc.where, v);
+            break;
+        }
+        if (add(d, doc.text, doc.len, (float)v, src, err)) {
+            r = -1;
+            break;
+        }
+    }
+    sx_source_close(ts);
+    return r < 0 ? -1 : 0;
+}
+
 int sx_labelled_load(sx_labelled *d, const char *spec, sx_err *err) {
     if (d->n_src >= SX_LAB_MAX_SOURCES) return sx_fail(err, "%s: more than %d data sources", spec, SX_LAB_MAX_SOURCES);
+    const char *sc = strstr(spec, ";score=");
+    if (sc && sx_source_is_spec(spec)) {
+        char sbuf[4096], lab[1024];
+        float weight = 1;
+        snprintf(sbuf, sizeof sbuf, "%.*s", (int)(sc - spec), spec);
+        snprintf(lab, sizeof lab, "%s", sc + 7);
+        char *at = strrchr(lab, '@');
+        if (at) {
+            char *end;
+            double w = strtod(at + 1, &end);
+            if (*end || end == at + 1 || !(w > 0)) return sx_fail(err, "%s: bad weight after '@'", spec);
+            weight = (float)w;
+            *at = 0;
+        }
+        if (!*lab) return sx_fail(err, "%s: empty field after ';score='", spec);
+        int src = d->n_src;
+        snprintf(d->src[src].path, sizeof d->src[src].path, "%.1000s", sbuf);
+        d->src[src].fmt = SX_LAB_JSONL;
+        d->src[src].weight = weight;
+        d->src[src].perspective = 0;
+        d->n_src++;
+        int64_t n0 = d->n;
+        if (load_source(d, sbuf, lab, src, err)) return -1;
+        if (d->n == n0) return sx_fail(err, "%s: no labelled examples", sbuf);
+        return 0;
+    }
     static const struct { const char *p; sx_lab_format f; } P[] = {
         {"davidson:", SX_LAB_DAVIDSON}, {"csv:", SX_LAB_DAVIDSON}, {"rtp:", SX_LAB_RTP},
         {"dt:", SX_LAB_DT}, {"jsonl:", SX_LAB_JSONL}};

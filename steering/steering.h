@@ -103,7 +103,10 @@ typedef struct sx_labelled {
 } sx_labelled;
 
 /* Append the examples of SPEC = "[davidson:|rtp:|dt:|jsonl:]PATH[@WEIGHT]" (format sniffed
- * from the header / first line when no prefix is given).  Rows with a null score are
+ * from the header / first line when no prefix is given), or of any text SOURCE of io.h with
+ * its score: "SOURCE;score=FIELD[@WEIGHT]" (the field's value in [0,1], e.g.
+ * jsonl:rtp.jsonl.gz#prompt.text;score=prompt.toxicity) or "SOURCE;score=RULE[@WEIGHT]"
+ * (1 when the rule holds, e.g. csv:d.csv#tweet;score=class<=1).  Rows with a null score are
  * skipped; malformed rows are errors naming file and line. */
 int sx_labelled_load(sx_labelled *d, const char *spec, sx_err *err);
 void sx_labelled_free(sx_labelled *d);
