@@ -1,6 +1,7 @@
 /* residstats.c — passes over text that read the residual at a hook: the mean residual (for
  * the mean-difference baseline) and per-latent activation quantiles (the scales A_i), plus
  * reading scales from analysis output.  The model runs only up to the hook's block. */
+#include "io.h"
 #include "steering.h"
 
 #include <math.h>
@@ -195,63 +196,34 @@ int sx_scales_load(const char *spec, const int *latents, int n_lat, float *scale
     size_t pl = strlen(path);
     int ret = 0;
     if (pl > 4 && !strcmp(path + pl - 4, ".csv")) {
-        char *buf;
-        size_t len;
-        if (sx_read_file(path, (size_t)1 << 30, &buf, &len, err)) {
+        sx_csv_table t; /* io's reader (latent_stats.csv, toxic_latents.csv or a scales CSV) */
+        if (sx_csv_read(path, &t, err)) {
             free(seen);
             return -1;
         }
-        /* header: find latent and the scale column (simple CSV: these files have no quotes
-         * in numeric columns; fields are split on commas outside quotes) */
-        int col_lat = -1, col_s = -1, col_sae = -1, prio = 99, line = 0;
+        int col_lat = sx_csv_col(&t, "latent"), col_sae = sx_csv_col(&t, "sae"), col_s = -1;
         static const char *pref[] = {"scale", "q99", "q90", "max_act"};
-        for (char *p = buf; p < buf + len && !ret;) {
-            char *nl = memchr(p, '\n', (size_t)(buf + len - p));
-            size_t l = nl ? (size_t)(nl - p) : (size_t)(buf + len - p);
-            char *q = p;
-            p += l + 1;
-            line++;
-            if (l && q[l - 1] == '\r') l--;
-            q[l] = 0;
-            if (!l) continue;
-            char *f[64];
-            int nf = 0, inq = 0;
-            f[nf++] = q;
-            for (char *c = q; *c && nf < 64; c++) {
-                if (*c == '"') inq = !inq;
-                else if (*c == ',' && !inq) {
-                    *c = 0;
-                    f[nf++] = c + 1;
-                }
-            }
-            if (line == 1) {
-                for (int i = 0; i < nf; i++) {
-                    if (!strcmp(f[i], "latent")) col_lat = i;
-                    if (!strcmp(f[i], "sae")) col_sae = i;
-                    for (int k = 0; k < 4; k++)
-                        if (!strcmp(f[i], pref[k]) && k < prio) col_s = i, prio = k;
-                }
-                if (col_lat < 0 || col_s < 0)
-                    ret = sx_fail(err, "%s: CSV needs a 'latent' column and one of scale, q99, q90, max_act", path);
-                else if (want_sae && col_sae < 0)
-                    ret = sx_fail(err, "%s: '#%s' given but the CSV has no 'sae' column", path, want_sae);
-                continue;
-            }
-            if (want_sae && (nf <= col_sae || strcmp(f[col_sae], want_sae) != 0)) continue;
-            if (nf <= col_lat || nf <= col_s) {
-                ret = sx_fail(err, "%s:%d: too few fields", path, line);
+        for (int k = 3; k >= 0; k--)
+            if (sx_csv_col(&t, pref[k]) >= 0) col_s = sx_csv_col(&t, pref[k]);
+        if (col_lat < 0 || col_s < 0)
+            ret = sx_fail(err, "%s: CSV needs a 'latent' column and one of scale, q99, q90, max_act", path);
+        else if (want_sae && col_sae < 0)
+            ret = sx_fail(err, "%s: '#%s' given but the CSV has no 'sae' column", path, want_sae);
+        for (int64_t r = 0; r < t.nrows && !ret; r++) {
+            if (want_sae && strcmp(sx_csv_cell(&t, r, col_sae), want_sae) != 0) continue;
+            int64_t lat;
+            double v;
+            if (sx_csv_get_int(&t, r, col_lat, &lat, 0, 0, err) || sx_csv_get_num(&t, r, col_s, &v, err)) {
+                ret = -1;
                 break;
             }
-            char *e1, *e2;
-            long lat = strtol(f[col_lat], &e1, 10);
-            double v = strtod(f[col_s], &e2);
-            if (*e1 || *e2 || !isfinite(v)) {
-                ret = sx_fail(err, "%s:%d: bad latent or scale value", path, line);
+            if (!isfinite(v)) {
+                ret = sx_fail(err, "%s:%lld: bad latent or scale value", path, (long long)t.line[r]);
                 break;
             }
-            set_scale(latents, n_lat, scales, seen, lat, v);
+            set_scale(latents, n_lat, scales, seen, (long)lat, v);
         }
-        free(buf);
+        sx_csv_free(&t);
     } else {
         cJSON *j = sx_json_parse_file(path, (size_t)1 << 30, err);
         if (!j) {
