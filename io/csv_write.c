@@ -72,21 +72,18 @@ void sx_csv_empty(sx_csv_writer *w) { sx_csv_strn(w, NULL, 0); }
 
 void sx_csv_num(sx_csv_writer *w, double v) { sx_csv_num_g(w, v, 10); }
 
-void sx_csv_num_g(sx_csv_writer *w, double v, int digits) {
-    char b[64];
-    if (isnan(v)) b[0] = 0;
-    else if (isinf(v)) strcpy(b, v > 0 ? "inf" : "-inf");
-    else snprintf(b, sizeof b, "%.*g", digits, v);
-    sx_csv_str(w, b);
-}
-
-void sx_csv_numf(sx_csv_writer *w, double v, int decimals) {
+/* NaN empty, infinities inf / -inf, else printf with the given conversion and precision. */
+static void put_num(sx_csv_writer *w, double v, int fixed, int prec) {
     char b[400];
     if (isnan(v)) b[0] = 0;
     else if (isinf(v)) strcpy(b, v > 0 ? "inf" : "-inf");
-    else snprintf(b, sizeof b, "%.*f", decimals, v);
+    else snprintf(b, sizeof b, fixed ? "%.*f" : "%.*g", prec, v);
     sx_csv_str(w, b);
 }
+
+void sx_csv_num_g(sx_csv_writer *w, double v, int digits) { put_num(w, v, 0, digits); }
+
+void sx_csv_numf(sx_csv_writer *w, double v, int decimals) { put_num(w, v, 1, decimals); }
 
 void sx_csv_int(sx_csv_writer *w, int64_t v) {
     char b[32];

@@ -65,6 +65,16 @@ static int jsonl_text(const cJSON *j, const char *field, const char **text, doub
 
 static int load_source(const char *spec, int64_t max, sx_textlist *out, sx_err *err);
 
+/* ret < 0: free and fail; no texts: fail with "name: what". */
+static int finish(sx_textlist *out, int ret, const char *name, const char *what, sx_err *err) {
+    if (ret < 0) {
+        sx_textlist_free(out);
+        return -1;
+    }
+    if (!out->n) return sx_fail(err, "%s: %s", name, what);
+    return 0;
+}
+
 int sx_textlist_load(const char *spec, int64_t max, sx_textlist *out, sx_err *err) {
     memset(out, 0, sizeof *out);
     if (sx_source_is_spec(spec)) return load_source(spec, max, out, err);
@@ -130,12 +140,7 @@ int sx_textlist_load(const char *spec, int64_t max, sx_textlist *out, sx_err *er
         }
         free(buf);
     }
-    if (ret < 0) {
-        sx_textlist_free(out);
-        return -1;
-    }
-    if (!out->n) return sx_fail(err, "%s: no texts (empty file)", path);
-    return 0;
+    return finish(out, ret, path, "no texts (empty file)", err);
 }
 
 /* SOURCE syntax (io.h): every document, up to max. */
@@ -144,19 +149,14 @@ static int load_source(const char *spec, int64_t max, sx_textlist *out, sx_err *
     if (sx_source_open(spec, NULL, &src, err)) return -1;
     int64_t cap = 0;
     sx_doc d;
-    int r;
+    int r = 0;
     while ((max <= 0 || out->n < max) && (r = sx_source_next(src, &d, err)) == 1)
         if (push(out, &cap, d.text, d.len, d.score, err)) {
             r = -1;
             break;
         }
     sx_source_close(src);
-    if (r < 0) {
-        sx_textlist_free(out);
-        return -1;
-    }
-    if (!out->n) return sx_fail(err, "%s: no texts", spec);
-    return 0;
+    return finish(out, r, spec, "no texts", err);
 }
 
 /* A small built-in English profanity / slur-adjacent insult list for the banned-token
