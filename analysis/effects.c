@@ -51,32 +51,36 @@ static void sort_floats(float *v, int64_t n, uint32_t *tmp) {
 }
 
 /* U statistic numerator over two sorted arrays, with z_t / z_c implicit zeros (nonzero
- * arrays must not contain 0). */
-static double mw_u(const float *t, int64_t nt, int64_t zt, const float *c, int64_t nc,
-                   int64_t zc) {
-    double U = 0, below = 0;
-    int64_t i = 0, j = 0;
-    int zero_done = (zt == 0 && zc == 0);
-    while (i < nt || j < nc || !zero_done) {
-        float v = INFINITY;
-        int have = 0;
-        if (i < nt) v = t[i], have = 1;
-        if (j < nc && (!have || c[j] < v)) v = c[j], have = 1;
-        double ct, cc;
-        if (!zero_done && (!have || v > 0)) {
-            ct = (double)zt, cc = (double)zc;
-            zero_done = 1;
-        } else {
-            int64_t i0 = i, j0 = j;
-            while (i < nt && t[i] == v) i++;
-            while (j < nc && c[j] == v) j++;
-            ct = (double)(i - i0), cc = (double)(j - j0);
-        }
-        U += ct * (below + 0.5 * cc);
-        below += cc;
+ * arrays must not contain 0): the one Mann-Whitney loop, instantiated for the float
+ * activations (the accumulator) and for double scores (sx_auroc: the scorer). */
+#define MW_U(NAME, T)                                                                         \
+    static double NAME(const T *t, int64_t nt, int64_t zt, const T *c, int64_t nc,          \
+                       int64_t zc) {                                                          \
+        double U = 0, below = 0;                                                              \
+        int64_t i = 0, j = 0;                                                                 \
+        int zero_done = (zt == 0 && zc == 0);                                                 \
+        while (i < nt || j < nc || !zero_done) {                                              \
+            T v = (T)INFINITY;                                                                \
+            int have = 0;                                                                     \
+            if (i < nt) v = t[i], have = 1;                                                   \
+            if (j < nc && (!have || c[j] < v)) v = c[j], have = 1;                            \
+            double ct, cc;                                                                    \
+            if (!zero_done && (!have || v > 0)) {                                             \
+                ct = (double)zt, cc = (double)zc;                                             \
+                zero_done = 1;                                                                \
+            } else {                                                                          \
+                int64_t i0 = i, j0 = j;                                                       \
+                while (i < nt && t[i] == v) i++;                                              \
+                while (j < nc && c[j] == v) j++;                                              \
+                ct = (double)(i - i0), cc = (double)(j - j0);                                 \
+            }                                                                                 \
+            U += ct * (below + 0.5 * cc);                                                     \
+            below += cc;                                                                      \
+        }                                                                                     \
+        return U;                                                                             \
     }
-    return U;
-}
+MW_U(mw_u, float)
+MW_U(mw_u_d, double)
 
 double sx_ana_auroc_sparse(float *t_nz, int64_t nz_t, int64_t n_t, float *c_nz, int64_t nz_c,
                        int64_t n_c) {
@@ -86,11 +90,27 @@ double sx_ana_auroc_sparse(float *t_nz, int64_t nz_t, int64_t n_t, float *c_nz, 
     return mw_u(t_nz, nz_t, n_t - nz_t, c_nz, nz_c, n_c - nz_c) / ((double)n_t * (double)n_c);
 }
 
-double sx_ana_auroc(float *t, int64_t nt, float *c, int64_t nc) {
-    if (nt <= 0 || nc <= 0) return NAN;
-    if (nt > 1) qsort(t, (size_t)nt, sizeof *t, cmp_float);
-    if (nc > 1) qsort(c, (size_t)nc, sizeof *c, cmp_float);
-    return mw_u(t, nt, 0, c, nc, 0) / ((double)nt * (double)nc);
+static int cmp_double(const void *x, const void *y) {
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+double sx_auroc(const double *score, const int *label, int64_t n) {
+    int64_t np = 0;
+    for (int64_t i = 0; i < n; i++) np += label[i] != 0;
+    int64_t nn = n - np;
+    if (np == 0 || nn == 0) return NAN;
+    double *t = malloc((size_t)n * sizeof *t);
+    if (!t) return NAN;
+    double *c = t + np;
+    for (int64_t i = 0, a = 0, b = 0; i < n; i++)
+        if (label[i]) t[a++] = score[i];
+        else c[b++] = score[i];
+    qsort(t, (size_t)np, sizeof *t, cmp_double);
+    qsort(c, (size_t)nn, sizeof *c, cmp_double);
+    double u = mw_u_d(t, np, 0, c, nn, 0) / ((double)np * (double)nn);
+    free(t);
+    return u;
 }
 
 double sx_cohens_d(double sum_t, double sumsq_t, int64_t n_t, double sum_c, double sumsq_c,

@@ -445,14 +445,13 @@ static void json_num(cJSON *o, const char *k, double v) {
 }
 
 int sx_sae_eval_write(const char *dir, const sx_sae_eval_row *rows, int n, sx_err *err) {
-    static const char *const cols[] = {SX_EXPORT_SAE_EVAL_COLS};
     char pc[4200], pj[4200];
     snprintf(pc, sizeof pc, "%s/sae_eval.csv", dir);
     snprintf(pj, sizeof pj, "%s/sae_eval.jsonl", dir);
     if (sx_mkdir_p(dir, err)) return -1;
     sx_csv_writer w;
     sx_atomic_file af;
-    if (sx_csv_open(&w, pc, cols, (int)(sizeof cols / sizeof cols[0]), err)) return -1;
+    if (sx_csv_open_schema(&w, pc, &SX_SCHEMA_SAE_EVAL, err)) return -1;
     if (sx_atomic_open(&af, pj, err)) {
         sx_csv_abort(&w);
         return -1;

@@ -1,6 +1,7 @@
 /* split_run.c — `analyze split` driver: load two SAEs, compute decoder-cosine pairs and
  * families, write DIR/pairs.csv, DIR/families.csv and DIR/best_matches.csv. */
 #include "analysis.h"
+#include "schema.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,19 +27,25 @@ void sx_sae_label(const char *path, char *out, size_t outsz) {
 
 static int write_best(const char *path, const sx_split_result *r, const char *la,
                       const char *lb, sx_err *err) {
-    sx_atomic_file af;
-    if (sx_atomic_open(&af, path, err)) return -1;
-    fputs("sae,latent,best_match,cosine,n_children\n", af.f);
+    sx_csv_writer w;
+    if (sx_csv_open_schema(&w, path, &SX_SCHEMA_BEST_MATCHES, err)) return -1;
     for (int i = 0; i < r->n_a; i++) {
-        sx_csv_field(af.f, la);
-        fprintf(af.f, ",%d,%d,%.6f,%d\n", i, r->best_a[i], (double)r->best_a_cos[i],
-                r->n_children[i]);
+        sx_csv_str(&w, la);
+        sx_csv_int(&w, i);
+        sx_csv_int(&w, r->best_a[i]);
+        sx_csv_numf(&w, (double)r->best_a_cos[i], 6);
+        sx_csv_int(&w, r->n_children[i]);
+        sx_csv_row(&w);
     }
     for (int j = 0; j < r->n_b; j++) {
-        sx_csv_field(af.f, lb);
-        fprintf(af.f, ",%d,%d,%.6f,\n", j, r->best_b[j], (double)r->best_b_cos[j]);
+        sx_csv_str(&w, lb);
+        sx_csv_int(&w, j);
+        sx_csv_int(&w, r->best_b[j]);
+        sx_csv_numf(&w, (double)r->best_b_cos[j], 6);
+        sx_csv_empty(&w);
+        sx_csv_row(&w);
     }
-    return sx_atomic_commit(&af, err);
+    return sx_csv_close(&w, err);
 }
 
 int sx_ana_split_run(const sx_split_run_opts *o, sx_err *err) {

@@ -13,6 +13,7 @@
 
 #include "ana_internal.h"
 #include "datasets.h"
+#include "schema.h"
 
 void sx_stats_run_opts_default(sx_stats_run_opts *o) {
     memset(o, 0, sizeof *o);
@@ -116,26 +117,26 @@ static int write_stats(const sx_stats_run_opts *o, const char *label, const sx_s
                        int d_sae, sx_err *err) {
     char path[4200];
     sx_path_join(path, sizeof path, o->out_dir, "latent_stats.csv");
-    sx_atomic_file af;
-    if (sx_atomic_open(&af, path, err)) return -1;
-    fputs("sae,latent,fire_freq,mean_act,max_act,q50,q90,q99\n", af.f);
+    sx_csv_writer w;
+    if (sx_csv_open_schema(&w, path, &SX_SCHEMA_LATENT_STATS, err)) return -1;
     for (int j = 0; j < d_sae; j++) {
         sx_latent_stat st;
         sx_stats_get(s, j, &st);
-        sx_csv_field(af.f, label);
-        fprintf(af.f, ",%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", j, st.fire_freq, st.mean_act,
-                st.max_act, st.q50, st.q90, st.q99);
+        sx_csv_str(&w, label);
+        sx_csv_int(&w, j);
+        const double v[] = {st.fire_freq, st.mean_act, st.max_act, st.q50, st.q90, st.q99};
+        for (int i = 0; i < 6; i++) sx_csv_num_g(&w, v[i], 6);
+        sx_csv_row(&w);
     }
-    return sx_atomic_commit(&af, err);
+    return sx_csv_close(&w, err);
 }
 
 static int write_contexts(const sx_stats_run_opts *o, const char *label, const sx_stats_acc *s,
                           int d_sae, const tape *t, const sx_tokenizer *tok, sx_err *err) {
     char path[4200];
     sx_path_join(path, sizeof path, o->out_dir, "top_contexts.csv");
-    sx_atomic_file af;
-    if (sx_atomic_open(&af, path, err)) return -1;
-    fputs("sae,latent,rank,activation,context_before,token,context_after\n", af.f);
+    sx_csv_writer w;
+    if (sx_csv_open_schema(&w, path, &SX_SCHEMA_TOP_CONTEXTS, err)) return -1;
     int N = o->top_n, W1 = o->window_before, W2 = o->window_after;
     float *va = malloc((size_t)(N ? N : 1) * sizeof *va);
     int64_t *vr = malloc((size_t)(N ? N : 1) * sizeof *vr);
@@ -156,23 +157,23 @@ static int write_contexts(const sx_stats_run_opts *o, const char *label, const s
                 m = render(tok, &t->tok[r], 1);
                 a = render(tok, &t->tok[r + 1], na);
             }
-            sx_csv_field(af.f, label);
-            fprintf(af.f, ",%d,%d,%.6g,", j, k + 1, (double)va[k]);
-            sx_csv_field(af.f, b);
-            fputc(',', af.f);
-            sx_csv_field(af.f, m);
-            fputc(',', af.f);
-            sx_csv_field(af.f, a);
-            fputc('\n', af.f);
+            sx_csv_str(&w, label);
+            sx_csv_int(&w, j);
+            sx_csv_int(&w, k + 1);
+            sx_csv_num_g(&w, (double)va[k], 6);
+            sx_csv_str(&w, b);
+            sx_csv_str(&w, m);
+            sx_csv_str(&w, a);
+            sx_csv_row(&w);
             free(b), free(m), free(a);
         }
     }
     free(va), free(vr), free(ids);
     if (rc) {
-        sx_atomic_abort(&af);
+        sx_csv_abort(&w);
         return -1;
     }
-    return sx_atomic_commit(&af, err);
+    return sx_csv_close(&w, err);
 }
 
 /* ---- text mode ---- */

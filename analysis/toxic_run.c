@@ -6,6 +6,7 @@
 
 #include "ana_internal.h"
 #include "datasets.h"
+#include "schema.h"
 
 int sx_policy_parse(const char *s, sx_policy *out) {
     if (!strcmp(s, "token")) *out = SX_POLICY_TOKEN;
@@ -135,38 +136,48 @@ static int run_class(const sx_toxic_run_opts *o, const char *spec, int cls, sx_a
     return rc;
 }
 
-static void effect_row(FILE *f, const sx_effect *e) {
-    fprintf(f, "%.6f,%.6f,%.6g,%.6g,%.6g,%.6f,%.6f,%.6f", e->auroc, e->cohens_d, e->mean_toxic,
-            e->mean_clean, e->mean_diff, e->fire_toxic, e->fire_clean, e->log_odds);
+static void effect_row(sx_csv_writer *w, const sx_effect *e) {
+    sx_csv_numf(w, e->auroc, 6);
+    sx_csv_numf(w, e->cohens_d, 6);
+    sx_csv_num_g(w, e->mean_toxic, 6);
+    sx_csv_num_g(w, e->mean_clean, 6);
+    sx_csv_num_g(w, e->mean_diff, 6);
+    sx_csv_numf(w, e->fire_toxic, 6);
+    sx_csv_numf(w, e->fire_clean, 6);
+    sx_csv_numf(w, e->log_odds, 6);
 }
 
 static int write_effects(const char *path, const char *const *labels, const sx_effect *const *eff,
                          const sx_sae *const *saes, int n_saes, sx_err *err) {
-    sx_atomic_file af;
-    if (sx_atomic_open(&af, path, err)) return -1;
-    fputs("sae,latent,auroc,cohens_d,mean_toxic,mean_clean,mean_diff,fire_rate_toxic,"
-          "fire_rate_clean,log_odds,q50_toxic,q90_toxic,q99_toxic,max_toxic\n", af.f);
-    for (int w = 0; w < n_saes; w++)
-        for (int j = 0; j < saes[w]->d_sae; j++) {
-            const sx_effect *e = &eff[w][j];
-            sx_csv_field(af.f, labels[w]);
-            fprintf(af.f, ",%d,", j);
-            effect_row(af.f, e);
-            fprintf(af.f, ",%.6g,%.6g,%.6g,%.6g\n", e->q50_toxic, e->q90_toxic, e->q99_toxic,
-                    e->max_toxic);
+    sx_csv_writer w;
+    if (sx_csv_open_schema(&w, path, &SX_SCHEMA_LATENT_EFFECTS, err)) return -1;
+    for (int s = 0; s < n_saes; s++)
+        for (int j = 0; j < saes[s]->d_sae; j++) {
+            const sx_effect *e = &eff[s][j];
+            sx_csv_str(&w, labels[s]);
+            sx_csv_int(&w, j);
+            effect_row(&w, e);
+            sx_csv_num_g(&w, e->q50_toxic, 6);
+            sx_csv_num_g(&w, e->q90_toxic, 6);
+            sx_csv_num_g(&w, e->q99_toxic, 6);
+            sx_csv_num_g(&w, e->max_toxic, 6);
+            sx_csv_row(&w);
         }
-    return sx_atomic_commit(&af, err);
+    return sx_csv_close(&w, err);
 }
 
 typedef struct fam_info {
     int32_t *fam, *size; /* [d_sae] */
 } fam_info;
 
-static void token_list(FILE *f, const sx_tokenizer *tok, const int32_t *ids, int k) {
+static void token_list(sx_csv_writer *w, const sx_tokenizer *tok, const int32_t *ids, int k) {
     char cell[256];
     size_t cap = (size_t)k * 260 + 1, len = 0;
     char *s = malloc(cap);
-    if (!s) return;
+    if (!s) {
+        sx_csv_empty(w);
+        return;
+    }
     s[0] = 0;
     for (int i = 0; i < k; i++) {
         const char *ts = sx_tokenizer_token_str(tok, ids[i]);
@@ -175,17 +186,15 @@ static void token_list(FILE *f, const sx_tokenizer *tok, const int32_t *ids, int
         sx_ana_token_cell(ts, cell, sizeof cell);
         len += (size_t)snprintf(s + len, cap - len, "%s%s", i ? " " : "", cell);
     }
-    sx_csv_field(f, s);
+    sx_csv_str(w, s);
     free(s);
 }
 
 static int write_top(const sx_toxic_run_opts *o, const char *path, const char *const *labels,
                      const sx_effect *const *eff, const sx_sae *const *saes, int32_t *const *order,
                      const fam_info *fi, sx_model *m, const sx_tokenizer *tok, sx_err *err) {
-    sx_atomic_file af;
-    if (sx_atomic_open(&af, path, err)) return -1;
-    fputs("sae,latent,rank,score,auroc,cohens_d,mean_toxic,mean_clean,mean_diff,fire_rate_toxic,"
-          "fire_rate_clean,log_odds,family_id,family_size,top_promoted,top_suppressed\n", af.f);
+    sx_csv_writer cw;
+    if (sx_csv_open_schema(&cw, path, &SX_SCHEMA_TOXIC_LATENTS, err)) return -1;
     int rc = 0;
     for (int w = 0; w < o->n_saes && !rc; w++) {
         const sx_sae *S = saes[w];
@@ -203,24 +212,34 @@ static int write_top(const sx_toxic_run_opts *o, const char *path, const char *c
         for (int r = 0; r < top && !rc; r++) {
             int j = order[w][r];
             const sx_effect *e = &eff[w][j];
-            sx_csv_field(af.f, labels[w]);
-            fprintf(af.f, ",%d,%d,%.6g,", j, r + 1, sx_effect_score(e, o->rank_by));
-            effect_row(af.f, e);
-            if (fi[w].fam && fi[w].fam[j] >= 0) fprintf(af.f, ",%d,%d,", fi[w].fam[j], fi[w].size[j]);
-            else if (fi[w].fam) fprintf(af.f, ",,1,");
-            else fputs(",,,", af.f);
-            if (K > 0) token_list(af.f, tok, pro + (size_t)r * K, K);
-            fputc(',', af.f);
-            if (K > 0) token_list(af.f, tok, sup + (size_t)r * K, K);
-            fputc('\n', af.f);
+            sx_csv_str(&cw, labels[w]);
+            sx_csv_int(&cw, j);
+            sx_csv_int(&cw, r + 1);
+            sx_csv_num_g(&cw, sx_effect_score(e, o->rank_by), 6);
+            effect_row(&cw, e);
+            if (fi[w].fam && fi[w].fam[j] >= 0) {
+                sx_csv_int(&cw, fi[w].fam[j]);
+                sx_csv_int(&cw, fi[w].size[j]);
+            } else if (fi[w].fam) {
+                sx_csv_empty(&cw);
+                sx_csv_int(&cw, 1);
+            } else {
+                sx_csv_empty(&cw);
+                sx_csv_empty(&cw);
+            }
+            if (K > 0) token_list(&cw, tok, pro + (size_t)r * K, K);
+            else sx_csv_empty(&cw);
+            if (K > 0) token_list(&cw, tok, sup + (size_t)r * K, K);
+            else sx_csv_empty(&cw);
+            sx_csv_row(&cw);
         }
         free(dirs), free(pro), free(sup);
     }
     if (rc) {
-        sx_atomic_abort(&af);
+        sx_csv_abort(&cw);
         return -1;
     }
-    return sx_atomic_commit(&af, err);
+    return sx_csv_close(&cw, err);
 }
 
 /* For every family holding a top latent: each member of each analysed SAE, its effects and
@@ -247,12 +266,11 @@ static int write_family_effects(const sx_toxic_run_opts *o, const char *path,
             if (fi[w].fam[j] >= 0 && eff[w][j].mean_diff > 0)
                 possum[(size_t)fi[w].fam[j] * o->n_saes + w] += eff[w][j].mean_diff;
     }
-    sx_atomic_file af;
-    if (sx_atomic_open(&af, path, err)) {
+    sx_csv_writer cw;
+    if (sx_csv_open_schema(&cw, path, &SX_SCHEMA_FAMILY_EFFECTS, err)) {
         free(want), free(possum);
         return -1;
     }
-    fputs("family_id,sae,latent,auroc,cohens_d,mean_diff,share_of_mean_diff\n", af.f);
     for (int fid = 0; fid <= maxfam; fid++) {
         if (!want[fid]) continue;
         for (int w = 0; w < o->n_saes; w++)
@@ -260,14 +278,18 @@ static int write_family_effects(const sx_toxic_run_opts *o, const char *path,
                 if (fi[w].fam[j] != fid) continue;
                 const sx_effect *e = &eff[w][j];
                 double tot = possum[(size_t)fid * o->n_saes + w];
-                fprintf(af.f, "%d,", fid);
-                sx_csv_field(af.f, labels[w]);
-                fprintf(af.f, ",%d,%.6f,%.6f,%.6g,%.6f\n", j, e->auroc, e->cohens_d, e->mean_diff,
-                        tot > 0 && e->mean_diff > 0 ? e->mean_diff / tot : 0.0);
+                sx_csv_int(&cw, fid);
+                sx_csv_str(&cw, labels[w]);
+                sx_csv_int(&cw, j);
+                sx_csv_numf(&cw, e->auroc, 6);
+                sx_csv_numf(&cw, e->cohens_d, 6);
+                sx_csv_num_g(&cw, e->mean_diff, 6);
+                sx_csv_numf(&cw, tot > 0 && e->mean_diff > 0 ? e->mean_diff / tot : 0.0, 6);
+                sx_csv_row(&cw);
             }
     }
     free(want), free(possum);
-    return sx_atomic_commit(&af, err);
+    return sx_csv_close(&cw, err);
 }
 
 int sx_ana_toxic_run(const sx_toxic_run_opts *o, sx_err *err) {

@@ -179,7 +179,7 @@ int cmd_lm_train(int argc, char **argv) {
            val_frac = 0.05, init_std = 0.02;
     int resume = 0, unescape = 0, final_eval = 0;
     cli_opt opts[] = {
-        {"data", CLI_STRLIST, &data, "SPEC", "text source, repeatable: FILE.txt (documents split at blank lines), FILE.jsonl#FIELD[+FIELD..] (dotted paths), FILE.csv#COLUMN", 1, 0},
+        {"data", CLI_STRLIST, &data, "SPEC", "text source, repeatable: FILE.txt (documents split at blank lines), FILE.jsonl#FIELD[+FIELD..] (dotted paths), FILE.csv#COLUMN, or any SOURCE (jsonl:F#field, csv:F#col, text:F, archives; a document per record; datasets/README.md)", 1, 0},
         {"tokenizer", CLI_STR, &tok_dir, "DIR", "GPT-2 tokenizer folder (encoder.json + vocab.bpe); its files are copied to --out", 1, 0},
         {"out", CLI_STR, &out, "DIR", "Hugging Face GPT-2 folder to write (config.json, model.safetensors, tokenizer)", 1, 0},
         {"run-dir", CLI_STR, &run_dir, "DIR", "checkpoint, token cache, metrics.jsonl, summary.json (default: --out)", 0, 0},

@@ -18,7 +18,7 @@ int cmd_train_scorer(int argc, char **argv) {
     double hold = 0.2, lr = -1, l2 = -1;
     int f32 = 0, no_balance = 0;
     cli_opt opts[] = {
-        {"data", CLI_STRLIST, &data, "SPEC", "labelled data [davidson:|rtp:|dt:|jsonl:]PATH[@WEIGHT], repeatable (default: the RTP, DecodingTrust and Davidson files in ../shared/data)", 0, 0},
+        {"data", CLI_STRLIST, &data, "SPEC", "labelled data [davidson:|rtp:|dt:|jsonl:]PATH[@WEIGHT], or SOURCE;score=FIELD|RULE[@WEIGHT] (e.g. jsonl:F#prompt.text;score=prompt.toxicity), repeatable (default: the RTP, DecodingTrust and Davidson files in ../shared/data)", 0, 0},
         {"out", CLI_STR, &out, "FILE", "weights file to write", 1, 0},
         {"seed", CLI_INT, &seed, "N", "shuffle seed (default 1234)", 0, 0},
         {"epochs", CLI_INT, &epochs, "N", "passes over the training split (default 8)", 0, 0},

@@ -8,7 +8,7 @@
 
 #include "core.h"
 
-/* ---------- JSON (cJSON) helpers ---------- */
+/* ---------- JSON (cJSON) helpers (JSON Lines: sx_jsonl_parse, sx_jsonl_reader in io.h) ---------- */
 cJSON *sx_json_parse_file(const char *path, size_t max_bytes, sx_err *err);
 /* Typed getters.  Return 0 and set *out when present with the right type, 1 when absent or
  * JSON null (out untouched), -1 (with err naming ctx and key) when present with a wrong type. */
@@ -30,7 +30,6 @@ const cJSON *sx_json_path(const cJSON *obj, const char *dotted);
  * \u0000) or a lone UTF-16 surrogate escape inside a string becomes U+FFFD and the rest of
  * the text is kept (cJSON alone cuts the string at a NUL and refuses lone surrogates).
  * *n_replaced (if not NULL) gets the count.  NULL when the line is not valid JSON. */
-cJSON *sx_jsonl_parse(const char *line, size_t len, int *n_replaced);
 /* Write a JSON value to a file atomically (pretty printed). */
 int sx_json_write_file(const char *path, const cJSON *json, sx_err *err);
 

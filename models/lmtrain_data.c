@@ -1,86 +1,37 @@
-/* lmtrain_data.c — text for the LM trainer: plain-text, JSONL and CSV readers that cut
- * documents, HTML-entity decoding, tokenisation with the project tokenizer, a document-level
+/* lmtrain_data.c — text for the LM trainer: documents from a data spec (plain text cut at
+ * blank lines, or JSONL / CSV / any SOURCE through the io layer), tokenisation with the project tokenizer, a document-level
  * train/validation split and a uint16 token cache. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "io.h"
 #include "lmtrain.h"
 #include "sx_json.h"
 #include "tokenizer.h"
 
 #define MAX_INPUT ((size_t)1 << 31)
 
-size_t sx_lm_html_unescape(char *s, size_t len) {
-    static const struct {
-        const char *ent;
-        char c;
-    } E[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&#39;", '\''},
-             {"&apos;", '\''}, {"&nbsp;", ' '}};
-    size_t o = 0;
-    for (size_t i = 0; i < len;) {
-        if (s[i] == '&') {
-            int done = 0;
-            for (size_t k = 0; k < sizeof E / sizeof E[0] && !done; k++) {
-                size_t el = strlen(E[k].ent);
-                if (i + el <= len && memcmp(s + i, E[k].ent, el) == 0) {
-                    s[o++] = E[k].c;
-                    i += el;
-                    done = 1;
-                }
-            }
-            if (!done && i + 3 < len && s[i + 1] == '#') { /* &#NNN; &#xHH; -> UTF-8 */
-                size_t j = i + 2;
-                int hex = s[j] == 'x' || s[j] == 'X';
-                if (hex) j++;
-                unsigned long cp = 0;
-                size_t d0 = j;
-                while (j < len && j - d0 < 7 &&
-                       ((s[j] >= '0' && s[j] <= '9') ||
-                        (hex && ((s[j] | 32) >= 'a' && (s[j] | 32) <= 'f')))) {
-                    int v = s[j] <= '9' ? s[j] - '0' : (s[j] | 32) - 'a' + 10;
-                    cp = cp * (hex ? 16 : 10) + (unsigned long)v;
-                    j++;
-                }
-                if (j > d0 && j < len && s[j] == ';' && cp > 0 && cp < 0x110000 &&
-                    !(cp >= 0xD800 && cp < 0xE000)) {
-                    char u[4];
-                    int n = 0;
-                    if (cp < 0x80) u[n++] = (char)cp;
-                    else if (cp < 0x800) {
-                        u[n++] = (char)(0xC0 | (cp >> 6));
-                        u[n++] = (char)(0x80 | (cp & 63));
-                    } else if (cp < 0x10000) {
-                        u[n++] = (char)(0xE0 | (cp >> 12));
-                        u[n++] = (char)(0x80 | ((cp >> 6) & 63));
-                        u[n++] = (char)(0x80 | (cp & 63));
-                    } else {
-                        u[n++] = (char)(0xF0 | (cp >> 18));
-                        u[n++] = (char)(0x80 | ((cp >> 12) & 63));
-                        u[n++] = (char)(0x80 | ((cp >> 6) & 63));
-                        u[n++] = (char)(0x80 | (cp & 63));
-                    }
-                    /* the entity is at least 4 bytes, so writing n <= 4 bytes never overtakes i */
-                    memcpy(s + o, u, (size_t)n);
-                    o += (size_t)n;
-                    i = j + 1;
-                    done = 1;
-                }
-            }
-            if (done) continue;
-        }
-        s[o++] = s[i++];
-    }
-    return o;
-}
-
-static int emit(sx_lm_doc_fn fn, void *user, char *text, size_t len, int unesc, sx_err *err) {
-    if (unesc) len = sx_lm_html_unescape(text, len);
+/* Trim and hand one document to fn (HTML entities already decoded when asked for). */
+static int emit(sx_lm_doc_fn fn, void *user, const char *text, size_t len, sx_err *err) {
     while (len && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' ')) len--;
     size_t s = 0;
     while (s < len && (text[s] == '\n' || text[s] == '\r')) s++;
     if (s >= len) return 0; /* empty documents are skipped */
     return fn(user, text + s, len - s, err);
+}
+
+static int emit_copy(sx_lm_doc_fn fn, void *user, char **buf, size_t *cap, const char *text,
+                     size_t len, int unesc, sx_err *err) {
+    if (!unesc) return emit(fn, user, text, len, err);
+    if (len + 1 > *cap) {
+        char *nb = realloc(*buf, len + 1);
+        if (!nb) return sx_fail(err, "out of memory");
+        *buf = nb;
+        *cap = len + 1;
+    }
+    memcpy(*buf, text, len);
+    return emit(fn, user, *buf, sx_html_decode(*buf, len, 0), err);
 }
 
 /* Plain text: a document ends at a blank line. */
@@ -95,7 +46,9 @@ static int read_text(const char *path, char *buf, size_t len, int unesc, sx_lm_d
             end = j < len && buf[j] == '\n';
         }
         if (end) {
-            if (emit(fn, user, buf + start, i - start, unesc, err)) return -1;
+            size_t n = i - start;
+            if (unesc) n = sx_html_decode(buf + start, n, 0);
+            if (emit(fn, user, buf + start, n, err)) return -1;
             while (i < len && (buf[i] == '\n' || buf[i] == '\r')) i++;
             start = i;
         }
@@ -103,143 +56,86 @@ static int read_text(const char *path, char *buf, size_t len, int unesc, sx_lm_d
     return 0;
 }
 
-static const cJSON *json_path(const cJSON *o, const char *path, size_t plen) {
-    char key[256];
-    while (o && plen) {
-        const char *dot = memchr(path, '.', plen);
-        size_t kl = dot ? (size_t)(dot - path) : plen;
-        if (kl >= sizeof key) return NULL;
-        memcpy(key, path, kl);
-        key[kl] = 0;
-        o = cJSON_GetObjectItemCaseSensitive(o, key);
-        path += kl + (dot ? 1 : 0);
-        plen -= kl + (dot ? 1 : 0);
-    }
-    return o;
-}
-
-static int read_jsonl(const char *path, char *buf, size_t len, const char *fields, int unesc,
-                      sx_lm_doc_fn fn, void *user, sx_err *err) {
-    size_t cap = 1 << 16, n, line = 0;
+/* JSONL (io's reader): "a.b+c.d" concatenates the string fields of each object. */
+static int read_jsonl(const char *path, const char *fields, int unesc, sx_lm_doc_fn fn,
+                      void *user, sx_err *err) {
+    sx_jsonl_reader *jr;
+    if (sx_jsonl_open(path, &jr, err)) return -1;
+    size_t cap = 1 << 16, n;
     char *doc = malloc(cap);
     int found_any = 0, rc = 0;
-    if (!doc) return sx_fail(err, "out of memory");
-    for (size_t i = 0; i < len && !rc;) {
-        size_t e = i;
-        while (e < len && buf[e] != '\n') e++;
-        line++;
-        size_t ll = e - i;
-        while (ll && (buf[i + ll - 1] == '\r' || buf[i + ll - 1] == ' ')) ll--;
-        if (ll) {
-            cJSON *o = sx_jsonl_parse(buf + i, ll, NULL);
-            if (!o || !cJSON_IsObject(o)) {
-                cJSON_Delete(o);
-                rc = sx_fail(err, "%s:%zu: not a JSON object", path, line);
-                break;
-            }
-            n = 0;
-            for (const char *f = fields; *f;) { /* "a.b+c.d": concatenate the fields */
-                const char *plus = strchr(f, '+');
-                size_t fl = plus ? (size_t)(plus - f) : strlen(f);
-                const cJSON *v = json_path(o, f, fl);
-                if (v && cJSON_IsString(v)) {
-                    size_t sl = strlen(v->valuestring);
-                    if (n + sl + 1 > cap) {
-                        cap = 2 * (n + sl + 1);
-                        char *nd = realloc(doc, cap);
-                        if (!nd) {
-                            rc = sx_fail(err, "out of memory");
-                            break;
-                        }
-                        doc = nd;
+    cJSON *o;
+    if (!doc) rc = sx_fail(err, "out of memory");
+    while (!rc && (rc = sx_jsonl_next(jr, &o, err)) == 1) {
+        rc = 0;
+        n = 0;
+        for (const char *f = fields; *f && !rc;) {
+            const char *plus = strchr(f, '+');
+            size_t fl = plus ? (size_t)(plus - f) : strlen(f);
+            char key[256];
+            snprintf(key, sizeof key, "%.*s", (int)(fl < 255 ? fl : 255), f);
+            const cJSON *v = sx_json_path(o, key);
+            if (v && cJSON_IsString(v)) {
+                size_t sl = strlen(v->valuestring);
+                if (n + sl + 1 > cap) {
+                    cap = 2 * (n + sl + 1);
+                    char *nd = realloc(doc, cap);
+                    if (!nd) {
+                        rc = sx_fail(err, "out of memory");
+                        break;
                     }
-                    memcpy(doc + n, v->valuestring, sl);
-                    n += sl;
-                    found_any = 1;
-                } else if (v && !cJSON_IsNull(v)) {
-                    rc = sx_fail(err, "%s:%zu: field '%.*s' is not a string", path, line, (int)fl, f);
-                    break;
+                    doc = nd;
                 }
-                f += fl + (plus ? 1 : 0);
+                memcpy(doc + n, v->valuestring, sl);
+                n += sl;
+                found_any = 1;
+            } else if (v && !cJSON_IsNull(v)) {
+                rc = sx_fail(err, "%s: field '%s' is not a string", sx_jsonl_where(jr), key);
             }
-            cJSON_Delete(o);
-            if (!rc && n) rc = emit(fn, user, doc, n, unesc, err);
+            f += fl + (plus ? 1 : 0);
         }
-        i = e + 1;
+        cJSON_Delete(o);
+        if (!rc && n) rc = emit(fn, user, doc, unesc ? sx_html_decode(doc, n, 0) : n, err);
     }
+    sx_jsonl_close(jr);
     free(doc);
-    if (!rc && !found_any) rc = sx_fail(err, "%s: no line has the field(s) '%s'", path, fields);
+    if (rc < 0) return -1;
+    if (!found_any) return sx_fail(err, "%s: no line has the field(s) '%s'", path, fields);
+    return 0;
+}
+
+/* CSV (io's reader, lenient as for every third-party text): one column. */
+static int read_csv(const char *path, const char *column, int unesc, sx_lm_doc_fn fn,
+                    void *user, sx_err *err) {
+    sx_csv_table t;
+    if (sx_csv_read_flags(path, SX_CSV_LENIENT, &t, err)) return -1;
+    int col = sx_csv_col(&t, column), rc = 0;
+    if (col < 0) rc = sx_fail(err, "%s: no column '%s' in the header", path, column);
+    char *buf = NULL;
+    size_t cap = 0;
+    for (int64_t r = 0; r < t.nrows && !rc; r++) {
+        const char *c = sx_csv_cell(&t, r, col);
+        rc = emit_copy(fn, user, &buf, &cap, c, strlen(c), unesc, err);
+    }
+    free(buf);
+    sx_csv_free(&t);
     return rc;
 }
 
-/* RFC 4180: fields separated by commas, optionally quoted, "" inside quotes is a quote,
- * quoted fields may hold newlines.  Unquotes in place; *pos advances past the record. */
-static int csv_record(char *buf, size_t len, size_t *pos, char **fields, size_t *flen, int max,
-                      int *nf) {
-    size_t i = *pos;
-    int n = 0;
-    if (i >= len) return 0;
-    for (;;) {
-        char *out = buf + i, *f = out;
-        size_t o = 0;
-        if (i < len && buf[i] == '"') {
-            i++;
-            for (;;) {
-                if (i >= len) return -1; /* unterminated quote */
-                if (buf[i] == '"') {
-                    if (i + 1 < len && buf[i + 1] == '"') {
-                        out[o++] = '"';
-                        i += 2;
-                        continue;
-                    }
-                    i++;
-                    break;
-                }
-                out[o++] = buf[i++];
-            }
+/* SOURCE syntax (io.h): every document of the source. */
+static int read_source(const char *spec, int unesc, sx_lm_doc_fn fn, void *user, sx_err *err) {
+    sx_source_opts so = {.html_unescape = unesc};
+    sx_text_source *src;
+    if (sx_source_open(spec, &so, &src, err)) return -1;
+    sx_doc d;
+    int r;
+    while ((r = sx_source_next(src, &d, err)) == 1)
+        if (emit(fn, user, d.text, d.len, err)) {
+            r = -1;
+            break;
         }
-        while (i < len && buf[i] != ',' && buf[i] != '\n') {
-            if (buf[i] != '\r') out[o++] = buf[i];
-            i++;
-        }
-        if (n < max) {
-            fields[n] = f;
-            flen[n] = o;
-        }
-        n++;
-        if (i < len && buf[i] == ',') {
-            i++;
-            continue;
-        }
-        if (i < len) i++; /* newline */
-        break;
-    }
-    *pos = i;
-    *nf = n;
-    return 1;
-}
-
-static int read_csv(const char *path, char *buf, size_t len, const char *column, int unesc,
-                    sx_lm_doc_fn fn, void *user, sx_err *err) {
-    enum { MAXF = 256 };
-    char *f[MAXF];
-    size_t fl[MAXF], pos = 0;
-    int nf, col = -1, ncols, r = csv_record(buf, len, &pos, f, fl, MAXF, &nf);
-    if (r <= 0) return sx_fail(err, "%s: no CSV header row", path);
-    ncols = nf;
-    for (int k = 0; k < nf && k < MAXF; k++)
-        if (fl[k] == strlen(column) && memcmp(f[k], column, fl[k]) == 0) col = k;
-    if (col < 0) return sx_fail(err, "%s: no column '%s' in the header", path, column);
-    size_t rec = 1;
-    while ((r = csv_record(buf, len, &pos, f, fl, MAXF, &nf)) > 0) {
-        rec++;
-        if (nf == 1 && fl[0] == 0) continue; /* blank line */
-        if (nf != ncols)
-            return sx_fail(err, "%s: record %zu has %d fields, the header %d", path, rec, nf, ncols);
-        if (emit(fn, user, f[col], fl[col], unesc, err)) return -1;
-    }
-    if (r < 0) return sx_fail(err, "%s: record %zu: unterminated quoted field", path, rec + 1);
-    return 0;
+    sx_source_close(src);
+    return r < 0 ? -1 : 0;
 }
 
 static int ends_with(const char *s, size_t n, const char *suf) {
@@ -249,6 +145,7 @@ static int ends_with(const char *s, size_t n, const char *suf) {
 
 int sx_lm_read_docs(const char *spec, int unescape_html, sx_lm_doc_fn fn, void *user,
                     sx_err *err) {
+    if (sx_source_is_spec(spec)) return read_source(spec, unescape_html, fn, user, err);
     char path[4096];
     const char *hash = strrchr(spec, '#');
     size_t pl = hash ? (size_t)(hash - spec) : strlen(spec);
@@ -261,12 +158,12 @@ int sx_lm_read_docs(const char *spec, int unescape_html, sx_lm_doc_fn fn, void *
         return sx_fail(err, "%s: a %s source needs #%s in the data spec", path,
                        jsonl ? "JSONL" : "CSV", jsonl ? "FIELD" : "COLUMN");
     if (!jsonl && !csv && hash) return sx_fail(err, "%s: plain text takes no #field", path);
+    if (jsonl) return read_jsonl(path, hash + 1, unescape_html, fn, user, err);
+    if (csv) return read_csv(path, hash + 1, unescape_html, fn, user, err);
     char *buf;
     size_t len;
     if (sx_read_file(path, MAX_INPUT, &buf, &len, err)) return -1;
-    int rc = jsonl ? read_jsonl(path, buf, len, hash + 1, unescape_html, fn, user, err)
-             : csv ? read_csv(path, buf, len, hash + 1, unescape_html, fn, user, err)
-                   : read_text(path, buf, len, unescape_html, fn, user, err);
+    int rc = read_text(path, buf, len, unescape_html, fn, user, err);
     free(buf);
     return rc;
 }

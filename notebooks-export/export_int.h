@@ -51,7 +51,7 @@ typedef struct xp_sweep {
     const char *condition, *tier, *latents;
     double alpha;
     /* n_prompts,n_samples,emt,emt_lo,emt_hi,tox_prob,..,mean_tox..,ppl,ppl_lo,ppl_hi,acc,
-       acc_norm,acc_n in SX_EXPORT_SWEEP_COLS order (columns 4..21) */
+       acc_norm,acc_n in SX_SCHEMA_STEERING_SWEEP order (columns 4..21) */
     double v[XP_SWEEP_NUM - 1];
 } xp_sweep;
 enum { XS_NPROMPTS, XS_NSAMPLES, XS_EMT, XS_EMT_LO, XS_EMT_HI, XS_TP, XS_TP_LO, XS_TP_HI,

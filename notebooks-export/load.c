@@ -83,42 +83,22 @@ int xp_sae_index(xp_run *run, const char *name, sx_err *err) {
 /* ---------------- metrics.jsonl ---------------- */
 
 static int load_metrics(xp_run *run, const char *path, sx_err *err) {
-    char *data;
-    size_t len;
-    if (sx_read_file(path, (size_t)1 << 31, &data, &len, err)) return -1;
+    const sx_schema *sc = &SX_SCHEMA_METRICS; /* sae, then the numeric keys in order */
+    sx_jsonl_reader *jr;
+    if (sx_jsonl_open(path, &jr, err)) return -1;
     int64_t cap = 0;
-    char *line = data;
-    int64_t ln = 0;
     int rc = 0;
-    while (line < data + len && !rc) {
-        ln++;
-        char *nl = memchr(line, '\n', (size_t)(data + len - line));
-        char *end = nl ? nl : data + len;
-        char *next = nl ? nl + 1 : data + len;
-        size_t n = (size_t)(end - line);
-        while (n && (line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t')) n--;
-        if (n == 0) {
-            line = next;
-            continue;
-        }
-        cJSON *j = cJSON_ParseWithLength(line, n);
-        if (!j || !cJSON_IsObject(j)) {
-            cJSON_Delete(j);
-            rc = sx_fail(err, "%s:%" PRId64 ": not a JSON object", path, ln);
-            break;
-        }
-        char ctx[1100];
-        snprintf(ctx, sizeof ctx, "%s:%" PRId64, path, ln);
-        const char *sae = NULL;
+    cJSON *j;
+    while (!rc && (rc = sx_jsonl_next(jr, &j, err)) == 1) {
+        rc = 0;
+        const char *ctx = sx_jsonl_where(jr), *sae = NULL;
         xp_metric m;
         double *f[] = {&m.step, &m.tokens, &m.mse, &m.fvu, &m.l0, &m.dead_frac,
                        &m.mean_max_act, &m.lr, &m.tokens_per_s};
-        const char *k[] = {"step", "tokens", "mse", "fvu", "l0", "dead_frac",
-                           "mean_max_act", "lr", "tokens_per_s"};
-        if (sx_json_str(j, "sae", &sae, ctx, err) < 0) rc = -1;
+        if (sx_json_str(j, sc->cols[0].name, &sae, ctx, err) < 0) rc = -1;
         for (int i = 0; i < 9 && !rc; i++) {
             *f[i] = NAN;
-            if (sx_json_num(j, k[i], f[i], ctx, err) < 0) rc = -1;
+            if (sx_json_num(j, sc->cols[1 + i].name, f[i], ctx, err) < 0) rc = -1;
         }
         if (!rc) {
             m.sae = xp_sae_index(run, sae ? sae : "sae", err);
@@ -136,20 +116,18 @@ static int load_metrics(xp_run *run, const char *path, sx_err *err) {
             run->metrics = nm;
         }
         run->metrics[run->n_metrics++] = m;
-        line = next;
     }
-    free(data);
-    return rc;
+    sx_jsonl_close(jr);
+    return rc < 0 ? -1 : 0;
 }
 
 /* ---------------- CSV inputs ---------------- */
 
-static sx_csv_table *load_table(xp_run *run, const char *path, const char *const *req, int nreq,
-                                sx_err *err) {
+static sx_csv_table *load_table(xp_run *run, const char *path, const sx_schema *sc, sx_err *err) {
     sx_csv_table *t = &run->tables[run->n_tables];
     if (sx_csv_read(path, t, err)) return NULL;
     run->n_tables++;
-    if (sx_csv_require(t, req, nreq, err)) return NULL;
+    if (sx_csv_require_schema(t, sc, err)) return NULL;
     return t;
 }
 
@@ -165,8 +143,7 @@ static int sae_of(xp_run *run, const sx_csv_table *t, int64_t r, sx_err *err) {
 }
 
 static int load_stats(xp_run *run, const char *path, sx_err *err) {
-    static const char *req[] = {"sae", "latent", "fire_freq", "mean_act", "max_act", "q50", "q90", "q99"};
-    sx_csv_table *t = load_table(run, path, req, 8, err);
+    sx_csv_table *t = load_table(run, path, &SX_SCHEMA_LATENT_STATS, err);
     if (!t) return -1;
     run->stats = calloc((size_t)t->nrows + 1, sizeof *run->stats);
     if (!run->stats) return sx_fail(err, "%s: out of memory", path);
@@ -183,8 +160,7 @@ static int load_stats(xp_run *run, const char *path, sx_err *err) {
 }
 
 static int load_toxic(xp_run *run, const char *path, sx_err *err) {
-    static const char *req[] = {"sae", "latent", "rank", "score"};
-    sx_csv_table *t = load_table(run, path, req, 4, err);
+    sx_csv_table *t = load_table(run, path, &SX_SCHEMA_TOXIC_LATENTS, err);
     if (!t) return -1;
     run->toxic = calloc((size_t)t->nrows + 1, sizeof *run->toxic);
     if (!run->toxic) return sx_fail(err, "%s: out of memory", path);
@@ -209,8 +185,7 @@ static int load_toxic(xp_run *run, const char *path, sx_err *err) {
 }
 
 static int load_ctx(xp_run *run, const char *path, sx_err *err) {
-    static const char *req[] = {"sae", "latent", "rank", "activation", "context_before", "token", "context_after"};
-    sx_csv_table *t = load_table(run, path, req, 7, err);
+    sx_csv_table *t = load_table(run, path, &SX_SCHEMA_TOP_CONTEXTS, err);
     if (!t) return -1;
     run->ctx = calloc((size_t)t->nrows + 1, sizeof *run->ctx);
     if (!run->ctx) return sx_fail(err, "%s: out of memory", path);
@@ -228,8 +203,7 @@ static int load_ctx(xp_run *run, const char *path, sx_err *err) {
 }
 
 static int load_pairs(xp_run *run, const char *path, sx_err *err) {
-    static const char *req[] = {"small_latent", "wide_latent", "cosine"};
-    sx_csv_table *t = load_table(run, path, req, 3, err);
+    sx_csv_table *t = load_table(run, path, &SX_SCHEMA_PAIRS, err);
     if (!t) return -1;
     run->pairs = calloc((size_t)t->nrows + 1, sizeof *run->pairs);
     if (!run->pairs) return sx_fail(err, "%s: out of memory", path);
@@ -244,8 +218,7 @@ static int load_pairs(xp_run *run, const char *path, sx_err *err) {
 }
 
 static int load_fams(xp_run *run, const char *path, sx_err *err) {
-    static const char *req[] = {"family_id", "sae", "latent"};
-    sx_csv_table *t = load_table(run, path, req, 3, err);
+    sx_csv_table *t = load_table(run, path, &SX_SCHEMA_FAMILIES, err);
     if (!t) return -1;
     run->fams = calloc((size_t)t->nrows + 1, sizeof *run->fams);
     if (!run->fams) return sx_fail(err, "%s: out of memory", path);
@@ -261,9 +234,7 @@ static int load_fams(xp_run *run, const char *path, sx_err *err) {
 }
 
 static int load_sweep(xp_run *run, const char *path, sx_err *err) {
-    static const char *cols[] = {SX_EXPORT_SWEEP_COLS};
-    static const char *req[] = {"tier", "alpha"};
-    sx_csv_table *t = load_table(run, path, req, 2, err);
+    sx_csv_table *t = load_table(run, path, &SX_SCHEMA_STEERING_SWEEP, err);
     if (!t) return -1;
     run->sweep = calloc((size_t)t->nrows + 1, sizeof *run->sweep);
     if (!run->sweep) return sx_fail(err, "%s: out of memory", path);
@@ -274,7 +245,7 @@ static int load_sweep(xp_run *run, const char *path, sx_err *err) {
         s->latents = sx_csv_cell(t, r, COL(t, "latents"));
         if (NUM(t, r, "alpha", &s->alpha)) return -1;
         for (int i = 0; i < XP_SWEEP_NUM - 1; i++)
-            if (NUM(t, r, cols[4 + i], &s->v[i])) return -1;
+            if (NUM(t, r, SX_SCHEMA_STEERING_SWEEP.cols[4 + i].name, &s->v[i])) return -1;
     }
     run->n_sweep = t->nrows;
     return 0;

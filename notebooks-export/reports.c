@@ -7,11 +7,10 @@
 #include <string.h>
 
 static int write_training(const xp_run *run, const char *dir, sx_err *err) {
-    static const char *cols[] = {SX_EXPORT_TRAINING_COLS};
     char path[4096];
     sx_path_join(path, sizeof path, dir, "training_metrics.csv");
     sx_csv_writer w;
-    if (sx_csv_open(&w, path, cols, 10, err)) return -1;
+    if (sx_csv_open_schema(&w, path, &SX_SCHEMA_TRAINING_METRICS, err)) return -1;
     for (int64_t i = 0; i < run->n_metrics; i++) {
         const xp_metric *m = &run->metrics[i];
         sx_csv_str(&w, run->sae[m->sae]);
@@ -111,8 +110,6 @@ static void write_latent_row(sx_csv_writer *w, const xp_run *run, int s, int64_t
 
 static int write_latents(const xp_run *run, const char *dir, sx_export_notes *notes,
                          sx_err *err) {
-    static const char *cols[] = {SX_EXPORT_LATENT_COLS};
-    const int ncols = (int)(sizeof cols / sizeof cols[0]);
     int64_t cap = run->n_stats + run->n_toxic + run->n_fams + 1;
     int64_t *lat = malloc((size_t)cap * sizeof *lat);
     if (!lat) return sx_fail(err, "out of memory");
@@ -133,7 +130,7 @@ static int write_latents(const xp_run *run, const char *dir, sx_export_notes *no
         memcpy(name, "latents_", 8);
         sx_path_join(path, sizeof path, dir, name);
         sx_csv_writer w;
-        if (sx_csv_open(&w, path, cols, ncols, err)) {
+        if (sx_csv_open_schema(&w, path, &SX_SCHEMA_LATENTS, err)) {
             free(lat);
             return -1;
         }
@@ -242,15 +239,13 @@ static void latent_list(sx_csv_writer *w, const xp_run *run, const xp_concept *c
 }
 
 static int write_width(const xp_run *run, const char *dir, sx_export_notes *notes, sx_err *err) {
-    static const char *cols[] = {SX_EXPORT_WIDTH_COLS};
-    const int ncols = (int)(sizeof cols / sizeof cols[0]);
     xp_concept *cs;
     int64_t n;
     if (xp_concepts(run, &cs, &n, err)) return -1;
     char path[4096];
     sx_path_join(path, sizeof path, dir, "width_comparison.csv");
     sx_csv_writer w;
-    if (sx_csv_open(&w, path, cols, ncols, err)) {
+    if (sx_csv_open_schema(&w, path, &SX_SCHEMA_WIDTH_COMPARISON, err)) {
         free(cs);
         return -1;
     }
@@ -286,11 +281,10 @@ static int write_width(const xp_run *run, const char *dir, sx_export_notes *note
 }
 
 static int write_sweep(const xp_run *run, const char *dir, sx_err *err) {
-    static const char *cols[] = {SX_EXPORT_SWEEP_COLS};
     char path[4096];
     sx_path_join(path, sizeof path, dir, "steering_sweep.csv");
     sx_csv_writer w;
-    if (sx_csv_open(&w, path, cols, 21, err)) return -1;
+    if (sx_csv_open_schema(&w, path, &SX_SCHEMA_STEERING_SWEEP, err)) return -1;
     for (int64_t i = 0; i < run->n_sweep; i++) {
         const xp_sweep *s = &run->sweep[i];
         sx_csv_str(&w, s->condition);
@@ -304,11 +298,10 @@ static int write_sweep(const xp_run *run, const char *dir, sx_err *err) {
 }
 
 static int write_pairs(const xp_run *run, const char *dir, sx_err *err) {
-    static const char *cols[] = {"small_latent", "wide_latent", "cosine"};
     char path[4096];
     sx_path_join(path, sizeof path, dir, "pairs.csv");
     sx_csv_writer w;
-    if (sx_csv_open(&w, path, cols, 3, err)) return -1;
+    if (sx_csv_open_schema(&w, path, &SX_SCHEMA_PAIRS, err)) return -1;
     for (int64_t i = 0; i < run->n_pairs; i++) {
         sx_csv_int(&w, run->pairs[i].small_latent);
         sx_csv_int(&w, run->pairs[i].wide_latent);

@@ -1,49 +1,11 @@
-/* metrics.c — binary classification metrics for the scorer (AUROC, precision / recall at a
- * threshold).  The evaluation's bootstrap lives in evaluate_stats.c. */
+/* metrics.c — binary classification metrics for the scorer (precision / recall at a
+ * threshold, and AUROC through analysis's sx_auroc).  The evaluation's bootstrap lives in evaluate_stats.c. */
+#include "analysis.h"
 #include "steering.h"
 #include "sx_json.h"
 
 #include <math.h>
 #include <stdlib.h>
-
-typedef struct {
-    double s;
-    int y;
-} sy;
-
-static int cmp_sy(const void *a, const void *b) {
-    double x = ((const sy *)a)->s, y = ((const sy *)b)->s;
-    return x < y ? -1 : x > y;
-}
-
-/* Mann-Whitney U with average ranks for ties: O(n log n). */
-double sx_auroc(const double *score, const int *label, int64_t n) {
-    sy *v = malloc(sizeof(sy) * (size_t)(n ? n : 1));
-    if (!v) return NAN;
-    int64_t np = 0;
-    for (int64_t i = 0; i < n; i++) {
-        v[i].s = score[i];
-        v[i].y = label[i] != 0;
-        np += v[i].y;
-    }
-    int64_t nn = n - np;
-    if (np == 0 || nn == 0) {
-        free(v);
-        return NAN;
-    }
-    qsort(v, (size_t)n, sizeof *v, cmp_sy);
-    double rank_sum = 0;
-    for (int64_t i = 0; i < n;) {
-        int64_t j = i;
-        while (j < n && v[j].s == v[i].s) j++;
-        double avg = 0.5 * (double)(i + 1 + j); /* ranks i+1..j */
-        for (int64_t k = i; k < j; k++)
-            if (v[k].y) rank_sum += avg;
-        i = j;
-    }
-    free(v);
-    return (rank_sum - (double)np * (double)(np + 1) / 2) / ((double)np * (double)nn);
-}
 
 void sx_binary_eval(const double *score, const int *label, int64_t n, double threshold,
                     sx_binary_metrics *m) {

@@ -3,15 +3,15 @@
  * toxicity score, null scores skipped), DecodingTrust generations JSONL (prompt.text +
  * prompt.score.toxicity) and a generic JSONL (text + toxicity or label).
  *
- * Written inside steering/ so the scorer does not wait on the datasets module; these are
- * small whole-file readers (the files are a few MB). */
+ * The parsing is the io layer's (CSV table reader, JSONL reader); this file maps columns and
+ * keys to (text, score) pairs. */
+#include "io.h"
 #include "steering.h"
 #include "sx_json.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_FILE ((size_t)1 << 31)
 
 static int add(sx_labelled *d, const char *text, size_t len, float score, int src, sx_err *err) {
     if (d->n == d->cap) {
@@ -58,139 +58,49 @@ int sx_text_is_holdout(const char *text, double frac) {
     return (double)(h >> 11) * 0x1.0p-53 < frac;
 }
 
-/* ---------- CSV (RFC 4180) ---------- */
-typedef struct {
-    const char *buf;
-    size_t len, pos;
-    long line;
-    char *field;    /* unescaped fields, NUL-separated */
-    size_t fcap;
-    size_t off[64];
-    int nf;
-} csv;
-
-/* Read one record; returns 1 on a record, 0 at end, -1 on a malformed record. */
-static int csv_next(csv *c) {
-    if (c->pos >= c->len) return 0;
-    size_t o = 0;
-    c->nf = 0;
-    for (;;) {
-        if (c->nf < 64) c->off[c->nf] = o;
-        int quoted = c->pos < c->len && c->buf[c->pos] == '"';
-        if (quoted) c->pos++;
-        for (;;) {
-            if (o + 2 > c->fcap) {
-                size_t nc = c->fcap ? c->fcap * 2 : 4096;
-                char *nf = realloc(c->field, nc);
-                if (!nf) return -1;
-                c->field = nf;
-                c->fcap = nc;
-            }
-            if (c->pos >= c->len) {
-                if (quoted) return -1; /* unterminated quote */
-                break;
-            }
-            char ch = c->buf[c->pos];
-            if (quoted) {
-                if (ch == '"') {
-                    if (c->pos + 1 < c->len && c->buf[c->pos + 1] == '"') {
-                        c->field[o++] = '"';
-                        c->pos += 2;
-                        continue;
-                    }
-                    c->pos++;
-                    quoted = 0;
-                    continue;
-                }
-                if (ch == '\n') c->line++;
-                c->field[o++] = ch;
-                c->pos++;
-            } else {
-                if (ch == ',' || ch == '\n' || ch == '\r') break;
-                c->field[o++] = ch;
-                c->pos++;
-            }
-        }
-        c->field[o++] = 0;
-        if (c->nf < 64) c->nf++;
-        if (c->pos < c->len && c->buf[c->pos] == ',') {
-            c->pos++;
-            continue;
-        }
-        if (c->pos < c->len && c->buf[c->pos] == '\r') c->pos++;
-        if (c->pos < c->len && c->buf[c->pos] == '\n') c->pos++;
-        c->line++;
-        return 1;
-    }
-}
-
-static const char *csv_field(const csv *c, int i) { return c->field + c->off[i]; }
-
+/* ---------- CSV (io's reader, lenient: third-party files) ---------- */
 static int load_csv(sx_labelled *d, const char *path, int src, sx_err *err) {
-    char *buf;
-    size_t len;
-    if (sx_read_file(path, MAX_FILE, &buf, &len, err)) return -1;
-    csv c = {.buf = buf, .len = len, .line = 1};
-    int rc = csv_next(&c), col_text = -1, col_class = -1, col_label = -1, col_tox = -1;
-    if (rc != 1) {
-        free(buf);
-        free(c.field);
-        return sx_fail(err, "%s: empty or malformed CSV header", path);
-    }
-    for (int i = 0; i < c.nf; i++) {
-        const char *h = csv_field(&c, i);
+    sx_csv_table t;
+    if (sx_csv_read_flags(path, SX_CSV_LENIENT, &t, err)) return -1;
+    int col_text = -1, col_class = -1, col_label = -1, col_tox = -1;
+    for (int i = 0; i < t.ncols; i++) {
+        const char *h = t.header[i];
         if (!strcmp(h, "tweet") || !strcmp(h, "text")) col_text = i;
         else if (!strcmp(h, "class")) col_class = i;
         else if (!strcmp(h, "label")) col_label = i;
         else if (!strcmp(h, "toxicity")) col_tox = i;
     }
     if (col_text < 0 || (col_class < 0 && col_label < 0 && col_tox < 0)) {
-        free(buf);
-        free(c.field);
+        sx_csv_free(&t);
         return sx_fail(err, "%s: CSV needs a tweet/text column and a class, label or toxicity column", path);
     }
     int ret = 0;
-    for (;;) {
-        long line = c.line;
-        rc = csv_next(&c);
-        if (rc == 0) break;
-        if (rc < 0) {
-            ret = sx_fail(err, "%s:%ld: malformed CSV record (unterminated quote)", path, line);
-            break;
-        }
-        if (c.nf == 1 && !*csv_field(&c, 0)) continue; /* blank line */
-        int need = col_text;
-        if (col_class > need) need = col_class;
-        if (col_label > need) need = col_label;
-        if (col_tox > need) need = col_tox;
-        if (c.nf <= need) {
-            ret = sx_fail(err, "%s:%ld: %d fields, expected at least %d", path, line, c.nf, need + 1);
-            break;
-        }
+    for (int64_t r = 0; r < t.nrows && !ret; r++) {
+        long line = (long)t.line[r];
         char *end;
         float score;
         if (col_class >= 0) {
-            long k = strtol(csv_field(&c, col_class), &end, 10);
-            if (*end || end == csv_field(&c, col_class) || k < 0 || k > 2) {
-                ret = sx_fail(err, "%s:%ld: class '%s' is not 0, 1 or 2", path, line, csv_field(&c, col_class));
+            const char *k_s = sx_csv_cell(&t, r, col_class);
+            long k = strtol(k_s, &end, 10);
+            if (*end || end == k_s || k < 0 || k > 2) {
+                ret = sx_fail(err, "%s:%ld: class '%s' is not 0, 1 or 2", path, line, k_s);
                 break;
             }
             score = k == 2 ? 0.0f : 1.0f; /* 0 hate speech, 1 offensive: toxic; 2 neither */
         } else {
-            int col = col_tox >= 0 ? col_tox : col_label;
-            if (!*csv_field(&c, col)) continue; /* missing score */
-            double v = strtod(csv_field(&c, col), &end);
+            const char *v_s = sx_csv_cell(&t, r, col_tox >= 0 ? col_tox : col_label);
+            if (!*v_s) continue; /* missing score */
+            double v = strtod(v_s, &end);
             if (*end || v < 0 || v > 1) {
-                ret = sx_fail(err, "%s:%ld: score '%s' is not a number in [0,1]", path, line, csv_field(&c, col));
+                ret = sx_fail(err, "%s:%ld: score '%s' is not a number in [0,1]", path, line, v_s);
                 break;
             }
             score = (float)v;
         }
-        const char *t = csv_field(&c, col_text);
-        if ((ret = add(d, t, strlen(t), score, src, err))) break;
+        const char *tx = sx_csv_cell(&t, r, col_text);
+        ret = add(d, tx, strlen(tx), score, src, err);
     }
-    free(buf);
-    free(c.field);
+    sx_csv_free(&t);
     return ret;
 }
 
@@ -215,25 +125,12 @@ static int add_pair(sx_labelled *d, const cJSON *t, const cJSON *s, int src, con
 }
 
 static int load_jsonl(sx_labelled *d, const char *path, sx_lab_format fmt, int src, sx_err *err) {
-    char *buf;
-    size_t len;
-    if (sx_read_file(path, MAX_FILE, &buf, &len, err)) return -1;
+    sx_jsonl_reader *jr;
+    if (sx_jsonl_open(path, &jr, err)) return -1;
     int ret = 0;
-    long line = 0;
-    for (char *p = buf; p < buf + len && !ret;) {
-        char *nl = memchr(p, '\n', (size_t)(buf + len - p));
-        size_t l = nl ? (size_t)(nl - p) : (size_t)(buf + len - p);
-        line++;
-        char *q = p;
-        p += l + 1;
-        while (l && (q[l - 1] == '\r' || q[l - 1] == ' ' || q[l - 1] == '\t')) l--;
-        if (!l) continue;
-        cJSON *j = sx_jsonl_parse(q, l, NULL);
-        if (!j || !cJSON_IsObject(j)) {
-            cJSON_Delete(j);
-            ret = sx_fail(err, "%s:%ld: not a JSON object", path, line);
-            break;
-        }
+    cJSON *j;
+    while (!ret && (ret = sx_jsonl_next(jr, &j, err)) == 1) {
+        long line = (long)sx_jsonl_line(jr);
         if (fmt == SX_LAB_RTP) {
             ret = add_pair(d, path_get(j, "prompt", "text", NULL), path_get(j, "prompt", "toxicity", NULL), src, path, line, "prompt", err);
             if (!ret)
@@ -249,46 +146,85 @@ static int load_jsonl(sx_labelled *d, const char *path, sx_lab_format fmt, int s
         }
         cJSON_Delete(j);
     }
-    free(buf);
+    sx_jsonl_close(jr);
+    return ret < 0 ? -1 : 0;
+}
+
+/* Sniff a JSONL file's format from its first record. */
+static int sniff_jsonl(const char *path, sx_lab_format *fmt, sx_err *err) {
+    sx_jsonl_reader *jr;
+    if (sx_jsonl_open(path, &jr, err)) return -1;
+    cJSON *j;
+    int r = sx_jsonl_next(jr, &j, err), ret = -1;
+    if (r == 0) {
+        ret = sx_fail(err, "%s: no records", path);
+    } else if (r == 1) {
+        if (path_get(j, "continuation", NULL, NULL)) *fmt = SX_LAB_RTP, ret = 0;
+        else if (path_get(j, "prompt", "score", NULL)) *fmt = SX_LAB_DT, ret = 0;
+        else if (path_get(j, "text", NULL, NULL)) *fmt = SX_LAB_JSONL, ret = 0;
+        else ret = sx_fail(err, "%s: unrecognised JSONL (want RTP, DecodingTrust, or text + toxicity/label)", path);
+        cJSON_Delete(j);
+    }
+    sx_jsonl_close(jr);
     return ret;
 }
 
-/* Sniff a JSONL file's format from its first non-blank line. */
-static int sniff_jsonl(const char *path, sx_lab_format *fmt, sx_err *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return sx_fail(err, "%s: cannot open", path);
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t k;
-    int ret = sx_fail(err, "%s: no records", path);
-    while ((k = getline(&line, &cap, f)) > 0) {
-        while (k && (line[k - 1] == '\n' || line[k - 1] == '\r' || line[k - 1] == ' ')) k--;
-        if (!k) continue;
-        cJSON *j = sx_jsonl_parse(line, (size_t)k, NULL);
-        if (!j) {
-            ret = sx_fail(err, "%s:1: not JSON", path);
-        } else if (path_get(j, "continuation", NULL, NULL)) {
-            *fmt = SX_LAB_RTP;
-            ret = 0;
-        } else if (path_get(j, "prompt", "score", NULL)) {
-            *fmt = SX_LAB_DT;
-            ret = 0;
-        } else if (path_get(j, "text", NULL, NULL)) {
-            *fmt = SX_LAB_JSONL;
-            ret = 0;
-        } else {
-            ret = sx_fail(err, "%s: unrecognised JSONL (want RTP, DecodingTrust, or text + toxicity/label)", path);
+/* SOURCE;score=FIELD or SOURCE;score=RULE (io.h text sources): FIELD's value is the score
+ * (in [0,1]); a rule ("class<=1") gives 1 when it holds and 0 when not.  Documents without
+ * the field are skipped, as null scores are. */
+static int load_source(sx_labelled *d, const char *src_spec, const char *label, int src,
+                       sx_err *err) {
+    int is_rule = strpbrk(label, "<>=!") != NULL;
+    char rule[1100];
+    snprintf(rule, sizeof rule, is_rule ? "%s" : "%s>=0.5", label);
+    sx_source_opts so = {.label_rule = rule};
+    sx_text_source *ts;
+    if (sx_source_open(src_spec, &so, &ts, err)) return -1;
+    sx_doc doc;
+    int r;
+    while ((r = sx_source_next(ts, &doc, err)) == 1) {
+        double v = is_rule ? (doc.is_toxic ? 1.0 : 0.0) : doc.score;
+        if (!(v >= 0 && v <= 1)) {
+            r = sx_fail(err, "%s: score %g is not in [0,1]", doc.where, v);
+            break;
         }
-        cJSON_Delete(j);
-        break;
+        if (add(d, doc.text, doc.len, (float)v, src, err)) {
+            r = -1;
+            break;
+        }
     }
-    free(line);
-    fclose(f);
-    return ret;
+    sx_source_close(ts);
+    return r < 0 ? -1 : 0;
 }
 
 int sx_labelled_load(sx_labelled *d, const char *spec, sx_err *err) {
     if (d->n_src >= SX_LAB_MAX_SOURCES) return sx_fail(err, "%s: more than %d data sources", spec, SX_LAB_MAX_SOURCES);
+    const char *sc = strstr(spec, ";score=");
+    if (sc && sx_source_is_spec(spec)) {
+        char sbuf[4096], lab[1024];
+        float weight = 1;
+        snprintf(sbuf, sizeof sbuf, "%.*s", (int)(sc - spec), spec);
+        snprintf(lab, sizeof lab, "%s", sc + 7);
+        char *at = strrchr(lab, '@');
+        if (at) {
+            char *end;
+            double w = strtod(at + 1, &end);
+            if (*end || end == at + 1 || !(w > 0)) return sx_fail(err, "%s: bad weight after '@'", spec);
+            weight = (float)w;
+            *at = 0;
+        }
+        if (!*lab) return sx_fail(err, "%s: empty field after ';score='", spec);
+        int src = d->n_src;
+        snprintf(d->src[src].path, sizeof d->src[src].path, "%.1000s", sbuf);
+        d->src[src].fmt = SX_LAB_JSONL;
+        d->src[src].weight = weight;
+        d->src[src].perspective = 0;
+        d->n_src++;
+        int64_t n0 = d->n;
+        if (load_source(d, sbuf, lab, src, err)) return -1;
+        if (d->n == n0) return sx_fail(err, "%s: no labelled examples", sbuf);
+        return 0;
+    }
     static const struct { const char *p; sx_lab_format f; } P[] = {
         {"davidson:", SX_LAB_DAVIDSON}, {"csv:", SX_LAB_DAVIDSON}, {"rtp:", SX_LAB_RTP},
         {"dt:", SX_LAB_DT}, {"jsonl:", SX_LAB_JSONL}};

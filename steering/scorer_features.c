@@ -2,7 +2,8 @@
  *
  * Normalisation (feature version 1), chosen because the training data mixes tweets (HTML
  * entities, @mentions, URLs, "RT", elongated and obfuscated swear words) with web text:
- *   - HTML entities &amp; &lt; &gt; &quot; &#39; &#NNN; decoded; URLs -> "url"; @mentions and
+ *   - HTML entities decoded by io's sx_html_entity (named, &#NNN;, &#xHH;), a non-ASCII
+ *     one (&nbsp; included) as a space (SX_HTML_ASCII); URLs -> "url"; @mentions and
  *     the retweet marker "rt" dropped (they carry dataset artefacts, not toxicity);
  *   - ASCII lowercased; typographic apostrophes -> '; other general punctuation -> space;
  *     other non-ASCII bytes kept as word characters;
@@ -12,6 +13,7 @@
  * each hashed (FNV-1a + a 64-bit finaliser, a namespace per kind) to a bucket with a sign
  * from the top hash bit; counts summed per bucket, then the vector is L2-normalised so that
  * long and short texts live on the same scale. */
+#include "io.h"
 #include "steering.h"
 
 #include <math.h>
@@ -41,31 +43,6 @@ static int is_alnum_ascii(int c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 
-/* Decode an HTML entity at s (s[0] == '&'); returns bytes consumed (0 if none) and the
- * replacement character in *c (' ' for non-ASCII code points). */
-static size_t html_entity(const char *s, size_t n, char *c) {
-    static const struct { const char *e; char c; } E[] = {
-        {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''},
-        {"&nbsp;", ' '}, {"&#39;", '\''}, {"&#039;", '\''}};
-    for (size_t i = 0; i < sizeof E / sizeof E[0]; i++) {
-        size_t l = strlen(E[i].e);
-        if (l <= n && memcmp(s, E[i].e, l) == 0) {
-            *c = E[i].c;
-            return l;
-        }
-    }
-    if (n >= 4 && s[1] == '#') {
-        size_t i = 2;
-        long v = 0;
-        while (i < n && i < 10 && s[i] >= '0' && s[i] <= '9') v = v * 10 + (s[i++] - '0');
-        if (i > 2 && i < n && s[i] == ';') {
-            *c = (v > 32 && v < 127) ? (char)v : ' ';
-            return i + 1;
-        }
-    }
-    return 0;
-}
-
 /* Pass 1: bytes -> lowercased text where word characters are kept and everything else is a
  * single space.  Word characters: [a-z0-9'*$@] and non-ASCII bytes. */
 static size_t pass1(const char *in, size_t len, char *out) {
@@ -75,9 +52,12 @@ static size_t pass1(const char *in, size_t len, char *out) {
     for (size_t i = 0; i < len;) {
         unsigned char c = (unsigned char)in[i];
         if (c == '&') {
-            char r;
-            size_t k = html_entity(in + i, len - i, &r);
+            uint32_t cp;
+            size_t k = sx_html_entity(in + i, len - i, &cp);
             if (k) {
+                /* the io decoder's SX_HTML_ASCII policy: a non-ASCII code point (&nbsp; too)
+                 * is a space */
+                char r = cp < 0x80 ? (char)cp : ' ';
                 /* decoded punctuation is a separator; a decoded letter joins the word */
                 if (is_alnum_ascii((unsigned char)r) || r == '\'') EMIT((char)(r | ((r >= 'A' && r <= 'Z') ? 0x20 : 0)));
                 else if (prev_word) EMIT(' ');

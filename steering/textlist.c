@@ -1,8 +1,10 @@
 /* textlist.c — plain lists of texts for prompts and for the toxic / clean sets behind the
- * mean-difference vector and the latent scales: .txt (one per line), .jsonl (a field, by
+ * mean-difference vector and the latent scales: any SOURCE of io.h (jsonl:F#field, csv:...,
+ * archives), or by extension: .txt (one per line), .jsonl (a field, by
  * default prompt.text / prompt / text / context) and .csv (a column, by default text or
  * tweet; parsed through the labelled-data CSV reader's rules).  Also the word list of the
  * banned-token baseline. */
+#include "io.h"
 #include "steering.h"
 #include "sx_json.h"
 
@@ -62,8 +64,21 @@ static int jsonl_text(const cJSON *j, const char *field, const char **text, doub
     return 0;
 }
 
+static int load_source(const char *spec, int64_t max, sx_textlist *out, sx_err *err);
+
+/* ret < 0: free and fail; no texts: fail with "name: what". */
+static int finish(sx_textlist *out, int ret, const char *name, const char *what, sx_err *err) {
+    if (ret < 0) {
+        sx_textlist_free(out);
+        return -1;
+    }
+    if (!out->n) return sx_fail(err, "%s: %s", name, what);
+    return 0;
+}
+
 int sx_textlist_load(const char *spec, int64_t max, sx_textlist *out, sx_err *err) {
     memset(out, 0, sizeof *out);
+    if (sx_source_is_spec(spec)) return load_source(spec, max, out, err);
     char path[4096];
     snprintf(path, sizeof path, "%s", spec);
     char *hash = strrchr(path, '#');
@@ -93,42 +108,56 @@ int sx_textlist_load(const char *spec, int64_t max, sx_textlist *out, sx_err *er
         if (!out->n) return sx_fail(err, "%s: no texts", path);
         return 0;
     }
-    char *buf;
-    size_t len;
-    if (sx_read_file(path, (size_t)1 << 32, &buf, &len, err)) return -1;
     int jsonl = pl > 6 && (!strcmp(path + pl - 6, ".jsonl") || !strcmp(path + pl - 5, ".json"));
     int64_t cap = 0;
-    long line = 0;
     int ret = 0;
-    for (char *p = buf; p < buf + len && !ret && (max <= 0 || out->n < max);) {
-        char *nl = memchr(p, '\n', (size_t)(buf + len - p));
-        size_t l = nl ? (size_t)(nl - p) : (size_t)(buf + len - p);
-        char *q = p;
-        p += l + 1;
-        line++;
-        while (l && (q[l - 1] == '\r')) l--;
-        if (!l) continue;
-        if (!jsonl) {
-            ret = push(out, &cap, q, l, NAN, err);
-            continue;
+    if (jsonl) { /* io's JSONL reader */
+        sx_jsonl_reader *jr;
+        if (sx_jsonl_open(path, &jr, err)) return -1;
+        cJSON *j;
+        while (!ret && (max <= 0 || out->n < max) && (ret = sx_jsonl_next(jr, &j, err)) == 1) {
+            const char *t;
+            double sc;
+            ret = 0;
+            if (jsonl_text(j, field, &t, &sc))
+                ret = sx_fail(err, "%s: no text field (%s)", sx_jsonl_where(jr),
+                              field ? field : "prompt.text, prompt, text or context");
+            else if (*t)
+                ret = push(out, &cap, t, strlen(t), sc, err);
+            cJSON_Delete(j);
         }
-        cJSON *j = sx_jsonl_parse(q, l, NULL);
-        const char *t;
-        double sc;
-        if (!j || !cJSON_IsObject(j)) ret = sx_fail(err, "%s:%ld: not a JSON object", path, line);
-        else if (jsonl_text(j, field, &t, &sc))
-            ret = sx_fail(err, "%s:%ld: no text field (%s)", path, line, field ? field : "prompt.text, prompt, text or context");
-        else if (*t)
-            ret = push(out, &cap, t, strlen(t), sc, err);
-        cJSON_Delete(j);
+        sx_jsonl_close(jr);
+    } else { /* one text per line */
+        char *buf;
+        size_t len;
+        if (sx_read_file(path, (size_t)1 << 32, &buf, &len, err)) return -1;
+        for (char *p = buf; p < buf + len && !ret && (max <= 0 || out->n < max);) {
+            char *nl = memchr(p, '\n', (size_t)(buf + len - p));
+            size_t l = nl ? (size_t)(nl - p) : (size_t)(buf + len - p);
+            char *q = p;
+            p += l + 1;
+            while (l && (q[l - 1] == '\r')) l--;
+            if (l) ret = push(out, &cap, q, l, NAN, err);
+        }
+        free(buf);
     }
-    free(buf);
-    if (ret) {
-        sx_textlist_free(out);
-        return -1;
-    }
-    if (!out->n) return sx_fail(err, "%s: no texts (empty file)", path);
-    return 0;
+    return finish(out, ret, path, "no texts (empty file)", err);
+}
+
+/* SOURCE syntax (io.h): every document, up to max. */
+static int load_source(const char *spec, int64_t max, sx_textlist *out, sx_err *err) {
+    sx_text_source *src;
+    if (sx_source_open(spec, NULL, &src, err)) return -1;
+    int64_t cap = 0;
+    sx_doc d;
+    int r = 0;
+    while ((max <= 0 || out->n < max) && (r = sx_source_next(src, &d, err)) == 1)
+        if (push(out, &cap, d.text, d.len, d.score, err)) {
+            r = -1;
+            break;
+        }
+    sx_source_close(src);
+    return finish(out, r, spec, "no texts", err);
 }
 
 /* A small built-in English profanity / slur-adjacent insult list for the banned-token

@@ -17,9 +17,7 @@
 
 SX_BEGIN_DECLS
 
-/* ---------- CSV (RFC 4180) ---------- */
-/* Write one field, quoted when it holds a comma, quote, CR or LF (quotes doubled). */
-void sx_csv_field(FILE *f, const char *s);
+/* CSV: the io layer's writer and reader (io.h, via datasets.h), tables of include/saetox/schema.h. */
 
 /* ---------- feature splitting: decoder cosines between a narrow SAE A and a wide B ---------- */
 #define SX_SPLIT_DEFAULT_THRESHOLD 0.7f
@@ -105,10 +103,11 @@ int sx_ana_read_toxic_latents(const char *path, const char *label, int32_t *late
                               sx_err *err);
 
 /* ---------- effect sizes (toxic vs clean) ---------- */
-/* Exact Mann–Whitney AUROC = P(T > C) + P(T = C)/2, average ranks for ties.  Inputs are
- * sorted in place (O(n log n); the accumulator uses an O(n) radix sort). */
-double sx_ana_auroc(float *t, int64_t nt, float *c, int64_t nc);
-/* Same when only the nonzero values are stored: nz_t nonzeros out of n_t samples (the rest
+/* The one AUROC in saetox (the scorer's metrics use it too): exact Mann–Whitney
+ * P(score | label != 0 > score | label == 0) + P(=)/2, ties by average rank, O(n log n);
+ * NaN when either class is empty. */
+double sx_auroc(const double *score, const int *label, int64_t n);
+/* Same, toxic sample t vs clean sample c, when only the nonzero values are stored: nz_t nonzeros out of n_t samples (the rest
  * are exactly 0, one big tie group).  Sorts the nonzero arrays in place. */
 double sx_ana_auroc_sparse(float *t_nz, int64_t nz_t, int64_t n_t, float *c_nz, int64_t nz_c,
                            int64_t n_c);
@@ -286,7 +285,7 @@ typedef struct sx_sae_eval_info {
  * not d_model, ids beyond the vocabulary, no text) name the SAE / source. */
 int sx_sae_eval_run(struct sx_model *m, const struct sx_tokenizer *tok, const sx_sae_eval_opts *o,
                     sx_sae_eval_row *rows, sx_sae_eval_info *info, sx_err *err);
-/* DIR/sae_eval.csv (SX_EXPORT_SAE_EVAL_COLS) and DIR/sae_eval.jsonl, each written atomically;
+/* DIR/sae_eval.csv (SX_SCHEMA_SAE_EVAL, include/saetox/schema.h) and DIR/sae_eval.jsonl, each written atomically;
  * DIR is created. */
 int sx_sae_eval_write(const char *dir, const sx_sae_eval_row *rows, int n, sx_err *err);
 

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "core.h"
+#include "io.h"
 #include "models.h"
 #include "tokenizer.h"
 
@@ -65,60 +66,8 @@ typedef struct sx_cache_info {
 } sx_cache_info;
 int sx_cache_info_read(const char *path, sx_cache_info *info, sx_err *err);
 
-/* =====================================================================================
- * Text sources
- *
- * Source syntax (also in the README):   KIND:PATH[//MEMBER][#FIELD]
- *   KIND  text      a document per line (empty lines skipped)
- *         textfile  a document per file (or per archive member)
- *         jsonl     a JSON object per line; FIELD is a dotted path (default "text"),
- *                   e.g. jsonl:rtp/toxic.jsonl#prompt.text
- *         csv       RFC 4180 with a header row; FIELD is the column name (default "text"),
- *                   e.g. csv:davidson/labeled_data.csv#tweet (quoted newlines allowed)
- *   PATH  a file, or a glob (e.g. shards/part-*.txt, sorted), or an archive: .tar .tar.gz
- *         .tgz .tar.zst .tar.xz .tar.bz2 .zip (members read in archive order, never extracted to disk) or
- *         a single compressed file .gz .zst .xz .bz2 (decompressed on the fly).
- *   //MEMBER  inside an archive: a member path or glob (fnmatch), e.g.
- *         jsonl:data.tar.gz//rtp/tox*.jsonl#prompt.text ; without it every regular member.
- * Several sources may be joined with "," into one stream (a "," followed by KIND:).
- * Archive members are capped (max_entry_bytes, default 2 GiB) on the declared size and
- * while reading, against archive bombs.
- * ===================================================================================== */
-typedef struct sx_source_opts {
-    int skip_bad;             /* 1: skip invalid JSON lines / CSV rows (counted); 0: fail */
-    int html_unescape;        /* decode &amp; &lt; &gt; &quot; &#39; &#NN; &#xHH; in texts */
-    uint64_t max_entry_bytes; /* 0 = 2 GiB: limit per archive member / compressed file */
-    /* Labels (optional): "FIELD OP NUMBER" with OP one of >= <= > < == !=, e.g.
-     * "prompt.toxicity>=0.5" (RTP / DecodingTrust) or "class<=1" (Davidson).  A document
-     * whose label field is null or missing is skipped (counted in sx_source_stats). */
-    const char *label_rule;
-    int want;                 /* with a label rule: 0 all, 1 toxic only, 2 clean only */
-} sx_source_opts;
-
-typedef struct sx_text_source sx_text_source;
-
-typedef struct sx_doc {
-    const char *text;   /* NUL-terminated, valid until the next call */
-    size_t len;
-    int is_toxic;       /* -1 without a label rule */
-    double score;       /* the label value (NAN without a rule) */
-    const char *where;  /* "file:line" or "archive//member:line" of this document */
-} sx_doc;
-
-int sx_source_open(const char *spec, const sx_source_opts *o, sx_text_source **out,
-                   sx_err *err);
-/* 1 = a document in *doc, 0 = end, -1 = error */
-int sx_source_next(sx_text_source *s, sx_doc *doc, sx_err *err);
-/* Documents returned so far, records skipped as bad (skip_bad), and documents skipped for a
- * null / missing label.  Any pointer may be NULL. */
-void sx_source_stats(const sx_text_source *s, int64_t *n_docs, int64_t *n_bad,
-                     int64_t *n_unlabelled);
-/* "file:line: problem" of the first record skipped as bad (skip_bad), or NULL. */
-const char *sx_source_first_bad(const sx_text_source *s);
-void sx_source_close(sx_text_source *s);
-
-/* Decode HTML entities in place (returns the new length). */
-size_t sx_html_unescape(char *s, size_t len);
+/* Text sources (sx_source_open, the KIND:PATH[//MEMBER][#FIELD] syntax) and the HTML-entity
+ * decoder are in include/saetox/io.h, included above. */
 
 /* =====================================================================================
  * Packing (as SAELens): tokenise documents, optionally put BOS at the start of every

@@ -89,7 +89,8 @@ int sx_lm_ckpt_load(const char *path, sx_lm **out, void *state, size_t state_len
                     sx_err *err);
 
 /* ---------- data (lmtrain_data.c) ---------- */
-/* A data spec: "PATH" (plain text: documents are separated by blank lines),
+/* A data spec: a SOURCE of io.h ("jsonl:F#prompt.text", "csv:F#tweet", "text:F", archives,
+ * globs; a document per record), or "PATH" (plain text: documents are separated by blank lines),
  * "PATH.jsonl#FIELD[+FIELD..]" (dotted paths, e.g. prompt.text+continuation.text; fields
  * joined with nothing between them) or "PATH.csv#COLUMN" (RFC 4180, header row).  The
  * format comes from the extension (.jsonl/.json, .csv, anything else is plain text).  Empty
@@ -97,8 +98,7 @@ int sx_lm_ckpt_load(const char *path, sx_lm **out, void *state, size_t state_len
 typedef int (*sx_lm_doc_fn)(void *user, const char *text, size_t len, sx_err *err);
 int sx_lm_read_docs(const char *spec, int unescape_html, sx_lm_doc_fn fn, void *user,
                     sx_err *err);
-/* Decode &amp; &lt; &gt; &quot; &#39; &#NNN; &#xHH; in place; returns the new length. */
-size_t sx_lm_html_unescape(char *s, size_t len);
+/* unescape_html: HTML entities decoded with sx_html_decode (io.h), before trimming. */
 
 typedef struct sx_lm_tokens {
     uint16_t *train, *val;

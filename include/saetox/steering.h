@@ -102,7 +102,10 @@ typedef struct sx_labelled {
 } sx_labelled;
 
 /* Append the examples of SPEC = "[davidson:|rtp:|dt:|jsonl:]PATH[@WEIGHT]" (format sniffed
- * from the header / first line when no prefix is given).  Rows with a null score are
+ * from the header / first line when no prefix is given), or of any text SOURCE of io.h with
+ * its score: "SOURCE;score=FIELD[@WEIGHT]" (the field's value in [0,1], e.g.
+ * jsonl:rtp.jsonl.gz#prompt.text;score=prompt.toxicity) or "SOURCE;score=RULE[@WEIGHT]"
+ * (1 when the rule holds, e.g. csv:d.csv#tweet;score=class<=1).  Rows with a null score are
  * skipped; malformed rows are errors naming file and line. */
 int sx_labelled_load(sx_labelled *d, const char *spec, sx_err *err);
 void sx_labelled_free(sx_labelled *d);
@@ -129,8 +132,7 @@ int sx_scorer_train(const sx_labelled *d, const sx_scorer_train_opts *o, sx_scor
                     struct cJSON *report, sx_err *err);
 
 /* ======================= metrics ======================= */
-/* AUROC with ties counted half (Mann-Whitney).  NaN when a class is empty. */
-double sx_auroc(const double *score, const int *label, int64_t n);
+/* AUROC: sx_auroc of analysis.h (the one implementation, analysis/effects.c). */
 typedef struct sx_binary_metrics {
     int64_t n, n_pos, tp, fp, fn, tn;
     double auroc, precision, recall, f1, accuracy;

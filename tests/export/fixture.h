@@ -193,13 +193,12 @@ static int fx_families(const char *dir, sx_err *err) {
 }
 
 static int fx_sweep(const char *dir, sx_err *err) {
-    static const char *cols[] = {SX_EXPORT_SWEEP_COLS};
     char sub[4096], path[4096];
     sx_path_join(sub, sizeof sub, dir, "steering");
     if (sx_mkdir_p(sub, err)) return -1;
     sx_path_join(path, sizeof path, sub, "steering_sweep.csv");
     sx_csv_writer w;
-    if (sx_csv_open(&w, path, cols, 21, err)) return -1;
+    if (sx_csv_open_schema(&w, path, &SX_SCHEMA_STEERING_SWEEP, err)) return -1;
     struct { const char *tier; double alpha; } cond[] = {
         {"none", 0}, {"ablate", 1}, {"suppress", 0.5}, {"suppress", 1}, {"suppress", 2},
         {"steer", 1}, {"steer", 2}, {"steer", 4}, {"steer", 8}, {"meandiff", 2}, {"meandiff", 4},

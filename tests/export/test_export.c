@@ -261,8 +261,28 @@ static void check_missing_and_corrupt(void) {
 
 static int mode_cli(void) {
     setup("export_cli");
-    static const char *tc[] = {SX_EXPORT_TRAINING_COLS}, *lc[] = {SX_EXPORT_LATENT_COLS},
-                      *wc[] = {SX_EXPORT_WIDTH_COLS}, *sc[] = {SX_EXPORT_SWEEP_COLS},
+    /* The report columns, pinned here as literals (the stable contract); the writers take
+     * them from include/saetox/schema.h, so this also checks the schemas did not drift. */
+    static const char *tc[] = {"sae", "step", "tokens", "mse", "fvu", "l0", "dead_frac",
+                               "mean_max_act", "lr", "tokens_per_s"},
+                      *lc[] = {"sae", "latent", "fire_freq", "mean_act", "max_act", "q50", "q90",
+                               "q99", "is_toxic", "toxic_rank", "score", "auroc", "cohens_d",
+                               "mean_toxic", "mean_clean", "mean_diff", "fire_rate_toxic",
+                               "fire_rate_clean", "log_odds", "family_id", "family_size",
+                               "family_members", "top_promoted", "top_suppressed",
+                               "top_activation", "top_context_before", "top_token",
+                               "top_context_after"},
+                      *wc[] = {"family_id", "n_toxic", "narrow_sae", "narrow_width",
+                               "narrow_size", "narrow_latents", "wide_sae", "wide_width",
+                               "wide_size", "wide_latents", "split_ratio",
+                               "narrow_max_mean_diff", "wide_max_mean_diff",
+                               "wide_sum_mean_diff", "wide_top_share", "narrow_best_score",
+                               "wide_best_score", "cos_max", "cos_mean"},
+                      *sc[] = {"condition", "tier", "alpha", "latents", "n_prompts",
+                               "n_samples", "emt", "emt_lo", "emt_hi", "tox_prob",
+                               "tox_prob_lo", "tox_prob_hi", "mean_tox", "mean_tox_lo",
+                               "mean_tox_hi", "ppl", "ppl_lo", "ppl_hi", "acc", "acc_norm",
+                               "acc_n"},
                       *pc[] = {"small_latent", "wide_latent", "cosine"};
     check_columns("training_metrics.csv", tc, (int)(sizeof tc / sizeof *tc));
     check_columns("latents_topk-64.csv", lc, (int)(sizeof lc / sizeof *lc));

@@ -46,7 +46,8 @@ grep -q "b.jsonl: no line has the field" "$T/bad.log" || fail "missing field mes
 printf 'id,text\n1,"unterminated\n' > "$T/d.csv"
 "$SAETOX_BIN" lm-train --tokenizer "$TOK" --data "$T/d.csv#text" --out "$T/bad2" 2> "$T/bad2.log"
 rc=$?; [ $rc -eq 1 ] || fail "bad CSV: exit $rc"
-grep -q "d.csv: record 2: unterminated" "$T/bad2.log" || fail "bad CSV message: $(cat "$T/bad2.log")"
+# the io CSV reader's message: file:line where the quoted field starts
+grep -q "d.csv:2: unterminated quoted field" "$T/bad2.log" || fail "bad CSV message: $(cat "$T/bad2.log")"
 "$SAETOX_BIN" lm-train --tokenizer "$TOK" --data "$T/a.txt" --out "$T/bad3" --d-model 15 --heads 2 2> /dev/null
 rc=$?; [ $rc -eq 2 ] || fail "bad sizes: exit $rc"
 [ $fails -eq 0 ] && echo "all lm-train CLI checks passed"

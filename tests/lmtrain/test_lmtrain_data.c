@@ -1,5 +1,6 @@
 /* Data readers of the LM trainer: documents of plain text, JSONL (dotted, concatenated
  * fields) and RFC 4180 CSV; HTML entity decoding. */
+#include "io.h"
 #include "lmtrain.h"
 #include "test.h"
 
@@ -23,7 +24,7 @@ static void put(const char *path, const char *s) {
 
 int main(void) {
     char s[] = "a &amp; b &lt;3 &#39;x&#39; &#x1F600; &bogus; &#;";
-    size_t n = sx_lm_html_unescape(s, strlen(s));
+    size_t n = sx_html_decode(s, strlen(s), 0); /* the io layer's decoder (tests/io has the rest) */
     s[n] = 0;
     CHECK(strcmp(s, "a & b <3 'x' \xF0\x9F\x98\x80 &bogus; &#;") == 0, "unescape: '%s'", s);
 
@@ -64,8 +65,17 @@ int main(void) {
           "missing column: %s", err.msg);
     put(p, "a,b\n1,2,3\n");
     snprintf(spec, sizeof spec, "%.4100s#a", p);
-    CHECK(sx_lm_read_docs(spec, 1, on_doc, &c, &err) != 0 && strstr(err.msg, "record 2 has 3 fields"),
+    /* the io CSV reader's message: file:line and both field counts */
+    CHECK(sx_lm_read_docs(spec, 1, on_doc, &c, &err) != 0 &&
+              strstr(err.msg, "c.csv:2: expected 2 fields (as in the header), got 3"),
           "ragged csv: %s", err.msg);
+    /* SOURCE syntax works too (a document per record) */
+    c.n = 0;
+    put(p, "text,n\nfirst &amp; one,1\nsecond,2\n");
+    snprintf(spec, sizeof spec, "csv:%.4100s#text", p);
+    CHECK(sx_lm_read_docs(spec, 1, on_doc, &c, &err) == 0, "csv source: %s", err.msg);
+    CHECK(c.n == 2 && !strcmp(c.docs[0], "first & one") && !strcmp(c.docs[1], "second"),
+          "csv source docs: %d '%s'", c.n, c.n ? c.docs[0] : "");
     CHECK(sx_lm_read_docs("/nonexistent/x.txt", 0, on_doc, &c, &err) != 0, "missing file accepted");
     return TEST_DONE();
 }

@@ -7,6 +7,7 @@
  *   statistics, numpy's default) of reps resampled ratios, each resample n indices drawn
  *   with sx_rng_below from the seed (the documented stream), numerator and denominator
  *   taken from the same items. */
+#include "analysis.h"
 #include "steering.h"
 #include "test.h"
 

@@ -1,5 +1,6 @@
 /* test_scorer.c — scorer weights file round trip and rejection of corrupt files, feature
  * normalisation, AUROC and bootstrap sanity. */
+#include "analysis.h"
 #include "steering.h"
 #include "test.h"
 

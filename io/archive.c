@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ds_in.h"
+#include "io_in.h"
 
 #define DEFAULT_CAP (2ull << 30)
 
@@ -21,18 +21,18 @@ static int ends_with(const char *s, const char *suf) {
     return a >= b && strcasecmp(s + a - b, suf) == 0;
 }
 
-int ds_path_kind(const char *p) {
+int io_path_kind(const char *p) {
     static const char *arch[] = {".tar", ".tar.gz", ".tgz", ".tar.zst", ".tzst", ".tar.xz",
                                  ".txz", ".tar.bz2", ".tbz2", ".zip"};
     static const char *comp[] = {".gz", ".zst", ".xz", ".bz2"};
     for (size_t i = 0; i < sizeof arch / sizeof arch[0]; i++)
-        if (ends_with(p, arch[i])) return DS_ARCHIVE;
+        if (ends_with(p, arch[i])) return IO_ARCHIVE;
     for (size_t i = 0; i < sizeof comp / sizeof comp[0]; i++)
-        if (ends_with(p, comp[i])) return DS_COMPRESSED;
-    return DS_PLAIN;
+        if (ends_with(p, comp[i])) return IO_COMPRESSED;
+    return IO_PLAIN;
 }
 
-int ds_in_open(ds_in *in, const char *pattern, const char *member, uint64_t cap, sx_err *err) {
+int io_in_open(io_in *in, const char *pattern, const char *member, uint64_t cap, sx_err *err) {
     memset(in, 0, sizeof *in);
     in->cap = cap ? cap : DEFAULT_CAP;
     if (member && *member) in->member = strdup(member);
@@ -50,14 +50,14 @@ int ds_in_open(ds_in *in, const char *pattern, const char *member, uint64_t cap,
     return in->paths ? 0 : sx_fail(err, "%s: out of memory", pattern);
 }
 
-static void close_current(ds_in *in) {
+static void close_current(io_in *in) {
     if (in->fp) fclose(in->fp);
     in->fp = NULL;
     if (in->a) archive_read_free(in->a);
     in->a = NULL;
 }
 
-void ds_in_close(ds_in *in) {
+void io_in_close(io_in *in) {
     close_current(in);
     for (int i = 0; i < in->npaths; i++) free(in->paths[i]);
     free(in->paths);
@@ -65,7 +65,16 @@ void ds_in_close(ds_in *in) {
     memset(in, 0, sizeof *in);
 }
 
-static int open_archive(ds_in *in, const char *path, int raw, sx_err *err) {
+void io_in_mem(io_in *in, const char *name, const char *data, size_t len) {
+    memset(in, 0, sizeof *in);
+    in->buf = (unsigned char *)(uintptr_t)data;
+    in->len = len;
+    in->eof = 1;
+    in->line = 1;
+    snprintf(in->name, sizeof in->name, "%s", name);
+}
+
+static int open_archive(io_in *in, const char *path, int raw, sx_err *err) {
     in->a = archive_read_new();
     archive_read_support_filter_all(in->a);
     if (raw) archive_read_support_format_raw(in->a);
@@ -76,7 +85,7 @@ static int open_archive(ds_in *in, const char *path, int raw, sx_err *err) {
 }
 
 /* Next member of the open archive matching the pattern: 1, 0 at its end, -1 error. */
-static int next_member(ds_in *in, sx_err *err) {
+static int next_member(io_in *in, sx_err *err) {
     const char *path = in->paths[in->ipath];
     for (;;) {
         struct archive_entry *e;
@@ -84,7 +93,7 @@ static int next_member(ds_in *in, sx_err *err) {
         if (r == ARCHIVE_EOF) return 0;
         if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
             return sx_fail(err, "%s: corrupt archive: %s", path, archive_error_string(in->a));
-        if (in->kind == DS_COMPRESSED) {
+        if (in->kind == IO_COMPRESSED) {
             snprintf(in->name, sizeof in->name, "%s", path);
         } else {
             if (archive_entry_filetype(e) != AE_IFREG) continue;
@@ -101,12 +110,12 @@ static int next_member(ds_in *in, sx_err *err) {
     }
 }
 
-int ds_in_next_file(ds_in *in, sx_err *err) {
+int io_in_next_file(io_in *in, sx_err *err) {
     in->pos = in->len = 0;
     in->eof = 0;
     in->nread = 0;
     in->line = 1;
-    if (in->a && in->kind == DS_ARCHIVE) {
+    if (in->a && in->kind == IO_ARCHIVE) {
         int r = next_member(in, err);
         if (r < 0) return -1;
         if (r == 1) {
@@ -120,18 +129,18 @@ int ds_in_next_file(ds_in *in, sx_err *err) {
         close_current(in);
         if (++in->ipath >= in->npaths) return 0;
         const char *path = in->paths[in->ipath];
-        in->kind = ds_path_kind(path);
+        in->kind = io_path_kind(path);
         in->matched_any = 0;
-        if (in->member && in->kind != DS_ARCHIVE)
+        if (in->member && in->kind != IO_ARCHIVE)
             return sx_fail(err, "%s: not an archive, so '//%s' cannot select a member", path,
                            in->member);
-        if (in->kind == DS_PLAIN) {
+        if (in->kind == IO_PLAIN) {
             in->fp = fopen(path, "rb");
             if (!in->fp) return sx_fail(err, "%s: cannot open: %s", path, strerror(errno));
             snprintf(in->name, sizeof in->name, "%s", path);
             return 1;
         }
-        if (open_archive(in, path, in->kind == DS_COMPRESSED, err)) return -1;
+        if (open_archive(in, path, in->kind == IO_COMPRESSED, err)) return -1;
         int r = next_member(in, err);
         if (r < 0) return -1;
         if (r == 1) {
@@ -144,20 +153,21 @@ int ds_in_next_file(ds_in *in, sx_err *err) {
 }
 
 /* Refill the buffer; returns bytes available, 0 at the end of the member, -1 error. */
-static int64_t refill(ds_in *in, sx_err *err) {
+static int64_t refill(io_in *in, sx_err *err) {
     if (in->eof) return 0;
     ssize_t n;
     if (in->fp) {
-        n = (ssize_t)fread(in->buf, 1, sizeof in->buf, in->fp);
+        n = (ssize_t)fread(in->store, 1, sizeof in->store, in->fp);
         if (n == 0 && ferror(in->fp)) return sx_fail(err, "%s: read error: %s", in->name, strerror(errno));
     } else {
-        n = archive_read_data(in->a, in->buf, sizeof in->buf);
+        n = archive_read_data(in->a, in->store, sizeof in->store);
         if (n < 0) return sx_fail(err, "%s: cannot decompress: %s", in->name, archive_error_string(in->a));
     }
     if (n == 0) {
         in->eof = 1;
         return 0;
     }
+    in->buf = in->store;
     in->nread += (uint64_t)n;
     if (in->nread > in->cap)
         return sx_fail(err, "%s: more than %llu bytes after decompression (archive bomb?)",
@@ -167,16 +177,16 @@ static int64_t refill(ds_in *in, sx_err *err) {
     return n;
 }
 
-int ds_in_getc_slow(ds_in *in, sx_err *err) {
+int io_in_getc_slow(io_in *in, sx_err *err) {
     int64_t r = refill(in, err);
-    if (r < 0) return DS_ERR;
-    if (r == 0) return DS_EOF;
+    if (r < 0) return IO_ERR;
+    if (r == 0) return IO_EOF;
     return in->buf[in->pos++];
 }
 
 /* Append bytes up to and excluding '\n' (a trailing '\r' is dropped) to *s.
  * Returns 1 with a line, 0 at the end of the member (no line), -1 on error. */
-int ds_in_getline(ds_in *in, ds_buf *s, sx_err *err) {
+int io_in_getline(io_in *in, io_buf *s, sx_err *err) {
     s->len = 0;
     int any = 0;
     for (;;) {
@@ -188,7 +198,7 @@ int ds_in_getline(ds_in *in, ds_buf *s, sx_err *err) {
         any = 1;
         unsigned char *b = in->buf + in->pos, *nl = memchr(b, '\n', in->len - in->pos);
         size_t n = nl ? (size_t)(nl - b) : in->len - in->pos;
-        if (ds_buf_add(s, (const char *)b, n)) return sx_fail(err, "%s: out of memory", in->name);
+        if (io_buf_add(s, (const char *)b, n)) return sx_fail(err, "%s: out of memory", in->name);
         in->pos += n + (nl ? 1 : 0);
         if (nl) break;
     }
@@ -199,7 +209,7 @@ int ds_in_getline(ds_in *in, ds_buf *s, sx_err *err) {
 }
 
 /* The rest of the member as one text. */
-int ds_in_slurp(ds_in *in, ds_buf *s, sx_err *err) {
+int io_in_slurp(io_in *in, io_buf *s, sx_err *err) {
     s->len = 0;
     for (;;) {
         if (in->pos == in->len) {
@@ -207,15 +217,15 @@ int ds_in_slurp(ds_in *in, ds_buf *s, sx_err *err) {
             if (r < 0) return -1;
             if (r == 0) break;
         }
-        if (ds_buf_add(s, (const char *)in->buf + in->pos, in->len - in->pos))
+        if (io_buf_add(s, (const char *)in->buf + in->pos, in->len - in->pos))
             return sx_fail(err, "%s: out of memory", in->name);
         in->pos = in->len;
     }
-    if (ds_buf_add(s, "", 0)) return sx_fail(err, "%s: out of memory", in->name);
+    if (io_buf_add(s, "", 0)) return sx_fail(err, "%s: out of memory", in->name);
     return 0;
 }
 
-int ds_buf_add(ds_buf *s, const char *p, size_t n) {
+int io_buf_add(io_buf *s, const char *p, size_t n) {
     if (s->len + n + 1 > s->cap) {
         size_t c = s->cap ? s->cap : 256;
         while (c < s->len + n + 1) c *= 2;

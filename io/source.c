@@ -1,4 +1,4 @@
-/* source.c — text sources: the KIND:PATH[//MEMBER][#FIELD] syntax (see datasets.h), the
+/* source.c — text sources: the KIND:PATH[//MEMBER][#FIELD] syntax (see io.h), the
  * per-kind record readers (text lines, whole files, JSONL fields, CSV columns) and labels
  * (a "FIELD OP NUMBER" rule splitting a labelled set into toxic and clean streams). */
 #include <ctype.h>
@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ds_in.h"
+#include "io_in.h"
 #include "sx_json.h"
 
 enum { K_TEXT, K_TEXTFILE, K_JSONL, K_CSV };
@@ -15,7 +15,7 @@ enum { OP_GE, OP_LE, OP_GT, OP_LT, OP_EQ, OP_NE };
 typedef struct part {
     int kind;
     char *pattern, *member, *field;
-    ds_in in;
+    io_in in;
     int opened, in_file;
     int text_col, label_col, ncols; /* CSV */
 } part;
@@ -27,8 +27,8 @@ struct sx_text_source {
     char *label_field;
     int op;
     double thr;
-    ds_buf line, doc;
-    ds_csv_rec rec;
+    io_buf line, doc;
+    io_csv_rec rec;
     char where[8300];
     int64_t n_docs, n_bad, n_unlabelled;
     char first_bad[SX_ERR_LEN]; /* "file:line: problem" of the first skipped record */
@@ -47,6 +47,8 @@ static int starts_with_kind(const char *s) {
     const char *c = strchr(s, ':');
     return c && kind_of(s, (size_t)(c - s)) >= 0;
 }
+
+int sx_source_is_spec(const char *spec) { return spec && starts_with_kind(spec); }
 
 static int parse_part(part *p, const char *spec, size_t n, sx_err *err) {
     char *s = strndup(spec, n);
@@ -73,7 +75,7 @@ static int parse_part(part *p, const char *spec, size_t n, sx_err *err) {
     /* PATH//MEMBER: split at the first "//" whose left side names an archive */
     for (char *q = strstr(rest, "//"); q; q = strstr(q + 1, "//")) {
         *q = 0;
-        if (ds_path_kind(rest) == DS_ARCHIVE) {
+        if (io_path_kind(rest) == IO_ARCHIVE) {
             p->member = strdup(q + 2);
             break;
         }
@@ -155,7 +157,7 @@ void sx_source_close(sx_text_source *s) {
     if (!s) return;
     for (int i = 0; i < s->nparts; i++) {
         part *p = &s->parts[i];
-        if (p->opened) ds_in_close(&p->in);
+        if (p->opened) io_in_close(&p->in);
         free(p->pattern);
         free(p->member);
         free(p->field);
@@ -164,7 +166,7 @@ void sx_source_close(sx_text_source *s) {
     free(s->label_field);
     free(s->line.p);
     free(s->doc.p);
-    ds_csv_free(&s->rec);
+    io_csv_free(&s->rec);
     free(s);
 }
 
@@ -244,13 +246,13 @@ static int bad_record(sx_text_source *s, sx_err *err, const char *what, const ch
 
 static int csv_header(sx_text_source *s, part *p, sx_err *err) {
     int64_t line;
-    int r = ds_csv_read(&p->in, &s->rec, &line, err);
+    int r = io_csv_read(&p->in, &s->rec, SX_CSV_LENIENT, &line, err);
     if (r < 0) return -1;
     if (r == 0) return sx_fail(err, "%s: empty CSV file (no header row)", p->in.name);
     p->text_col = p->label_col = -1;
     p->ncols = s->rec.n;
     for (int i = 0; i < s->rec.n; i++) {
-        const char *h = ds_csv_field(&s->rec, i);
+        const char *h = io_csv_field(&s->rec, i);
         if (i == 0 && (unsigned char)h[0] == 0xEF && (unsigned char)h[1] == 0xBB) h += 3; /* BOM */
         if (strcmp(h, p->field) == 0) p->text_col = i;
         if (s->label_field && strcmp(h, s->label_field) == 0) p->label_col = i;
@@ -264,35 +266,35 @@ static int csv_header(sx_text_source *s, part *p, sx_err *err) {
 /* Read the next record of the open file of part p into s->doc (+ label).  Returns 1 with a
  * document, 0 at the end of the file, 2 to skip this record, -1 on error. */
 static int read_record(sx_text_source *s, part *p, double *label, int *has_label, sx_err *err) {
-    ds_in *in = &p->in;
+    io_in *in = &p->in;
     *has_label = 0;
     s->doc.len = 0;
     if (p->kind == K_TEXTFILE) {
         if (in->eof && in->pos == in->len) return 0;
         snprintf(s->where, sizeof s->where, "%s", in->name);
-        if (ds_in_slurp(in, &s->doc, err)) return -1;
+        if (io_in_slurp(in, &s->doc, err)) return -1;
         in->eof = 1;
         return s->doc.len ? 1 : 2;
     }
     if (p->kind == K_CSV) {
         int64_t line;
-        int r = ds_csv_read(in, &s->rec, &line, err);
+        int r = io_csv_read(in, &s->rec, SX_CSV_LENIENT, &line, err);
         if (r <= 0) return r;
         snprintf(s->where, sizeof s->where, "%s:%lld", in->name, (long long)line);
-        if (s->rec.n == 1 && !*ds_csv_field(&s->rec, 0)) return 2; /* blank line */
+        if (s->rec.n == 1 && !*io_csv_field(&s->rec, 0)) return 2; /* blank line */
         if (s->rec.n <= p->text_col || (p->label_col >= 0 && s->rec.n <= p->label_col))
             return bad_record(s, err, "row has too few fields", NULL) ? -1 : 2;
-        const char *t = ds_csv_field(&s->rec, p->text_col);
-        if (ds_buf_add(&s->doc, t, strlen(t))) return sx_fail(err, "%s: out of memory", s->where);
+        const char *t = io_csv_field(&s->rec, p->text_col);
+        if (io_buf_add(&s->doc, t, strlen(t))) return sx_fail(err, "%s: out of memory", s->where);
         if (p->label_col >= 0) {
-            int r2 = str_number(ds_csv_field(&s->rec, p->label_col), label);
+            int r2 = str_number(io_csv_field(&s->rec, p->label_col), label);
             if (r2 < 0) return bad_record(s, err, "label is not a number:",
-                                          ds_csv_field(&s->rec, p->label_col)) ? -1 : 2;
+                                          io_csv_field(&s->rec, p->label_col)) ? -1 : 2;
             *has_label = r2;
         }
         return 1;
     }
-    int r = ds_in_getline(in, &s->line, err);
+    int r = io_in_getline(in, &s->line, err);
     if (r <= 0) return r;
     int64_t line = in->line++;
     snprintf(s->where, sizeof s->where, "%s:%lld", in->name, (long long)line);
@@ -302,7 +304,7 @@ static int read_record(sx_text_source *s, part *p, double *label, int *has_label
     }
     if (p->kind == K_TEXT) {
         if (!s->line.len) return 2;
-        return ds_buf_add(&s->doc, s->line.p, s->line.len) ? sx_fail(err, "%s: out of memory", s->where) : 1;
+        return io_buf_add(&s->doc, s->line.p, s->line.len) ? sx_fail(err, "%s: out of memory", s->where) : 1;
     }
     /* JSONL */
     const char *q = s->line.p;
@@ -314,7 +316,7 @@ static int read_record(sx_text_source *s, part *p, double *label, int *has_label
     int rc = 1;
     if (!cJSON_IsString(t)) {
         rc = bad_record(s, err, "no string field", p->field) ? -1 : 2;
-    } else if (ds_buf_add(&s->doc, t->valuestring, strlen(t->valuestring))) {
+    } else if (io_buf_add(&s->doc, t->valuestring, strlen(t->valuestring))) {
         rc = sx_fail(err, "%s: out of memory", s->where);
     } else if (s->label_field) {
         int r2 = json_number(json_path(j, s->label_field), label);
@@ -329,14 +331,14 @@ int sx_source_next(sx_text_source *s, sx_doc *doc, sx_err *err) {
     while (s->cur < s->nparts) {
         part *p = &s->parts[s->cur];
         if (!p->opened) {
-            if (ds_in_open(&p->in, p->pattern, p->member, s->o.max_entry_bytes, err)) return -1;
+            if (io_in_open(&p->in, p->pattern, p->member, s->o.max_entry_bytes, err)) return -1;
             p->opened = 1;
         }
         if (!p->in_file) {
-            int r = ds_in_next_file(&p->in, err);
+            int r = io_in_next_file(&p->in, err);
             if (r < 0) return -1;
             if (r == 0) {
-                ds_in_close(&p->in);
+                io_in_close(&p->in);
                 p->opened = 0;
                 s->cur++;
                 continue;
@@ -364,7 +366,7 @@ int sx_source_next(sx_text_source *s, sx_doc *doc, sx_err *err) {
             doc->score = label;
             if ((s->o.want == 1 && !doc->is_toxic) || (s->o.want == 2 && doc->is_toxic)) continue;
         }
-        if (s->o.html_unescape) s->doc.len = sx_html_unescape(s->doc.p, s->doc.len);
+        if (s->o.html_unescape) s->doc.len = sx_html_decode(s->doc.p, s->doc.len, 0);
         doc->text = s->doc.p;
         doc->len = s->doc.len;
         doc->where = s->where;

@@ -1,0 +1,269 @@
+/* schema.c — the column tables of schema.h. */
+#include <string.h>
+
+#include "schema.h"
+
+#define S SX_COL_STR
+#define I SX_COL_INT
+#define N SX_COL_NUM
+#define SCHEMA(var, file, producer, meaning, cols)                                            \
+    const sx_schema var = {file, producer, meaning, (int)(sizeof cols / sizeof cols[0]), cols}
+
+static const sx_col metrics[] = {
+    {"sae", S, 0, "SAE name (folder name under the train output)"},
+    {"step", N, 0, "optimiser step"},
+    {"tokens", N, 0, "training tokens seen"},
+    {"mse", N, 0, "mean squared reconstruction error"},
+    {"fvu", N, 0, "fraction of variance unexplained"},
+    {"l0", N, 0, "mean active latents per token"},
+    {"dead_frac", N, 0, "share of latents that did not fire in the dead-latent window"},
+    {"mean_max_act", N, 0, "mean over latents of the largest activation in the window"},
+    {"lr", N, 0, "learning rate at this step"},
+    {"tokens_per_s", N, 0, "training throughput"}};
+SCHEMA(SX_SCHEMA_METRICS, "metrics.jsonl", "train", "one logged training step of one SAE", metrics);
+
+static const sx_col pairs[] = {
+    {"small_latent", I, 1, "latent of the narrow SAE"},
+    {"wide_latent", I, 1, "latent of the wide SAE"},
+    {"cosine", N, 1, "cosine of their decoder directions (>= the split threshold)"}};
+SCHEMA(SX_SCHEMA_PAIRS, "pairs.csv", "analyze split", "one narrow-wide latent pair", pairs);
+
+static const sx_col families[] = {
+    {"family_id", I, 1, "feature family (connected component of pairs.csv)"},
+    {"sae", S, 1, "SAE label of the member"},
+    {"latent", I, 1, "latent index of the member"}};
+SCHEMA(SX_SCHEMA_FAMILIES, "families.csv", "analyze split", "one member of a feature family",
+       families);
+
+static const sx_col best[] = {
+    {"sae", S, 1, "SAE label"},
+    {"latent", I, 1, "latent index"},
+    {"best_match", I, 1, "closest latent of the other SAE by decoder cosine"},
+    {"cosine", N, 1, "that cosine"},
+    {"n_children", I, 0, "wide latents paired with this narrow latent (empty for wide ones)"}};
+SCHEMA(SX_SCHEMA_BEST_MATCHES, "best_matches.csv", "analyze split",
+       "one latent of either SAE and its best match", best);
+
+static const sx_col stats[] = {
+    {"sae", S, 1, "SAE label"},
+    {"latent", I, 1, "latent index"},
+    {"fire_freq", N, 1, "share of tokens on which it fires (> 0)"},
+    {"mean_act", N, 1, "mean activation over all tokens"},
+    {"max_act", N, 1, "largest activation"},
+    {"q50", N, 1, "median activation over the tokens where it fires"},
+    {"q90", N, 1, "90th percentile of those"},
+    {"q99", N, 1, "99th percentile of those"}};
+SCHEMA(SX_SCHEMA_LATENT_STATS, "latent_stats.csv", "analyze stats", "one latent of one SAE",
+       stats);
+
+static const sx_col ctx[] = {
+    {"sae", S, 1, "SAE label"},
+    {"latent", I, 1, "latent index"},
+    {"rank", I, 1, "1 = the strongest context"},
+    {"activation", N, 1, "activation at the token"},
+    {"context_before", S, 1, "decoded text before the token"},
+    {"token", S, 1, "decoded token"},
+    {"context_after", S, 1, "decoded text after the token"}};
+SCHEMA(SX_SCHEMA_TOP_CONTEXTS, "top_contexts.csv", "analyze stats",
+       "one top-activating context of a latent", ctx);
+
+#define EFFECT_COLS                                                                           \
+    {"auroc", N, 0, "AUROC of the max activation per text, toxic vs clean"},                  \
+        {"cohens_d", N, 0, "Cohen's d of the same"},                                          \
+        {"mean_toxic", N, 0, "mean max-activation over toxic texts"},                         \
+        {"mean_clean", N, 0, "mean max-activation over clean texts"},                         \
+        {"mean_diff", N, 0, "mean_toxic - mean_clean"},                                       \
+        {"fire_rate_toxic", N, 0, "share of toxic texts on which it fires"},                  \
+        {"fire_rate_clean", N, 0, "share of clean texts on which it fires"},                  \
+        {"log_odds", N, 0, "log odds ratio of firing, toxic vs clean (smoothed)"}
+
+static const sx_col effects[] = {
+    {"sae", S, 1, "SAE label"},
+    {"latent", I, 1, "latent index"},
+    EFFECT_COLS,
+    {"q50_toxic", N, 0, "median max-activation over toxic texts"},
+    {"q90_toxic", N, 0, "90th percentile of those"},
+    {"q99_toxic", N, 0, "99th percentile of those"},
+    {"max_toxic", N, 0, "largest of those"}};
+SCHEMA(SX_SCHEMA_LATENT_EFFECTS, "latent_effects.csv", "analyze toxic",
+       "one latent of one SAE (every latent)", effects);
+
+static const sx_col toxic[] = {
+    {"sae", S, 1, "SAE label"},
+    {"latent", I, 1, "latent index"},
+    {"rank", I, 1, "1 = the most toxic latent of this SAE"},
+    {"score", N, 1, "the ranking score (--rank-by)"},
+    EFFECT_COLS,
+    {"family_id", I, 0, "feature family (empty without --families or when alone)"},
+    {"family_size", I, 0, "members of that family"},
+    {"top_promoted", S, 0, "logit lens: tokens the decoder direction promotes, space-separated"},
+    {"top_suppressed", S, 0, "logit lens: tokens it suppresses"}};
+SCHEMA(SX_SCHEMA_TOXIC_LATENTS, "toxic_latents.csv", "analyze toxic",
+       "one of the top toxic latents of an SAE", toxic);
+
+static const sx_col fam_eff[] = {
+    {"family_id", I, 1, "feature family with a toxic member"},
+    {"sae", S, 1, "SAE label of the member"},
+    {"latent", I, 1, "latent index"},
+    {"auroc", N, 0, "AUROC, toxic vs clean"},
+    {"cohens_d", N, 0, "Cohen's d"},
+    {"mean_diff", N, 0, "mean_toxic - mean_clean"},
+    {"share_of_mean_diff", N, 0, "its share of the positive mean_diff of its SAE's members"}};
+SCHEMA(SX_SCHEMA_FAMILY_EFFECTS, "family_effects.csv", "analyze toxic",
+       "one member of a family that has a toxic latent", fam_eff);
+
+#define CI(x, what)                                                                           \
+    {x, N, 0, what}, {x "_lo", N, 0, "lower end of its bootstrap 95% CI"},                    \
+        {x "_hi", N, 0, "upper end of its bootstrap 95% CI"}
+static const sx_col sweep[] = {
+    {"condition", S, 0, "condition name (tier, strength, latents)"},
+    {"tier", S, 1, "none, ablate, suppress, steer, meandiff or banned"},
+    {"alpha", N, 1, "strength"},
+    {"latents", S, 0, "steered latents, space-separated"},
+    {"n_prompts", I, 0, "prompts"},
+    {"n_samples", I, 0, "generations per prompt"},
+    CI("emt", "expected maximum toxicity over a prompt's samples"),
+    CI("tox_prob", "share of prompts with at least one sample scored >= 0.5"),
+    CI("mean_tox", "mean toxicity of all samples"),
+    CI("ppl", "perplexity of the samples under the unsteered model"),
+    {"acc", N, 0, "two-choice benchmark accuracy (empty without --benchmark)"},
+    {"acc_norm", N, 0, "the same, length-normalised"},
+    {"acc_n", I, 0, "benchmark items"}};
+SCHEMA(SX_SCHEMA_STEERING_SWEEP, "steering_sweep.csv", "evaluate",
+       "one steering condition of the sweep", sweep);
+
+static const sx_col sae_eval[] = {
+    {"sae", S, 1, "SAE path as given"},
+    {"d_sae", I, 1, "latents"},
+    {"n_tokens", I, 1, "evaluated tokens"},
+    {"l0", N, 1, "mean active latents per token"},
+    {"mse", N, 1, "mean squared reconstruction error"},
+    {"explained_variance", N, 1, "1 - fvu"},
+    {"fvu", N, 1, "fraction of variance unexplained"},
+    {"ce_clean", N, 1, "next-token cross-entropy, unmodified model"},
+    {"ce_spliced", N, 1, "the same with the SAE reconstruction spliced in"},
+    {"ce_zero", N, 1, "the same with the hook zero-ablated"},
+    {"ce_loss_score", N, 1, "(ce_zero - ce_spliced) / (ce_zero - ce_clean)"},
+    {"kl_spliced", N, 1, "KL(p_clean || p_spliced), nats"},
+    {"kl_zero", N, 1, "KL(p_clean || p_zero), nats"},
+    {"kl_div_score", N, 1, "(kl_zero - kl_spliced) / kl_zero"},
+    {"dead_frac", N, 1, "share of latents that never fired"},
+    {"dense_frac", N, 1, "share of latents firing on > 10% of tokens"},
+    {"hook", S, 1, "hook point"},
+    {"n_spliced", I, 1, "positions spliced (BOS is not)"},
+    {"n_ce", I, 1, "positions in the cross-entropy"}};
+SCHEMA(SX_SCHEMA_SAE_EVAL, "sae_eval.csv", "eval-sae", "one SAE spliced into the model",
+       sae_eval);
+
+static const sx_col training[] = {
+    {"sae", S, 1, "SAE name"},
+    {"step", I, 1, "optimiser step"},
+    {"tokens", I, 1, "training tokens seen"},
+    {"mse", N, 1, "mean squared reconstruction error"},
+    {"fvu", N, 1, "fraction of variance unexplained"},
+    {"l0", N, 1, "mean active latents per token"},
+    {"dead_frac", N, 1, "share of dead latents"},
+    {"mean_max_act", N, 1, "mean largest activation"},
+    {"lr", N, 1, "learning rate"},
+    {"tokens_per_s", N, 1, "training throughput"}};
+SCHEMA(SX_SCHEMA_TRAINING_METRICS, "training_metrics.csv", "export",
+       "one logged training step (metrics.jsonl as a table)", training);
+
+static const sx_col latents[] = {
+    {"sae", S, 1, "SAE name"},
+    {"latent", I, 1, "latent index"},
+    {"fire_freq", N, 1, "from latent_stats.csv"},
+    {"mean_act", N, 1, "from latent_stats.csv"},
+    {"max_act", N, 1, "from latent_stats.csv"},
+    {"q50", N, 1, "from latent_stats.csv"},
+    {"q90", N, 1, "from latent_stats.csv"},
+    {"q99", N, 1, "from latent_stats.csv"},
+    {"is_toxic", I, 1, "1 when listed in toxic_latents.csv"},
+    {"toxic_rank", I, 1, "its rank there (empty when not toxic)"},
+    {"score", N, 1, "from toxic_latents.csv"},
+    EFFECT_COLS,
+    {"family_id", I, 1, "feature family"},
+    {"family_size", I, 1, "members of that family"},
+    {"family_members", S, 1, "the other members, space-separated sae:latent"},
+    {"top_promoted", S, 1, "logit lens, from toxic_latents.csv"},
+    {"top_suppressed", S, 1, "logit lens, from toxic_latents.csv"},
+    {"top_activation", N, 1, "activation of its top context"},
+    {"top_context_before", S, 1, "text before the top token"},
+    {"top_token", S, 1, "the top token"},
+    {"top_context_after", S, 1, "text after the top token"}};
+SCHEMA(SX_SCHEMA_LATENTS, "latents_<sae>.csv", "export", "one latent of that SAE, all joined",
+       latents);
+
+static const sx_col width[] = {
+    {"family_id", I, 1, "feature family with a toxic member (a concept)"},
+    {"n_toxic", I, 1, "toxic members"},
+    {"narrow_sae", S, 1, "the narrow SAE"},
+    {"narrow_width", I, 1, "its latents"},
+    {"narrow_size", I, 1, "family members in it"},
+    {"narrow_latents", S, 1, "those members, space-separated"},
+    {"wide_sae", S, 1, "the wide SAE"},
+    {"wide_width", I, 1, "its latents"},
+    {"wide_size", I, 1, "family members in it"},
+    {"wide_latents", S, 1, "those members"},
+    {"split_ratio", N, 1, "wide_size / narrow_size"},
+    {"narrow_max_mean_diff", N, 1, "largest mean_diff among the narrow toxic members"},
+    {"wide_max_mean_diff", N, 1, "largest mean_diff among the wide toxic members"},
+    {"wide_sum_mean_diff", N, 1, "sum of the positive wide mean_diffs"},
+    {"wide_top_share", N, 1, "wide_max_mean_diff / wide_sum_mean_diff"},
+    {"narrow_best_score", N, 1, "best toxicity score, narrow side"},
+    {"wide_best_score", N, 1, "best toxicity score, wide side"},
+    {"cos_max", N, 1, "largest decoder cosine joining the two sides"},
+    {"cos_mean", N, 1, "mean of those cosines"}};
+SCHEMA(SX_SCHEMA_WIDTH_COMPARISON, "width_comparison.csv", "export",
+       "one concept: a family across the two widths", width);
+
+const sx_schema *const SX_SCHEMAS[] = {
+    &SX_SCHEMA_METRICS,        &SX_SCHEMA_PAIRS,          &SX_SCHEMA_FAMILIES,
+    &SX_SCHEMA_BEST_MATCHES,   &SX_SCHEMA_LATENT_STATS,   &SX_SCHEMA_TOP_CONTEXTS,
+    &SX_SCHEMA_LATENT_EFFECTS, &SX_SCHEMA_TOXIC_LATENTS,  &SX_SCHEMA_FAMILY_EFFECTS,
+    &SX_SCHEMA_STEERING_SWEEP, &SX_SCHEMA_SAE_EVAL,       &SX_SCHEMA_TRAINING_METRICS,
+    &SX_SCHEMA_LATENTS,        &SX_SCHEMA_WIDTH_COMPARISON, NULL};
+
+const sx_schema *sx_schema_find(const char *file) {
+    const char *b = strrchr(file, '/');
+    b = b ? b + 1 : file;
+    for (int i = 0; SX_SCHEMAS[i]; i++)
+        if (strcmp(SX_SCHEMAS[i]->file, b) == 0) return SX_SCHEMAS[i];
+    size_t n = strlen(b);
+    if (n > 12 && strncmp(b, "latents_", 8) == 0 && strcmp(b + n - 4, ".csv") == 0)
+        return &SX_SCHEMA_LATENTS;
+    return NULL;
+}
+
+int sx_schema_col(const sx_schema *s, const char *name) {
+    for (int i = 0; i < s->ncols; i++)
+        if (strcmp(s->cols[i].name, name) == 0) return i;
+    return -1;
+}
+
+enum { MAX_COLS = 64 };
+
+int sx_csv_open_schema(sx_csv_writer *w, const char *path, const sx_schema *s, sx_err *err) {
+    const char *names[MAX_COLS];
+    if (s->ncols > MAX_COLS) return sx_fail(err, "%s: schema %s has too many columns", path, s->file);
+    for (int c = 0; c < s->ncols; c++) names[c] = s->cols[c].name;
+    return sx_csv_open(w, path, names, s->ncols, err);
+}
+
+int sx_csv_require_schema(const sx_csv_table *t, const sx_schema *s, sx_err *err) {
+    for (int c = 0; c < s->ncols; c++)
+        if (s->cols[c].required && sx_csv_col(t, s->cols[c].name) < 0)
+            return sx_fail(err, "%s:1: missing column '%s'", t->path, s->cols[c].name);
+    return 0;
+}
+
+int sx_csv_check_schema(const sx_csv_table *t, const sx_schema *s, sx_err *err) {
+    for (int c = 0; c < s->ncols || c < t->ncols; c++) {
+        const char *got = c < t->ncols ? t->header[c] : "(none)";
+        const char *want = c < s->ncols ? s->cols[c].name : "(none)";
+        if (strcmp(got, want) != 0)
+            return sx_fail(err, "%s:1: column %d is '%s', the schema of %s says '%s'", t->path,
+                           c + 1, got, s->file, want);
+    }
+    return 0;
+}
