@@ -1,7 +1,9 @@
 /* capi.c — the flat binding API of capi.h over the public saetox API. */
 #include "capi.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "analysis.h"
@@ -22,6 +24,34 @@ void sx_capi_model_dims(const sx_model *m, int *vocab, int *d_model, int *n_laye
     if (n_ctx) *n_ctx = c->n_ctx;
     if (bos) *bos = c->bos_id;
     if (eos) *eos = c->eos_id;
+}
+
+/* A load that failed with the unclassified SX_ERROR on a path that does not exist (or cannot be
+ * examined) gets the code a binding can branch on: SX_ENOTFOUND / SX_EIO; the message is kept. */
+static void classify_missing(const char *path, sx_err *err) {
+    struct stat sb;
+    if (!err || err->code != SX_ERROR || !path) return;
+    if (stat(path, &sb) != 0) err->code = errno == ENOENT || errno == ENOTDIR ? SX_ENOTFOUND : SX_EIO;
+}
+
+int sx_capi_model_load(const char *dir, sx_model **out, sx_err *err) {
+    *out = NULL;
+    if (!dir) return sx_failc(err, SX_EINVAL, "model path is NULL");
+    if (sx_model_load(dir, out, err)) {
+        classify_missing(dir, err);
+        return -1;
+    }
+    return 0;
+}
+
+int sx_capi_tokenizer_load(const char *dir, sx_tokenizer **out, sx_err *err) {
+    *out = NULL;
+    if (!dir) return sx_failc(err, SX_EINVAL, "tokenizer path is NULL");
+    if (sx_tokenizer_load(dir, out, err)) {
+        classify_missing(dir, err);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---------- steering ---------- */
@@ -139,6 +169,7 @@ sx_sae *sx_capi_sae_load(const char *path, sx_err *err) {
     sx_sae *s = calloc(1, sizeof *s);
     if (!s) return sx_failc(err, SX_ENOMEM, "%s: out of memory", path), NULL;
     if (sx_sae_load(path, s, err)) {
+        classify_missing(path, err);
         free(s);
         return NULL;
     }
@@ -227,11 +258,20 @@ int sx_capi_train(const char *const *caches, int n_caches, const char *out_dir, 
     o.out_dir = out_dir;
     o.progress = 0;
     sx_cache_info info;
-    if (sx_cache_info_read(caches[0], &info, err)) return -1;
+    if (sx_cache_info_read(caches[0], &info, err)) {
+        classify_missing(caches[0], err);
+        return -1;
+    }
     if (info.hook_name[0]) o.hook_name = info.hook_name;
     if (info.model[0]) o.model_name = info.model;
-    if (sx_train_caches(&o, caches, n_caches, err)) return -1;
-    if (eval_cache && eval_cache[0] && sx_train_eval(&o, eval_cache, err)) return -1;
+    if (sx_train_caches(&o, caches, n_caches, err)) {
+        for (int i = 0; i < n_caches; i++) classify_missing(caches[i], err);
+        return -1;
+    }
+    if (eval_cache && eval_cache[0] && sx_train_eval(&o, eval_cache, err)) {
+        classify_missing(eval_cache, err);
+        return -1;
+    }
     return 0;
 }
 

@@ -16,6 +16,7 @@
 #include "core.h"
 #include "models.h"
 #include "sae.h"
+#include "tokenizer.h"
 
 SX_BEGIN_DECLS
 
@@ -25,6 +26,10 @@ void sx_capi_free(void *p);
 size_t sx_capi_err_size(void);
 
 /* ---------- models ---------- */
+/* sx_model_load / sx_tokenizer_load, with a path that does not exist reported as SX_ENOTFOUND
+ * (SX_EIO when it cannot be examined) rather than the unclassified SX_ERROR. */
+int sx_capi_model_load(const char *dir, sx_model **out, sx_err *err);
+int sx_capi_tokenizer_load(const char *dir, sx_tokenizer **out, sx_err *err);
 /* vocab_size, d_model, n_layers, n_ctx, bos_id, eos_id (any pointer may be NULL). */
 void sx_capi_model_dims(const sx_model *m, int *vocab, int *d_model, int *n_layers, int *n_ctx, int *bos,
                         int *eos);
@@ -57,7 +62,7 @@ int sx_capi_generate(sx_model *m, const int32_t *ids, int n, int max_new_tokens,
 
 /* ---------- SAEs ---------- */
 /* A heap-allocated loaded SAE (sx_sae_load: SAELens folder, its sae_weights.safetensors or a
- * Gemma Scope params.npz); sx_capi_sae_free releases it. */
+ * Gemma Scope params.npz; a missing path is SX_ENOTFOUND); sx_capi_sae_free releases it. */
 sx_sae *sx_capi_sae_load(const char *path, sx_err *err);
 void sx_capi_sae_free(sx_sae *sae);
 /* arch (sx_sae_arch), d_in, d_sae, k, apply_b_dec_to_input; *norm_scale; any may be NULL. */
