@@ -121,6 +121,7 @@ class Model:
         self.bos_id, self.eos_id = bos.value, eos.value
 
     def close(self):
+        """Free the model (and its tokenizer); later calls raise SaetoxError."""
         if getattr(self, "_h", None):
             _LIB.sx_model_free(self._h)
             self._h = None
@@ -128,7 +129,11 @@ class Model:
             _LIB.sx_tokenizer_free(self._tok)
             self._tok = None
 
-    __del__ = close
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the library may already be gone
+            pass
 
     def __enter__(self):
         return self
@@ -266,9 +271,12 @@ class SAE:
         self.model_name = _LIB.sx_capi_sae_model_name(self._h).decode()
 
     def __del__(self):
-        if getattr(self, "_h", None):
-            _LIB.sx_capi_sae_free(self._h)
-            self._h = None
+        try:
+            if getattr(self, "_h", None):
+                _LIB.sx_capi_sae_free(self._h)
+                self._h = None
+        except Exception:  # interpreter shutdown
+            pass
 
     def __repr__(self):
         return (f"saetox.SAE({self.path!r}: {self.arch}, d_in {self.d_in}, d_sae {self.d_sae}, "
