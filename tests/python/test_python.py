@@ -165,6 +165,19 @@ expect_error(lambda: saetox.Steering(sae, [1], "boost", 1.0), (saetox.SX_EINVAL,
 r = subprocess.run([sys.executable, "-c", "import saetox"], capture_output=True, text=True,
                    env=dict(os.environ, SAETOX_LIBRARY=missing))
 check(r.returncode != 0 and "ImportError" in r.stderr and missing in r.stderr, f"ImportError: {r.stderr[-300:]}")
+# without SAETOX_LIBRARY: an installed prefix found by pkg-config (a stand-in prefix here)
+pre = os.path.join(WORK, "prefix")
+os.makedirs(os.path.join(pre, "lib", "pkgconfig"))
+os.symlink(os.path.realpath(saetox.LIBRARY_PATH), os.path.join(pre, "lib", "libsaetox.so"))
+with open(os.path.join(pre, "lib", "pkgconfig", "saetox.pc"), "w") as fh:
+    fh.write(f"prefix={pre}\nlibdir=${{prefix}}/lib\nName: saetox\nDescription: x\nVersion: 0.2.0\n"
+             "Libs: -L${libdir} -lsaetox\n")
+env = {k: v for k, v in os.environ.items() if k != "SAETOX_LIBRARY"}
+env["PKG_CONFIG_PATH"] = os.path.join(pre, "lib", "pkgconfig")
+r = subprocess.run([sys.executable, "-c", "import saetox; print(saetox.LIBRARY_PATH)"], capture_output=True,
+                   text=True, env=env)
+check(r.returncode == 0 and r.stdout.strip() == os.path.join(pre, "lib", "libsaetox.so"),
+      f"library via pkg-config: {r.stdout} {r.stderr[-300:]}")
 
 # ---------------------------------------------------------------- tokenizer and generation vs the program
 text = "The weather today is cold, you idiot."
