@@ -102,7 +102,7 @@ int cmd_score_toxicity(int argc, char **argv) {
                        opts, (int)(sizeof opts / sizeof opts[0]), argc, argv);
     if (rc) return rc == 1 ? 0 : 2;
     sx_set_threads((int)threads);
-    sx_err err = {{0}};
+    sx_err err = {0};
     records r = {0};
     double *p = NULL;
     sx_scorer *s = NULL;

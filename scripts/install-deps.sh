@@ -4,7 +4,8 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config libopenblas-dev libopenblas-openmp-dev libhdf5-dev libarchive-dev libcjson-dev
       libzstd-dev zlib1g-dev libcairo2-dev
       python3-h5py python3-numpy python3-pandas python3-nbformat python3-matplotlib
-      jupyter-nbconvert python3-ipykernel python3-nbclient)
+      jupyter-nbconvert python3-ipykernel python3-nbclient
+      python3-pip python3-setuptools)   # pip install ./python (tests/python), offline
 # The HTML dashboard test runs headless Chromium; it is large (~400 MB installed), so only the
 # test command asks for it (SAETOX_WITH_CHROMIUM=1, set by `make test`), with valgrind for the
 # memcheck tests (label valgrind).

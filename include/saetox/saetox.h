@@ -12,6 +12,7 @@
  *   analysis.h   toxicity latents, feature splitting, statistics, eval-sae metrics
  *   steering.h   the toxicity scorer, interventions, the steering evaluation
  *   export.h     CSV / notebook / HTML / PNG reports
+ *   capi.h       a flat API for language bindings (handles, caller-provided buffers)
  * Every call that can fail returns -1 (or NULL) and fills an sx_err; library code never
  * prints to stdout and never exits. */
 #ifndef SAETOX_SAETOX_H
@@ -28,5 +29,6 @@
 #include "analysis.h"
 #include "steering.h"
 #include "export.h"
+#include "capi.h"
 
 #endif
