@@ -10,7 +10,7 @@
 
 /* Gated default sparsity coefficient at d_in 768 (scaled by sqrt(d_in/768) like ReLU's), on
  * inputs normalised to mean norm sqrt(d_in). */
-#define GATED_L1 1.0
+#define GATED_L1 20.0
 
 void sx_train_opts_default(sx_train_opts *o) {
     memset(o, 0, sizeof *o);

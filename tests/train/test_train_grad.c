@@ -146,7 +146,7 @@ static void check_arch(sx_sae_arch arch) {
     sx_scratch s;
     int dense = arch == SX_SAE_STANDARD || arch == SX_SAE_JUMPRELU || arch == SX_SAE_GATED;
     int bt = arch == SX_SAE_BATCHTOPK || arch == SX_SAE_MATRYOSHKA;
-    int unconstrained = arch == SX_SAE_STANDARD || arch == SX_SAE_GATED; /* decoder norms free */
+    int unconstrained = arch == SX_SAE_STANDARD; /* decoder norms free */
     CHECK(sx_tsae_init(&t, arch, D, M, K, dense ? 0.7 : 0, "grad", &err) == 0, "init");
     CHECK(sx_scratch_init(&s, B, D, M, K, AUXK, dense, bt, &err) == 0, "scratch");
     if (arch == SX_SAE_MATRYOSHKA) {
