@@ -89,12 +89,13 @@ static int parse_groups(const cJSON *cfg, const char *ctx, int d_sae, sx_sae *na
     if (g && !cJSON_IsNull(g)) {
         if (!cJSON_IsArray(g)) return sx_fail(err, "%s: 'matryoshka_widths' is not an array", ctx);
         for (const cJSON *it = g->child; it; it = it->next) {
-            if (!cJSON_IsNumber(it) || it->valuedouble != (double)(int)it->valuedouble || it->valuedouble <= 0)
+            double v = cJSON_IsNumber(it) ? it->valuedouble : -1;
+            if (!(v >= 1) || v != floor(v))
                 return sx_fail(err, "%s: 'matryoshka_widths' holds a non-positive or non-integer width", ctx);
-            int w = (int)it->valuedouble;
+            if (v > d_sae) return sx_fail(err, "%s: 'matryoshka_widths' entry %.0f exceeds d_sae %d", ctx, v, d_sae);
+            int w = (int)v; /* in 1..d_sae: the cast is exact */
             if (names->n_groups > 0 && w <= names->groups[names->n_groups - 1])
                 return sx_fail(err, "%s: 'matryoshka_widths' must be strictly increasing", ctx);
-            if (w > d_sae) return sx_fail(err, "%s: 'matryoshka_widths' entry %d exceeds d_sae %d", ctx, w, d_sae);
             if (names->n_groups >= SX_SAE_MAX_GROUPS)
                 return sx_fail(err, "%s: more than %d matryoshka_widths", ctx, SX_SAE_MAX_GROUPS);
             names->groups[names->n_groups++] = w;

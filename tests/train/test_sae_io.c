@@ -178,6 +178,14 @@ static void check_bad_cfg(const char *tmp) {
     sx_sae s;
     CHECK(sx_sae_load(dir, &s, &err) == -1 && strstr(err.msg, "gated") && strstr(err.msg, "cfg.json"),
           "unsupported arch: %s", err.msg);
+    const char *mat[3][2] = {{"[1e300]", "exceeds"}, {"[2, 2.5]", "non-integer"}, {"[4, \"x\"]", "non-integer"}};
+    for (int q = 0; q < 3; q++) { /* huge, fractional, non-numeric widths: refused, no UB */
+        char buf[256];
+        snprintf(buf, sizeof buf, "{\"d_in\": 4, \"d_sae\": 8, \"architecture\": \"matryoshka_batchtopk\", \"k\": 2, "
+                 "\"matryoshka_widths\": %s}", mat[q][0]);
+        sx_write_file_atomic(p, buf, strlen(buf), &err);
+        CHECK(sx_sae_load(dir, &s, &err) == -1 && strstr(err.msg, mat[q][1]), "matryoshka_widths %s: %s", mat[q][0], err.msg);
+    }
     cfg = "{\"d_in\": 4, \"d_sae\": 8, \"architecture\": \"topk\", \"activation_fn_kwargs\": {\"k\": 9}}";
     sx_write_file_atomic(p, cfg, strlen(cfg), &err);
     CHECK(sx_sae_load(dir, &s, &err) == -1 && strstr(err.msg, "k"), "k > d_sae: %s", err.msg);
