@@ -11,7 +11,8 @@
  * b_dec through xc).  The Heaviside gate has zero gradient, so the reconstruction term reaches
  * W_enc only through the magnitude path.  The L1 is weighted by the decoder norms, and the
  * decoder rows are kept at unit norm (gradient projected onto the sphere, rows renormalised
- * after each step), as in the paper: without the constraint nothing but the L1 acts on the
+ * after each step), as dictionary_learning's GatedSAETrainer does (trainers/gdm.py,
+ * ConstrainedAdam; with unit rows the weighting is 1): without the constraint nothing but the L1 acts on the
  * norms (the auxiliary path has the decoder detached and r_mag absorbs any scale on the
  * magnitude path), so they shrink and the gate's L1 fades (measured: L0 58 -> 90 of 128 on
  * the planted test instead of ~3).
