@@ -64,9 +64,12 @@ static void run_cfg(const cfg *c, int steps) {
     sx_err err = {0};
     sx_tsae t;
     sx_scratch s;
-    int dense = c->arch == SX_SAE_STANDARD || c->arch == SX_SAE_JUMPRELU;
+    int dense = c->arch == SX_SAE_STANDARD || c->arch == SX_SAE_JUMPRELU || c->arch == SX_SAE_GATED;
+    int bt = c->arch == SX_SAE_BATCHTOPK || c->arch == SX_SAE_MATRYOSHKA;
     if (sx_tsae_init(&t, c->arch, D, c->width, c->k, dense ? 5.0 : 0, c->name, &err) ||
-        sx_scratch_init(&s, BATCH, D, c->width, c->k > 0 ? c->k : 1, D / 2, dense, c->arch == SX_SAE_BATCHTOPK, &err)) {
+        sx_scratch_init(&s, BATCH, D, c->width, c->k > 0 ? c->k : 1, D / 2, dense, bt, &err) ||
+        (c->arch == SX_SAE_GATED && sx_scratch_gated(&s, &err)) ||
+        (c->arch == SX_SAE_MATRYOSHKA && sx_scratch_groups(&s, 2, &err))) {
         printf("%-10s %6d  error: %s\n", c->name, c->width, err.msg);
         return;
     }
@@ -75,6 +78,7 @@ static void run_cfg(const cfg *c, int steps) {
     sx_rng_seed(&rng, 1);
     for (size_t i = 0; i < (size_t)BATCH * D; i++) x[i] = (float)sx_rng_normal(&rng);
     sx_tsae_init_params(&t, 1, 0, x, BATCH, 0.001);
+    if (c->arch == SX_SAE_MATRYOSHKA) t.n_groups = 2, t.groups[0] = c->width / 4, t.groups[1] = c->width;
     sx_blas_single(1);
     sx_step_ctx ctx = {0};
     ctx.B = BATCH, ctx.x = x, ctx.s = &s, ctx.lr = 1e-4, ctx.sparsity_scale = 1;
@@ -85,7 +89,9 @@ static void run_cfg(const cfg *c, int steps) {
     for (int st = 0; st <= steps; st++) {
         double ts = sx_now();
         ctx.adam_t = st + 1, ctx.tokens_before = (int64_t)st * BATCH;
-        int rc = dense ? sx_step_dense(&t, &ctx, &err) : sx_step_sparse(&t, &ctx, &err);
+        int rc = c->arch == SX_SAE_GATED ? sx_step_gated(&t, &ctx, &err)
+                 : dense                 ? sx_step_dense(&t, &ctx, &err)
+                                         : sx_step_sparse(&t, &ctx, &err);
         if (rc) {
             printf("%-10s %6d  error: %s\n", c->name, c->width, err.msg);
             return;
@@ -131,7 +137,8 @@ static void run_cfg(const cfg *c, int steps) {
 int main(int argc, char **argv) {
     bench_positional(argc, argv, 3,
                      "usage: bench_sae [timed_steps (default 7)] [threads (default all)] [only: one of topk-16384,\n"
-                     "                 topk-65536, batchtopk-16384, relu-16384, jumprelu-16384]\n");
+                     "                 topk-65536, batchtopk-16384, relu-16384, jumprelu-16384, matryoshka-16384,\n"
+                     "                 gated-16384]\n");
     int steps = argc > 1 ? atoi(argv[1]) : 7;
     int threads = argc > 2 ? atoi(argv[2]) : 0;
     if (steps < 1) steps = 1;
@@ -141,6 +148,8 @@ int main(int argc, char **argv) {
         {SX_SAE_BATCHTOPK, "batchtopk", 16384, 32, 0, 2}, /* the issue sets no target */
         {SX_SAE_STANDARD, "relu", 16384, 0, 1600, 10},
         {SX_SAE_JUMPRELU, "jumprelu", 16384, 0, 0, 10},
+        {SX_SAE_MATRYOSHKA, "matryoshka", 16384, 32, 0, 2}, /* groups 4096,16384 */
+        {SX_SAE_GATED, "gated", 16384, 0, 0, 14},
     };
     const char *only = argc > 3 ? argv[3] : NULL;
     int matched = !only;

@@ -42,17 +42,18 @@ static int parse_int_list(const char *s, int *out, int max) {
 
 int cmd_train(int argc, char **argv) {
     const char *cache = NULL, *arch = NULL, *widths = NULL, *ks = NULL, *l1 = NULL, *out = NULL,
-               *nan = "stop", *eval = NULL;
+               *nan = "stop", *eval = NULL, *groups = NULL;
     int64_t batch = 4096, tokens = 0, seed = 0, threads = 0, ck_every = 0, log_every = 50,
             dead = 0, aux_k = 0, stop_after = 0;
     double lr = 0, clip = 0, jr_eps = 0.001, jr_thr = 0.001;
     int resume = 0, normalize = 0, no_normalize = 0, quiet = 0;
     cli_opt opts[] = {
         {"cache", CLI_STR, &cache, "F.h5[,G.h5..]", "activation caches (HDF5 with /activations [N,d_in])", 1, 0},
-        {"arch", CLI_STR, &arch, "ARCH", "relu | topk | batchtopk | jumprelu", 1, 0},
+        {"arch", CLI_STR, &arch, "ARCH", "relu | topk | batchtopk | jumprelu | matryoshka (Matryoshka BatchTopK) | gated", 1, 0},
         {"widths", CLI_STR, &widths, "W1,W2..", "SAE widths (d_sae), all trained in one pass", 1, 0},
-        {"k", CLI_STR, &ks, "K[,K2..]", "active latents per row for topk / batchtopk (default 32)", 0, 0},
-        {"l1", CLI_STR, &l1, "X[,Y..]", "sparsity coefficient(s) for relu / jumprelu (default 5*sqrt(d_in/768) / 0.01*d_in)", 0, 0},
+        {"k", CLI_STR, &ks, "K[,K2..]", "active latents per row for topk / batchtopk / matryoshka (default 32)", 0, 0},
+        {"groups", CLI_STR, &groups, "W1,W2..", "matryoshka: nested prefix widths, strictly increasing, ending at the width (e.g. 1024,4096)", 0, 0},
+        {"l1", CLI_STR, &l1, "X[,Y..]", "sparsity coefficient(s) for relu / jumprelu / gated (default 5*sqrt(d_in/768) / 0.01*d_in / sqrt(d_in/768))", 0, 0},
         {"batch", CLI_INT, &batch, "B", "rows per step (default 4096)", 0, 0},
         {"tokens", CLI_INT, &tokens, "N", "training rows in total (steps = N / B)", 1, 0},
         {"seed", CLI_INT, &seed, "S", "seed (initialisation and data order; default 0)", 0, 0},
@@ -62,8 +63,8 @@ int cmd_train(int argc, char **argv) {
         {"checkpoint-every", CLI_INT, &ck_every, "STEPS", "write DIR/checkpoint/ every STEPS steps", 0, 0},
         {"resume", CLI_FLAG, &resume, NULL, "continue from DIR/checkpoint/ (same options)", 0, 0},
         {"nan-policy", CLI_STR, &nan, "stop|skip", "a batch with NaN/Inf: stop with an error (default) or skip it", 0, 0},
-        {"normalize", CLI_FLAG, &normalize, NULL, "scale inputs to mean norm sqrt(d_in) (default for relu/jumprelu)", 0, 0},
-        {"no-normalize", CLI_FLAG, &no_normalize, NULL, "do not scale inputs (default for topk/batchtopk)", 0, 0},
+        {"normalize", CLI_FLAG, &normalize, NULL, "scale inputs to mean norm sqrt(d_in) (default for relu/jumprelu/gated)", 0, 0},
+        {"no-normalize", CLI_FLAG, &no_normalize, NULL, "do not scale inputs (default for topk/batchtopk/matryoshka)", 0, 0},
         {"eval-cache", CLI_STR, &eval, "F.h5", "held-out cache: final mse/fvu/l0 per SAE into DIR/eval.jsonl", 0, 0},
         {"log-every", CLI_INT, &log_every, "STEPS", "metrics line every STEPS steps (default 50)", 0, 0},
         {"grad-clip", CLI_DBL, &clip, "X", "clip each SAE's gradient norm to X (default off)", 0, 0},
@@ -83,19 +84,36 @@ int cmd_train(int argc, char **argv) {
     else if (strcmp(arch, "topk") == 0) o.arch = SX_SAE_TOPK;
     else if (strcmp(arch, "batchtopk") == 0) o.arch = SX_SAE_BATCHTOPK;
     else if (strcmp(arch, "jumprelu") == 0) o.arch = SX_SAE_JUMPRELU;
-    else return usage_err("--arch must be relu, topk, batchtopk or jumprelu");
+    else if (strcmp(arch, "matryoshka") == 0 || strcmp(arch, "matryoshka_batchtopk") == 0) o.arch = SX_SAE_MATRYOSHKA;
+    else if (strcmp(arch, "gated") == 0) o.arch = SX_SAE_GATED;
+    else return usage_err("--arch must be relu, topk, batchtopk, jumprelu, matryoshka or gated");
     o.n_widths = parse_int_list(widths, o.widths, SX_TRAIN_MAX_SAES);
     if (o.n_widths <= 0) return usage_err("--widths expects a comma-separated list of integers");
     if (ks) {
-        if (o.arch != SX_SAE_TOPK && o.arch != SX_SAE_BATCHTOPK) return usage_err("--k applies to topk and batchtopk");
+        if (o.arch != SX_SAE_TOPK && o.arch != SX_SAE_BATCHTOPK && o.arch != SX_SAE_MATRYOSHKA)
+            return usage_err("--k applies to topk, batchtopk and matryoshka");
         o.n_k = parse_int_list(ks, o.ks, 8);
         if (o.n_k <= 0) return usage_err("--k expects a comma-separated list of integers");
     }
     if (l1) {
-        if (o.arch != SX_SAE_STANDARD && o.arch != SX_SAE_JUMPRELU) return usage_err("--l1 applies to relu and jumprelu");
+        if (o.arch != SX_SAE_STANDARD && o.arch != SX_SAE_JUMPRELU && o.arch != SX_SAE_GATED)
+            return usage_err("--l1 applies to relu, jumprelu and gated");
         o.n_l1 = parse_dbl_list(l1, o.l1s, 8);
         if (o.n_l1 <= 0) return usage_err("--l1 expects a comma-separated list of numbers");
     }
+    if (groups) {
+        if (o.arch != SX_SAE_MATRYOSHKA) return usage_err("--groups applies to matryoshka");
+        o.n_groups = parse_int_list(groups, o.groups, SX_SAE_MAX_GROUPS);
+        if (o.n_groups <= 0) return usage_err("--groups expects a comma-separated list of at most 16 integers");
+    } else if (o.arch == SX_SAE_MATRYOSHKA) {
+        return usage_err("--arch matryoshka needs --groups W1,..,WIDTH");
+    }
+    for (int g = 0; g < o.n_groups; g++)
+        if (o.groups[g] <= 0 || (g > 0 && o.groups[g] <= o.groups[g - 1]))
+            return usage_err("--groups must be positive and strictly increasing");
+    for (int w = 0; w < o.n_widths; w++)
+        if (o.n_groups > 0 && o.groups[o.n_groups - 1] != o.widths[w])
+            return usage_err("--groups must end at the width (one --widths value for matryoshka)");
     if (strcmp(nan, "stop") == 0) o.nan_policy = SX_NAN_STOP;
     else if (strcmp(nan, "skip") == 0) o.nan_policy = SX_NAN_SKIP;
     else return usage_err("--nan-policy must be stop or skip");

@@ -130,7 +130,7 @@ int sx_intervention_banned(sx_intervention *iv, const int *ids, int n, int vocab
 int sx_intervention_acts(const sx_intervention *iv, const float *x, int n, float *acts, sx_err *err) {
     const sx_sae *sae = iv->sae;
     const int d = iv->d, L = iv->n_lat;
-    if (sae->arch == SX_SAE_TOPK) {
+    if (sae->arch == SX_SAE_TOPK || sae->arch == SX_SAE_GATED) { /* gated: two paths, see sae_encode.c */
         enum { CHUNK = 256 }; /* bounds the [rows, d_sae] scratch (25 MB at d_sae 24576) */
         int cr = n < CHUNK ? n : CHUNK;
         float *full = malloc(sizeof(float) * (size_t)(cr > 0 ? cr : 1) * sae->d_sae);

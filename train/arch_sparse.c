@@ -1,5 +1,10 @@
-/* arch_sparse.c — one training step of a TopK (Gao et al. 2024) or BatchTopK (Bussmann et al.
- * 2024) SAE, with AuxK for dead latents.  Only the encoder is dense:
+/* arch_sparse.c — one training step of a TopK (Gao et al. 2024), BatchTopK (Bussmann et al.
+ * 2024) or Matryoshka BatchTopK (Bussmann et al. 2025, Nabeshima 2025) SAE, with AuxK for dead
+ * latents.  Matryoshka: nested prefixes W_0 < .. < W_{n-1} = m; x_hat_g decodes the kept
+ * latents j < W_g (+ b_dec) and the loss is sum_g (1/B) sum_rows ||x_hat_g - x||^2 (SAELens
+ * matryoshka_batchtopk: every inner level's MSE added to the outer loss with weight 1); a
+ * latent of group h gets the gradient row G_h = (2/B) sum_{g >= h} (x_hat_g - x).  AuxK fits
+ * the full residual x - x_hat_{n-1}.  Only the encoder is dense:
  *   FLOP floor per row: 2*d*m (encoder sgemm)  +  ~4*d*(k + k_aux) (sparse decoder forward,
  *   its backward and the W_enc/W_dec gradients)  +  m compares (top-k selection).
  * The encoder never materialises the B x m pre-activations (encode_fused.c).
@@ -115,41 +120,99 @@ static inline void prefetch_row(const float *p, int d) {
     for (int i = 0; i < d; i += 16) __builtin_prefetch(p + i);
 }
 
+/* The matryoshka group of latent j (0 for the other archs). */
+static inline int group_of(const sx_tsae *t, int j) {
+    int g = 0;
+    while (j >= t->groups[g]) g++;
+    return g;
+}
+
+/* Matryoshka rows: prefix reconstructions, their residuals, the cumulative gradient rows G_h
+ * (G + h*B*d) and dL/dpre of the kept entries.  Returns sum_g ||e_g||^2; *se_last, *se_first
+ * the outer and innermost terms.  acc: d floats of scratch.  Extra cost over one decode: the
+ * n_groups residual rows (n_groups * 3d FLOPs). */
+static double matryoshka_row(const sx_tsae *t, const sx_step_ctx *c, int r, float *acc, double *se_last,
+                             double *se_first) {
+    const sx_scratch *s = c->s;
+    const int d = t->d, ng = t->n_groups;
+    const int64_t BD = (int64_t)c->B * d;
+    const float g2 = 2.0f / (float)c->B;
+    const float *xr = c->x + (int64_t)r * d;
+    const int *ci = s->cand_idx + (int64_t)r * s->cand_max;
+    const float *cv = s->cand_val + (int64_t)r * s->cand_max;
+    float *cdp = s->cand_dp + (int64_t)r * s->cand_max;
+    memcpy(acc, t->b_dec, (size_t)d * sizeof(float));
+    double tot = 0;
+    for (int g = 0; g < ng; g++) {
+        int lo = g ? t->groups[g - 1] : 0, hi = t->groups[g];
+        for (int q = 0; q < s->row_n[r]; q++)
+            if (ci[q] >= lo && ci[q] < hi) axpy(cv[q], t->W_dec + (int64_t)ci[q] * d, acc, d);
+        float *E = s->G + g * BD + (int64_t)r * d;
+        double se = 0;
+        for (int i = 0; i < d; i++) {
+            float e = acc[i] - xr[i];
+            se += (double)e * e;
+            E[i] = e;
+        }
+        tot += se;
+        if (g == 0) *se_first = se;
+        if (g == ng - 1) *se_last = se;
+    }
+    for (int g = ng - 1; g >= 0; g--) { /* G_g = g2 e_g + G_{g+1} */
+        float *E = s->G + g * BD + (int64_t)r * d;
+        const float *N = g < ng - 1 ? E + BD : NULL;
+        for (int i = 0; i < d; i++) E[i] = g2 * E[i] + (N ? N[i] : 0.0f);
+    }
+    for (int q = 0; q < s->row_n[r]; q++)
+        cdp[q] = dot(s->G + group_of(t, ci[q]) * BD + (int64_t)r * d, t->W_dec + (int64_t)ci[q] * d, d);
+    return tot;
+}
+
 /* Per row: sparse decode, residual, dL/dx_hat, dL/dpre of every entry, AuxK. */
 static void rows_backward(sx_tsae *t, const sx_step_ctx *c, int kaux) {
     sx_scratch *s = c->s;
     const int B = c->B, d = t->d;
     const float g2 = 2.0f / (float)B, ga = (float)(2.0 * c->aux_coef / B);
+    const int ng = t->n_groups;
+    const int64_t BD = (int64_t)B * d;
     memset(s->tpart, 0, (size_t)s->nthreads * 8 * sizeof(double));
 #pragma omp parallel for schedule(static) if (sx_par((int64_t)c->B * t->m))
     for (int r = 0; r < B; r++) {
         double *tp = s->tpart + (int64_t)tid() * 8;
         const float *xr = c->x + (int64_t)r * d;
-        float *G = s->G + (int64_t)r * d;
+        float *G = s->G + (ng - 1) * BD + (int64_t)r * d; /* the outer level's row */
         const int *ci = s->cand_idx + (int64_t)r * s->cand_max;
         const float *cv = s->cand_val + (int64_t)r * s->cand_max;
         float *cdp = s->cand_dp + (int64_t)r * s->cand_max;
-        memcpy(G, t->b_dec, (size_t)d * sizeof(float));
         float mx = 0;
-        for (int q = 0; q < s->row_n[r]; q++) {
-            if (q + 1 < s->row_n[r]) prefetch_row(t->W_dec + (int64_t)ci[q + 1] * d, d);
-            axpy(cv[q], t->W_dec + (int64_t)ci[q] * d, G, d);
+        for (int q = 0; q < s->row_n[r]; q++)
             if (cv[q] > mx) mx = cv[q];
-        }
         double se = 0;
-        for (int i = 0; i < d; i++) {
-            float e = G[i] - xr[i];
-            se += (double)e * e;
-            G[i] = g2 * e;
+        if (ng > 1) {
+            double se0 = 0;
+            tp[4] += matryoshka_row(t, c, r, s->lat_tmp + (int64_t)tid() * 2 * d, &se, &se0);
+            tp[5] += se0;
+        } else {
+            memcpy(G, t->b_dec, (size_t)d * sizeof(float));
+            for (int q = 0; q < s->row_n[r]; q++) {
+                if (q + 1 < s->row_n[r]) prefetch_row(t->W_dec + (int64_t)ci[q + 1] * d, d);
+                axpy(cv[q], t->W_dec + (int64_t)ci[q] * d, G, d);
+            }
+            for (int i = 0; i < d; i++) {
+                float e = G[i] - xr[i];
+                se += (double)e * e;
+                G[i] = g2 * e;
+            }
+            for (int q = 0; q < s->row_n[r]; q++) cdp[q] = dot(G, t->W_dec + (int64_t)ci[q] * d, d);
+            tp[4] += se, tp[5] += se;
         }
-        for (int q = 0; q < s->row_n[r]; q++) cdp[q] = dot(G, t->W_dec + (int64_t)ci[q] * d, d);
         tp[0] += se, tp[2] += s->row_n[r], tp[3] += mx;
         if (kaux > 0 && s->row_naux[r] > 0) {
             const int *ai = s->aux_idx + (int64_t)r * s->aux_max;
             const float *av = s->aux_val + (int64_t)r * s->aux_max;
             float *adp = s->aux_dp + (int64_t)r * s->aux_max;
             float *Ga = s->Gaux + (int64_t)r * d;
-            /* e = x - x_hat = -G/g2; diff = e_hat - e */
+            /* e = x - x_hat = -G/g2; diff = e_hat - e (matryoshka: the outer x_hat, G_{n-1} = g2 e) */
             for (int i = 0; i < d; i++) Ga[i] = G[i] / g2;
             for (int q = 0; q < s->row_naux[r]; q++) axpy(av[q], t->W_dec + (int64_t)ai[q] * d, Ga, d);
             double sa = 0;
@@ -161,12 +224,13 @@ static void rows_backward(sx_tsae *t, const sx_step_ctx *c, int kaux) {
             tp[1] += sa;
         }
     }
-    double acc[4] = {0, 0, 0, 0};
+    double acc[6] = {0, 0, 0, 0, 0, 0};
     for (int th = 0; th < s->nthreads; th++)
-        for (int q = 0; q < 4; q++) acc[q] += s->tpart[th * 8 + q];
+        for (int q = 0; q < 6; q++) acc[q] += s->tpart[th * 8 + q];
     t->mse_sum = acc[0], t->aux_loss = c->aux_coef * acc[1] / B, t->l0_sum = acc[2], t->maxact_sum = acc[3];
+    t->group_mse[0] = acc[5], t->group_mse[ng - 1] = acc[0];
     t->sparsity_loss = 0;
-    t->loss = acc[0] / B + t->aux_loss;
+    t->loss = acc[4] / B + t->aux_loss;
 }
 
 /* Group the entries by latent (counting sort; row order inside a latent). */
@@ -187,12 +251,12 @@ static void group_entries(sx_tsae *t, const sx_step_ctx *c) {
         const float *cv = s->cand_val + (int64_t)r * s->cand_max;
         const float *cdp = s->cand_dp + (int64_t)r * s->cand_max;
         for (int q = 0; q < s->row_n[r]; q++)
-            s->ent[s->lat_cur[ci[q]]++] = (sx_entry){r, 0, cv[q], cdp[q]};
+            s->ent[s->lat_cur[ci[q]]++] = (sx_entry){r, 0, (int16_t)group_of(t, ci[q]), cv[q], cdp[q]};
         const int *ai = s->aux_idx + (int64_t)r * s->aux_max;
         const float *av = s->aux_val + (int64_t)r * s->aux_max;
         const float *adp = s->aux_dp + (int64_t)r * s->aux_max;
         for (int q = 0; q < s->row_naux[r]; q++)
-            s->ent[s->lat_cur[ai[q]]++] = (sx_entry){r, 1, av[q], adp[q]};
+            s->ent[s->lat_cur[ai[q]]++] = (sx_entry){r, 1, 0, av[q], adp[q]};
     }
     /* b_enc gradient per latent, summed in row order (the latent pass repeats this sum) */
 #pragma omp parallel for schedule(static) if (sx_par((int64_t)c->B * t->m))
@@ -209,7 +273,7 @@ static void group_entries(sx_tsae *t, const sx_step_ctx *c) {
 static void latent_pass(sx_tsae *t, const sx_step_ctx *c, int mode, float gscale, const sx_adam *ad) {
     sx_scratch *s = c->s;
     const int d = t->d, m = t->m;
-    const int64_t md = (int64_t)m * d;
+    const int64_t md = (int64_t)m * d, BD = (int64_t)c->B * d;
 #pragma omp parallel for schedule(dynamic, SX_ENC_NR) if (sx_par((int64_t)c->B * t->m))
     for (int j = 0; j < m; j++) { /* chunks of whole latent panels: no two threads share a line */
         int th = tid();
@@ -222,9 +286,9 @@ static void latent_pass(sx_tsae *t, const sx_step_ctx *c, int mode, float gscale
             memset(gdec, 0, (size_t)2 * d * sizeof(float));
             for (int e = e0; e < e1; e++) {
                 const sx_entry *en = &s->ent[e];
-                const float *Gr = (en->aux ? s->Gaux : s->G) + (int64_t)en->row * d;
+                const float *Gr = (en->aux ? s->Gaux : s->G + en->grp * BD) + (int64_t)en->row * d;
                 if (e + 1 < e1) { /* rows are scattered over 2 x B*d floats: start the next two early */
-                    prefetch_row((en[1].aux ? s->Gaux : s->G) + (int64_t)en[1].row * d, d);
+                    prefetch_row((en[1].aux ? s->Gaux : s->G + en[1].grp * BD) + (int64_t)en[1].row * d, d);
                     prefetch_row(s->xc + (int64_t)en[1].row * d, d);
                 }
                 axpy(en->a, Gr, gdec, d);
@@ -271,7 +335,10 @@ static void bdec_grad(sx_tsae *t, const sx_step_ctx *c, float *out) {
 int sx_step_sparse(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
     sx_scratch *s = c->s;
     const int B = c->B, d = t->d, m = t->m;
-    const int bt = t->arch == SX_SAE_BATCHTOPK;
+    const int bt = t->arch == SX_SAE_BATCHTOPK || t->arch == SX_SAE_MATRYOSHKA;
+    if (t->n_groups > s->n_groups || t->groups[t->n_groups - 1] != m)
+        return sx_fail(err, "%s: %d matryoshka groups need sx_scratch_groups and must end at width %d", t->name,
+                       t->n_groups, m);
     int C = bt ? (4 * t->k < m ? 4 * t->k : m) : (t->k < m ? t->k : m);
     if (C > s->cand_max) C = s->cand_max;
     int n_dead = 0;

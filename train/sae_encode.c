@@ -1,6 +1,7 @@
 /* sae_encode.c — inference: encode (dense sgemm + each architecture's activation) and decode.
  * FLOP floor: encode 2*d_in*d_sae per row, decode 2*d_sae*d_in per row (dense). */
 #include <cblas.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,7 +33,10 @@ static void activate_rows(const sx_sae *sae, float *pre, int64_t n) {
         for (int64_t r = 0; r < n; r++)
             for (int j = 0; j < m; j++) pre[r * m + j] = pre[r * m + j] > 0 ? pre[r * m + j] : 0;
         break;
+    case SX_SAE_GATED: /* handled in sx_sae_encode (needs the raw product) */
+        break;
     case SX_SAE_JUMPRELU:
+    case SX_SAE_MATRYOSHKA:
     case SX_SAE_BATCHTOPK: {
         const float *t = sae->threshold;
 #pragma omp parallel for schedule(static)
@@ -71,7 +75,12 @@ int sx_sae_encode(const sx_sae *sae, const float *x, int64_t n, float *feature_a
     if (sae->arch == SX_SAE_TOPK && sae->k <= 0) return sx_fail(err, "SAE: topk with k %d", sae->k);
     int64_t blk = n < ENC_BLOCK ? n : ENC_BLOCK;
     float *xc = malloc((size_t)blk * (size_t)d * sizeof(float));
-    if (!xc) return sx_fail(err, "SAE encode: out of memory");
+    float *em = sae->arch == SX_SAE_GATED ? malloc((size_t)m * sizeof(float)) : NULL;
+    if (!xc || (sae->arch == SX_SAE_GATED && (!em || !sae->r_mag || !sae->b_mag))) {
+        free(xc), free(em);
+        return sx_fail(err, "SAE encode: out of memory");
+    }
+    for (int j = 0; em && j < m; j++) em[j] = expf(sae->r_mag[j]);
     const float s = sae->norm_scale > 0 ? sae->norm_scale : 1.0f;
     for (int64_t r0 = 0; r0 < n; r0 += blk) {
         int64_t nb = n - r0 < blk ? n - r0 : blk;
@@ -79,13 +88,29 @@ int sx_sae_encode(const sx_sae *sae, const float *x, int64_t n, float *feature_a
             for (int i = 0; i < d; i++)
                 xc[r * d + i] = x[(r0 + r) * d + i] * s - (sae->apply_b_dec_to_input ? sae->b_dec[i] : 0.f);
         float *pre = feature_acts + r0 * m;
-        for (int64_t r = 0; r < nb; r++) memcpy(pre + r * m, sae->b_enc, (size_t)m * sizeof(float));
+        const int gated = sae->arch == SX_SAE_GATED;
+        for (int64_t r = 0; r < nb; r++)
+            if (gated) memset(pre + r * m, 0, (size_t)m * sizeof(float));
+            else memcpy(pre + r * m, sae->b_enc, (size_t)m * sizeof(float));
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, m, d, 1.0f, xc, d,
                     sae->W_enc, m, 1.0f, pre, m);
+        if (gated) { /* one product P = xc W_enc serves both paths (W_mag = W_enc * exp(r_mag)) */
+            const float *bg = sae->b_enc, *bm = sae->b_mag;
+            float *hp = hidden_pre ? hidden_pre + r0 * m : NULL;
+#pragma omp parallel for schedule(static) if (nb * m >= (1 << 16))
+            for (int64_t r = 0; r < nb; r++)
+                for (int j = 0; j < m; j++) {
+                    float P = pre[r * m + j], mag = P * em[j] + bm[j];
+                    if (hp) hp[r * m + j] = mag; /* SAELens: hidden_pre is the magnitude pre-activation */
+                    pre[r * m + j] = (P + bg[j] > 0 && mag > 0) ? mag : 0.0f;
+                }
+            continue;
+        }
         if (hidden_pre) memcpy(hidden_pre + r0 * m, pre, (size_t)nb * m * sizeof(float));
         activate_rows(sae, pre, nb);
     }
     free(xc);
+    free(em);
     return 0;
 }
 

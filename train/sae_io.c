@@ -25,11 +25,15 @@ const char *sx_sae_arch_name(sx_sae_arch a) {
     case SX_SAE_TOPK: return "topk";
     case SX_SAE_BATCHTOPK: return "batchtopk";
     case SX_SAE_JUMPRELU: return "jumprelu";
+    case SX_SAE_MATRYOSHKA: return "matryoshka_batchtopk";
+    case SX_SAE_GATED: return "gated";
     }
     return "unknown";
 }
 
-static int needs_threshold(sx_sae_arch a) { return a == SX_SAE_JUMPRELU || a == SX_SAE_BATCHTOPK; }
+static int needs_threshold(sx_sae_arch a) {
+    return a == SX_SAE_JUMPRELU || a == SX_SAE_BATCHTOPK || a == SX_SAE_MATRYOSHKA;
+}
 
 void sx_sae_free(sx_sae *sae) {
     if (!sae) return;
@@ -38,6 +42,8 @@ void sx_sae_free(sx_sae *sae) {
     free(sae->W_dec);
     free(sae->b_dec);
     free(sae->threshold);
+    free(sae->r_mag);
+    free(sae->b_mag);
     memset(sae, 0, sizeof *sae);
 }
 
@@ -56,8 +62,14 @@ int sx_sae_alloc(sx_sae *sae, sx_sae_arch arch, int d_in, int d_sae, int k, sx_e
     sae->b_enc = calloc((size_t)d_sae, sizeof(float));
     sae->b_dec = calloc((size_t)d_in, sizeof(float));
     if (needs_threshold(arch)) sae->threshold = calloc((size_t)d_sae, sizeof(float));
+    if (arch == SX_SAE_GATED) {
+        sae->r_mag = calloc((size_t)d_sae, sizeof(float));
+        sae->b_mag = calloc((size_t)d_sae, sizeof(float));
+    }
+    if (arch == SX_SAE_MATRYOSHKA) sae->n_groups = 1, sae->groups[0] = d_sae;
     if (!sae->W_enc || !sae->W_dec || !sae->b_enc || !sae->b_dec ||
-        (needs_threshold(arch) && !sae->threshold)) {
+        (needs_threshold(arch) && !sae->threshold) ||
+        (arch == SX_SAE_GATED && (!sae->r_mag || !sae->b_mag))) {
         sx_sae_free(sae);
         return sx_fail(err, "SAE: out of memory for d_in %d x d_sae %d", d_in, d_sae);
     }
@@ -70,6 +82,34 @@ static int ends_with(const char *s, const char *suf) {
 }
 
 /* ---------- SAELens ---------- */
+/* SAELens matryoshka_batchtopk: "matryoshka_widths" strictly increasing, the last = d_sae
+ * (SAELens appends d_sae when it is missing; we do the same). */
+static int parse_groups(const cJSON *cfg, const char *ctx, int d_sae, sx_sae *names, sx_err *err) {
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(cfg, "matryoshka_widths");
+    names->n_groups = 0;
+    if (g && !cJSON_IsNull(g)) {
+        if (!cJSON_IsArray(g)) return sx_fail(err, "%s: 'matryoshka_widths' is not an array", ctx);
+        for (const cJSON *it = g->child; it; it = it->next) {
+            double v = cJSON_IsNumber(it) ? it->valuedouble : -1;
+            if (!(v >= 1) || v != floor(v))
+                return sx_fail(err, "%s: 'matryoshka_widths' holds a non-positive or non-integer width", ctx);
+            if (v > d_sae) return sx_fail(err, "%s: 'matryoshka_widths' entry %.0f exceeds d_sae %d", ctx, v, d_sae);
+            int w = (int)v; /* in 1..d_sae: the cast is exact */
+            if (names->n_groups > 0 && w <= names->groups[names->n_groups - 1])
+                return sx_fail(err, "%s: 'matryoshka_widths' must be strictly increasing", ctx);
+            if (names->n_groups >= SX_SAE_MAX_GROUPS)
+                return sx_fail(err, "%s: more than %d matryoshka_widths", ctx, SX_SAE_MAX_GROUPS);
+            names->groups[names->n_groups++] = w;
+        }
+    }
+    if (names->n_groups == 0 || names->groups[names->n_groups - 1] != d_sae) {
+        if (names->n_groups >= SX_SAE_MAX_GROUPS)
+            return sx_fail(err, "%s: more than %d matryoshka_widths", ctx, SX_SAE_MAX_GROUPS);
+        names->groups[names->n_groups++] = d_sae;
+    }
+    return 0;
+}
+
 static int parse_cfg(const cJSON *cfg, const char *ctx, sx_sae_arch *arch, int *d_in, int *d_sae,
                      int *k, int *apply_bdec, float *norm_scale, sx_sae *names, sx_err *err) {
     int64_t v;
@@ -98,10 +138,14 @@ static int parse_cfg(const cJSON *cfg, const char *ctx, sx_sae_arch *arch, int *
     else if (strcmp(a, "topk") == 0) *arch = SX_SAE_TOPK;
     else if (strcmp(a, "batchtopk") == 0) *arch = SX_SAE_BATCHTOPK;
     else if (strcmp(a, "jumprelu") == 0) *arch = SX_SAE_JUMPRELU;
-    else return sx_fail(err, "%s: unsupported architecture '%s' (standard, topk, batchtopk, jumprelu)", ctx, a);
-    if (*arch == SX_SAE_STANDARD && strcmp(fn, "relu") != 0)
+    else if (strcmp(a, "matryoshka_batchtopk") == 0) *arch = SX_SAE_MATRYOSHKA;
+    else if (strcmp(a, "gated") == 0) *arch = SX_SAE_GATED;
+    else return sx_fail(err, "%s: unsupported architecture '%s' (standard, topk, batchtopk, jumprelu, "
+                             "matryoshka_batchtopk, gated)", ctx, a);
+    if (*arch == SX_SAE_MATRYOSHKA && parse_groups(cfg, ctx, *d_sae, names, err)) return -1;
+    if ((*arch == SX_SAE_STANDARD || *arch == SX_SAE_GATED) && strcmp(fn, "relu") != 0)
         return sx_fail(err, "%s: unsupported activation_fn_str '%s'", ctx, fn);
-    if ((*arch == SX_SAE_TOPK || *arch == SX_SAE_BATCHTOPK) && (*k <= 0 || *k > *d_sae))
+    if ((*arch == SX_SAE_TOPK || *arch == SX_SAE_BATCHTOPK || *arch == SX_SAE_MATRYOSHKA) && (*k <= 0 || *k > *d_sae))
         return sx_fail(err, "%s: topk needs activation_fn_kwargs.k in 1..d_sae, got %d", ctx, *k);
     *apply_bdec = 1;
     if (sx_json_bool(cfg, "apply_b_dec_to_input", apply_bdec, ctx, err) < 0) return -1;
@@ -151,10 +195,17 @@ static int load_saelens(const char *cfg_path, const char *w_path, sx_sae *sae, s
     sae->norm_scale = ns;
     memcpy(sae->hook_name, tmpnames.hook_name, sizeof sae->hook_name);
     memcpy(sae->model_name, tmpnames.model_name, sizeof sae->model_name);
+    if (arch == SX_SAE_MATRYOSHKA) {
+        sae->n_groups = tmpnames.n_groups;
+        memcpy(sae->groups, tmpnames.groups, sizeof sae->groups);
+    }
     int64_t s_enc[2] = {d_in, d_sae}, s_dec[2] = {d_sae, d_in}, s_sae[1] = {d_sae},
             s_in[1] = {d_in};
+    const int gated = arch == SX_SAE_GATED;
     rc = sx_st_read_f32_into(&st, "W_enc", 2, s_enc, sae->W_enc, err) ||
-         sx_st_read_f32_into(&st, "b_enc", 1, s_sae, sae->b_enc, err) ||
+         sx_st_read_f32_into(&st, gated ? "b_gate" : "b_enc", 1, s_sae, sae->b_enc, err) ||
+         (gated && sx_st_read_f32_into(&st, "r_mag", 1, s_sae, sae->r_mag, err)) ||
+         (gated && sx_st_read_f32_into(&st, "b_mag", 1, s_sae, sae->b_mag, err)) ||
          sx_st_read_f32_into(&st, "W_dec", 2, s_dec, sae->W_dec, err) ||
          sx_st_read_f32_into(&st, "b_dec", 1, s_in, sae->b_dec, err);
     if (!rc && sae->threshold) {
@@ -259,20 +310,24 @@ static int hook_layer_of(const char *hook) {
 int sx_sae_save_meta(const sx_sae *sae, const char *dir, const cJSON *extra, sx_err *err) {
     if (sx_mkdir_p(dir, err)) return -1;
     float s = sae->norm_scale > 0 ? sae->norm_scale : 1.0f;
-    const float *be = sae->b_enc, *bd = sae->b_dec, *th = sae->threshold;
-    float *fbe = NULL, *fbd = NULL, *fth = NULL;
-    if (s != 1.0f) { /* fold the input scale (see the top of the file) */
+    const int gated = sae->arch == SX_SAE_GATED;
+    if (gated && (!sae->r_mag || !sae->b_mag)) return sx_fail(err, "%s: gated SAE without r_mag / b_mag", dir);
+    const float *be = sae->b_enc, *bd = sae->b_dec, *th = sae->threshold, *bm = sae->b_mag;
+    float *fbe = NULL, *fbd = NULL, *fth = NULL, *fbm = NULL;
+    if (s != 1.0f) { /* fold the input scale (see the top of the file); gated: b_gate, b_mag / s */
         fbe = malloc((size_t)sae->d_sae * sizeof(float));
         fbd = malloc((size_t)sae->d_in * sizeof(float));
         fth = th ? malloc((size_t)sae->d_sae * sizeof(float)) : NULL;
-        if (!fbe || !fbd || (th && !fth)) {
-            free(fbe), free(fbd), free(fth);
+        fbm = gated ? malloc((size_t)sae->d_sae * sizeof(float)) : NULL;
+        if (!fbe || !fbd || (th && !fth) || (gated && !fbm)) {
+            free(fbe), free(fbd), free(fth), free(fbm);
             return sx_fail(err, "%s: out of memory saving SAE", dir);
         }
         for (int j = 0; j < sae->d_sae; j++) fbe[j] = sae->b_enc[j] / s;
         for (int i = 0; i < sae->d_in; i++) fbd[i] = sae->b_dec[i] / s;
         for (int j = 0; th && j < sae->d_sae; j++) fth[j] = th[j] / s;
-        be = fbe, bd = fbd, th = th ? fth : NULL;
+        for (int j = 0; gated && j < sae->d_sae; j++) fbm[j] = sae->b_mag[j] / s;
+        be = fbe, bd = fbd, th = th ? fth : NULL, bm = gated ? fbm : NULL;
     }
     char path[4200];
     int rc = 0;
@@ -283,23 +338,30 @@ int sx_sae_save_meta(const sx_sae *sae, const char *dir, const cJSON *extra, sx_
     if (!rc)
         rc = sx_stw_meta(w, "format", "pt", err) ||
              sx_stw_add(w, "W_enc", SX_F32, 2, s_enc, sae->W_enc, err) ||
-             sx_stw_add(w, "b_enc", SX_F32, 1, s_sae, be, err) ||
+             sx_stw_add(w, gated ? "b_gate" : "b_enc", SX_F32, 1, s_sae, be, err) ||
+             (gated && sx_stw_add(w, "r_mag", SX_F32, 1, s_sae, sae->r_mag, err)) ||
+             (gated && sx_stw_add(w, "b_mag", SX_F32, 1, s_sae, bm, err)) ||
              sx_stw_add(w, "W_dec", SX_F32, 2, s_dec, sae->W_dec, err) ||
              sx_stw_add(w, "b_dec", SX_F32, 1, s_in, bd, err) ||
              (th && sx_stw_add(w, "threshold", SX_F32, 1, s_sae, th, err)) ||
              sx_stw_write(w, path, err);
     sx_stw_free(w);
-    free(fbe), free(fbd), free(fth);
+    free(fbe), free(fbd), free(fth), free(fbm);
     if (rc) return -1;
 
     cJSON *cfg = cJSON_CreateObject(), *kw, *ours;
     cJSON_AddStringToObject(cfg, "architecture", sx_sae_arch_name(sae->arch));
     cJSON_AddNumberToObject(cfg, "d_in", sae->d_in);
     cJSON_AddNumberToObject(cfg, "d_sae", sae->d_sae);
-    int topk = sae->arch == SX_SAE_TOPK || sae->arch == SX_SAE_BATCHTOPK;
+    int topk = sae->arch == SX_SAE_TOPK || sae->arch == SX_SAE_BATCHTOPK || sae->arch == SX_SAE_MATRYOSHKA;
     cJSON_AddStringToObject(cfg, "activation_fn_str", topk ? "topk" : "relu");
     kw = cJSON_AddObjectToObject(cfg, "activation_fn_kwargs");
     if (topk) cJSON_AddNumberToObject(kw, "k", sae->k);
+    if (sae->arch == SX_SAE_MATRYOSHKA) cJSON_AddNumberToObject(cfg, "k", sae->k); /* SAELens: top level */
+    if (sae->arch == SX_SAE_MATRYOSHKA) {
+        cJSON *g = cJSON_AddArrayToObject(cfg, "matryoshka_widths");
+        for (int i = 0; i < sae->n_groups; i++) cJSON_AddItemToArray(g, cJSON_CreateNumber(sae->groups[i]));
+    }
     cJSON_AddBoolToObject(cfg, "apply_b_dec_to_input", sae->apply_b_dec_to_input);
     cJSON_AddBoolToObject(cfg, "finetuning_scaling_factor", 0);
     cJSON_AddStringToObject(cfg, "model_name", sae->model_name);

@@ -8,6 +8,7 @@
 
 /* Parameters of one SAE live in one flat array (so Adam and checkpoints see one blob):
  *   [WencT m*d][W_dec m*d][b_enc m][b_dec d][log_thr m (jumprelu)]
+ *   gated: b_enc is b_gate, then [r_mag m][b_mag m] after b_dec.
  * WencT is the encoder transposed ([m, d], row j = latent j's encoder vector) so that the
  * sparse W_enc gradient of a latent is one contiguous row. */
 typedef struct sx_tsae {
@@ -19,6 +20,10 @@ typedef struct sx_tsae {
     float *p, *am, *av;   /* params, Adam first and second moments */
     float *g;             /* dense gradient (relu / jumprelu), else NULL */
     float *WencT, *W_dec, *b_enc, *b_dec, *log_thr; /* views into p */
+    float *r_mag, *b_mag;  /* gated: views into p */
+    int n_groups;          /* matryoshka: nested prefix widths, groups[n_groups-1] = m (others 1, {m}) */
+    int groups[SX_SAE_MAX_GROUPS];
+    double group_mse[SX_SAE_MAX_GROUPS]; /* matryoshka: last step's sum ||x - x_hat_g||^2 per prefix */
     float bt_threshold;   /* batchtopk: running mean of the smallest kept activation */
     float *wpack;         /* topk family: WencT packed for the fused encoder (encode_fused.h) */
     int wpack_fresh;      /* 1: wpack matches WencT (the last update repacked it); code that
@@ -32,14 +37,17 @@ typedef struct sx_tsae {
 /* One sparse (row, latent) entry of the TopK family: a = activation, dpre = dL/dpre. */
 typedef struct sx_entry {
     int32_t row;
-    int32_t aux; /* 0: main entry (grad row G), 1: AuxK entry (grad row Gaux) */
+    int16_t aux; /* 0: main entry (grad row G of its group), 1: AuxK entry (grad row Gaux) */
+    int16_t grp; /* matryoshka: the latent's group (its gradient row is G + grp*B*d), else 0 */
     float a, dpre;
 } sx_entry;
 
 /* Scratch shared by all SAEs of a run (sized for the widest). */
 typedef struct sx_scratch {
     int B, d, m_max, R, cand_max, aux_max, nthreads;
-    float *xc, *G, *Gaux, *P;     /* [B,d] [B,d] [B,d] [R,m_max] (P: dense archs only) */
+    float *xc, *G, *Gaux, *P;     /* [B,d] [n_groups*B,d] [B,d] [R,m_max] (P: dense archs only) */
+    float *P2;                    /* gated: a fourth [R,m_max] block (sx_scratch_gated) */
+    int n_groups;                 /* matryoshka: G holds one [B,d] gradient block per group */
     float *xpack;                 /* topk family: packed rows (encode_fused.h) */
     uint64_t *dead_bits;          /* topk family: dead latents, one word per latent panel */
     float *A, *dA;                /* dense archs: [R,m_max] */
@@ -91,10 +99,14 @@ int sx_tsae_export(const sx_tsae *t, float norm_scale, sx_sae *out, sx_err *err)
 int sx_scratch_init(sx_scratch *s, int B, int d, int m_max, int k_max, int aux_k, int any_dense,
                     int batchtopk, sx_err *err);
 void sx_scratch_free(sx_scratch *s);
+/* Matryoshka: room for n_groups gradient blocks in G.  Gated: the extra P2 block. */
+int sx_scratch_groups(sx_scratch *s, int n_groups, sx_err *err);
+int sx_scratch_gated(sx_scratch *s, sx_err *err);
 
 /* One training step (or a gradient export) of one SAE. */
 int sx_step_sparse(sx_tsae *t, const sx_step_ctx *c, sx_err *err); /* topk / batchtopk */
 int sx_step_dense(sx_tsae *t, const sx_step_ctx *c, sx_err *err);  /* relu / jumprelu */
+int sx_step_gated(sx_tsae *t, const sx_step_ctx *c, sx_err *err);  /* gated (arch_gated.c) */
 
 /* C (+)= alpha op(A) op(B) (row-major), split over the OpenMP threads by rows or columns of
  * C, each slice a single-threaded sgemm (call sx_blas_single(1) first). */

@@ -15,10 +15,11 @@ int sx_tsae_init(sx_tsae *t, sx_sae_arch arch, int d, int m, int k, double l1, c
     t->arch = arch, t->d = d, t->m = m, t->k = k, t->l1 = l1;
     snprintf(t->name, sizeof t->name, "%s", name);
     int64_t md = (int64_t)m * d;
-    t->np = 2 * md + m + d + (arch == SX_SAE_JUMPRELU ? m : 0);
+    t->np = 2 * md + m + d + (arch == SX_SAE_JUMPRELU ? m : 0) + (arch == SX_SAE_GATED ? 2 * m : 0);
+    t->n_groups = 1, t->groups[0] = m;
     size_t bytes = (size_t)t->np * sizeof(float);
     t->p = calloc(1, bytes), t->am = calloc(1, bytes), t->av = calloc(1, bytes);
-    int dense = arch == SX_SAE_STANDARD || arch == SX_SAE_JUMPRELU;
+    int dense = arch == SX_SAE_STANDARD || arch == SX_SAE_JUMPRELU || arch == SX_SAE_GATED;
     if (dense) t->g = malloc(bytes);
     else t->wpack = aligned_alloc(64, ((size_t)sx_enc_latents_floats(m, d) * sizeof(float) + 63) / 64 * 64);
     t->last_fired = calloc((size_t)m, sizeof(int64_t));
@@ -34,6 +35,8 @@ int sx_tsae_init(sx_tsae *t, sx_sae_arch arch, int d, int m, int k, double l1, c
     t->b_enc = t->p + 2 * md;
     t->b_dec = t->b_enc + m;
     t->log_thr = arch == SX_SAE_JUMPRELU ? t->b_dec + d : NULL;
+    t->r_mag = arch == SX_SAE_GATED ? t->b_dec + d : NULL;
+    t->b_mag = arch == SX_SAE_GATED ? t->r_mag + m : NULL;
     return 0;
 }
 
@@ -69,6 +72,10 @@ void sx_tsae_init_params(sx_tsae *t, uint64_t seed, int stream, const float *x, 
     }
     if (t->log_thr)
         for (int j = 0; j < m; j++) t->log_thr[j] = (float)log(init_thr);
+    if (t->r_mag) { /* SAELens / the paper: r_mag = b_gate = b_mag = 0 (W_mag = W_gate) */
+        memset(t->r_mag, 0, (size_t)m * sizeof(float));
+        memset(t->b_mag, 0, (size_t)m * sizeof(float));
+    }
     t->bt_threshold = 0;
 }
 
@@ -82,14 +89,22 @@ int sx_tsae_export(const sx_tsae *t, float norm_scale, sx_sae *out, sx_err *err)
     memcpy(out->b_dec, t->b_dec, (size_t)d * sizeof(float));
     if (t->arch == SX_SAE_JUMPRELU)
         for (int j = 0; j < m; j++) out->threshold[j] = expf(t->log_thr[j]);
-    if (t->arch == SX_SAE_BATCHTOPK)
+    if (t->arch == SX_SAE_BATCHTOPK || t->arch == SX_SAE_MATRYOSHKA)
         for (int j = 0; j < m; j++) out->threshold[j] = t->bt_threshold;
+    if (t->arch == SX_SAE_MATRYOSHKA) {
+        out->n_groups = t->n_groups;
+        memcpy(out->groups, t->groups, sizeof out->groups);
+    }
+    if (t->arch == SX_SAE_GATED) {
+        memcpy(out->r_mag, t->r_mag, (size_t)m * sizeof(float));
+        memcpy(out->b_mag, t->b_mag, (size_t)m * sizeof(float));
+    }
     out->norm_scale = norm_scale;
     return 0;
 }
 
 void sx_scratch_free(sx_scratch *s) {
-    free(s->xc), free(s->G), free(s->Gaux), free(s->P), free(s->A), free(s->dA), free(s->xpack);
+    free(s->xc), free(s->G), free(s->Gaux), free(s->P), free(s->P2), free(s->A), free(s->dA), free(s->xpack);
     free(s->dead_bits);
     free(s->colsum_tmp), free(s->lat_tmp), free(s->row_n), free(s->row_naux);
     free(s->cand_idx), free(s->cand_val), free(s->aux_idx), free(s->aux_val), free(s->sel_tmp);
@@ -107,7 +122,7 @@ void sx_scratch_free(sx_scratch *s) {
 int sx_scratch_init(sx_scratch *s, int B, int d, int m_max, int k_max, int aux_k, int any_dense,
                     int batchtopk, sx_err *err) {
     memset(s, 0, sizeof *s);
-    s->B = B, s->d = d, s->m_max = m_max;
+    s->B = B, s->d = d, s->m_max = m_max, s->n_groups = 1;
     s->nthreads = sx_get_threads();
     /* Row block for the dense archs: ~64 MB of pre-activations, at least 64 rows. */
     int64_t R = ((int64_t)16 << 20) / m_max;
@@ -153,6 +168,21 @@ int sx_scratch_init(sx_scratch *s, int B, int d, int m_max, int k_max, int aux_k
         sx_scratch_free(s);
         return sx_fail(err, "trainer: out of memory for batch buffers (batch %d, width %d)", B, m_max);
     }
+    return 0;
+}
+
+int sx_scratch_groups(sx_scratch *s, int n_groups, sx_err *err) {
+    if (n_groups <= s->n_groups) return 0;
+    float *g = realloc(s->G, (size_t)n_groups * s->B * s->d * sizeof(float));
+    if (!g) return sx_fail(err, "trainer: out of memory for %d matryoshka gradient blocks", n_groups);
+    s->G = g, s->n_groups = n_groups;
+    return 0;
+}
+
+int sx_scratch_gated(sx_scratch *s, sx_err *err) {
+    if (s->P2) return 0;
+    s->P2 = malloc((size_t)s->R * s->m_max * sizeof(float));
+    if (!s->P2) return sx_fail(err, "trainer: out of memory for the gated buffers (width %d)", s->m_max);
     return 0;
 }
 

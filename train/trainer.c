@@ -9,6 +9,10 @@
 #include "sae_internal.h"
 #include "train_internal.h"
 
+/* Gated default sparsity coefficient at d_in 768 (scaled by sqrt(d_in/768) like ReLU's), on
+ * inputs normalised to mean norm sqrt(d_in). */
+#define GATED_L1 20.0
+
 void sx_train_opts_default(sx_train_opts *o) {
     memset(o, 0, sizeof *o);
     o->arch = SX_SAE_TOPK;
@@ -24,9 +28,13 @@ void sx_train_opts_default(sx_train_opts *o) {
     o->log_every = 50;
 }
 
-static int is_topk_family(sx_sae_arch a) { return a == SX_SAE_TOPK || a == SX_SAE_BATCHTOPK; }
+static int is_topk_family(sx_sae_arch a) {
+    return a == SX_SAE_TOPK || a == SX_SAE_BATCHTOPK || a == SX_SAE_MATRYOSHKA;
+}
 
-static const char *cli_arch_name(sx_sae_arch a) { return a == SX_SAE_STANDARD ? "relu" : sx_sae_arch_name(a); }
+static const char *cli_arch_name(sx_sae_arch a) {
+    return a == SX_SAE_STANDARD ? "relu" : a == SX_SAE_MATRYOSHKA ? "matryoshka" : sx_sae_arch_name(a);
+}
 
 int sx_train_n_saes(const sx_train_opts *o) {
     int per = is_topk_family(o->arch) ? (o->n_k > 0 ? o->n_k : 1) : (o->n_l1 > 0 ? o->n_l1 : 1);
@@ -39,6 +47,7 @@ static void sae_params(const sx_train_opts *o, int i, int d_in, int *width, int 
     *k = is_topk_family(o->arch) ? (o->n_k > 0 ? o->ks[i % per] : 32) : 0;
     if (o->n_l1 > 0) *l1 = o->l1s[i % per];
     else if (o->arch == SX_SAE_STANDARD) *l1 = 5.0 * sqrt(d_in / 768.0);
+    else if (o->arch == SX_SAE_GATED) *l1 = GATED_L1 * sqrt(d_in / 768.0);
     else *l1 = 0.01 * d_in;
 }
 
@@ -50,6 +59,26 @@ void sx_train_sae_name(const sx_train_opts *o, int i, char *buf, int n) {
     if (len < 0 || len >= n) return;
     if (is_topk_family(o->arch) && o->n_k > 1) snprintf(buf + len, (size_t)(n - len), "-k%d", k);
     if (!is_topk_family(o->arch) && o->n_l1 > 1) snprintf(buf + len, (size_t)(n - len), "-l1_%g", l1);
+}
+
+/* Matryoshka prefixes: strictly increasing, positive, the last equal to every width. */
+static int validate_groups(const sx_train_opts *o, sx_err *err) {
+    if (o->arch != SX_SAE_MATRYOSHKA) {
+        if (o->n_groups > 0) return sx_fail(err, "train: --groups applies to matryoshka only");
+        return 0;
+    }
+    if (o->n_groups <= 0) return sx_fail(err, "train: matryoshka needs --groups W1,..,WIDTH (nested prefix widths)");
+    if (o->n_groups > SX_SAE_MAX_GROUPS) return sx_fail(err, "train: at most %d matryoshka groups", SX_SAE_MAX_GROUPS);
+    for (int g = 0; g < o->n_groups; g++) {
+        if (o->groups[g] <= 0) return sx_fail(err, "train: --groups: width %d is not positive", o->groups[g]);
+        if (g > 0 && o->groups[g] <= o->groups[g - 1])
+            return sx_fail(err, "train: --groups must be strictly increasing (%d then %d)", o->groups[g - 1], o->groups[g]);
+    }
+    for (int w = 0; w < o->n_widths; w++)
+        if (o->groups[o->n_groups - 1] != o->widths[w])
+            return sx_fail(err, "train: --groups must end at the width (last group %d, width %d)",
+                           o->groups[o->n_groups - 1], o->widths[w]);
+    return 0;
 }
 
 static int validate(const sx_train_opts *o, int d_in, sx_err *err) {
@@ -73,7 +102,7 @@ static int validate(const sx_train_opts *o, int d_in, sx_err *err) {
         if (!(o->l1s[i] >= 0) || !isfinite(o->l1s[i])) return sx_fail(err, "train: sparsity coefficient %g is not >= 0", o->l1s[i]);
     if (o->batch <= 0 || o->batch > (1 << 20)) return sx_fail(err, "train: batch %lld out of range", (long long)o->batch);
     if (o->tokens < o->batch) return sx_fail(err, "train: --tokens %lld is less than one batch (%lld)", (long long)o->tokens, (long long)o->batch);
-    return 0;
+    return validate_groups(o, err);
 }
 
 /* Fill B rows, asking the source again when it returns short (it loops over epochs). */
@@ -106,9 +135,11 @@ static void write_metrics(FILE *f, sx_tsae *t, int64_t step, int64_t tokens, dou
             (long long)step, (long long)tokens, t->name, t->mse_sum / (B * t->d),
             var_sum > 0 ? t->mse_sum / var_sum : 0.0, t->l0_sum / B, (double)t->n_dead / t->m,
             t->maxact_sum / B, lr, tps, t->loss);
-    if (is_topk_family(t->arch)) fprintf(f, ",\"aux_loss\":%.6g", t->aux_loss);
-    else fprintf(f, ",\"sparsity_loss\":%.6g,\"sparsity_coef\":%.6g", t->sparsity_loss, t->l1 * lam_scale);
-    if (t->arch == SX_SAE_BATCHTOPK) fprintf(f, ",\"threshold\":%.6g", t->bt_threshold);
+    if (is_topk_family(t->arch) || t->arch == SX_SAE_GATED) fprintf(f, ",\"aux_loss\":%.6g", t->aux_loss);
+    if (!is_topk_family(t->arch)) fprintf(f, ",\"sparsity_loss\":%.6g,\"sparsity_coef\":%.6g", t->sparsity_loss, t->l1 * lam_scale);
+    if (t->arch == SX_SAE_BATCHTOPK || t->arch == SX_SAE_MATRYOSHKA) fprintf(f, ",\"threshold\":%.6g", t->bt_threshold);
+    if (t->arch == SX_SAE_MATRYOSHKA) /* the innermost prefix alone */
+        fprintf(f, ",\"fvu_group0\":%.6g", var_sum > 0 ? t->group_mse[0] / var_sum : 0.0);
     fprintf(f, "}\n");
 }
 
@@ -137,6 +168,10 @@ static int run_setup(run *R, sx_err *err) {
         sae_params(o, i, R->d, &w, &k, &l1);
         sx_train_sae_name(o, i, name, sizeof name);
         if (sx_tsae_init(&R->saes[i], o->arch, R->d, w, k, l1, name, err)) return -1;
+        if (o->arch == SX_SAE_MATRYOSHKA) {
+            R->saes[i].n_groups = o->n_groups;
+            memcpy(R->saes[i].groups, o->groups, (size_t)o->n_groups * sizeof(int));
+        }
         R->base_lr[i] = o->lr > 0 ? o->lr : fmin(4e-3, fmax(5e-5, 2e-4 * sqrt(16384.0 / w)));
         if (w > R->m_max) R->m_max = w;
         if (k > R->k_max) R->k_max = k;
@@ -148,8 +183,10 @@ static int run_setup(run *R, sx_err *err) {
                                         : (int64_t)fmin(1e7, fmax((double)o->batch, (double)o->tokens / 20));
     if (sx_scratch_init(&R->scr, (int)o->batch, R->d, R->m_max, R->k_max > 0 ? R->k_max : 1,
                         is_topk_family(o->arch) ? R->aux_k : 1, R->any_dense,
-                        o->arch == SX_SAE_BATCHTOPK, err))
+                        o->arch == SX_SAE_BATCHTOPK || o->arch == SX_SAE_MATRYOSHKA, err))
         return -1;
+    if (o->arch == SX_SAE_MATRYOSHKA && sx_scratch_groups(&R->scr, o->n_groups, err)) return -1;
+    if (o->arch == SX_SAE_GATED && sx_scratch_gated(&R->scr, err)) return -1;
     R->x = malloc((size_t)o->batch * R->d * sizeof(float));
     if (!R->x) return sx_fail(err, "train: out of memory for the batch");
     sx_ckpt_state *st = &R->st;
@@ -158,6 +195,8 @@ static int run_setup(run *R, sx_err *err) {
                        (unsigned long long)o->seed, o->normalize);
     for (int i = 0; i < R->n && len < (int)sizeof st->fingerprint - 40; i++)
         len += snprintf(st->fingerprint + len, sizeof st->fingerprint - (size_t)len, "%s%s", i ? "," : "", R->saes[i].name);
+    for (int g = 0; g < o->n_groups && len < (int)sizeof st->fingerprint - 16; g++)
+        len += snprintf(st->fingerprint + len, sizeof st->fingerprint - (size_t)len, "%s%d", g ? "," : " groups=", o->groups[g]);
     st->norm_scale = 1.0f;
     sx_rng_seed(&R->rng, o->seed);
     return 0;
@@ -273,7 +312,9 @@ static int train_loop(run *R, sx_err *err) {
             c.tokens_before = step * o->batch, c.dead_tokens = R->dead_tokens;
             c.clip = o->grad_clip, c.aux_coef = o->aux_coef, c.aux_k = R->aux_k;
             c.eps = o->jumprelu_eps, c.bt_ema = o->batchtopk_ema;
-            int rc = is_topk_family(o->arch) ? sx_step_sparse(&R->saes[i], &c, err) : sx_step_dense(&R->saes[i], &c, err);
+            int rc = is_topk_family(o->arch)      ? sx_step_sparse(&R->saes[i], &c, err)
+                     : o->arch == SX_SAE_GATED ? sx_step_gated(&R->saes[i], &c, err)
+                                               : sx_step_dense(&R->saes[i], &c, err);
             if (rc) return sx_fail_prefix(err, "%s: step %lld", R->src->name, (long long)step);
         }
         R->st.step++;

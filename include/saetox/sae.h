@@ -14,8 +14,12 @@ typedef enum {
     SX_SAE_STANDARD = 1, /* ReLU (SAELens "standard") */
     SX_SAE_TOPK = 2,
     SX_SAE_BATCHTOPK = 3, /* trained with batch top-k; inference uses a threshold */
-    SX_SAE_JUMPRELU = 4
+    SX_SAE_JUMPRELU = 4,
+    SX_SAE_MATRYOSHKA = 5, /* Matryoshka BatchTopK (nested prefixes); inference as batchtopk */
+    SX_SAE_GATED = 6       /* Gated SAE: b_enc holds b_gate, plus r_mag and b_mag */
 } sx_sae_arch;
+
+#define SX_SAE_MAX_GROUPS 16
 
 typedef struct sx_sae {
     sx_sae_arch arch;
@@ -25,7 +29,10 @@ typedef struct sx_sae {
     float *b_enc;                /* [d_sae] */
     float *W_dec;                /* [d_sae, d_in] */
     float *b_dec;                /* [d_in] */
-    float *threshold;            /* [d_sae] for jumprelu (and batchtopk inference), else NULL */
+    float *threshold;            /* [d_sae] for jumprelu (and batchtopk / matryoshka inference), else NULL */
+    float *r_mag, *b_mag;        /* [d_sae] gated only: W_mag = W_enc * exp(r_mag); b_enc is b_gate */
+    int n_groups;                /* matryoshka: prefix widths groups[0] < .. < groups[n-1] = d_sae */
+    int groups[SX_SAE_MAX_GROUPS];
     float norm_scale;            /* activations are multiplied by this before encoding (1: none) */
     char hook_name[128];
     char model_name[128];

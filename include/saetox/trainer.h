@@ -1,11 +1,15 @@
 /* trainer.h — SAE training: ReLU + decoder-norm-weighted L1 (Anthropic, April 2024), TopK with
- * AuxK (Gao et al. 2024), BatchTopK (Bussmann et al. 2024) and JumpReLU with straight-through
- * L0 (Rajamanoharan et al. 2024 / Gemma Scope).  Several SAEs (widths x k or x sparsity
+ * AuxK (Gao et al. 2024), BatchTopK (Bussmann et al. 2024), JumpReLU with straight-through
+ * L0 (Rajamanoharan et al. 2024 / Gemma Scope), Matryoshka BatchTopK (Bussmann et al. 2025,
+ * Nabeshima 2025: the MSE of every nested prefix summed) and Gated (Rajamanoharan et al. 2024:
+ * gate L1 + auxiliary gate reconstruction; arch_gated.c).  Several SAEs (widths x k or x sparsity
  * coefficient) are trained in one pass: every batch is read once and fed to all of them.
  *
  * Conventions
  * - Loss per batch = (1/B) sum_rows ||x_hat - x||^2 (+ the architecture's sparsity term):
  *   relu:     + lambda * sum_i f_i ||d_i||              (lambda warmed up over 5% of steps)
+ *   gated:    + lambda * sum_i relu(pi_gate_i) ||d_i|| + ||relu(pi_gate) sg(W_dec) + sg(b_dec) - x||^2
+ *   matryoshka: sum over prefixes g of (1/B) sum ||x_hat_g - x||^2, + AuxK as batchtopk
  *   jumprelu: + lambda * sum_i H(z_i - theta_i)         (STE, rectangle kernel, eps 0.001)
  *   topk / batchtopk: + aux_coef * ||e - e_hat||^2 where e = x - x_hat and e_hat decodes
  *             the top aux_k pre-activations of the dead latents (no b_dec).
@@ -35,8 +39,10 @@ typedef struct sx_train_opts {
     sx_sae_arch arch;
     int n_widths, widths[SX_TRAIN_MAX_SAES];
     int n_k, ks[8];          /* topk / batchtopk (default 32) */
-    int n_l1;                /* relu / jumprelu sparsity coefficients (default per arch) */
+    int n_l1;                /* relu / jumprelu / gated sparsity coefficients (default per arch) */
     double l1s[8];
+    int n_groups;            /* matryoshka: nested prefix widths, strictly increasing, the last = */
+    int groups[SX_SAE_MAX_GROUPS]; /* the width (so one width per run) */
     int64_t batch;           /* rows per step (default 4096) */
     int64_t tokens;          /* training rows in total; steps = tokens / batch */
     uint64_t seed;

@@ -1,5 +1,6 @@
 /* planted.h — an in-memory planted-dictionary source for trainer tests: x = sum of `active`
- * of m known unit atoms with coefficients U(0.5, 1.5) + N(0, noise^2) per coordinate. */
+ * of m known unit atoms with coefficients U(0.5, 1.5) + N(0, noise^2) per coordinate.
+ * Atoms are drawn uniformly, or with probability ~ 1/(j+1)^zipf after planted_zipf(). */
 #ifndef SAETOX_TEST_PLANTED_H
 #define SAETOX_TEST_PLANTED_H
 
@@ -12,12 +13,13 @@ typedef struct planted {
     int d, m, active;
     double noise;
     float *atoms; /* [m, d] unit rows */
+    double *cdf;  /* NULL: uniform; else [m] cumulative atom probabilities (planted_zipf) */
     sx_rng rng;
     int64_t pos, nan_at; /* nan_at >= 0: that row gets a NaN */
 } planted;
 
 static void planted_init(planted *p, int d, int m, int active, double noise, uint64_t seed) {
-    p->d = d, p->m = m, p->active = active, p->noise = noise, p->pos = 0, p->nan_at = -1;
+    p->d = d, p->m = m, p->active = active, p->noise = noise, p->pos = 0, p->nan_at = -1, p->cdf = NULL;
     p->atoms = malloc((size_t)m * d * sizeof(float));
     sx_rng r;
     sx_rng_seed(&r, seed);
@@ -32,13 +34,37 @@ static void planted_init(planted *p, int d, int m, int active, double noise, uin
     sx_rng_seed(&p->rng, seed + 1);
 }
 
+static inline void planted_zipf(planted *p, double s) {
+    p->cdf = malloc((size_t)p->m * sizeof(double));
+    double z = 0;
+    for (int j = 0; j < p->m; j++) p->cdf[j] = (z += pow(j + 1.0, -s));
+    for (int j = 0; j < p->m; j++) p->cdf[j] /= z;
+}
+
+static inline void planted_free(planted *p) {
+    free(p->atoms), free(p->cdf);
+    p->atoms = NULL, p->cdf = NULL;
+}
+
+static inline int planted_draw(planted *p) {
+    if (!p->cdf) return (int)sx_rng_below(&p->rng, (uint64_t)p->m);
+    double u = sx_rng_uniform(&p->rng);
+    int lo = 0, hi = p->m - 1;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (p->cdf[mid] > u) hi = mid;
+        else lo = mid + 1;
+    }
+    return lo;
+}
+
 static void planted_row(planted *p, float *x) {
     int chosen[16];
     for (int i = 0; i < p->d; i++) x[i] = (float)(p->noise * sx_rng_normal(&p->rng));
     for (int a = 0; a < p->active; a++) {
         int j, dup;
         do {
-            j = (int)sx_rng_below(&p->rng, (uint64_t)p->m);
+            j = planted_draw(p);
             dup = 0;
             for (int b = 0; b < a; b++) dup |= chosen[b] == j;
         } while (dup);

@@ -3,9 +3,10 @@
  * 1. sx_adam_prepare/update over 6 steps (one with a zero gradient, some gradients of 1e-8
  *    where eps matters) = textbook Adam with bias correction, m/(1-b1^t), v/(1-b2^t);
  *    the LR schedule (warm-up 5%, linear decay over the last 20%) at hand-derived steps;
- * 2. three real training steps of every architecture (sx_step_sparse / sx_step_dense): the
- *    parameters after each step = textbook Adam applied to the exported gradient, with unit
- *    decoder rows renormalised afterwards for topk / batchtopk / jumprelu;
+ * 2. three real training steps of every architecture (sx_step_sparse / sx_step_dense /
+ *    sx_step_gated): the parameters after each step = textbook Adam applied to the exported
+ *    gradient, with unit decoder rows renormalised afterwards for all but relu (matryoshka
+ *    with groups M/4, M/2, M; its threshold checked as batchtopk's);
  * 3. decoder rows of SAEs saved by sx_train_run (topk, batchtopk, jumprelu) have unit norm;
  * 4. FVU: metrics.jsonl fvu = sum ||x - x_hat||^2 / sum ||x - mean(x)||^2 over the batch
  *    (checked as fvu/mse = B d / two-pass variance sum, on data with mean 3), and
@@ -111,14 +112,26 @@ static double bt_threshold_ref(const sx_tsae *t, const float *x, double prev) {
     return prev > 0 ? 0.99 * prev + 0.01 * kept_min : kept_min;
 }
 
+static int any_step(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
+    if (t->arch == SX_SAE_GATED) return sx_step_gated(t, c, err);
+    if (t->arch == SX_SAE_STANDARD || t->arch == SX_SAE_JUMPRELU) return sx_step_dense(t, c, err);
+    return sx_step_sparse(t, c, err);
+}
+
 static void check_steps(sx_sae_arch arch) {
     sx_err err = {0};
     sx_tsae t;
     sx_scratch s;
-    const int dense = arch == SX_SAE_STANDARD || arch == SX_SAE_JUMPRELU;
+    const int dense = arch == SX_SAE_STANDARD || arch == SX_SAE_JUMPRELU || arch == SX_SAE_GATED;
+    const int bt = arch == SX_SAE_BATCHTOPK || arch == SX_SAE_MATRYOSHKA;
     const int unit = arch != SX_SAE_STANDARD;
     CHECK(sx_tsae_init(&t, arch, D, M, K, dense ? 0.05 : 0, "pin", &err) == 0, "init: %s", err.msg);
-    CHECK(sx_scratch_init(&s, B, D, M, K, 4, dense, arch == SX_SAE_BATCHTOPK, &err) == 0, "scratch: %s", err.msg);
+    CHECK(sx_scratch_init(&s, B, D, M, K, 4, dense, bt, &err) == 0, "scratch: %s", err.msg);
+    if (arch == SX_SAE_MATRYOSHKA) {
+        t.n_groups = 3, t.groups[0] = M / 4, t.groups[1] = M / 2, t.groups[2] = M;
+        CHECK(sx_scratch_groups(&s, 3, &err) == 0, "groups: %s", err.msg);
+    }
+    if (arch == SX_SAE_GATED) CHECK(sx_scratch_gated(&s, &err) == 0, "gated: %s", err.msg);
     sx_rng rng;
     sx_rng_seed(&rng, 4321 + (uint64_t)arch);
     float x[B * D];
@@ -136,13 +149,13 @@ static void check_steps(sx_sae_arch arch) {
         c.B = B, c.x = x, c.s = &s, c.adam_t = step, c.lr = lr, c.sparsity_scale = 1;
         c.tokens_before = (int64_t)(step - 1) * B, c.dead_tokens = 1000000, c.aux_coef = 1.0 / 32, c.aux_k = 4;
         c.eps = 0.001, c.bt_ema = 0.99, c.want_grad = 1, c.grad_out = g;
-        int rc = dense ? sx_step_dense(&t, &c, &err) : sx_step_sparse(&t, &c, &err);
+        int rc = any_step(&t, &c, &err);
         CHECK(rc == 0, "gradient: %s", err.msg);
         c.want_grad = 0, c.grad_out = NULL;
-        double thr_want = arch == SX_SAE_BATCHTOPK ? bt_threshold_ref(&t, x, thr_prev) : 0;
-        rc = dense ? sx_step_dense(&t, &c, &err) : sx_step_sparse(&t, &c, &err);
+        double thr_want = bt ? bt_threshold_ref(&t, x, thr_prev) : 0;
+        rc = any_step(&t, &c, &err);
         CHECK(rc == 0, "step: %s", err.msg);
-        if (arch == SX_SAE_BATCHTOPK) {
+        if (bt) {
             CHECK(fabs(t.bt_threshold - thr_want) <= 1e-5 * thr_want, "batchtopk threshold after step %d: %.9g, reference %.9g",
                   step, t.bt_threshold, thr_want);
             thr_prev = thr_want;
@@ -425,6 +438,8 @@ int main(void) {
     check_steps(SX_SAE_JUMPRELU);
     check_steps(SX_SAE_TOPK);
     check_steps(SX_SAE_BATCHTOPK);
+    check_steps(SX_SAE_MATRYOSHKA);
+    check_steps(SX_SAE_GATED);
     check_run(SX_SAE_TOPK, tmp);
     check_run(SX_SAE_BATCHTOPK, tmp);
     check_run(SX_SAE_JUMPRELU, tmp);

@@ -74,7 +74,7 @@ static void check_roundtrip(const char *tmp) {
     sx_err err = {0};
     sx_rng rng;
     sx_rng_seed(&rng, 7);
-    for (int arch = SX_SAE_STANDARD; arch <= SX_SAE_JUMPRELU; arch++) {
+    for (int arch = SX_SAE_STANDARD; arch <= SX_SAE_GATED; arch++) {
         sx_sae a, b;
         CHECK(sx_sae_alloc(&a, (sx_sae_arch)arch, 16, 40, 5, &err) == 0, "alloc");
         for (int i = 0; i < 16 * 40; i++) a.W_enc[i] = (float)sx_rng_normal(&rng), a.W_dec[i] = (float)sx_rng_normal(&rng);
@@ -82,14 +82,20 @@ static void check_roundtrip(const char *tmp) {
         for (int i = 0; i < 16; i++) a.b_dec[i] = (float)sx_rng_normal(&rng);
         if (a.threshold)
             for (int i = 0; i < 40; i++) a.threshold[i] = (float)(0.5 * sx_rng_uniform(&rng));
+        if (a.r_mag) /* gated: b_enc is b_gate */
+            for (int i = 0; i < 40; i++) a.r_mag[i] = (float)(0.3 * sx_rng_normal(&rng)), a.b_mag[i] = (float)(0.2 * sx_rng_normal(&rng));
+        if (arch == SX_SAE_MATRYOSHKA) a.n_groups = 3, a.groups[0] = 4, a.groups[1] = 16, a.groups[2] = 40;
         a.norm_scale = 0.25f;
         snprintf(a.hook_name, sizeof a.hook_name, "blocks.3.hook_resid_post");
         char dir[4200];
         snprintf(dir, sizeof dir, "%s/rt-%d", tmp, arch);
         CHECK(sx_sae_save(&a, dir, &err) == 0, "save: %s", err.msg);
         CHECK(sx_sae_load(dir, &b, &err) == 0, "reload: %s", err.msg);
-        CHECK(b.arch == a.arch && b.k == (arch == SX_SAE_TOPK || arch == SX_SAE_BATCHTOPK ? 5 : b.k),
-              "arch/k round trip (%d)", arch);
+        int topk = arch == SX_SAE_TOPK || arch == SX_SAE_BATCHTOPK || arch == SX_SAE_MATRYOSHKA;
+        CHECK(b.arch == a.arch && b.k == (topk ? 5 : b.k), "arch/k round trip (%d)", arch);
+        CHECK(b.n_groups == a.n_groups && memcmp(b.groups, a.groups, sizeof a.groups) == 0, "groups round trip (%d)", arch);
+        CHECK((b.r_mag != NULL) == (arch == SX_SAE_GATED) && (!b.r_mag || memcmp(b.r_mag, a.r_mag, 40 * sizeof(float)) == 0),
+              "r_mag round trip, unchanged by folding (%d)", arch);
         CHECK(b.norm_scale == 1.0f && strcmp(b.hook_name, a.hook_name) == 0, "folded scale, hook");
         float x[8 * 16], fa[8 * 40], fb[8 * 40], ra[8 * 16], rb[8 * 16];
         for (int i = 0; i < 8 * 16; i++) x[i] = (float)(4 * sx_rng_normal(&rng));
@@ -167,11 +173,19 @@ static void check_bad_cfg(const char *tmp) {
     sx_err err = {0};
     sx_mkdir_p(dir, &err);
     snprintf(p, sizeof p, "%s/cfg.json", dir);
-    const char *cfg = "{\"d_in\": 4, \"d_sae\": 8, \"architecture\": \"gated\"}";
+    const char *cfg = "{\"d_in\": 4, \"d_sae\": 8, \"architecture\": \"transcoder\"}";
     sx_write_file_atomic(p, cfg, strlen(cfg), &err);
     sx_sae s;
     CHECK(sx_sae_load(dir, &s, &err) == -1 && strstr(err.msg, "gated") && strstr(err.msg, "cfg.json"),
           "unsupported arch: %s", err.msg);
+    const char *mat[3][2] = {{"[1e300]", "exceeds"}, {"[2, 2.5]", "non-integer"}, {"[4, \"x\"]", "non-integer"}};
+    for (int q = 0; q < 3; q++) { /* huge, fractional, non-numeric widths: refused, no UB */
+        char buf[256];
+        snprintf(buf, sizeof buf, "{\"d_in\": 4, \"d_sae\": 8, \"architecture\": \"matryoshka_batchtopk\", \"k\": 2, "
+                 "\"matryoshka_widths\": %s}", mat[q][0]);
+        sx_write_file_atomic(p, buf, strlen(buf), &err);
+        CHECK(sx_sae_load(dir, &s, &err) == -1 && strstr(err.msg, mat[q][1]), "matryoshka_widths %s: %s", mat[q][0], err.msg);
+    }
     cfg = "{\"d_in\": 4, \"d_sae\": 8, \"architecture\": \"topk\", \"activation_fn_kwargs\": {\"k\": 9}}";
     sx_write_file_atomic(p, cfg, strlen(cfg), &err);
     CHECK(sx_sae_load(dir, &s, &err) == -1 && strstr(err.msg, "k"), "k > d_sae: %s", err.msg);

@@ -3,6 +3,8 @@
 # widths and k in one pass, SAELens output folders readable by sae-encode, metrics.jsonl
 # keys, --eval-cache, and the bad inputs (d_in mismatch between caches, NaN batches under
 # both policies, width / k not positive, k > width) each give a one-line error and exit 1/2.
+# Matryoshka (--groups) and gated: trained, SAELens cfg fields, sae-encode reads them; --groups
+# not increasing / not ending at the width / on another arch: one line, exit 2, no output.
 set -u
 BIN=${SAETOX_BIN:?}
 PY=/usr/bin/python3
@@ -72,8 +74,53 @@ rc=$?; check "width 0 rejected" "[ $rc -ne 0 ] && grep -q 'width 0' '$T/err.txt'
 rc=$?; check "k 0 rejected" "[ $rc -ne 0 ] && grep -q 'k 0' '$T/err.txt'"
 "$BIN" train --cache "$T/a.h5" --arch topk --widths 32 --k 40 --batch 64 --tokens 640 --out "$T/kw" --quiet 2>"$T/err.txt"
 rc=$?; check "k > width rejected" "[ $rc -ne 0 ] && grep -q 'larger than width' '$T/err.txt'"
-"$BIN" train --cache "$T/a.h5" --arch gated --widths 32 --tokens 640 --out "$T/ga" --quiet 2>"$T/err.txt"
+"$BIN" train --cache "$T/a.h5" --arch mystery --widths 32 --tokens 640 --out "$T/ga" --quiet 2>"$T/err.txt"
 check "unknown arch is a usage error" "[ $? -eq 2 ]"
+# matryoshka and gated
+"$BIN" train --cache "$T/a.h5" --arch matryoshka --widths 64 --groups 16,64 --k 3 --batch 256 --tokens 5120 \
+    --seed 1 --out "$T/mat" --log-every 10 --threads 1 --quiet 2>"$T/err.txt"
+check "train matryoshka exits 0 ($(head -c 200 $T/err.txt))" "[ $? -eq 0 ] && [ -f '$T/mat/matryoshka-64/sae_weights.safetensors' ]"
+check "matryoshka cfg.json: matryoshka_batchtopk, matryoshka_widths, k, threshold" "$PY -c \"
+import json,sys; sys.path.insert(0,'${SAETOX_SOURCE:?}/tests'); import st_np
+c=json.load(open('$T/mat/matryoshka-64/cfg.json'))
+assert c['architecture']=='matryoshka_batchtopk' and c['matryoshka_widths']==[16,64] and c['k']==3 and c['d_sae']==64
+w=st_np.read('$T/mat/matryoshka-64/sae_weights.safetensors')
+assert w['threshold'].shape==(64,) and (w['threshold']>0).all() and len(set(w['threshold'].tolist()))==1
+L=[json.loads(l) for l in open('$T/mat/metrics.jsonl')]
+assert all('fvu_group0' in l and 'threshold' in l and l['fvu_group0']>=l['fvu'] for l in L), L[-1]
+\""
+"$BIN" train --cache "$T/a.h5" --arch gated --widths 48 --batch 256 --tokens 5120 --seed 1 --out "$T/gat" \
+    --log-every 10 --threads 1 --quiet 2>"$T/err.txt"
+check "train gated exits 0 ($(head -c 200 $T/err.txt))" "[ $? -eq 0 ] && [ -f '$T/gat/gated-48/sae_weights.safetensors' ]"
+check "gated safetensors: W_enc b_gate r_mag b_mag W_dec b_dec, no b_enc" "$PY -c \"
+import json,sys; sys.path.insert(0,'${SAETOX_SOURCE:?}/tests'); import st_np
+c=json.load(open('$T/gat/gated-48/cfg.json')); assert c['architecture']=='gated' and c['activation_fn_str']=='relu'
+w=st_np.read('$T/gat/gated-48/sae_weights.safetensors')
+assert sorted(w)==['W_dec','W_enc','b_dec','b_gate','b_mag','r_mag'], sorted(w)
+assert w['W_enc'].shape==(16,48) and w['r_mag'].shape==(48,)
+L=[json.loads(l) for l in open('$T/gat/metrics.jsonl')]
+assert all('aux_loss' in l and 'sparsity_loss' in l for l in L)
+\""
+for s in mat/matryoshka-64 gat/gated-48; do
+    "$BIN" sae-encode --sae "$T/$s" --in "$T/x.safetensors" --out "$T/enc.safetensors" 2>"$T/err.txt"
+    check "sae-encode on the trained $s" "[ $? -eq 0 ] && [ -s '$T/enc.safetensors' ]"
+    rm -f "$T/enc.safetensors"
+done
+bad() { # name, expected text, args..
+    local name=$1 want=$2; shift 2
+    "$BIN" train --cache "$T/a.h5" --batch 64 --tokens 640 --quiet --out "$T/bad" "$@" >"$T/out.txt" 2>"$T/err.txt"
+    local rc=$?
+    check "$name: exit $rc, one line ($(head -c 160 $T/err.txt)), no output" \
+        "[ $rc -ne 0 ] && [ \$(wc -l < '$T/err.txt') -eq 1 ] && grep -q -- '$want' '$T/err.txt' && [ ! -s '$T/out.txt' ] && [ ! -e '$T/bad' ]"
+}
+bad "--groups not increasing" "strictly increasing" --arch matryoshka --widths 64 --groups 32,16,64 --k 3
+bad "--groups equal widths" "strictly increasing" --arch matryoshka --widths 64 --groups 16,16,64 --k 3
+bad "--groups not ending at the width" "end at the width" --arch matryoshka --widths 64 --groups 16,32 --k 3
+bad "--groups past the width" "end at the width" --arch matryoshka --widths 64 --groups 16,128 --k 3
+bad "--groups with two widths" "end at the width" --arch matryoshka --widths 32,64 --groups 16,64 --k 3
+bad "matryoshka without --groups" "needs --groups" --arch matryoshka --widths 64 --k 3
+bad "--groups on topk" "applies to matryoshka" --arch topk --widths 64 --groups 16,64 --k 3
+bad "--groups not numbers" "comma-separated" --arch matryoshka --widths 64 --groups 16,x --k 3
 # resume through the HDF5 reader (shuffled): stop at step 7, resume, compare with one run
 args=(--cache "$T/a.h5,$T/b.h5" --arch batchtopk --widths 32,48 --k 3 --batch 128 --tokens 2560 --seed 4 --quiet --threads 2)
 "$BIN" train "${args[@]}" --out "$T/r1" && "$BIN" train "${args[@]}" --out "$T/r2" --stop-after 7 &&

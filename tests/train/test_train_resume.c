@@ -24,6 +24,11 @@ static void opts_for(sx_train_opts *o, sx_sae_arch arch, const char *out) {
     o->dead_tokens = 128 * 3; /* so AuxK and dead tracking take part */
     o->out_dir = out;
     if (big) o->widths[0] = 512, o->widths[1] = 520, o->batch = 512, o->tokens = 512 * 12, o->grad_clip = 0.5;
+    if (arch == SX_SAE_MATRYOSHKA) { /* one width, three nested prefixes */
+        o->n_k = 1, o->ks[0] = 4;
+        o->n_widths = 1, o->widths[0] = o->widths[1];
+        o->n_groups = 3, o->groups[0] = 8, o->groups[1] = 40, o->groups[2] = o->widths[0];
+    }
 }
 
 static int run(sx_train_opts *o, sx_err *err) {
@@ -179,8 +184,12 @@ int main(void) {
     check_arch(SX_SAE_STANDARD);
     check_arch(SX_SAE_BATCHTOPK);
     check_arch(SX_SAE_JUMPRELU);
+    check_arch(SX_SAE_MATRYOSHKA);
+    check_arch(SX_SAE_GATED);
     big = 1;
     check_arch(SX_SAE_TOPK);
     check_arch(SX_SAE_STANDARD);
+    check_arch(SX_SAE_MATRYOSHKA);
+    check_arch(SX_SAE_GATED);
     return TEST_DONE();
 }
