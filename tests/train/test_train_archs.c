@@ -13,6 +13,7 @@
  *    84.4%), whole 0.065.  The gap is mostly budget: at inference the outer latents take ~0.34
  *    of each row's ~4 active latents (one threshold for the whole SAE). */
 #include "planted.h"
+#include "sx_json.h"
 #include "sae_internal.h"
 #include "test.h"
 
@@ -30,7 +31,7 @@ static int train_one(sx_train_opts *o, const char *out, int64_t tokens, sx_sae *
     data_init(&p);
     sx_batch_source src = planted_source(&p);
     o->batch = 256, o->tokens = tokens, o->seed = 5, o->log_every = 50, o->out_dir = out;
-    sx_err err = {{0}};
+    sx_err err = {0};
     double t0 = sx_now();
     int rc = sx_train_run(o, &src, &err);
     planted_free(&p);
@@ -52,7 +53,7 @@ static double heldout_fvu(const sx_sae *sae, int keep, double *l0) {
     sx_rng_seed(&p.rng, 424242); /* same atoms, rows the trainer never saw */
     float *x = malloc(sizeof(float) * HELD * DC.d), *a = malloc(sizeof(float) * HELD * sae->d_sae);
     float *rec = malloc(sizeof(float) * HELD * DC.d);
-    sx_err err = {{0}};
+    sx_err err = {0};
     planted_next(&p, x, HELD, &err);
     double fvu = -1;
     if (sx_sae_encode(sae, x, HELD, a, NULL, &err) == 0) {
@@ -140,7 +141,7 @@ static void test_matryoshka(const char *tmp) {
     CHECK(ff <= fp, "whole SAE FVU %.4f above its prefix's %.4f", ff, fp);
     char cfgp[4300];
     snprintf(cfgp, sizeof cfgp, "%s/matryoshka/matryoshka-256/cfg.json", tmp);
-    sx_err err = {{0}};
+    sx_err err = {0};
     cJSON *cfg = sx_json_parse_file(cfgp, 1 << 20, &err);
     const cJSON *a = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "architecture") : NULL;
     const cJSON *w = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "matryoshka_widths") : NULL;
