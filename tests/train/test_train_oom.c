@@ -3,8 +3,10 @@
 #include "test.h"
 #include "train_internal.h"
 
-/* Under ASan a huge calloc aborts unless the allocator may return NULL, as libc's does. */
-const char *__asan_default_options(void);
+/* Under ASan a huge calloc aborts unless the allocator may return NULL, as libc's does.  The
+ * runtime looks the hook up dynamically, so it must stay visible (the build's default is
+ * -fvisibility=hidden). */
+__attribute__((visibility("default"))) const char *__asan_default_options(void);
 const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
 
 int main(void) {
