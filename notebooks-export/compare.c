@@ -414,6 +414,12 @@ static int plot_width(const cmp_row *rows, int n, const int *ai, int na, const c
             if (!m) continue;
             if (m > 1) xp_plot_line(&p, xs, ys, m, a);
             xp_plot_points(&p, xs, ys, m, a);
+            for (int i = 0; i < n; i++)
+                if (ai[i] == a && isfinite(x[i]) && isfinite(y[i])) {
+                    char lab[32];
+                    snprintf(lab, sizeof lab, "%lld", (long long)rows[i].width);
+                    xp_plot_label(&p, x[i], y[i], lab);
+                }
             if (panel == 0 && nl < 64) labels[nl] = arch_name(&rows[first]), colors[nl++] = a;
         }
         if (panel == 1) xp_plot_legend(&p, labels, colors, nl);
@@ -439,7 +445,7 @@ static int plot_frontier(const cmp_row *rows, int n, const int *ai, int na, cons
     if (!ok) x0 = 0, x1 = 1, y0 = 0, y1 = 1;
     if (ok && x0 > 0 && x0 < (x1 - x0) * 0.3) x0 = 0;
     if (ok && y0 > 0 && y0 < (y1 - y0) * 0.3) y0 = 0;
-    xp_plot_panel(&p, 90, 50, 620, 470, x0, x1, y0, y1);
+    xp_plot_panel(&p, 90, 50, 780, 470, x0, x1, y0, y1);
     xp_plot_axes(&p, "L0-FVU frontier per architecture", "L0 (active latents per token)",
                  "fraction of variance unexplained");
     const char *labels[64];
@@ -465,6 +471,8 @@ static int plot_frontier(const cmp_row *rows, int n, const int *ai, int na, cons
             if (!f || ys[i] < fy[f - 1]) fx[f] = xs[i], fy[f] = ys[i], f++;
         xp_plot_points(&p, xs, ys, m, a);
         if (f > 1) xp_plot_line(&p, fx, fy, f, a);
+        for (int i = 0; i < n; i++)
+            if (ai[i] == a && isfinite(x[i]) && isfinite(y[i])) xp_plot_label(&p, x[i], y[i], rows[i].label);
         if (nl < 64) labels[nl] = arch_name(&rows[first]), colors[nl++] = a;
     }
     xp_plot_legend(&p, labels, colors, nl);
@@ -574,4 +582,34 @@ done:
     if (have_tox) sx_csv_free(&tox);
     if (have_sw) sx_csv_free(&sw);
     return rc;
+}
+
+/* The folder of a found input path (in place). */
+static void dir_of(char *path) {
+    char *s = strrchr(path, '/');
+    if (s && s != path) *s = 0;
+    else snprintf(path, 2, ".");
+}
+
+int xp_write_compare(const xp_run *run, const char *in_dir, const char *out_dir, int skip_plots,
+                     sx_export_notes *notes, sx_err *err) {
+    char ev[1024], bm[1024], tox[1024], sw[1024];
+    if (!xp_find_input(in_dir, out_dir, "sae_eval.csv", ev, sizeof ev)) {
+        xp_note(notes, "skipped width comparison: sae_eval.csv not found in %s", in_dir);
+        return 0;
+    }
+    sx_compare_opts o = {.skip_plots = skip_plots, .sweep_unnamed_skip = 1};
+    if (xp_find_input(in_dir, out_dir, "best_matches.csv", bm, sizeof bm)) {
+        dir_of(bm);
+        o.split_dirs[o.n_split++] = bm;
+    }
+    snprintf(tox, sizeof tox, "%s", run->toxic_path);
+    snprintf(sw, sizeof sw, "%s", run->sweep_path);
+    if (tox[0]) dir_of(tox), o.toxic_dir = tox;
+    if (sw[0]) dir_of(sw), o.sweep_dir = sw;
+    dir_of(ev);
+    if (sx_compare_run(ev, &o, out_dir, err)) return -1;
+    xp_note(notes, "wrote %s/width_comparison.csv%s", out_dir,
+            skip_plots ? "" : " and plots/width_scores.png, plots/l0_fvu_frontier.png");
+    return 0;
 }
