@@ -222,7 +222,8 @@ static int is_sae_tier(const char *t) {
 
 /* The SAE a sweep row belongs to: its `sae` column, else a "<sae> " condition prefix (how the
  * demo merges the widths' sweeps); -1 = names none, -2 = error. */
-static int sweep_owner(const sx_csv_table *t, int64_t r, const cmp_row *rows, int n, sx_err *err) {
+static int sweep_owner(const sx_csv_table *t, int64_t r, const cmp_row *rows, int n, int lenient,
+                       sx_err *err) {
     int csae = sx_csv_col(t, "sae"), cc = sx_csv_col(t, "condition");
     char name[256] = "";
     if (csae >= 0) {
@@ -233,6 +234,7 @@ static int sweep_owner(const sx_csv_table *t, int64_t r, const cmp_row *rows, in
     }
     if (!name[0]) return -1;
     int i = find_row(rows, n, name);
+    if (i < 0 && lenient) return -3;
     if (i < 0) {
         sx_failc(err, SX_ENOTFOUND, "%s:%lld: SAE '%s' of condition '%s' is not in sae_eval.csv",
                  t->path, (long long)t->line[r], name, sx_csv_cell(t, r, cc));
@@ -271,9 +273,10 @@ static int apply_sweep(const sx_compare_in *in, cmp_row *rows, int n, sx_err *er
         const char *tier = sx_csv_cell(t, r, ct);
         double emt, ppl;
         if (sx_csv_get_num(t, r, ce, &emt, err) || sx_csv_get_num(t, r, cp, &ppl, err)) goto done;
-        int o = sweep_owner(t, r, rows, n, err);
+        int o = sweep_owner(t, r, rows, n, in->sweep_unnamed_skip, err);
         if (o == -2) goto done;
         owner[r] = -1;
+        if (o == -3) continue; /* lenient: an SAE that was not evaluated */
         if (!strcmp(tier, "none")) {
             if (o >= 0 && isnan(base_ppl[o])) base_ppl[o] = ppl, base_emt[o] = emt;
             if (o < 0 && isnan(g_ppl)) g_ppl = ppl, g_emt = emt;

@@ -71,7 +71,8 @@ typedef struct sx_compare_in {
     const sx_csv_table *sweep;         /* steering_sweep.csv or NULL */
     /* The SAE of sweep rows of tier ablate/suppress/steer that name none (no `sae` column,
      * no "<sae> " condition prefix).  NULL: the only SAE of eval; with several it is an
-     * error, unless sweep_unnamed_skip (then those rows are left out). */
+     * error, unless sweep_unnamed_skip (then those rows are left out, and so are rows of an
+     * SAE that is not in eval, otherwise an error too; export sets it). */
     const char *sweep_sae;
     int sweep_unnamed_skip;
     const char *sae_base;   /* a relative SAE path not found as given is tried under it */

@@ -110,6 +110,11 @@ check "export writes the same width_comparison.csv" "diff -u $T/want.csv $T/repo
 check "export draws width_scores.png" "is_png $T/report/plots/width_scores.png"
 check "export draws l0_fvu_frontier.png" "is_png $T/report/plots/l0_fvu_frontier.png"
 
+# export is lenient where compare is strict: a sweep SAE that was not evaluated is left out
+cp -r "$R" "$T/run2"; cp "$B/s1/steering_sweep.csv" "$T/run2/sweep/"
+"$BIN" export --in "$T/run2" --out "$T/report2" --no-html --no-notebook --no-plots --quiet 2> "$T/err"
+check "export leaves a sweep SAE outside sae_eval out" "[ $? -eq 0 ] && diff -u $T/want.csv $T/report2/width_comparison.csv"
+
 # ---- end to end on a tiny pipeline ----
 if [ -z "$SH" ] || [ ! -d "$SH/fixtures/gpt2-tiny" ] || [ ! -d "$SH/data/rtp" ]; then
   echo "SKIP pipeline: ../shared (fixtures, data) not found"
