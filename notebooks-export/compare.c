@@ -361,18 +361,17 @@ static int write_table(const sx_compare_in *in, const cmp_row *rows, int n, cons
     return sx_csv_close(&w, err);
 }
 
-/* Architectures in order of first appearance (rows sorted by width); colour = index. */
-static int arch_index(const cmp_row *rows, int i) {
-    for (int j = 0; j < i; j++)
-        if (strcmp(rows[j].arch, rows[i].arch) == 0) return arch_index(rows, j);
-    int k = 0;
-    for (int j = 0; j < i; j++) {
-        int first = 1;
-        for (int m = 0; m < j; m++)
-            if (strcmp(rows[m].arch, rows[j].arch) == 0) first = 0;
-        k += first;
+/* Architectures in order of first appearance (rows sorted by width): ai[i] = colour index.
+ * Returns the number of architectures. */
+static int arch_indices(const cmp_row *rows, int n, int *ai) {
+    int na = 0;
+    for (int i = 0; i < n; i++) {
+        ai[i] = -1;
+        for (int j = 0; j < i && ai[i] < 0; j++)
+            if (strcmp(rows[j].arch, rows[i].arch) == 0) ai[i] = ai[j];
+        if (ai[i] < 0) ai[i] = na++;
     }
-    return k;
+    return na;
 }
 
 static const char *arch_name(const cmp_row *r) { return r->arch[0] ? r->arch : "unknown arch"; }
@@ -501,11 +500,7 @@ int sx_compare_write(const sx_compare_in *in, const char *out_dir, sx_err *err) 
         sx_failc(err, SX_ENOMEM, "out of memory");
         goto done;
     }
-    int na = 0;
-    for (int i = 0; i < n; i++) {
-        ai[i] = arch_index(rows, i);
-        if (ai[i] + 1 > na) na = ai[i] + 1;
-    }
+    int na = arch_indices(rows, n, ai);
     char path[4200];
     if (sx_mkdir_p(out_dir, err)) goto done;
     if (sx_path_join(path, sizeof path, out_dir, "width_comparison.csv")) {
