@@ -537,6 +537,62 @@ static int read_in(const char *dir, const char *name, sx_csv_table *t, int absen
     return sx_csv_read(path, t, err);
 }
 
+/* sae_eval.jsonl (one object per SAE, the keys of SX_SCHEMA_SAE_EVAL, null = NaN) as the
+ * table sae_eval.csv would be: rows written with the CSV writer into memory and parsed back,
+ * so both files give the same cells.  A record without a required key is an error. */
+static int read_eval_jsonl(const char *path, sx_csv_table *t, sx_err *err) {
+    const sx_schema *sc = &SX_SCHEMA_SAE_EVAL;
+    sx_jsonl_reader *r;
+    if (sx_jsonl_open(path, &r, err)) return -1;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) {
+        sx_jsonl_close(r);
+        return sx_failc(err, SX_ENOMEM, "%s: out of memory", path);
+    }
+    const char *names[64];
+    for (int c = 0; c < sc->ncols && c < 64; c++) names[c] = sc->cols[c].name;
+    sx_csv_writer w;
+    sx_csv_begin(&w, f, names, sc->ncols);
+    int rc = -1, g;
+    cJSON *o = NULL;
+    while ((g = sx_jsonl_next(r, &o, err)) == 1) {
+        for (int c = 0; c < sc->ncols; c++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, sc->cols[c].name);
+            if (!v && sc->cols[c].required) {
+                sx_failc(err, SX_ECORRUPT, "%s: missing key '%s'", sx_jsonl_where(r), sc->cols[c].name);
+                goto done;
+            }
+            if (!v || cJSON_IsNull(v)) sx_csv_empty(&w);
+            else if (cJSON_IsString(v)) sx_csv_str(&w, v->valuestring);
+            else if (cJSON_IsNumber(v) && sc->cols[c].type == SX_COL_INT) sx_csv_int(&w, (int64_t)v->valuedouble);
+            else if (cJSON_IsNumber(v)) sx_csv_num(&w, v->valuedouble);
+            else {
+                sx_failc(err, SX_ECORRUPT, "%s: key '%s' is not a number or string", sx_jsonl_where(r),
+                         sc->cols[c].name);
+                goto done;
+            }
+        }
+        sx_csv_row(&w);
+        cJSON_Delete(o);
+        o = NULL;
+    }
+    if (g < 0) goto done;
+    if (sx_csv_close(&w, err)) goto done;
+    if (fflush(f)) {
+        sx_failc(err, SX_ENOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    rc = sx_csv_parse(path, buf, len, t, err);
+done:
+    cJSON_Delete(o);
+    fclose(f);
+    free(buf);
+    sx_jsonl_close(r);
+    return rc;
+}
+
 int sx_compare_run(const char *eval_dir, const sx_compare_opts *opts, const char *out_dir,
                    sx_err *err) {
     sx_compare_opts o = {0};
@@ -548,7 +604,14 @@ int sx_compare_run(const char *eval_dir, const sx_compare_opts *opts, const char
     sx_csv_table ev = {0}, tox = {0}, sw = {0}, sp[SX_COMPARE_MAX_SPLIT];
     memset(sp, 0, sizeof sp);
     int n_sp = 0, have_tox = 0, have_sw = 0, rc = -1;
-    if (read_in(eval_dir, "sae_eval.csv", &ev, 0, err)) return -1;
+    char jl[4200];
+    if (sx_path_join(jl, sizeof jl, eval_dir, "sae_eval.jsonl"))
+        return sx_failc(err, SX_EINVAL, "%s: path too long", eval_dir);
+    int have_csv = read_in(eval_dir, "sae_eval.csv", &ev, 1, err);
+    if (have_csv < 0) return -1;
+    if (have_csv == 1 && !sx_file_exists(jl)) /* neither: name the CSV */
+        return read_in(eval_dir, "sae_eval.csv", &ev, 0, err);
+    if (have_csv == 1 && read_eval_jsonl(jl, &ev, err)) return -1;
     for (; n_sp < o.n_split; n_sp++)
         if (read_in(o.split_dirs[n_sp], "best_matches.csv", &sp[n_sp], 0, err)) goto done;
     if (o.toxic_dir) {

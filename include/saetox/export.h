@@ -92,7 +92,8 @@ typedef struct sx_compare_opts {
     double ppl_budget;      /* <= 0: 1.25 */
     int skip_plots;
 } sx_compare_opts;
-/* Load eval_dir/sae_eval.csv and the optional folders' tables through the io layer and call
+/* Load eval_dir/sae_eval.csv (else sae_eval.jsonl) and the optional folders' tables through
+ * the io layer and call
  * sx_compare_write (SAE paths relative to the cwd, else to eval_dir's parent). */
 int sx_compare_run(const char *eval_dir, const sx_compare_opts *opts, const char *out_dir,
                    sx_err *err);

@@ -80,6 +80,14 @@ check "--ppl-budget 1.1 picks suppress@2 and nothing for topk-64" \
   "[ \"\$(cut -d, -f1,19-21 $T/cmp2/width_comparison.csv | sed -n 2,3p | tr '\n' '|')\" = 'topk-16,topk-16 suppress@2,0.4,22|topk-64,,,|' ]"
 check "--no-plots draws nothing" "[ ! -e $T/cmp2/plots ]"
 
+# an eval folder with only sae_eval.jsonl (as eval-sae writes it, null = NaN) reads the same
+mkdir -p "$R/evalj"
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) h[i] = $i; next }
+  { printf "{"; for (i = 1; i <= NF; i++) { v = (h[i] == "sae" || h[i] == "hook") ? "\"" $i "\"" : $i;
+    printf "%s\"%s\": %s", (i > 1 ? ", " : ""), h[i], v } print "}" }' "$R/eval/sae_eval.csv" > "$R/evalj/sae_eval.jsonl"
+"$BIN" compare --eval "$R/evalj" --split "$R/split" --toxic "$R/toxic" --sweep "$R/sweep" --no-plots --out "$T/cmpj" 2> "$T/err"
+check "sae_eval.jsonl alone gives the same table" "diff -u $T/want.csv $T/cmpj/width_comparison.csv"
+
 bad() { # name, expected stderr substring, args...
   local name=$1 want=$2; shift 2
   rm -rf "$T/bad"
@@ -99,6 +107,8 @@ bad "sweep SAE not in eval" "steering_sweep.csv:9: SAE 'topk-256' of condition '
 printf 'condition,tier,alpha,latents,emt,ppl\nnone,none,0,,0.5,20\nsteer@4,steer,4,3,0.3,21\n' > "$B/s2/steering_sweep.csv"
 bad "unnamed sweep rows among 3 SAEs" "steering_sweep.csv:3: condition 'steer@4' names no SAE" --eval "$R/eval" --sweep "$B/s2"
 bad "missing eval folder" "sae_eval.csv: not found" --eval "$B/nope"
+mkdir -p "$B/j1"; sed 's/"ce_loss_score": [^,]*, //' "$R/evalj/sae_eval.jsonl" > "$B/j1/sae_eval.jsonl"
+bad "jsonl without a key" "sae_eval.jsonl:1: missing key 'ce_loss_score'" --eval "$B/j1"
 # ... but --sweep-sae names their SAE
 "$BIN" compare --eval "$R/eval" --sweep "$B/s2" --sweep-sae topk-64 --no-plots --out "$T/cmp3" 2> "$T/err"
 check "--sweep-sae attributes unnamed rows" "grep -q '^topk-64,.*,steer@4,0.3,21,0.5,20\$' $T/cmp3/width_comparison.csv"
@@ -147,6 +157,10 @@ else
   check "pipeline: toxic latent $lat and its AUROC" "[ \"\$(sed -n 2p $W | cut -d, -f16)\" = '$lat' ] && sed -n 2p $W | cut -d, -f17 | grep -Eq '^[0-9.e-]+\$'"
   check "pipeline: unsteered ppl present for both" "[ -n \"\$(sed -n 2p $W | cut -d, -f23)\" ] && [ -n \"\$(sed -n 3p $W | cut -d, -f23)\" ]"
   check "pipeline: PNGs" "is_png $P/cmp/plots/width_scores.png && is_png $P/cmp/plots/l0_fvu_frontier.png"
+  mkdir -p "$T/pj/eval"; cp "$P/eval/sae_eval.jsonl" "$T/pj/eval/"; ln -s "$P/saes" "$T/pj/saes"
+  run "$BIN" compare --eval "$T/pj/eval" --split "$P/split" --toxic "$P/toxic" --sweep "$P/steering" \
+    --sweep-sae topk-32 --no-plots --out "$T/pj/cmp"
+  check "pipeline: eval-sae's sae_eval.jsonl gives the same table as its CSV" "diff -u $W $T/pj/cmp/width_comparison.csv"
   run "$BIN" export --in "$P" --out "$P/report" --no-html --no-notebook --quiet
   check "pipeline: export writes width_comparison.csv" "[ -s $P/report/width_comparison.csv ] && is_png $P/report/plots/width_scores.png"
 fi
