@@ -53,6 +53,7 @@ int cmd_score_toxicity(int argc, char **argv);
 int cmd_train_scorer(int argc, char **argv);
 int cmd_evaluate(int argc, char **argv);
 int cmd_eval_sae(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_lm_train(int argc, char **argv);
 int cmd_demo(int argc, char **argv);

@@ -10,6 +10,7 @@
 /* Weak references: a subcommand whose file is not linked in reports that it is not built. */
 #pragma weak cmd_analyze
 #pragma weak cmd_cache
+#pragma weak cmd_compare
 #pragma weak cmd_demo
 #pragma weak cmd_eval_sae
 #pragma weak cmd_evaluate
@@ -42,6 +43,7 @@ static const command COMMANDS[] = {
     {"train-scorer", cmd_train_scorer, "train the hashed n-gram toxicity scorer"},
     {"evaluate", cmd_evaluate, "steering sweep: toxicity, fluency and benchmark accuracy"},
     {"eval-sae", cmd_eval_sae, "SAE quality spliced into the model: CE loss / KL recovered, FVU, L0, dead latents"},
+    {"compare", cmd_compare, "compare SAE widths: one row per SAE (quality, splitting, toxic latent, steering) + plots"},
     {"export", cmd_export, "export CSV reports, a notebook, an HTML dashboard and PNG plots"},
     {"lm-train", cmd_lm_train, "train a small GPT-2 from scratch"},
     {"demo", cmd_demo, "run the whole pipeline on the embedded default model"},

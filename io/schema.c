@@ -194,7 +194,7 @@ static const sx_col latents[] = {
 SCHEMA(SX_SCHEMA_LATENTS, "latents_<sae>.csv", "export", "one latent of that SAE, all joined",
        latents);
 
-static const sx_col width[] = {
+static const sx_col family_cmp[] = {
     {"family_id", I, 1, "feature family with a toxic member (a concept)"},
     {"n_toxic", I, 1, "toxic members"},
     {"narrow_sae", S, 1, "the narrow SAE"},
@@ -214,15 +214,43 @@ static const sx_col width[] = {
     {"wide_best_score", N, 1, "best toxicity score, wide side"},
     {"cos_max", N, 1, "largest decoder cosine joining the two sides"},
     {"cos_mean", N, 1, "mean of those cosines"}};
-SCHEMA(SX_SCHEMA_WIDTH_COMPARISON, "width_comparison.csv", "export",
-       "one concept: a family across the two widths", width);
+SCHEMA(SX_SCHEMA_FAMILY_COMPARISON, "family_comparison.csv", "export",
+       "one concept: a family across the two widths", family_cmp);
+
+static const sx_col width_cmp[] = {
+    {"sae", S, 1, "SAE label (folder name of the sae_eval.csv path)"},
+    {"arch", S, 1, "architecture from its cfg.json (SAELens name; empty when unknown)"},
+    {"width", I, 1, "latents (d_sae)"},
+    {"k", I, 1, "TopK k from cfg.json (empty for other architectures or unknown)"},
+    {"trained_tokens", I, 1, "training tokens from cfg.json saetox.trained_tokens (empty when not trained by saetox)"},
+    {"l0", N, 1, "mean active latents per token (sae_eval.csv)"},
+    {"fvu", N, 1, "fraction of variance unexplained (sae_eval.csv)"},
+    {"explained_variance", N, 1, "1 - fvu (sae_eval.csv)"},
+    {"ce_loss_score", N, 1, "(ce_zero - ce_spliced) / (ce_zero - ce_clean) (sae_eval.csv)"},
+    {"kl_div_score", N, 1, "(kl_zero - kl_spliced) / kl_zero (sae_eval.csv)"},
+    {"dead_frac", N, 1, "share of latents that never fired (sae_eval.csv)"},
+    {"dense_frac", N, 1, "share of latents firing on > 10% of tokens (sae_eval.csv)"},
+    {"split_wide_sae", S, 1, "the wider SAE it was split against (analyze split; empty without one)"},
+    {"split_share", N, 1, "share of its latents with 2+ children in split_wide_sae at the split threshold"},
+    {"split_mean_children", N, 1, "mean children per latent that split (2+ children)"},
+    {"toxic_latent", I, 1, "its best toxic latent (rank 1 in toxic_latents.csv)"},
+    {"toxic_auroc", N, 1, "that latent's AUROC, toxic vs clean"},
+    {"toxic_family_size", I, 1, "members of that latent's feature family"},
+    {"steer_condition", S, 1, "lowest-EMT condition of this SAE with ppl <= 1.25x unsteered"},
+    {"steer_emt", N, 1, "its expected maximum toxicity"},
+    {"steer_ppl", N, 1, "its perplexity"},
+    {"unsteered_emt", N, 1, "EMT without intervention (tier none)"},
+    {"unsteered_ppl", N, 1, "perplexity without intervention"}};
+SCHEMA(SX_SCHEMA_WIDTH_COMPARISON, "width_comparison.csv", "compare",
+       "one SAE: quality, splitting, toxic latent and steering side by side", width_cmp);
 
 const sx_schema *const SX_SCHEMAS[] = {
     &SX_SCHEMA_METRICS,        &SX_SCHEMA_PAIRS,          &SX_SCHEMA_FAMILIES,
     &SX_SCHEMA_BEST_MATCHES,   &SX_SCHEMA_LATENT_STATS,   &SX_SCHEMA_TOP_CONTEXTS,
     &SX_SCHEMA_LATENT_EFFECTS, &SX_SCHEMA_TOXIC_LATENTS,  &SX_SCHEMA_FAMILY_EFFECTS,
     &SX_SCHEMA_STEERING_SWEEP, &SX_SCHEMA_SAE_EVAL,       &SX_SCHEMA_TRAINING_METRICS,
-    &SX_SCHEMA_LATENTS,        &SX_SCHEMA_WIDTH_COMPARISON, NULL};
+    &SX_SCHEMA_LATENTS,        &SX_SCHEMA_FAMILY_COMPARISON, &SX_SCHEMA_WIDTH_COMPARISON,
+    NULL};
 
 const sx_schema *sx_schema_find(const char *file) {
     const char *b = strrchr(file, '/');

@@ -22,6 +22,7 @@ int sx_export_run(const char *in_dir, const char *out_dir, const sx_export_opts 
     if (xp_load(in_dir, out_dir, run, notes, err)) goto done;
     if (sx_mkdir_p(out_dir, err)) goto done;
     if (xp_write_reports(run, out_dir, notes, err)) goto done;
+    if (xp_write_compare(run, in_dir, out_dir, o.skip_plots, notes, err)) goto done;
     if (!o.skip_notebook) {
         sx_path_join(path, sizeof path, out_dir, "report.ipynb");
         if (xp_write_notebook(path, err)) goto done;

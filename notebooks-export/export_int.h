@@ -84,6 +84,13 @@ typedef struct xp_run {
 int xp_load(const char *in_dir, const char *out_dir, xp_run *run, sx_export_notes *notes,
             sx_err *err);
 void xp_free(xp_run *run);
+/* name in in_dir, else in its immediate subfolders in name order (skipping skip and folders
+ * holding a previous export): 1 and the path in out, or 0. */
+int xp_find_input(const char *in_dir, const char *skip, const char *name, char *out,
+                  size_t outsz);
+/* compare.c: width_comparison.csv and its plots when the run folder has a sae_eval.csv. */
+int xp_write_compare(const xp_run *run, const char *in_dir, const char *out_dir, int skip_plots,
+                     sx_export_notes *notes, sx_err *err);
 int xp_sae_index(xp_run *run, const char *name, sx_err *err); /* interns the name */
 const xp_stat *xp_find_stat(const xp_run *run, int sae, int64_t latent);
 const xp_toxic *xp_find_toxic(const xp_run *run, int sae, int64_t latent);

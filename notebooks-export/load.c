@@ -29,7 +29,7 @@ static int cmp_str(const void *a, const void *b) {
 
 /* in_dir/name, else <in_dir>/<sub>/name for the first subfolder (name order) that has it;
  * the export's own output folder (skip, may be NULL) is never an input. */
-static int find_input(const char *in_dir, const char *skip, const char *name, char *out,
+int xp_find_input(const char *in_dir, const char *skip, const char *name, char *out,
                       size_t outsz) {
     out[0] = 0;
     if (sx_path_join(out, outsz, in_dir, name) == 0 && sx_file_exists(out)) return 1;
@@ -371,7 +371,7 @@ int xp_load(const char *in_dir, const char *out_dir, xp_run *run, sx_export_note
         {"steering_sweep.csv", run->sweep_path, load_sweep, "steering trade-off"},
     };
     for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
-        if (!find_input(in_dir, out_dir, in[i].name, in[i].path, 1024)) {
+        if (!xp_find_input(in_dir, out_dir, in[i].name, in[i].path, 1024)) {
             xp_note(notes, "skipped %s: %s not found in %s", in[i].what, in[i].name, in_dir);
             continue;
         }

@@ -103,7 +103,7 @@ static const char *const CELLS[][2] = {
      "wide SAE. A wide size above 1 means the concept is spread over several latents, which "
      "makes steering with a single direction less complete."},
     {"code",
-     "wc = load('width_comparison.csv')\n"
+     "wc = load('family_comparison.csv')\n"
      "if wc is not None and HAVE_PLT:\n"
      "    counts = wc['wide_size'].value_counts().sort_index()\n"
      "    fig, ax = plt.subplots(figsize=(7, 4))\n"

@@ -238,14 +238,14 @@ static void latent_list(sx_csv_writer *w, const xp_run *run, const xp_concept *c
     free(buf);
 }
 
-static int write_width(const xp_run *run, const char *dir, sx_export_notes *notes, sx_err *err) {
+static int write_family_comparison(const xp_run *run, const char *dir, sx_export_notes *notes, sx_err *err) {
     xp_concept *cs;
     int64_t n;
     if (xp_concepts(run, &cs, &n, err)) return -1;
     char path[4096];
-    sx_path_join(path, sizeof path, dir, "width_comparison.csv");
+    sx_path_join(path, sizeof path, dir, "family_comparison.csv");
     sx_csv_writer w;
-    if (sx_csv_open_schema(&w, path, &SX_SCHEMA_WIDTH_COMPARISON, err)) {
+    if (sx_csv_open_schema(&w, path, &SX_SCHEMA_FAMILY_COMPARISON, err)) {
         free(cs);
         return -1;
     }
@@ -318,7 +318,7 @@ int xp_write_reports(const xp_run *run, const char *dir, sx_export_notes *notes,
     }
     if ((run->n_stats || run->n_toxic || run->n_fams) && write_latents(run, dir, notes, err))
         return -1;
-    if (run->fam_path[0] && write_width(run, dir, notes, err)) return -1;
+    if (run->fam_path[0] && write_family_comparison(run, dir, notes, err)) return -1;
     if (run->sweep_path[0]) {
         if (write_sweep(run, dir, err)) return -1;
         xp_note(notes, "wrote %s/steering_sweep.csv", dir);

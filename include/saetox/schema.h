@@ -41,7 +41,8 @@ extern const sx_schema SX_SCHEMA_STEERING_SWEEP;   /* evaluate: steering_sweep.c
 extern const sx_schema SX_SCHEMA_SAE_EVAL;         /* eval-sae: sae_eval.csv */
 extern const sx_schema SX_SCHEMA_TRAINING_METRICS; /* export: training_metrics.csv */
 extern const sx_schema SX_SCHEMA_LATENTS;          /* export: latents_<sae>.csv */
-extern const sx_schema SX_SCHEMA_WIDTH_COMPARISON; /* export: width_comparison.csv */
+extern const sx_schema SX_SCHEMA_FAMILY_COMPARISON; /* export: family_comparison.csv */
+extern const sx_schema SX_SCHEMA_WIDTH_COMPARISON; /* compare: width_comparison.csv */
 
 /* Every schema above, NULL-terminated (README and tests walk it). */
 extern const sx_schema *const SX_SCHEMAS[];

@@ -13,7 +13,7 @@ RUN, OUT = sys.argv[1], sys.argv[2]
 COLS = {
     'training_metrics.csv': 'sae,step,tokens,mse,fvu,l0,dead_frac,mean_max_act,lr,tokens_per_s',
     'latents_topk-64.csv': None, 'latents_topk-256.csv': None,
-    'width_comparison.csv': 'family_id,n_toxic,narrow_sae,narrow_width,narrow_size,narrow_latents,'
+    'family_comparison.csv': 'family_id,n_toxic,narrow_sae,narrow_width,narrow_size,narrow_latents,'
                             'wide_sae,wide_width,wide_size,wide_latents,split_ratio,'
                             'narrow_max_mean_diff,wide_max_mean_diff,wide_sum_mean_diff,'
                             'wide_top_share,narrow_best_score,wide_best_score,cos_max,cos_mean',

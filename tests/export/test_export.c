@@ -125,7 +125,7 @@ static void check_latent_report(void) {
     CHECK(fs == 4, "family size %lld", (long long)fs);
     sx_csv_free(&t);
 
-    snprintf(path, sizeof path, "%s/width_comparison.csv", OUT);
+    snprintf(path, sizeof path, "%s/family_comparison.csv", OUT);
     if (sx_csv_read(path, &t, &err)) {
         CHECK(0, "%s", err.msg);
         return;
@@ -287,7 +287,7 @@ static int mode_cli(void) {
     check_columns("training_metrics.csv", tc, (int)(sizeof tc / sizeof *tc));
     check_columns("latents_topk-64.csv", lc, (int)(sizeof lc / sizeof *lc));
     check_columns("latents_topk-256.csv", lc, (int)(sizeof lc / sizeof *lc));
-    check_columns("width_comparison.csv", wc, (int)(sizeof wc / sizeof *wc));
+    check_columns("family_comparison.csv", wc, (int)(sizeof wc / sizeof *wc));
     check_columns("steering_sweep.csv", sc, (int)(sizeof sc / sizeof *sc));
     check_columns("pairs.csv", pc, 3);
     check_latent_report();

@@ -44,7 +44,7 @@ for f in train/metrics.jsonl stats/latent_stats.csv stats/top_contexts.csv split
          eval/sae_eval.csv steering/steering_sweep.csv; do
   check "$f matches its schema" "$CHK $T/run/$f"
 done
-for f in training_metrics.csv width_comparison.csv steering_sweep.csv pairs.csv; do
+for f in training_metrics.csv family_comparison.csv width_comparison.csv steering_sweep.csv pairs.csv; do
   check "export $f matches its schema" "$CHK $T/report/$f"
 done
 lat=$(ls "$T/report"/latents_*.csv 2>/dev/null | head -1)
