@@ -380,6 +380,27 @@ int sx_sweep_run(sx_sweep *sw, const char *out_dir, sx_sweep_row_fn on_row, void
                  sx_sweep_row *rows, sx_err *err);
 void sx_sweep_free(sx_sweep *sw);
 
+/* Merge the sweeps of several SAEs (each a steering_sweep.csv table, same columns) into dst
+ * (atomically): every row of each, in order, with the SAE conditions (ablate / suppress /
+ * steer) renamed "<names[i]> <condition>"; sae_rows_only[i] (nullable) drops table i's other
+ * rows (baselines already in an earlier table).  sweep_merge.c. */
+struct sx_csv_table;
+int sx_sweep_merge(const struct sx_csv_table *const *tables, const char *const *names,
+                   const int *sae_rows_only, int n, const char *dst, sx_err *err);
+
+/* ======================= a corpus written by the model (sample_text.c) ======================= */
+typedef struct sx_sample_opts {
+    int64_t tokens;  /* sample about 1.1 x this many tokens */
+    int new_tokens;  /* tokens per sequence after BOS (< n_ctx) */
+    uint64_t seed;   /* batch b samples with seed * 1000003 + (first sequence of b) */
+    int batch;       /* sequences per sx_generate call (default 64; it is part of the seeding) */
+} sx_sample_opts;
+/* Sample sequences from BOS (temperature 1, no nucleus cut), cut them into documents at the
+ * model's EOS and write one document per line (tabs and newlines as spaces) to path,
+ * atomically.  *n_seqs (nullable) gets the number of sequences sampled. */
+int sx_sample_documents(sx_model *m, const sx_tokenizer *tok, const sx_sample_opts *o, const char *path,
+                        int64_t *n_seqs, sx_err *err);
+
 /* ======================= steering for `saetox generate` ======================= */
 typedef struct sx_steer_spec {
     const char *sae, *latents, *tier, *scales, *hook, *meandiff, *ban_words;
