@@ -24,7 +24,13 @@ static int parse_latents(const char *s, int **out, int *n) {
     return 0;
 }
 
-static void print_row(void *user, const sx_sweep_row *r) {
+void cli_evaluate_print_scales(const sx_sweep *sw) {
+    fprintf(stderr, "saetox %s: scales A_i:", CMD);
+    for (int j = 0; j < sw->in.n_latents && j < 16; j++) fprintf(stderr, " %d:%.4g", sw->in.latents[j], sw->scales[j]);
+    fprintf(stderr, "\n");
+}
+
+void cli_evaluate_print_row(void *user, const sx_sweep_row *r) {
     (void)user;
     fprintf(stderr, "saetox %s: %-22s emt %.3f [%.3f,%.3f] tox_prob %.3f mean %.3f ppl %.2f acc %.3f (%.1f s)\n", CMD,
             r->cond->name, r->res.emt, r->res.emt_lo, r->res.emt_hi, r->res.tox_prob, r->res.mean_tox, r->res.ppl,
@@ -158,11 +164,7 @@ int cmd_evaluate(int argc, char **argv) {
     }
     if (sx_sweep_prepare(&plan, &in, &sw, &err)) goto fail;
     have_sw = 1;
-    if (plan.need_sae) {
-        fprintf(stderr, "saetox %s: scales A_i:", CMD);
-        for (int j = 0; j < nlat && j < 16; j++) fprintf(stderr, " %d:%.4g", lat[j], sw.scales[j]);
-        fprintf(stderr, "\n");
-    }
+    if (plan.need_sae) cli_evaluate_print_scales(&sw);
     if (plan.need_banned && sx_banned_ids(tok, ban_words, &ban, &nban, &err)) goto fail;
     if (bench && sx_mc_load(bench, bench_n, &items, &n_items, &err)) goto fail;
     sw.in.ban_ids = ban, sw.in.n_ban = nban;
@@ -175,7 +177,7 @@ int cmd_evaluate(int argc, char **argv) {
     eo->seed = (uint64_t)seed;
     eo->boot_reps = (int)boot;
     eo->fluency = !no_fluency;
-    if (sx_sweep_run(&sw, out_dir, print_row, NULL, NULL, &err)) goto fail;
+    if (sx_sweep_run(&sw, out_dir, cli_evaluate_print_row, NULL, NULL, &err)) goto fail;
     ret = 0;
 fail:
     if (ret) fprintf(stderr, "saetox %s: %s\n", CMD, err.msg);
