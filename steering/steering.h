@@ -387,6 +387,10 @@ void sx_sweep_free(sx_sweep *sw);
 struct sx_csv_table;
 int sx_sweep_merge(const struct sx_csv_table *const *tables, const char *const *names,
                    const int *sae_rows_only, int n, const char *dst, sx_err *err);
+/* The width comparison in a merged sweep: for row r, a single-latent condition of SAE
+ * sae_name ("<sae> steer@2"), the row of the same tier and strength on the family
+ * ("<sae> steer-family@2"); -1 when r is no such row or the family row is missing. */
+int64_t sx_sweep_family_row(const struct sx_csv_table *t, int64_t r, const char *sae_name);
 
 /* ======================= a corpus written by the model (sample_text.c) ======================= */
 typedef struct sx_sample_opts {

@@ -40,3 +40,21 @@ int sx_sweep_merge(const struct sx_csv_table *const *tables, const char *const *
     for (int i = 0; i < n; i++) copy_sweep(tables[i], &w, names[i], sae_rows_only ? sae_rows_only[i] : 0);
     return sx_csv_close(&w, err);
 }
+
+int64_t sx_sweep_family_row(const struct sx_csv_table *t, int64_t r, const char *sae_name) {
+    int cc = sx_csv_col(t, "condition");
+    size_t ln = strlen(sae_name);
+    if (cc < 0 || r < 0 || r >= t->nrows) return -1;
+    const char *cond = sx_csv_cell(t, r, cc);
+    if (strncmp(cond, sae_name, ln) != 0 || cond[ln] != ' ' || strstr(cond, "-family")) return -1;
+    const char *tier_at = cond + ln + 1;
+    const char *at = strchr(tier_at, '@');
+    char fam[600];
+    if (at)
+        snprintf(fam, sizeof fam, "%s %.*s-family%s", sae_name, (int)(at - tier_at), tier_at, at);
+    else
+        snprintf(fam, sizeof fam, "%s %s-family", sae_name, tier_at);
+    for (int64_t i = 0; i < t->nrows; i++)
+        if (strcmp(sx_csv_cell(t, i, cc), fam) == 0) return i;
+    return -1;
+}

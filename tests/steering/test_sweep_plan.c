@@ -108,6 +108,16 @@ static void test_merge(void) {
                        "topk-32 steer-family@2,steer,2,7 9,0.45\n";
     CHECK(data && strcmp(data, want) == 0, "merged:\n%s\nwant:\n%s", data ? data : "", want);
     free(data);
+    /* the width comparison: each single-latent condition of an SAE and its family row */
+    sx_csv_table mt;
+    CHECK(sx_csv_parse("merged.csv", want, strlen(want), &mt, &err) == 0, "%s", err.msg);
+    CHECK(sx_sweep_family_row(&mt, 4, "topk-32") == 5, "steer@2 -> steer-family@2");
+    CHECK(sx_sweep_family_row(&mt, 5, "topk-32") == -1, "a family row has no family row");
+    CHECK(sx_sweep_family_row(&mt, 1, "topk-8") == -1, "no family row for topk-8 ablate");
+    CHECK(sx_sweep_family_row(&mt, 0, "topk-32") == -1 && sx_sweep_family_row(&mt, 4, "topk-3") == -1,
+          "baselines and other SAEs' rows");
+    CHECK(sx_sweep_family_row(&mt, 99, "topk-32") == -1, "row out of range");
+    sx_csv_free(&mt);
     /* different columns are refused, naming both tables */
     const char *bad = "condition,tier\nnone,none\n";
     CHECK(sx_csv_parse("bad.csv", bad, strlen(bad), &m, &err) == 0, "%s", err.msg);
