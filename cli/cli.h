@@ -37,6 +37,13 @@ int cli_parse_int_list(const char *s, int64_t *out, int max);
 /* Print "saetox CMD: message" on stderr. */
 void cli_error(const char *cmd, const char *msg);
 
+/* cmd_evaluate.c: the lines `saetox evaluate` prints on stderr (also used by the demo): the
+ * scales A_i, and one line per condition (an sx_sweep_row_fn). */
+struct sx_sweep;
+struct sx_sweep_row;
+void cli_evaluate_print_scales(const struct sx_sweep *sw);
+void cli_evaluate_print_row(void *user, const struct sx_sweep_row *row);
+
 /* Subcommands: each returns the process exit status. */
 typedef int (*cli_cmd_fn)(int argc, char **argv);
 

@@ -10,10 +10,10 @@
  *   8 family    wide SAE: one child vs all children of the narrow toxic latent that split
  *   9 export    CSV + notebook + HTML + PNG, then a summary table from the measured CSVs
  *
- * Every step runs the same code as its subcommand, in process (the command lines are
- * printed so a user can rerun any step by hand).  No number in the summary is typed in:
- * all are read back from the CSVs the steps wrote. */
-#include <stdarg.h>
+ * Every step calls the library function behind its subcommand, in process, on the model and
+ * tokenizer loaded once (the equivalent command lines are printed so a user can rerun any
+ * step by hand).  No number in the summary is typed in: all are read back from the CSVs the
+ * steps wrote. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,25 +29,6 @@ static const char *SUMMARY =
     "sample text from the model, cache activations, train TopK SAEs of two widths in one\n"
     "pass, find toxic latents, measure their splitting, run the steering sweep with the\n"
     "benchmark, export CSV/notebook/HTML/PNG, and print a summary table.";
-
-static int run_step(demo_ctx *c, cli_cmd_fn fn, const char *name, ...) {
-    const char *argv[96];
-    int argc = 0;
-    argv[argc++] = name;
-    va_list ap;
-    va_start(ap, name);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL && argc < 95) argv[argc++] = a;
-    va_end(ap);
-    argv[argc] = NULL;
-    fprintf(stderr, "  $ saetox");
-    for (int i = 0; i < argc; i++) fprintf(stderr, " %s", argv[i]);
-    fputc('\n', stderr);
-    fflush(stderr);
-    int rc = fn(argc, (char **)argv);
-    if (rc != 0) fprintf(stderr, "saetox demo: step 'saetox %s' failed (exit %d)\n", name, rc);
-    return rc;
-}
 
 static void step_header(demo_ctx *c, int k, const char *what) {
     double now = sx_now();
@@ -80,6 +61,35 @@ static int find_assets(demo_ctx *c, sx_err *err) {
 }
 
 static void path(char *buf, size_t n, const char *dir, const char *name) { snprintf(buf, n, "%s/%s", dir, name); }
+
+/* Steps 1-9 and the summary. */
+static int demo_run(demo_ctx *c, sx_err *err) {
+    char samples_txt[4200], src[13000], acts[4200], analysis[4200], report[4200];
+    path(samples_txt, sizeof samples_txt, c->out, "data/samples.txt");
+    snprintf(src, sizeof src, "text:%s,text:%s/toxic.txt,text:%s/clean.txt", samples_txt, c->data_dir, c->data_dir);
+    path(acts, sizeof acts, c->out, "activations.h5");
+    path(analysis, sizeof analysis, c->out, "analysis");
+    path(report, sizeof report, c->out, "report");
+    step_header(c, 1, "sampling text from the embedded model");
+    if (demo_load_model(c, err) || demo_samples(c, err)) return -1;
+    step_header(c, 2, "caching residual activations");
+    if (demo_cache(c, src, acts, err)) return -1;
+    step_header(c, 3, "training TopK SAEs of two widths in one pass");
+    if (demo_train(c, acts, err)) return -1;
+    step_header(c, 4, "feature splitting between the two widths");
+    if (demo_split(c, analysis, err)) return -1;
+    step_header(c, 5, "toxicity latents from the contrast sets");
+    if (demo_toxic(c, analysis, err)) return -1;
+    step_header(c, 6, "latent statistics and top contexts");
+    if (demo_stats(c, acts, analysis, err)) return -1;
+    step_header(c, 7, "steering sweep on the narrow SAE (tiers x strengths + baselines + benchmark)");
+    if (demo_pick_latents(c, analysis, err)) return -1;
+    if (demo_sweeps(c, step_header, err)) return -1;
+    step_header(c, 9, "export: CSV, notebook, HTML dashboard, PNG plots");
+    if (demo_export(c, report, err)) return -1;
+    step_header(c, 0, "done");
+    return demo_summary(c, analysis, report, err);
+}
 
 int cmd_demo(int argc, char **argv) {
     demo_ctx c;
@@ -117,94 +127,9 @@ int cmd_demo(int argc, char **argv) {
     fprintf(stderr, "saetox demo: model %s, output %s, seed %lld, %s threads\n", c.model_dir, c.out,
             (long long)c.seed, c.threads);
 
-    step_header(&c, 1, "sampling text from the embedded model");
-    if (demo_samples(&c, &err)) {
-        cli_error("demo", err.msg);
-        return 1;
-    }
-    char seed_s[32], rows_s[32], train_tokens[32], samples_txt[4200], src[13000], acts[4200];
-    snprintf(seed_s, sizeof seed_s, "%lld", (long long)c.seed);
-    path(samples_txt, sizeof samples_txt, c.out, "data/samples.txt");
-    snprintf(src, sizeof src, "text:%s,text:%s/toxic.txt,text:%s/clean.txt", samples_txt, c.data_dir, c.data_dir);
-    path(acts, sizeof acts, c.out, "activations.h5");
-    snprintf(rows_s, sizeof rows_s, "%lld", (long long)c.sample_tokens);
-
-    step_header(&c, 2, "caching residual activations");
-    if (run_step(&c, cmd_cache, "cache", "--model", c.model_dir, "--data", src, "--hook", c.hook,
-                 "--context-size", c.ctx_s, "--tokens", rows_s, "--out", acts, "--prepend-bos",
-                 "--drop-first", "1", "--batch", "16", "--threads", c.threads, NULL))
-        return 1;
-
-    step_header(&c, 3, "training TopK SAEs of two widths in one pass");
-    snprintf(train_tokens, sizeof train_tokens, "%lld", (long long)(c.sample_tokens * c.epochs));
-    if (run_step(&c, cmd_train, "train", "--cache", acts, "--arch", "topk", "--widths", c.widths_s,
-                 "--k", "16", "--batch", "1024", "--tokens", train_tokens, "--seed", seed_s, "--out",
-                 c.out, "--log-every", "20", "--threads", c.threads, NULL))
-        return 1;
-
-    char analysis[4200];
-    path(analysis, sizeof analysis, c.out, "analysis");
-    step_header(&c, 4, "feature splitting between the two widths");
-    if (run_step(&c, cmd_analyze, "analyze", "split", "--sae", c.sae_narrow, "--sae", c.sae_wide,
-                 "--name", c.name_narrow, "--name", c.name_wide, "--threshold", DEMO_SPLIT_THRESHOLD, "--out", analysis,
-                 "--threads", c.threads, NULL))
-        return 1;
-
-    /* analysis reads datasets' source syntax; evaluate takes plain .txt/.jsonl/.csv paths */
-    char toxic_src[4200], clean_src[4200], toxic_txt[4200], clean_txt[4200];
-    snprintf(toxic_src, sizeof toxic_src, "text:%s/toxic.txt", c.data_dir);
-    snprintf(clean_src, sizeof clean_src, "text:%s/clean.txt", c.data_dir);
-    path(toxic_txt, sizeof toxic_txt, c.data_dir, "toxic.txt");
-    path(clean_txt, sizeof clean_txt, c.data_dir, "clean.txt");
-    step_header(&c, 5, "toxicity latents from the contrast sets");
-    if (run_step(&c, cmd_analyze, "analyze", "toxic", "--model", c.model_dir, "--sae", c.sae_narrow,
-                 "--sae", c.sae_wide, "--name", c.name_narrow, "--name", c.name_wide, "--toxic",
-                 toxic_src, "--clean", clean_src, "--families", analysis, "--rank-by", "cohens_d",
-                 "--out", analysis, "--threads", c.threads, "--quiet", NULL))
-        return 1;
-
-    step_header(&c, 6, "latent statistics and top contexts");
-    if (demo_stats(&c, acts, analysis, run_step, &err)) {
-        cli_error("demo", err.msg);
-        return 1;
-    }
-
-    step_header(&c, 7, "steering sweep on the narrow SAE (tiers x strengths + baselines + benchmark)");
-    if (demo_pick_latents(&c, analysis, &err)) {
-        cli_error("demo", err.msg);
-        return 1;
-    }
-    char prompts[4200], bench[4200], samples_s[32], steer_narrow[4200], steer_wide[4200];
-    path(prompts, sizeof prompts, c.data_dir, "prompts.txt");
-    path(bench, sizeof bench, c.data_dir, "benchmark.jsonl");
-    path(steer_narrow, sizeof steer_narrow, c.out, "steer-narrow");
-    path(steer_wide, sizeof steer_wide, c.out, "steer-wide");
-    snprintf(samples_s, sizeof samples_s, "%lld", (long long)c.samples);
-    if (run_step(&c, cmd_evaluate, "evaluate", "--model", c.model_dir, "--prompts", prompts, "--sae",
-                 c.sae_narrow, "--latents", c.narrow_latents, "--tiers",
-                 "none,ablate,suppress,steer,meandiff,banned", "--alphas", "1,2,4", "--samples",
-                 samples_s, "--seed", seed_s, "--toxic", toxic_txt, "--clean", clean_txt, "--bench",
-                 bench, "--out", steer_narrow, "--threads", c.threads, NULL))
-        return 1;
-
-    step_header(&c, 8, "wide SAE: one child vs all children of the narrow toxic latent");
-    if (run_step(&c, cmd_evaluate, "evaluate", "--model", c.model_dir, "--prompts", prompts, "--sae",
-                 c.sae_wide, "--latents", c.wide_single, "--family-latents", c.wide_family, "--tiers",
-                 "ablate,steer", "--alphas", "2", "--samples", samples_s, "--seed", seed_s, "--toxic",
-                 toxic_txt, "--clean", clean_txt, "--bench", bench, "--out", steer_wide, "--threads",
-                 c.threads, NULL))
-        return 1;
-    if (demo_merge_sweeps(&c, steer_narrow, steer_wide, &err)) {
-        cli_error("demo", err.msg);
-        return 1;
-    }
-
-    char report[4200];
-    path(report, sizeof report, c.out, "report");
-    step_header(&c, 9, "export: CSV, notebook, HTML dashboard, PNG plots");
-    if (run_step(&c, cmd_export, "export", "--in", c.out, "--out", report, "--quiet", NULL)) return 1;
-    step_header(&c, 0, "done");
-    if (demo_summary(&c, analysis, report, &err)) {
+    int rc = demo_run(&c, &err);
+    demo_free_model(&c);
+    if (rc) {
         cli_error("demo", err.msg);
         return 1;
     }

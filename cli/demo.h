@@ -1,5 +1,5 @@
-/* demo.h — the steps of `saetox demo` (cmd_demo.c runs them in order; demo_steps.c and
- * demo_report.c hold the pieces that are not plain subcommand calls). */
+/* demo.h — the steps of `saetox demo` (cmd_demo.c runs them in order; demo_steps.c calls the
+ * library functions behind each step, demo_report.c prints the summary). */
 #ifndef SAETOX_DEMO_H
 #define SAETOX_DEMO_H
 
@@ -7,8 +7,9 @@
 
 #include "cli.h"
 #include "core.h"
+#include "models.h"
+#include "tokenizer.h"
 
-#define DEMO_MAX_CHILDREN 64      /* children steered together at most */
 #define DEMO_SPLIT_THRESHOLD "0.5" /* decoder cosine of a child to its parent (analyze split) */
 
 typedef struct demo_ctx {
@@ -19,7 +20,9 @@ typedef struct demo_ctx {
     int64_t seed, sample_tokens, samples, epochs;
     char threads[16];
     double t0, step_t0;
-    /* set by demo_samples from the model's config */
+    /* the model, loaded once (demo_load_model) */
+    sx_model *m;
+    sx_tokenizer *tok;
     int d_model, n_layers, ctx;
     char hook[64], ctx_s[16], widths_s[64];
     char name_narrow[64], name_wide[64];
@@ -30,18 +33,34 @@ typedef struct demo_ctx {
     char narrow_latents[256], wide_single[32], wide_family[2048], children_desc[1024];
 } demo_ctx;
 
-typedef int (*demo_run_fn)(demo_ctx *c, cli_cmd_fn fn, const char *name, ...);
+/* Print "  $ saetox ARGS..." (the command that does the same as the next step; NULL-ended). */
+void demo_show_cmd(const char *name, ...);
 
+/* Load the model and tokenizer into c and derive the hook, context and SAE names. */
+int demo_load_model(demo_ctx *c, sx_err *err);
+void demo_free_model(demo_ctx *c);
 /* Step 1: sample text from the model into OUT/data/samples.txt (one document per line). */
 int demo_samples(demo_ctx *c, sx_err *err);
+/* Step 2: cache activations of the source `src` into acts (what `saetox cache` does). */
+int demo_cache(demo_ctx *c, const char *src, const char *acts, sx_err *err);
+/* Step 3: TopK SAEs of both widths on the cache (what `saetox train` does). */
+int demo_train(demo_ctx *c, const char *acts, sx_err *err);
+/* Step 4: `analyze split` of the two SAEs into the analysis folder. */
+int demo_split(demo_ctx *c, const char *analysis, sx_err *err);
+/* Step 5: `analyze toxic` of both SAEs on the contrast sets. */
+int demo_toxic(demo_ctx *c, const char *analysis, sx_err *err);
 /* Step 6: `analyze stats` for each SAE, merged into ANALYSIS/latent_stats.csv and
  * ANALYSIS/top_contexts.csv. */
-int demo_stats(demo_ctx *c, const char *acts, const char *analysis, demo_run_fn run, sx_err *err);
+int demo_stats(demo_ctx *c, const char *acts, const char *analysis, sx_err *err);
 /* Read toxic_latents.csv + pairs.csv: the narrow SAE's top toxic latents, and in the wide SAE
  * the children of the narrow toxic latent that split (and the best single child). */
 int demo_pick_latents(demo_ctx *c, const char *analysis, sx_err *err);
-/* OUT/steering_sweep.csv from both sweeps, SAE conditions prefixed by the SAE's name. */
-int demo_merge_sweeps(demo_ctx *c, const char *narrow_dir, const char *wide_dir, sx_err *err);
+/* Steps 7 and 8: the steering sweeps of the narrow SAE (tiers x strengths + baselines) into
+ * OUT/steer-narrow and of the wide one (one child vs the family) into OUT/steer-wide, merged
+ * into OUT/steering_sweep.csv (SAE conditions prefixed by the SAE's name). */
+int demo_sweeps(demo_ctx *c, void (*step)(demo_ctx *, int, const char *), sx_err *err);
+/* Step 9: the report folder (what `saetox export --quiet` does). */
+int demo_export(demo_ctx *c, const char *report, sx_err *err);
 /* Print the summary table (stdout) and write OUT/summary.md. */
 int demo_summary(demo_ctx *c, const char *analysis, const char *report, sx_err *err);
 

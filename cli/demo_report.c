@@ -9,6 +9,7 @@
 #include "demo.h"
 #include "sx_json.h"
 #include "export.h"
+#include "steering.h"
 
 typedef struct {
     const char *condition, *tier;
@@ -181,17 +182,9 @@ int demo_summary(demo_ctx *c, const char *analysis, const char *report, sx_err *
     }
     /* single latent vs family in the wide SAE, at each strength */
     for (int i = 0; i < n; i++) {
-        if (strncmp(rows[i].condition, c->name_wide, strlen(c->name_wide)) != 0 || strstr(rows[i].condition, "-family"))
-            continue;
-        char fam[600];
-        const char *tier_at = rows[i].condition + strlen(c->name_wide) + 1;
-        const char *at = strchr(tier_at, '@');
-        if (at)
-            snprintf(fam, sizeof fam, "%s %.*s-family%s", c->name_wide, (int)(at - tier_at), tier_at, at);
-        else
-            snprintf(fam, sizeof fam, "%s %s-family", c->name_wide, tier_at);
-        int j = find_row(rows, n, fam);
+        int64_t j = sx_sweep_family_row(&t, i, c->name_wide);
         if (j < 0) continue;
+        const char *tier_at = rows[i].condition + strlen(c->name_wide) + 1;
         if (c->family_wide_n > 0)
             out2(md, "Wide SAE %s: single latent %s EMT %.3f (PPL %.1f) vs all %d children EMT %.3f (PPL %.1f).\n",
                  tier_at, c->wide_single, rows[i].emt, rows[i].ppl, c->family_wide_n, rows[j].emt, rows[j].ppl);

@@ -233,6 +233,35 @@ typedef struct sx_stats_run_opts {
 void sx_stats_run_opts_default(sx_stats_run_opts *o);
 int sx_ana_stats_run(const sx_stats_run_opts *o, sx_err *err);
 
+/* ---------- choosing latents to steer (pick.c) ---------- */
+struct sx_csv_table;
+#define SX_PICK_MAX_TOP 16
+#define SX_PICK_MAX_CHILDREN 64
+typedef struct sx_latent_pick {
+    int n_top;                             /* the narrow SAE's top toxic latents, rank order */
+    int32_t top[SX_PICK_MAX_TOP];
+    int32_t parent;                        /* the narrow toxic latent whose splitting is compared */
+    int n_children;                        /* its children in the wide SAE (0: none) */
+    int32_t child[SX_PICK_MAX_CHILDREN];   /* most similar first (ties: lower index) */
+    double child_cos[SX_PICK_MAX_CHILDREN];
+    int n_family;                          /* the wide latents steered together: the children, */
+    int32_t family[SX_PICK_MAX_CHILDREN];  /* or (no child) the wide SAE's top toxic latent */
+    int32_t single;                        /* the family member ranked best among the wide SAE's
+                                            * toxic latents (else the most similar child) */
+} sx_latent_pick;
+/* From toxic_latents.csv (columns sae, latent, rank) and the split's pairs.csv (small_latent,
+ * wide_latent, cosine) of a narrow and a wide SAE (their `sae` labels): the narrow SAE's
+ * n_steer best-ranked toxic latents; among its n_candidates best, the best-ranked one with at
+ * least two children in the wide SAE (else the top latent, with its one child or none); its
+ * children (at most SX_PICK_MAX_CHILDREN); and the single child to compare them with. */
+int sx_pick_latents(const struct sx_csv_table *toxic, const struct sx_csv_table *pairs,
+                    const char *narrow, const char *wide, int n_steer, int n_candidates,
+                    sx_latent_pick *out, sx_err *err);
+
+/* Concatenate CSV files with the same header into dst (atomically): the first file whole,
+ * the others without their header row.  E.g. per-SAE latent_stats.csv into one table. */
+int sx_ana_concat_csv(const char *const *srcs, int n, const char *dst, sx_err *err);
+
 /* ---------- SAE quality with the SAE spliced into the model (`saetox eval-sae`) ----------
  * One clean pass over the text, then per SAE the blocks from its hook on with decode(encode(x))
  * in place of x, and per distinct hook the same with zeros (definitions in README.md).  Takes

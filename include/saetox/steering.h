@@ -291,6 +291,121 @@ int sx_eval_condition(sx_model *m, const sx_tokenizer *tok, const sx_textlist *p
  * line out). */
 int sx_external_scores(const char *cmd, const char *const *texts, int64_t n, double *out, sx_err *err);
 
+/* ======================= the steering sweep (`saetox evaluate`; sweep.c) =======================
+ * A plan is the list of conditions: for each tier in the order given, none / ablate / banned
+ * once, suppress / steer / meandiff once per strength; the SAE tiers again on the family
+ * latents when a family is given ("steer-family@2").  A run takes loaded objects and writes
+ * OUT/steering_sweep.csv and OUT/generations.jsonl (atomically, at the end), and with the
+ * meandiff tier OUT/meandiff.safetensors (the vector, for `saetox generate`). */
+#define SX_SWEEP_MAX_CONDS 256
+typedef struct sx_sweep_cond {
+    char name[96]; /* "none", "ablate", "steer@2", "ablate-family", "meandiff@1", ... */
+    sx_tier tier;
+    float alpha;   /* 0 for none / ablate / banned */
+    int family;    /* 1: an SAE tier on the family latents */
+} sx_sweep_cond;
+
+typedef struct sx_sweep_plan {
+    int n;
+    sx_sweep_cond cond[SX_SWEEP_MAX_CONDS];
+    int need_sae, need_meandiff, need_banned; /* which inputs the conditions use */
+} sx_sweep_plan;
+
+/* tiers: comma-separated tier names (sx_tier_name), alphas[n_alphas] the strengths,
+ * with_family: also run the SAE tiers on a family latent set.  A condition name is the tier
+ * (+ "-family") and "@alpha" (%g) when the tier takes a strength. */
+int sx_sweep_plan_build(const char *tiers, const double *alphas, int n_alphas, int with_family,
+                        sx_sweep_plan *plan, sx_err *err);
+
+typedef struct sx_sweep_inputs {
+    sx_model *model;
+    const sx_tokenizer *tok;
+    const sx_scorer *scorer;          /* or */
+    const char *external_cmd;         /* score with this command (see sx_external_scores) */
+    const sx_textlist *prompts;
+    /* SAE tiers */
+    const sx_sae *sae;
+    const char *sae_name;             /* named in errors about the SAE (e.g. its path) */
+    const char *hook;                 /* NULL: the SAE's hook_name (meandiff needs one of the two) */
+    const int *latents;               /* S */
+    int n_latents;
+    const int *family;                /* NULL: no family conditions */
+    int n_family;
+    const float *scales, *family_scales; /* A_i; NULL: the scale_quantile of each latent's
+                                           positive activations on the toxic texts */
+    double scale_quantile;            /* 0.99 */
+    /* texts for the scales and the mean difference; NULL: the prompts with toxicity >= 0.5
+     * (toxic) / < 0.5 (clean) */
+    const sx_textlist *toxic, *clean;
+    /* banned tier (sx_banned_ids) */
+    const int *ban_ids;
+    int n_ban;
+    /* multiple-choice benchmark (NULL: none) */
+    const sx_mc_item *bench;
+    int64_t n_bench;
+    sx_eval_opts eval;
+} sx_sweep_inputs;
+void sx_sweep_inputs_default(sx_sweep_inputs *in);
+
+/* A prepared sweep: the inputs checked against the model, the scales and mean-difference
+ * vector computed. */
+typedef struct sx_sweep {
+    const sx_sweep_plan *plan;
+    sx_sweep_inputs in;
+    const char *hook;
+    float *scales, *family_scales; /* the A_i used, [n_latents] / [n_family] */
+    float *meandiff;               /* [d_model] or NULL */
+    int d_model, n_layers, vocab;
+} sx_sweep;
+
+/* One condition's measurements (a row of steering_sweep.csv). */
+typedef struct sx_sweep_row {
+    const sx_sweep_cond *cond;
+    char latents[1024];            /* space-separated, SAE tiers only */
+    sx_eval_result res;
+    double acc, acc_norm;          /* NaN without a benchmark */
+    int64_t n_bench;
+    double seconds;
+} sx_sweep_row;
+typedef void (*sx_sweep_row_fn)(void *user, const sx_sweep_row *row);
+
+/* Check the inputs (SAE fits the model and hook, latents in range) and compute what the plan
+ * needs (scales, mean difference).  The plan and the inputs' objects must outlive sw.
+ * sw->in is a copy of the inputs: ban_ids, bench and eval are only read by sx_sweep_run and
+ * may be set there after preparing. */
+int sx_sweep_prepare(const sx_sweep_plan *plan, const sx_sweep_inputs *in, sx_sweep *sw,
+                     sx_err *err);
+/* Run every condition and write the outputs into out_dir (created).  on_row (nullable) is
+ * called after each condition; rows (nullable) receives plan->n rows. */
+int sx_sweep_run(sx_sweep *sw, const char *out_dir, sx_sweep_row_fn on_row, void *user,
+                 sx_sweep_row *rows, sx_err *err);
+void sx_sweep_free(sx_sweep *sw);
+
+/* Merge the sweeps of several SAEs (each a steering_sweep.csv table, same columns) into dst
+ * (atomically): every row of each, in order, with the SAE conditions (ablate / suppress /
+ * steer) renamed "<names[i]> <condition>"; sae_rows_only[i] (nullable) drops table i's other
+ * rows (baselines already in an earlier table).  sweep_merge.c. */
+struct sx_csv_table;
+int sx_sweep_merge(const struct sx_csv_table *const *tables, const char *const *names,
+                   const int *sae_rows_only, int n, const char *dst, sx_err *err);
+/* The width comparison in a merged sweep: for row r, a single-latent condition of SAE
+ * sae_name ("<sae> steer@2"), the row of the same tier and strength on the family
+ * ("<sae> steer-family@2"); -1 when r is no such row or the family row is missing. */
+int64_t sx_sweep_family_row(const struct sx_csv_table *t, int64_t r, const char *sae_name);
+
+/* ======================= a corpus written by the model (sample_text.c) ======================= */
+typedef struct sx_sample_opts {
+    int64_t tokens;  /* sample about 1.1 x this many tokens */
+    int new_tokens;  /* tokens per sequence after BOS (< n_ctx) */
+    uint64_t seed;   /* batch b samples with seed * 1000003 + (first sequence of b) */
+    int batch;       /* sequences per sx_generate call (default 64; it is part of the seeding) */
+} sx_sample_opts;
+/* Sample sequences from BOS (temperature 1, no nucleus cut), cut them into documents at the
+ * model's EOS and write one document per line (tabs and newlines as spaces) to path,
+ * atomically.  *n_seqs (nullable) gets the number of sequences sampled. */
+int sx_sample_documents(sx_model *m, const sx_tokenizer *tok, const sx_sample_opts *o, const char *path,
+                        int64_t *n_seqs, sx_err *err);
+
 /* ======================= steering for `saetox generate` ======================= */
 typedef struct sx_steer_spec {
     const char *sae, *latents, *tier, *scales, *hook, *meandiff, *ban_words;

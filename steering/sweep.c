@@ -1,0 +1,273 @@
+/* sweep.c — the steering sweep behind `saetox evaluate`: a plan of conditions (tiers x
+ * strengths, on the latents and optionally a family of latents) run on loaded objects, with
+ * the results written as steering_sweep.csv + generations.jsonl (+ meandiff.safetensors). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "steering.h"
+
+static int takes_alpha(sx_tier t) { return t == SX_TIER_SUPPRESS || t == SX_TIER_STEER || t == SX_TIER_MEANDIFF; }
+static int is_sae_tier(sx_tier t) { return t == SX_TIER_ABLATE || t == SX_TIER_SUPPRESS || t == SX_TIER_STEER; }
+
+int sx_sweep_plan_build(const char *tiers, const double *alphas, int n_alphas, int with_family,
+                        sx_sweep_plan *p, sx_err *err) {
+    memset(p, 0, sizeof *p);
+    if (!tiers) return sx_fail(err, "no tiers given");
+    char buf[1024];
+    if (strlen(tiers) >= sizeof buf) return sx_fail(err, "tier list too long");
+    snprintf(buf, sizeof buf, "%s", tiers);
+    for (char *sv = NULL, *t = strtok_r(buf, ",", &sv); t; t = strtok_r(NULL, ",", &sv)) {
+        sx_tier tr;
+        if (sx_tier_parse(t, &tr))
+            return sx_fail(err, "unknown tier '%s' (none|ablate|suppress|steer|meandiff|banned)", t);
+        int sae_t = is_sae_tier(tr);
+        p->need_sae |= sae_t;
+        p->need_meandiff |= tr == SX_TIER_MEANDIFF;
+        p->need_banned |= tr == SX_TIER_BANNED;
+        int nal = takes_alpha(tr) ? n_alphas : 1;
+        for (int fam = 0; fam < (sae_t && with_family ? 2 : 1); fam++)
+            for (int a = 0; a < nal; a++) {
+                if (p->n >= SX_SWEEP_MAX_CONDS)
+                    return sx_fail(err, "more than %d conditions", SX_SWEEP_MAX_CONDS);
+                sx_sweep_cond *c = &p->cond[p->n++];
+                c->tier = tr;
+                c->family = fam;
+                c->alpha = takes_alpha(tr) ? (float)alphas[a] : 0;
+                if (nal > 1 || c->alpha != 0)
+                    snprintf(c->name, sizeof c->name, "%s%s@%g", t, fam ? "-family" : "", c->alpha);
+                else
+                    snprintf(c->name, sizeof c->name, "%s%s", t, fam ? "-family" : "");
+            }
+    }
+    return 0;
+}
+
+void sx_sweep_inputs_default(sx_sweep_inputs *in) {
+    memset(in, 0, sizeof *in);
+    in->scale_quantile = 0.99;
+    sx_eval_defaults(&in->eval);
+}
+
+/* Texts for scales / mean difference: given, or the prompts filtered by their toxicity score
+ * (want 1: >= 0.5, 0: < 0.5; unscored prompts count as toxic). */
+static int texts_or_prompts(const sx_textlist *given, const sx_textlist *prompts, int want, sx_textlist *own,
+                            const sx_textlist **out, sx_err *err) {
+    if (given) {
+        *out = given;
+        return 0;
+    }
+    memset(own, 0, sizeof *own);
+    *out = own;
+    own->text = malloc(sizeof(char *) * (size_t)(prompts->n + 1));
+    own->score = malloc(sizeof(double) * (size_t)(prompts->n + 1));
+    if (!own->text || !own->score) return sx_fail(err, "out of memory");
+    for (int64_t i = 0; i < prompts->n; i++) {
+        double s = prompts->score[i];
+        if (isnan(s) ? want == 1 : (want == 1) == (s >= 0.5)) {
+            own->text[own->n] = strdup(prompts->text[i]);
+            own->score[own->n++] = s;
+        }
+    }
+    if (own->n == 0)
+        return sx_fail(err, "no %s texts: give --%s (the prompts carry no usable toxicity scores)",
+                       want ? "toxic" : "clean", want ? "toxic" : "clean");
+    return 0;
+}
+
+static int sae_iv(const sx_sweep *sw, sx_intervention *iv, sx_tier tier, int family, const float *scales,
+                  float alpha, sx_err *err) {
+    const sx_sweep_inputs *in = &sw->in;
+    return sx_intervention_sae(iv, tier, in->sae, sw->hook, sw->d_model, sw->n_layers,
+                               family ? in->family : in->latents, family ? in->n_family : in->n_latents, scales,
+                               alpha, err);
+}
+
+int sx_sweep_prepare(const sx_sweep_plan *plan, const sx_sweep_inputs *in, sx_sweep *sw, sx_err *err) {
+    memset(sw, 0, sizeof *sw);
+    sw->plan = plan;
+    sw->in = *in;
+    if (!in->model || !in->tok || !in->prompts) return sx_fail(err, "sweep: model, tokenizer and prompts are required");
+    if (!in->scorer && !in->external_cmd) return sx_fail(err, "sweep: no toxicity scorer");
+    const sx_model_config *mc = sx_model_cfg(in->model);
+    sw->d_model = mc->d_model, sw->n_layers = mc->n_layers, sw->vocab = mc->vocab_size;
+    sw->hook = in->hook;
+    const char *sname = in->sae_name ? in->sae_name : "SAE";
+    sx_textlist own_toxic = {0}, own_clean = {0};
+    const sx_textlist *toxic = NULL, *clean = NULL;
+    int rc = -1;
+    if (plan->need_sae) {
+        if (!in->sae || !in->latents || in->n_latents < 1) {
+            sx_fail(err, "tiers ablate/suppress/steer need an SAE and latents");
+            goto done;
+        }
+        if (!sw->hook) sw->hook = in->sae->hook_name[0] ? in->sae->hook_name : NULL;
+        if (!sw->hook) {
+            sx_fail(err, "%s: the SAE names no hook; give --hook", sname);
+            goto done;
+        }
+        sx_intervention probe;
+        if (sae_iv(sw, &probe, SX_TIER_ABLATE, 0, NULL, 0, err) ||
+            (in->family && (sx_intervention_free(&probe), sae_iv(sw, &probe, SX_TIER_ABLATE, 1, NULL, 0, err)))) {
+            sx_fail_prefix(err, "%s", sname);
+            goto done;
+        }
+        sx_intervention_free(&probe);
+        sw->scales = malloc(sizeof(float) * (size_t)in->n_latents);
+        sw->family_scales = malloc(sizeof(float) * (size_t)(in->n_family + 1));
+        if (!sw->scales || !sw->family_scales) {
+            sx_fail(err, "out of memory");
+            goto done;
+        }
+        if (in->scales) {
+            memcpy(sw->scales, in->scales, sizeof(float) * (size_t)in->n_latents);
+            if (in->family) {
+                if (!in->family_scales) {
+                    sx_fail(err, "sweep: scales given for the latents but not for the family");
+                    goto done;
+                }
+                memcpy(sw->family_scales, in->family_scales, sizeof(float) * (size_t)in->n_family);
+            }
+        } else {
+            if (texts_or_prompts(in->toxic, in->prompts, 1, &own_toxic, &toxic, err)) goto done;
+            for (int f = 0; f < (in->family ? 2 : 1); f++) {
+                sx_intervention iv;
+                if (sae_iv(sw, &iv, SX_TIER_ABLATE, f, NULL, 0, err)) goto done;
+                int r2 = sx_latent_scales(in->model, in->tok, &iv, toxic->text, toxic->n, in->scale_quantile,
+                                          f ? sw->family_scales : sw->scales, err);
+                sx_intervention_free(&iv);
+                if (r2) goto done;
+            }
+        }
+    }
+    if (plan->need_meandiff) {
+        if (!sw->hook) {
+            sx_fail(err, "meandiff needs --hook");
+            goto done;
+        }
+        if (!toxic && texts_or_prompts(in->toxic, in->prompts, 1, &own_toxic, &toxic, err)) goto done;
+        if (texts_or_prompts(in->clean, in->prompts, 0, &own_clean, &clean, err)) goto done;
+        int d = sw->d_model;
+        double *a = malloc(sizeof(double) * (size_t)d), *b = malloc(sizeof(double) * (size_t)d);
+        sw->meandiff = malloc(sizeof(float) * (size_t)d);
+        int r2 = !a || !b || !sw->meandiff ? sx_fail(err, "out of memory") : 0;
+        r2 = r2 || sx_resid_mean(in->model, in->tok, sw->hook, toxic->text, toxic->n, a, NULL, err) ||
+             sx_resid_mean(in->model, in->tok, sw->hook, clean->text, clean->n, b, NULL, err);
+        for (int k = 0; !r2 && k < d; k++) sw->meandiff[k] = (float)(a[k] - b[k]);
+        free(a), free(b);
+        if (r2) goto done;
+    }
+    rc = 0;
+done:
+    sx_textlist_free(&own_toxic);
+    sx_textlist_free(&own_clean);
+    if (rc) sx_sweep_free(sw);
+    return rc;
+}
+
+void sx_sweep_free(sx_sweep *sw) {
+    free(sw->scales), free(sw->family_scales), free(sw->meandiff);
+    sw->scales = sw->family_scales = sw->meandiff = NULL;
+}
+
+static void latents_str(const int *l, int n, char *buf, size_t sz) {
+    size_t o = 0;
+    buf[0] = 0;
+    for (int i = 0; i < n && o + 16 < sz; i++) o += (size_t)snprintf(buf + o, sz - o, "%s%d", i ? " " : "", l[i]);
+}
+
+static void csv_num(FILE *f, double v) {
+    if (isfinite(v)) fprintf(f, ",%.6g", v);
+    else fprintf(f, ",");
+}
+
+/* One condition: the intervention, the generations (into gen), the benchmark. */
+static int run_condition(sx_sweep *sw, const sx_sweep_cond *c, FILE *gen, sx_sweep_row *row, sx_err *err) {
+    const sx_sweep_inputs *in = &sw->in;
+    memset(row, 0, sizeof *row);
+    row->cond = c;
+    row->acc = row->acc_norm = NAN;
+    row->n_bench = in->bench ? in->n_bench : 0;
+    sx_intervention iv;
+    memset(&iv, 0, sizeof iv);
+    int have_iv = 1, r2 = 0;
+    switch (c->tier) {
+    case SX_TIER_NONE: have_iv = 0; break;
+    case SX_TIER_ABLATE:
+    case SX_TIER_SUPPRESS:
+    case SX_TIER_STEER:
+        r2 = sae_iv(sw, &iv, c->tier, c->family, c->family ? sw->family_scales : sw->scales, c->alpha, err);
+        break;
+    case SX_TIER_MEANDIFF:
+        r2 = sx_intervention_meandiff(&iv, sw->hook, sw->d_model, sw->n_layers, sw->meandiff, c->alpha, err);
+        break;
+    case SX_TIER_BANNED: r2 = sx_intervention_banned(&iv, in->ban_ids, in->n_ban, sw->vocab, err); break;
+    }
+    if (r2) return -1;
+    double t0 = sx_now();
+    r2 = sx_eval_condition(in->model, in->tok, in->prompts, have_iv ? &iv : NULL, &in->eval, in->scorer,
+                           in->external_cmd, c->name, gen, &row->res, err);
+    if (!r2 && in->bench) {
+        sx_hook h;
+        sx_gen_opts dummy = {0};
+        int nh = have_iv && c->tier != SX_TIER_BANNED ? sx_intervention_attach(&iv, &h, &dummy) : 0;
+        r2 = sx_mc_eval(in->model, in->tok, in->bench, in->n_bench, nh ? &h : NULL, nh, &row->acc, &row->acc_norm,
+                        err);
+    }
+    if (is_sae_tier(c->tier))
+        latents_str(c->family ? in->family : in->latents, c->family ? in->n_family : in->n_latents, row->latents,
+                    sizeof row->latents);
+    sx_intervention_free(&iv);
+    row->seconds = sx_now() - t0;
+    if (r2) return sx_fail_prefix(err, "condition %s", c->name);
+    return 0;
+}
+
+int sx_sweep_run(sx_sweep *sw, const char *out_dir, sx_sweep_row_fn on_row, void *user, sx_sweep_row *rows,
+                 sx_err *err) {
+    const sx_sweep_plan *plan = sw->plan;
+    sx_atomic_file csv = {0}, gen = {0};
+    int csv_open = 0, gen_open = 0, ret = -1;
+    char path[4200];
+    if (sx_mkdir_p(out_dir, err)) return -1;
+    if (sw->meandiff) { /* reusable by `saetox generate --meandiff-vector` */
+        snprintf(path, sizeof path, "%s/meandiff.safetensors", out_dir);
+        if (sx_meandiff_save(path, sw->meandiff, sw->d_model, sw->hook, err)) return -1;
+    }
+    snprintf(path, sizeof path, "%s/steering_sweep.csv", out_dir);
+    if (sx_atomic_open(&csv, path, err)) goto fail;
+    csv_open = 1;
+    snprintf(path, sizeof path, "%s/generations.jsonl", out_dir);
+    if (sx_atomic_open(&gen, path, err)) goto fail;
+    gen_open = 1;
+    fprintf(csv.f, "condition,tier,alpha,latents,n_prompts,n_samples,emt,emt_lo,emt_hi,tox_prob,tox_prob_lo,"
+                   "tox_prob_hi,mean_tox,mean_tox_lo,mean_tox_hi,ppl,ppl_lo,ppl_hi,acc,acc_norm,acc_n\n");
+    for (int ci = 0; ci < plan->n; ci++) {
+        const sx_sweep_cond *c = &plan->cond[ci];
+        sx_sweep_row row;
+        if (run_condition(sw, c, gen.f, &row, err)) goto fail;
+        const sx_eval_result *res = &row.res;
+        fprintf(csv.f, "%s,%s,%g,%s,%lld,%lld", c->name, sx_tier_name(c->tier), c->alpha, row.latents,
+                (long long)res->n_prompts, (long long)res->n_samples);
+        double v[] = {res->emt, res->emt_lo, res->emt_hi, res->tox_prob, res->tox_prob_lo, res->tox_prob_hi,
+                      res->mean_tox, res->mean_tox_lo, res->mean_tox_hi, res->ppl, res->ppl_lo, res->ppl_hi,
+                      row.acc, row.acc_norm};
+        for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) csv_num(csv.f, v[k]);
+        fprintf(csv.f, ",%lld\n", (long long)row.n_bench);
+        if (rows) rows[ci] = row;
+        if (on_row) on_row(user, &row);
+    }
+    if (ferror(csv.f) || ferror(gen.f)) {
+        sx_fail(err, "%s: write error", out_dir);
+        goto fail;
+    }
+    csv_open = 0;
+    gen_open = 0;
+    if (sx_atomic_commit(&csv, err) || sx_atomic_commit(&gen, err)) goto fail;
+    ret = 0;
+fail:
+    if (csv_open) sx_atomic_abort(&csv);
+    if (gen_open) sx_atomic_abort(&gen);
+    return ret;
+}
