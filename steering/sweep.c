@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "steering.h"
+#include "io.h"
+#include "schema.h"
 
 static int takes_alpha(sx_tier t) { return t == SX_TIER_SUPPRESS || t == SX_TIER_STEER || t == SX_TIER_MEANDIFF; }
 static int is_sae_tier(sx_tier t) { return t == SX_TIER_ABLATE || t == SX_TIER_SUPPRESS || t == SX_TIER_STEER; }
@@ -177,10 +179,6 @@ static void latents_str(const int *l, int n, char *buf, size_t sz) {
     for (int i = 0; i < n && o + 16 < sz; i++) o += (size_t)snprintf(buf + o, sz - o, "%s%d", i ? " " : "", l[i]);
 }
 
-static void csv_num(FILE *f, double v) {
-    if (isfinite(v)) fprintf(f, ",%.6g", v);
-    else fprintf(f, ",");
-}
 
 /* One condition: the intervention, the generations (into gen), the benchmark. */
 static int run_condition(sx_sweep *sw, const sx_sweep_cond *c, FILE *gen, sx_sweep_row *row, sx_err *err) {
@@ -224,10 +222,17 @@ static int run_condition(sx_sweep *sw, const sx_sweep_cond *c, FILE *gen, sx_swe
     return 0;
 }
 
+/* One sweep number as the table always had it: 6 significant digits, empty when not finite. */
+static void csv_num6(sx_csv_writer *w, double v) {
+    if (isfinite(v)) sx_csv_num_g(w, v, 6);
+    else sx_csv_empty(w);
+}
+
 int sx_sweep_run(sx_sweep *sw, const char *out_dir, sx_sweep_row_fn on_row, void *user, sx_sweep_row *rows,
                  sx_err *err) {
     const sx_sweep_plan *plan = sw->plan;
-    sx_atomic_file csv = {0}, gen = {0};
+    sx_csv_writer csv;
+    sx_atomic_file gen = {0};
     int csv_open = 0, gen_open = 0, ret = -1;
     char path[4200];
     if (sx_mkdir_p(out_dir, err)) return -1;
@@ -236,38 +241,45 @@ int sx_sweep_run(sx_sweep *sw, const char *out_dir, sx_sweep_row_fn on_row, void
         if (sx_meandiff_save(path, sw->meandiff, sw->d_model, sw->hook, err)) return -1;
     }
     snprintf(path, sizeof path, "%s/steering_sweep.csv", out_dir);
-    if (sx_atomic_open(&csv, path, err)) goto fail;
+    if (sx_csv_open_schema(&csv, path, &SX_SCHEMA_STEERING_SWEEP, err)) goto fail;
     csv_open = 1;
     snprintf(path, sizeof path, "%s/generations.jsonl", out_dir);
     if (sx_atomic_open(&gen, path, err)) goto fail;
     gen_open = 1;
-    fprintf(csv.f, "condition,tier,alpha,latents,n_prompts,n_samples,emt,emt_lo,emt_hi,tox_prob,tox_prob_lo,"
-                   "tox_prob_hi,mean_tox,mean_tox_lo,mean_tox_hi,ppl,ppl_lo,ppl_hi,acc,acc_norm,acc_n\n");
     for (int ci = 0; ci < plan->n; ci++) {
         const sx_sweep_cond *c = &plan->cond[ci];
         sx_sweep_row row;
         if (run_condition(sw, c, gen.f, &row, err)) goto fail;
         const sx_eval_result *res = &row.res;
-        fprintf(csv.f, "%s,%s,%g,%s,%lld,%lld", c->name, sx_tier_name(c->tier), c->alpha, row.latents,
-                (long long)res->n_prompts, (long long)res->n_samples);
+        sx_csv_str(&csv, c->name);
+        sx_csv_str(&csv, sx_tier_name(c->tier));
+        sx_csv_num_g(&csv, c->alpha, 6);
+        sx_csv_str(&csv, row.latents);
+        sx_csv_int(&csv, res->n_prompts);
+        sx_csv_int(&csv, res->n_samples);
         double v[] = {res->emt, res->emt_lo, res->emt_hi, res->tox_prob, res->tox_prob_lo, res->tox_prob_hi,
                       res->mean_tox, res->mean_tox_lo, res->mean_tox_hi, res->ppl, res->ppl_lo, res->ppl_hi,
                       row.acc, row.acc_norm};
-        for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) csv_num(csv.f, v[k]);
-        fprintf(csv.f, ",%lld\n", (long long)row.n_bench);
+        for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) csv_num6(&csv, v[k]);
+        sx_csv_int(&csv, row.n_bench);
+        sx_csv_row(&csv);
         if (rows) rows[ci] = row;
         if (on_row) on_row(user, &row);
     }
-    if (ferror(csv.f) || ferror(gen.f)) {
-        sx_fail(err, "%s: write error", out_dir);
+    if (ferror(gen.f)) {
+        sx_failc(err, SX_EIO, "%s/generations.jsonl: write error", out_dir);
         goto fail;
     }
     csv_open = 0;
     gen_open = 0;
-    if (sx_atomic_commit(&csv, err) || sx_atomic_commit(&gen, err)) goto fail;
+    if (sx_csv_close(&csv, err)) {
+        sx_atomic_abort(&gen);
+        goto fail;
+    }
+    if (sx_atomic_commit(&gen, err)) goto fail;
     ret = 0;
 fail:
-    if (csv_open) sx_atomic_abort(&csv);
+    if (csv_open) sx_csv_abort(&csv);
     if (gen_open) sx_atomic_abort(&gen);
     return ret;
 }
