@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "demo.h"
+#include "io.h"
 #include "sx_json.h"
 #include "export.h"
 #include "steering.h"
@@ -36,32 +37,39 @@ static void out2(FILE *md, const char *fmt, ...) {
     }
 }
 
-/* The last metrics.jsonl line of each SAE: fvu, l0, dead fraction. */
+/* The last metrics.jsonl record of each SAE: fvu, l0, dead fraction. */
 static void sae_quality(demo_ctx *c, FILE *md) {
     char p[4300];
     snprintf(p, sizeof p, "%s/metrics.jsonl", c->out);
-    FILE *f = fopen(p, "r");
-    if (!f) return;
-    char line[8192], last[2][8192] = {{0}, {0}};
+    sx_jsonl_reader *r = NULL;
+    if (sx_jsonl_open(p, &r, NULL)) return;
     const char *names[2] = {c->name_narrow, c->name_wide};
-    while (fgets(line, sizeof line, f)) {
-        cJSON *j = cJSON_Parse(line);
-        const cJSON *s = j ? cJSON_GetObjectItem(j, "sae") : NULL;
-        for (int i = 0; i < 2; i++)
-            if (cJSON_IsString(s) && strcmp(s->valuestring, names[i]) == 0) snprintf(last[i], sizeof last[i], "%s", line);
-        cJSON_Delete(j);
+    cJSON *last[2] = {NULL, NULL};
+    for (;;) {
+        cJSON *j = NULL;
+        int rc = sx_jsonl_next(r, &j, NULL);
+        if (rc == 0 || (rc < 0 && sx_jsonl_broken(r))) break;
+        if (rc < 0) continue; /* a torn line: the reader stays usable */
+        const cJSON *s = cJSON_GetObjectItem(j, "sae");
+        int kept = 0;
+        for (int i = 0; i < 2 && !kept; i++)
+            if (cJSON_IsString(s) && strcmp(s->valuestring, names[i]) == 0) {
+                cJSON_Delete(last[i]);
+                last[i] = j;
+                kept = 1;
+            }
+        if (!kept) cJSON_Delete(j);
     }
-    fclose(f);
+    sx_jsonl_close(r);
     out2(md, "\nSAEs (TopK, k=16, hook %s):\n\n| SAE | FVU | L0 | dead fraction |\n|---|---|---|---|\n", c->hook);
     for (int i = 0; i < 2; i++) {
-        cJSON *j = cJSON_Parse(last[i]);
-        if (!j) continue;
+        if (!last[i]) continue;
         double fvu = NAN, l0 = NAN, dead = NAN;
-        sx_json_num(j, "fvu", &fvu, "metrics", NULL);
-        sx_json_num(j, "l0", &l0, "metrics", NULL);
-        sx_json_num(j, "dead_frac", &dead, "metrics", NULL);
+        sx_json_num(last[i], "fvu", &fvu, "metrics", NULL);
+        sx_json_num(last[i], "l0", &l0, "metrics", NULL);
+        sx_json_num(last[i], "dead_frac", &dead, "metrics", NULL);
         out2(md, "| %s | %.3f | %.1f | %.3f |\n", names[i], fvu, l0, dead);
-        cJSON_Delete(j);
+        cJSON_Delete(last[i]);
     }
 }
 

@@ -3,6 +3,7 @@
  * output line: a bare number or a JSON object with "toxicity".  A temporary file rather than
  * a two-way pipe: no deadlock whatever the command buffers. */
 #include "steering.h"
+#include "io.h"
 #include "sx_json.h"
 
 #include <stdlib.h>
@@ -50,7 +51,7 @@ int sx_external_scores(const char *cmd, const char *const *texts, int64_t n, dou
         while (got && (line[got - 1] == '\n' || line[got - 1] == '\r')) line[--got] = 0;
         if (!got) continue;
         double v = -1;
-        cJSON *j = cJSON_Parse(line);
+        cJSON *j = sx_jsonl_parse(line, (size_t)got, NULL); /* one JSON value per line */
         if (j && cJSON_IsNumber(j)) v = j->valuedouble;
         else if (j && cJSON_IsObject(j) && cJSON_IsNumber(cJSON_GetObjectItem(j, "toxicity")))
             v = cJSON_GetObjectItem(j, "toxicity")->valuedouble;
