@@ -18,7 +18,7 @@ static int append_csv(const char *src, FILE *dst, int with_header, sx_err *err) 
     size_t n = len - (size_t)(body - data);
     int ok = fwrite(body, 1, n, dst) == n;
     free(data);
-    return ok ? 0 : sx_fail(err, "%s: write failed while merging", src);
+    return ok ? 0 : sx_failc(err, SX_EIO, "%s: write failed while merging", src);
 }
 
 int sx_ana_concat_csv(const char *const *srcs, int n, const char *dst, sx_err *err) {

@@ -32,7 +32,7 @@ int sx_families_write_csv(const char *path, const sx_families *f, const char *la
     if (!start || !order) {
         free(start), free(order);
         sx_csv_abort(&w);
-        return sx_fail(err, "%s: out of memory", path);
+        return sx_failc(err, SX_ENOMEM, "%s: out of memory", path);
     }
     for (int i = 0; i < n; i++) if (f->fam[i] >= 0) start[f->fam[i] + 1]++;
     for (int k = 0; k < f->n_families; k++) start[k + 1] += start[k];
@@ -67,21 +67,21 @@ int sx_families_read_csv(const char *path, const char *label, int d_sae, int32_t
             break;
         }
         if (fid < 0 || fid > 100000000) {
-            rc = sx_fail(err, "%s:%" PRId64 ": family_id %" PRId64 " out of range", path, t.line[r], fid);
+            rc = sx_failc(err, SX_ECORRUPT, "%s:%" PRId64 ": family_id %" PRId64 " out of range", path, t.line[r], fid);
             break;
         }
         if (fid >= fam_cap) {
             int64_t nc = fam_cap ? fam_cap : 1024;
             while (nc <= fid) nc *= 2;
             int32_t *ns = realloc(fam_size, (size_t)nc * sizeof *ns);
-            if (!ns) { rc = sx_fail(err, "%s: out of memory", path); break; }
+            if (!ns) { rc = sx_failc(err, SX_ENOMEM, "%s: out of memory", path); break; }
             memset(ns + fam_cap, 0, (size_t)(nc - fam_cap) * sizeof *ns);
             fam_size = ns, fam_cap = nc;
         }
         fam_size[fid]++;
         if (strcmp(sx_csv_cell(&t, r, cs), label)) continue;
         if (lat < 0 || lat >= d_sae) {
-            rc = sx_fail(err, "%s:%" PRId64 ": latent %" PRId64 " is beyond d_sae %d of SAE '%s'",
+            rc = sx_failc(err, SX_ECORRUPT, "%s:%" PRId64 ": latent %" PRId64 " is beyond d_sae %d of SAE '%s'",
                          path, t.line[r], lat, d_sae, label);
             break;
         }
@@ -105,7 +105,7 @@ int sx_ana_read_latent_column(const char *path, const char *label, const char *c
     int ci = sx_csv_col(&t, column), li = sx_csv_col(&t, "latent"), si = sx_csv_col(&t, "sae");
     int rc = 0;
     int64_t nr = 0;
-    if (ci < 0 || li < 0) rc = sx_fail(err, "%s: no '%s' or 'latent' column", path, column);
+    if (ci < 0 || li < 0) rc = sx_failc(err, SX_ENOTFOUND, "%s: no '%s' or 'latent' column", path, column);
     for (int64_t r = 0; r < t.nrows && !rc; r++) {
         if (label && si >= 0 && strcmp(sx_csv_cell(&t, r, si), label)) continue;
         int64_t lat;
@@ -114,7 +114,7 @@ int sx_ana_read_latent_column(const char *path, const char *label, const char *c
             break;
         }
         if (lat < 0 || lat >= d_sae) {
-            rc = sx_fail(err, "%s:%" PRId64 ": latent %" PRId64 " is beyond d_sae %d", path,
+            rc = sx_failc(err, SX_ECORRUPT, "%s:%" PRId64 ": latent %" PRId64 " is beyond d_sae %d", path,
                          t.line[r], lat, d_sae);
             break;
         }
@@ -134,7 +134,7 @@ int sx_ana_read_toxic_latents(const char *path, const char *label, int32_t *late
     sx_csv_table t;
     if (sx_csv_read(path, &t, err)) return -1;
     int li = sx_csv_col(&t, "latent"), si = sx_csv_col(&t, "sae"), n = 0;
-    if (li < 0) n = sx_fail(err, "%s: no 'latent' column", path);
+    if (li < 0) n = sx_failc(err, SX_ENOTFOUND, "%s: no 'latent' column", path);
     for (int64_t r = 0; r < t.nrows && n >= 0 && n < max; r++) {
         if (label && si >= 0 && strcmp(sx_csv_cell(&t, r, si), label)) continue;
         int64_t lat;
@@ -143,7 +143,7 @@ int sx_ana_read_toxic_latents(const char *path, const char *label, int32_t *late
             break;
         }
         if (lat < 0 || lat > INT32_MAX) {
-            n = sx_fail(err, "%s:%" PRId64 ": bad latent '%s'", path, t.line[r], sx_csv_cell(&t, r, li));
+            n = sx_failc(err, SX_ECORRUPT, "%s:%" PRId64 ": bad latent '%s'", path, t.line[r], sx_csv_cell(&t, r, li));
             break;
         }
         latents[n++] = (int32_t)lat;

@@ -70,7 +70,7 @@ int sx_pick_latents(const sx_csv_table *toxic, const sx_csv_table *pairs, const 
     static const char *const tox_cols[] = {"sae", "latent", "rank"};
     memset(out, 0, sizeof *out);
     if (n_steer < 1 || n_steer > SX_PICK_MAX_TOP || n_candidates < 1 || n_candidates > MAX_CANDIDATES)
-        return sx_fail(err, "sx_pick_latents: n_steer must be in 1..%d, n_candidates in 1..%d", SX_PICK_MAX_TOP,
+        return sx_failc(err, SX_EINVAL, "sx_pick_latents: n_steer must be in 1..%d, n_candidates in 1..%d", SX_PICK_MAX_TOP,
                        MAX_CANDIDATES);
     if (sx_csv_require(pairs, pair_cols, 3, err) || sx_csv_require(toxic, tox_cols, 3, err)) return -1;
     ranked top[MAX_CANDIDATES], wide_rank[MAX_WIDE_RANK];

@@ -137,7 +137,7 @@ int sx_stats_add(sx_stats_acc *s, const float *acts, int64_t n, int64_t row0, sx
             }
         }
     }
-    if (bad) return sx_fail(err, "stats: non-finite SAE activation");
+    if (bad) return sx_failc(err, SX_ENUMERIC, "stats: non-finite SAE activation");
     s->rows += n;
     return 0;
 }

@@ -52,20 +52,20 @@ static int h5_read_ints(hid_t f, const char *name, hid_t memtype, int64_t n, voi
                         const char *path, sx_err *err) {
     if (H5Lexists(f, name, H5P_DEFAULT) <= 0) return 1;
     hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
-    if (d < 0) return sx_fail(err, "%s: cannot open %s", path, name);
+    if (d < 0) return sx_failc(err, SX_EIO, "%s: cannot open %s", path, name);
     hid_t fs = H5Dget_space(d);
     hsize_t dims[2] = {0, 0};
     int nd = H5Sget_simple_extent_dims(fs, dims, NULL);
     int rc = 0;
     if (nd != 1 || (int64_t)dims[0] < n) {
-        rc = sx_fail(err, "%s: %s has shape [%llu], expected at least %lld rows", path, name,
+        rc = sx_failc(err, SX_EINVAL, "%s: %s has shape [%llu], expected at least %lld rows", path, name,
                      (unsigned long long)dims[0], (long long)n);
     } else {
         hsize_t start = 0, cnt = (hsize_t)n;
         hid_t ms = H5Screate_simple(1, &cnt, NULL);
         H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &cnt, NULL);
         if (H5Dread(d, memtype, ms, fs, H5P_DEFAULT, out) < 0)
-            rc = sx_fail(err, "%s: cannot read %s", path, name);
+            rc = sx_failc(err, SX_EIO, "%s: cannot read %s", path, name);
         H5Sclose(ms);
     }
     H5Sclose(fs);
@@ -77,11 +77,11 @@ static int tape_from_cache(tape *t, const char *path, int64_t n, sx_err *err) {
     t->tok = malloc((size_t)(n ? n : 1) * sizeof *t->tok);
     t->pos = malloc((size_t)(n ? n : 1) * sizeof *t->pos);
     t->grp = malloc((size_t)(n ? n : 1) * sizeof *t->grp);
-    if (!t->tok || !t->pos || !t->grp) return sx_fail(err, "%s: out of memory for token ids", path);
+    if (!t->tok || !t->pos || !t->grp) return sx_failc(err, SX_ENOMEM, "%s: out of memory for token ids", path);
     t->n = t->cap = n;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) return sx_fail(err, "%s: cannot open as HDF5", path);
+    if (f < 0) return sx_failc(err, SX_EIO, "%s: cannot open as HDF5", path);
     int a = h5_read_ints(f, "token_ids", H5T_NATIVE_INT32, n, t->tok, path, err);
     int b = a < 0 ? -1 : h5_read_ints(f, "positions", H5T_NATIVE_INT32, n, t->pos, path, err);
     int c = b < 0 ? -1 : h5_read_ints(f, "doc_ids", H5T_NATIVE_INT64, n, t->grp, path, err);
@@ -142,7 +142,7 @@ static int write_contexts(const sx_stats_run_opts *o, const char *label, const s
     int64_t *vr = malloc((size_t)(N ? N : 1) * sizeof *vr);
     int32_t *ids = malloc((size_t)(W1 + W2 + 1) * sizeof *ids);
     int rc = 0;
-    if (!va || !vr || !ids) rc = sx_fail(err, "out of memory");
+    if (!va || !vr || !ids) rc = sx_failc(err, SX_ENOMEM, "out of memory");
     for (int j = 0; j < d_sae && !rc; j++) {
         int n = sx_stats_top(s, j, va, vr);
         for (int k = 0; k < n; k++) {
@@ -195,7 +195,7 @@ static int text_rows(void *user, int w, const float *acts, int n, const int *seq
     if (sx_stats_add(c->acc, acts, n, c->t->n, err)) return -1;
     for (int r = 0; r < n; r++)
         if (tape_push(c->t, tokv[r], c->docs[(size_t)seq[r] * c->C + pos[r]], pos[r]))
-            return sx_fail(err, "out of memory for the token tape");
+            return sx_failc(err, SX_ENOMEM, "out of memory for the token tape");
     return 0;
 }
 
@@ -214,7 +214,7 @@ static int stats_text(const sx_stats_run_opts *o, const sx_sae *sae, sx_stats_ac
     if (sx_ana_hook_of(sae, o->hook, m, &layer, &pt, err)) { rc = sx_fail_prefix(err, "%s", o->sae); goto done; }
     int C = o->context_size, B = o->batch;
     if (C > sx_model_cfg(m)->n_ctx) {
-        rc = sx_fail(err, "%s: context size %d exceeds the model's %d", o->model_dir, C, sx_model_cfg(m)->n_ctx);
+        rc = sx_failc(err, SX_EINVAL, "%s: context size %d exceeds the model's %d", o->model_dir, C, sx_model_cfg(m)->n_ctx);
         goto done;
     }
     sx_source_opts so = {.skip_bad = o->skip_bad, .html_unescape = o->html_unescape};
@@ -226,7 +226,7 @@ static int stats_text(const sx_stats_run_opts *o, const sx_sae *sae, sx_stats_ac
     toks = malloc((size_t)B * C * sizeof *toks);
     docs = malloc((size_t)B * C * sizeof *docs);
     lens = malloc((size_t)B * sizeof *lens);
-    if (!toks || !docs || !lens) { rc = sx_fail(err, "out of memory"); goto done; }
+    if (!toks || !docs || !lens) { rc = sx_failc(err, SX_ENOMEM, "out of memory"); goto done; }
     int64_t limit = o->tokens > 0 ? o->tokens : 100000;
     const sx_sae *sp = sae;
     text_ctx tc = {acc, t, docs, C, limit};
@@ -258,7 +258,7 @@ static int stats_text(const sx_stats_run_opts *o, const sx_sae *sae, sx_stats_ac
     }
     sx_progress_finish(&pr);
     t->have = 1;
-    if (!rc && t->n == 0) rc = sx_fail(err, "%s: no tokens", o->data);
+    if (!rc && t->n == 0) rc = sx_failc(err, SX_EINVAL, "%s: no tokens", o->data);
 done:
     free(toks), free(docs), free(lens);
     sx_packer_free(pk);
@@ -278,7 +278,7 @@ static int stats_cache(const sx_stats_run_opts *o, const sx_sae *sae, sx_stats_a
     if (sx_act_reader_open(paths, 1, &ro, &r, err)) return -1;
     int rc = 0;
     if (sx_act_reader_d_in(r) != sae->d_in) {
-        rc = sx_fail(err, "%s: d_in %d differs from the SAE's d_in %d (%s)", o->cache,
+        rc = sx_failc(err, SX_EINVAL, "%s: d_in %d differs from the SAE's d_in %d (%s)", o->cache,
                      sx_act_reader_d_in(r), sae->d_in, o->sae);
         sx_act_reader_close(r);
         return rc;
@@ -288,7 +288,7 @@ static int stats_cache(const sx_stats_run_opts *o, const sx_sae *sae, sx_stats_a
     const int64_t B = 256;
     float *x = malloc((size_t)B * sae->d_in * sizeof *x);
     float *a = malloc((size_t)B * sae->d_sae * sizeof *a);
-    if (!x || !a) rc = sx_fail(err, "out of memory");
+    if (!x || !a) rc = sx_failc(err, SX_ENOMEM, "out of memory");
     sx_progress pr;
     sx_progress_start(&pr, "stats", (double)limit, "tok");
     int64_t done = 0;
@@ -299,7 +299,7 @@ static int stats_cache(const sx_stats_run_opts *o, const sx_sae *sae, sx_stats_a
         if (got == 0) break;
         for (int64_t i = 0; i < got * sae->d_in; i++)
             if (!isfinite(x[i])) {
-                rc = sx_fail(err, "%s: non-finite activation in row %lld", o->cache,
+                rc = sx_failc(err, SX_ENUMERIC, "%s: non-finite activation in row %lld", o->cache,
                              (long long)(done + i / sae->d_in));
                 break;
             }
@@ -311,16 +311,16 @@ static int stats_cache(const sx_stats_run_opts *o, const sx_sae *sae, sx_stats_a
     sx_progress_finish(&pr);
     free(x), free(a);
     sx_act_reader_close(r);
-    if (!rc && done == 0) rc = sx_fail(err, "%s: no rows", o->cache);
+    if (!rc && done == 0) rc = sx_failc(err, SX_ENOTFOUND, "%s: no rows", o->cache);
     if (!rc) rc = tape_from_cache(t, o->cache, done, err);
     return rc;
 }
 
 int sx_ana_stats_run(const sx_stats_run_opts *o, sx_err *err) {
-    if (!!o->cache == !!o->data) return sx_fail(err, "give either a cache or a model and a text source");
-    if (o->data && !o->model_dir) return sx_fail(err, "a text source needs a model");
+    if (!!o->cache == !!o->data) return sx_failc(err, SX_EINVAL, "give either a cache or a model and a text source");
+    if (o->data && !o->model_dir) return sx_failc(err, SX_EINVAL, "a text source needs a model");
     if (o->top_n < 0 || o->context_size <= 0 || o->batch <= 0)
-        return sx_fail(err, "top-n, context size and batch must be positive");
+        return sx_failc(err, SX_EINVAL, "top-n, context size and batch must be positive");
     sx_sae S;
     memset(&S, 0, sizeof S);
     if (sx_sae_load(o->sae, &S, err)) return -1;
@@ -332,7 +332,7 @@ int sx_ana_stats_run(const sx_stats_run_opts *o, sx_err *err) {
     memset(&t, 0, sizeof t);
     sx_tokenizer *tok = NULL;
     int rc = 0;
-    if (!acc) { rc = sx_fail(err, "%s: out of memory for statistics of %d latents", o->sae, S.d_sae); goto done; }
+    if (!acc) { rc = sx_failc(err, SX_ENOMEM, "%s: out of memory for statistics of %d latents", o->sae, S.d_sae); goto done; }
     if (sx_mkdir_p(o->out_dir, err)) { rc = -1; goto done; }
     if (o->cache) {
         if (stats_cache(o, &S, acc, &t, err)) { rc = -1; goto done; }

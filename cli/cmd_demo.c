@@ -52,11 +52,11 @@ static int find_assets(demo_ctx *c, sx_err *err) {
         char p[4200];
         snprintf(p, sizeof p, "%s/%s", c->data_dir, need[i]);
         if (!sx_file_exists(p))
-            return sx_fail(err, "%s: missing demo data (set SAETOX_HOME to the saetox source tree)", p);
+            return sx_failc(err, SX_ENOTFOUND, "%s: missing demo data (set SAETOX_HOME to the saetox source tree)", p);
     }
     char cfg[4200];
     snprintf(cfg, sizeof cfg, "%s/config.json", c->model_dir);
-    if (!sx_file_exists(cfg)) return sx_fail(err, "%s: the embedded model is missing", cfg);
+    if (!sx_file_exists(cfg)) return sx_failc(err, SX_ENOTFOUND, "%s: the embedded model is missing", cfg);
     return 0;
 }
 

@@ -89,7 +89,7 @@ int cmd_eval_sae(int argc, char **argv) {
     int n_loaded = 0;
     rc = 1;
     if (!saes || !sp || !rows) {
-        sx_fail(&err, "out of memory");
+        sx_failc(&err, SX_ENOMEM, "out of memory");
         goto done;
     }
     if (sx_model_load(model_dir, &m, &err)) goto done;

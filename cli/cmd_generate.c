@@ -54,20 +54,20 @@ static void steering_cleanup(const steering_args *sa, sx_gen_opts *go) {
 static int parse_ids(const char *s, int32_t **out, int *n, sx_err *err) {
     int max = (int)strlen(s) / 2 + 2;
     int64_t *v = malloc((size_t)max * sizeof *v);
-    if (!v) return sx_fail(err, "out of memory");
+    if (!v) return sx_failc(err, SX_ENOMEM, "out of memory");
     int k = cli_parse_int_list(s, v, max);
     if (k < 0) {
         free(v);
-        return sx_fail(err, "--ids: expected comma-separated integers, got '%s'", s);
+        return sx_failc(err, SX_EINVAL, "--ids: expected comma-separated integers, got '%s'", s);
     }
     if (k == 0) {
         free(v);
-        return sx_fail(err, "--ids: no token ids given");
+        return sx_failc(err, SX_EINVAL, "--ids: no token ids given");
     }
     *out = malloc((size_t)k * sizeof **out);
     for (int i = 0; *out && i < k; i++) (*out)[i] = v[i] < INT32_MIN || v[i] > INT32_MAX ? -1 : (int32_t)v[i];
     free(v);
-    if (!*out) return sx_fail(err, "out of memory");
+    if (!*out) return sx_failc(err, SX_ENOMEM, "out of memory");
     *n = k;
     return 0;
 }
@@ -82,7 +82,7 @@ static int print_text(const sx_tokenizer *tok, const int32_t *prompt, int np, in
                       const int32_t *gen, int ng, sx_err *err) {
     if (!tok) { /* no tokenizer: show the ids instead of text */
         int32_t *all = malloc((size_t)(np + ng) * sizeof *all);
-        if (!all) return sx_fail(err, "out of memory");
+        if (!all) return sx_failc(err, SX_ENOMEM, "out of memory");
         memcpy(all, prompt, (size_t)np * sizeof *all);
         memcpy(all + np, gen, (size_t)ng * sizeof *all);
         print_ids(all, np + ng);
@@ -91,7 +91,7 @@ static int print_text(const sx_tokenizer *tok, const int32_t *prompt, int np, in
     }
     int s = skip_bos ? 1 : 0;
     int32_t *all = malloc((size_t)(np - s + ng + 1) * sizeof *all);
-    if (!all) return sx_fail(err, "out of memory");
+    if (!all) return sx_failc(err, SX_ENOMEM, "out of memory");
     memcpy(all, prompt + s, (size_t)(np - s) * sizeof *all);
     memcpy(all + np - s, gen, (size_t)ng * sizeof *all);
     char *text = NULL;
@@ -165,7 +165,7 @@ int cmd_generate(int argc, char **argv) {
         if (sx_tokenizer_encode(tok, a.prompt, strlen(a.prompt), 1, &ids, &n, &err)) goto fail;
         skip_bos = n > 0 && sx_tokenizer_adds_bos(tok) && ids[0] == sx_tokenizer_bos(tok);
         if (n == 0) {
-            sx_fail(&err, "--prompt: the prompt encodes to no tokens");
+            sx_failc(&err, SX_EINVAL, "--prompt: the prompt encodes to no tokens");
             goto fail;
         }
     } else {

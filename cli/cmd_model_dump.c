@@ -57,7 +57,7 @@ int cmd_model_dump(int argc, char **argv) {
     const sx_model_config *c = sx_model_cfg(m);
     for (int i = 0; i < T; i++) {
         if (ids64[i] < 0 || ids64[i] >= c->vocab_size) {
-            sx_fail(&err, "%s: token id %lld at position %d is out of range: vocab_size is %d", model,
+            sx_failc(&err, SX_EINVAL, "%s: token id %lld at position %d is out of range: vocab_size is %d", model,
                     (long long)ids64[i], i, c->vocab_size);
             goto fail;
         }
@@ -69,7 +69,7 @@ int cmd_model_dump(int argc, char **argv) {
     sx_hook *hooks = calloc((size_t)nb, sizeof *hooks);
     if (!bufs || !logits || !hooks) {
         free(hooks);
-        sx_fail(&err, "out of memory");
+        sx_failc(&err, SX_ENOMEM, "out of memory");
         goto fail;
     }
     dump_ctx dc = {bufs};
@@ -78,7 +78,7 @@ int cmd_model_dump(int argc, char **argv) {
         hooks[i] = (sx_hook){i == 0 ? 0 : i - 1, i == 0 ? SX_HOOK_RESID_PRE : SX_HOOK_RESID_POST, grab, &dc};
         if (!bufs[i]) {
             free(hooks);
-            sx_fail(&err, "out of memory");
+            sx_failc(&err, SX_ENOMEM, "out of memory");
             goto fail;
         }
     }

@@ -46,11 +46,11 @@ int cmd_sae_encode(int argc, char **argv) {
     float *acts = malloc((na ? na : 1) * sizeof(float)), *pre = malloc((na ? na : 1) * sizeof(float)),
           *rec = malloc((nr ? nr : 1) * sizeof(float));
     rc = 0;
-    if (!acts || !pre || !rec) rc = sx_fail(&err, "%s: out of memory for %lld rows", in, (long long)n);
+    if (!acts || !pre || !rec) rc = sx_failc(&err, SX_ENOMEM, "%s: out of memory for %lld rows", in, (long long)n);
     if (!rc) rc = sx_sae_encode(&sae, x, n, acts, pre, &err);
     for (size_t i = 0; !rc && i < nr; i++)
         if (!(x[i] - x[i] == 0))
-            rc = sx_fail(&err, "%s: tensor '%s' has a non-finite value at row %zu", in, name,
+            rc = sx_failc(&err, SX_ENUMERIC, "%s: tensor '%s' has a non-finite value at row %zu", in, name,
                          i / (size_t)sae.d_in);
     if (!rc) {
         sx_sae_decode(&sae, acts, n, rec);
@@ -60,7 +60,7 @@ int cmd_sae_encode(int argc, char **argv) {
              sx_stw_add(w, "feature_acts", SX_F32, 2, sa, acts, &err) ||
              sx_stw_add(w, "reconstruction", SX_F32, 2, sr, rec, &err) ||
              sx_stw_add(w, "hidden_pre", SX_F32, 2, sa, pre, &err) || sx_stw_write(w, out, &err);
-        if (!w) sx_fail(&err, "out of memory");
+        if (!w) sx_failc(&err, SX_ENOMEM, "out of memory");
         sx_stw_free(w);
     }
     free(x), free(acts), free(pre), free(rec);

@@ -33,7 +33,7 @@ static int push_record(records *r, cJSON *j, const char *text, long line, sx_err
         if (nl) r->line = nl;
         if (!nr || !nt || !nl) {
             cJSON_Delete(j);
-            return sx_fail(err, "out of memory");
+            return sx_failc(err, SX_ENOMEM, "out of memory");
         }
         r->cap = nc;
     }
@@ -55,7 +55,7 @@ static int read_records(const char *path, const char *field, records *r, sx_err 
         const cJSON *t = sx_json_path(j, field);
         if (!t || !cJSON_IsString(t)) {
             cJSON_Delete(j);
-            ret = sx_fail(err, "%s: field '%s' missing or not a string", sx_jsonl_where(jr), field);
+            ret = sx_failc(err, SX_ECORRUPT, "%s: field '%s' missing or not a string", sx_jsonl_where(jr), field);
             break;
         }
         if ((ret = push_record(r, j, t->valuestring, (long)sx_jsonl_line(jr), err))) break;
@@ -75,7 +75,7 @@ static int read_source(const char *spec, records *r, sx_err *err) {
         cJSON *t = j ? cJSON_AddStringToObject(j, "text", d.text) : NULL;
         if (!t) {
             cJSON_Delete(j);
-            k = sx_fail(err, "out of memory");
+            k = sx_failc(err, SX_ENOMEM, "out of memory");
             break;
         }
         if (push_record(r, j, t->valuestring, 0, err)) {
@@ -131,12 +131,12 @@ int cmd_score_toxicity(int argc, char **argv) {
     if (out) {
         if (ferror(f)) {
             sx_atomic_abort(&af);
-            sx_fail(&err, "%s: write error", out);
+            sx_failc(&err, SX_EIO, "%s: write error", out);
             goto done;
         }
         if (sx_atomic_commit(&af, &err)) goto done;
     } else if (fflush(stdout)) {
-        sx_fail(&err, "stdout: write error");
+        sx_failc(&err, SX_EIO, "stdout: write error");
         goto done;
     }
     ret = 0;

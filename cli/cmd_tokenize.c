@@ -40,7 +40,7 @@ static int decode_ids(const sx_tokenizer *t, const char *list, sx_err *err) {
     int32_t *ids = malloc(cap * sizeof *ids);
     int n = v && ids ? cli_parse_int_list(list, v, (int)cap) : -1, rc = -1;
     if (n < 0) {
-        sx_fail(err, "--decode: '%s' is not a comma-separated id list", list);
+        sx_failc(err, SX_EINVAL, "--decode: '%s' is not a comma-separated id list", list);
     } else {
         for (int i = 0; i < n; i++) ids[i] = (int32_t)v[i];
         char *text;
@@ -98,7 +98,7 @@ int cmd_tokenize(int argc, char **argv) {
                 if (!got) break;
                 len += got;
             }
-            rc = ferror(stdin) ? sx_fail(&err, "stdin: read error") : 0;
+            rc = ferror(stdin) ? sx_failc(&err, SX_EIO, "stdin: read error") : 0;
         } else {
             rc = sx_read_file(file, (size_t)1 << 32, &data, &len, &err);
         }

@@ -138,7 +138,7 @@ int cmd_train(int argc, char **argv) {
     sx_err err = {0};
     sx_cache_info info;
     rc = 0;
-    if (np == 0) rc = sx_fail(&err, "--cache: no file given");
+    if (np == 0) rc = sx_failc(&err, SX_EINVAL, "--cache: no file given");
     if (!rc && sx_cache_info_read(paths[0], &info, &err) == 0) {
         if (info.hook_name[0]) o.hook_name = info.hook_name;
         if (info.model[0]) o.model_name = info.model;

@@ -83,9 +83,9 @@ static int sweep_one(demo_ctx *c, sweep_shared *sh, const char *sae_path, const 
                       "--threads", c->threads, NULL);
     int lat[256], fam[256];
     int nlat = parse_ids(latents, lat, 256), nfam = family ? parse_ids(family, fam, 256) : 0;
-    if (nlat <= 0 || nfam < 0) return sx_fail(err, "bad latent list '%s'", latents);
+    if (nlat <= 0 || nfam < 0) return sx_failc(err, SX_EINVAL, "bad latent list '%s'", latents);
     sx_sweep_plan *plan = malloc(sizeof *plan);
-    if (!plan) return sx_fail(err, "out of memory");
+    if (!plan) return sx_failc(err, SX_ENOMEM, "out of memory");
     sx_sae sae;
     memset(&sae, 0, sizeof sae);
     sx_sweep sw;

@@ -14,7 +14,7 @@ cJSON *sx_json_parse_file(const char *path, size_t max_bytes, sx_err *err) {
     cJSON *j = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
     if (!j) {
         size_t at = end ? (size_t)(end - buf) : 0;
-        sx_fail(err, "%s: invalid JSON near byte %zu", path, at);
+        sx_failc(err, SX_ECORRUPT, "%s: invalid JSON near byte %zu", path, at);
     }
     free(buf);
     return j;
@@ -29,7 +29,7 @@ int sx_json_int(const cJSON *obj, const char *key, int64_t *out, const char *ctx
     const cJSON *v = get(obj, key);
     if (!v) return 1;
     if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || fabs(v->valuedouble) > 9e15)
-        return sx_fail(err, "%s: '%s' must be an integer", ctx, key);
+        return sx_failc(err, SX_EINVAL, "%s: '%s' must be an integer", ctx, key);
     *out = (int64_t)v->valuedouble;
     return 0;
 }
@@ -49,7 +49,7 @@ int sx_json_int_range(const cJSON *obj, const char *key, int64_t lo, int64_t hi,
     const cJSON *v = get(obj, key);
     if (!v) return 1;
     if (sx_json_int_of(v, lo, hi, out))
-        return sx_fail(err, "%s: '%s' must be an integer in [%lld, %lld]", ctx, key, (long long)lo,
+        return sx_failc(err, SX_EINVAL, "%s: '%s' must be an integer in [%lld, %lld]", ctx, key, (long long)lo,
                        (long long)hi);
     return 0;
 }
@@ -57,7 +57,7 @@ int sx_json_int_range(const cJSON *obj, const char *key, int64_t lo, int64_t hi,
 int sx_json_num(const cJSON *obj, const char *key, double *out, const char *ctx, sx_err *err) {
     const cJSON *v = get(obj, key);
     if (!v) return 1;
-    if (!cJSON_IsNumber(v)) return sx_fail(err, "%s: '%s' must be a number", ctx, key);
+    if (!cJSON_IsNumber(v)) return sx_failc(err, SX_EINVAL, "%s: '%s' must be a number", ctx, key);
     *out = v->valuedouble;
     return 0;
 }
@@ -65,7 +65,7 @@ int sx_json_num(const cJSON *obj, const char *key, double *out, const char *ctx,
 int sx_json_bool(const cJSON *obj, const char *key, int *out, const char *ctx, sx_err *err) {
     const cJSON *v = get(obj, key);
     if (!v) return 1;
-    if (!cJSON_IsBool(v)) return sx_fail(err, "%s: '%s' must be true or false", ctx, key);
+    if (!cJSON_IsBool(v)) return sx_failc(err, SX_EINVAL, "%s: '%s' must be true or false", ctx, key);
     *out = cJSON_IsTrue(v);
     return 0;
 }
@@ -74,7 +74,7 @@ int sx_json_str(const cJSON *obj, const char *key, const char **out, const char 
                 sx_err *err) {
     const cJSON *v = get(obj, key);
     if (!v) return 1;
-    if (!cJSON_IsString(v)) return sx_fail(err, "%s: '%s' must be a string", ctx, key);
+    if (!cJSON_IsString(v)) return sx_failc(err, SX_EINVAL, "%s: '%s' must be a string", ctx, key);
     *out = v->valuestring;
     return 0;
 }
@@ -90,7 +90,7 @@ const cJSON *sx_json_path(const cJSON *obj, const char *dotted) {
 
 int sx_json_write_file(const char *path, const cJSON *json, sx_err *err) {
     char *s = cJSON_Print(json);
-    if (!s) return sx_fail(err, "%s: out of memory printing JSON", path);
+    if (!s) return sx_failc(err, SX_ENOMEM, "%s: out of memory printing JSON", path);
     size_t n = strlen(s);
     s[n] = '\n'; /* cJSON_Print leaves the NUL; replace by newline and write n+1 bytes */
     int rc = sx_write_file_atomic(path, s, n + 1, err);

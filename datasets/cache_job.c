@@ -21,7 +21,7 @@ static int grab_rows(void *user, const sx_hook_ctx *ctx, float *x, sx_err *err) 
     for (int r = 0; r < ctx->n_rows; r++) {
         int s = ctx->seq_of_row[r], p = ctx->pos_of_row[r];
         if (s < 0 || s >= g->batch || p < 0 || p >= g->C)
-            return sx_fail(err, "cache hook: row (%d, %d) out of range", s, p);
+            return sx_failc(err, SX_EINVAL, "cache hook: row (%d, %d) out of range", s, p);
         memcpy(g->buf + ((size_t)s * g->C + p) * g->d, x + (size_t)r * g->d, sizeof(float) * g->d);
     }
     return 0;
@@ -89,11 +89,11 @@ int sx_cache_run(sx_model *m, const sx_tokenizer *tok, const sx_cache_job *J, sx
     sx_hook_point pt;
     if (sx_hook_parse(J->hook, &layer, &pt, err)) return -1;
     if (layer >= cfg->n_layers)
-        return sx_fail(err, "hook %s, but the model has %d layers", J->hook, cfg->n_layers);
+        return sx_failc(err, SX_EINVAL, "hook %s, but the model has %d layers", J->hook, cfg->n_layers);
     if (C > cfg->n_ctx)
-        return sx_fail(err, "context size %d exceeds the model's context of %d", C, cfg->n_ctx);
+        return sx_failc(err, SX_EINVAL, "context size %d exceeds the model's context of %d", C, cfg->n_ctx);
     if (B <= 0 || J->tokens <= 0 || J->drop_first < 0 || J->drop_first >= C)
-        return sx_fail(err, "cache job: bad batch, tokens or drop_first");
+        return sx_failc(err, SX_EINVAL, "cache job: bad batch, tokens or drop_first");
     sx_text_source *src = NULL;
     sx_packer *pk = NULL;
     sx_cache_writer *w = NULL;
@@ -101,7 +101,7 @@ int sx_cache_run(sx_model *m, const sx_tokenizer *tok, const sx_cache_job *J, sx
     sx_progress prog;
     int prog_on = 0;
     if (alloc_bufs(&b, B, C, d)) {
-        sx_fail(err, "%s: out of memory (batch %d x %d x %d)", J->out, B, C, d);
+        sx_failc(err, SX_ENOMEM, "%s: out of memory (batch %d x %d x %d)", J->out, B, C, d);
         goto out;
     }
     if (sx_source_open(J->data, &J->src, &src, err) || sx_packer_new(tok, src, &J->pack, &pk, err)) goto out;
@@ -113,7 +113,7 @@ int sx_cache_run(sx_model *m, const sx_tokenizer *tok, const sx_cache_job *J, sx
     if (sx_cache_writer_open(J->out, &meta, J->resume, &w, &done, err)) goto out;
     res->resumed_from = done;
     if (done > J->tokens) {
-        sx_fail(err, "%s.partial already holds %lld rows, more than the %lld asked for", J->out,
+        sx_failc(err, SX_EINVAL, "%s.partial already holds %lld rows, more than the %lld asked for", J->out,
                 (long long)done, (long long)J->tokens);
         goto out;
     }
@@ -176,7 +176,7 @@ int sx_cache_run(sx_model *m, const sx_tokenizer *tok, const sx_cache_job *J, sx
     if (prog_on) sx_progress_finish(&prog);
     prog_on = 0;
     if (pos == 0) {
-        sx_fail(err, "%s: no tokens (empty source, or documents shorter than drop_first)", J->data);
+        sx_failc(err, SX_EINVAL, "%s: no tokens (empty source, or documents shorter than drop_first)", J->data);
         goto out;
     }
     int rc = sx_cache_writer_finish(w, err);

@@ -105,12 +105,12 @@ int ds_open_activations(const char *path, hid_t *file, hid_t *dset, int64_t *row
                         int *elem_size, sx_err *err) {
     ds_h5_quiet();
     *file = *dset = -1;
-    if (!sx_file_exists(path)) return sx_fail(err, "%s: no such file", path);
+    if (!sx_file_exists(path)) return sx_failc(err, SX_ENOTFOUND, "%s: no such file", path);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) return sx_fail(err, "%s: not a readable HDF5 file (corrupt or truncated?)", path);
+    if (f < 0) return sx_failc(err, SX_ECORRUPT, "%s: not a readable HDF5 file (corrupt or truncated?)", path);
     if (H5Lexists(f, "activations", H5P_DEFAULT) <= 0) {
         H5Fclose(f);
-        return sx_fail(err, "%s: no /activations dataset", path);
+        return sx_failc(err, SX_ENOTFOUND, "%s: no /activations dataset", path);
     }
     /* blocks are whole chunks, each read once: HDF5's chunk cache would only add a copy */
     hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
@@ -119,7 +119,7 @@ int ds_open_activations(const char *path, hid_t *file, hid_t *dset, int64_t *row
     H5Pclose(dapl);
     if (d < 0) {
         H5Fclose(f);
-        return sx_fail(err, "%s: /activations is not a dataset", path);
+        return sx_failc(err, SX_EINVAL, "%s: /activations is not a dataset", path);
     }
     hid_t sp = H5Dget_space(d), ty = H5Dget_type(d);
     int rank = H5Sget_simple_extent_ndims(sp);
@@ -226,7 +226,7 @@ int ds_read_rows(hid_t d, int esz, int d_in, int64_t start, int64_t rows, float 
     H5Sclose(ms);
     H5Sclose(fs);
     if (st < 0)
-        return sx_fail(err, "%s: cannot read /activations rows %lld..%lld (corrupt file?)",
+        return sx_failc(err, SX_EIO, "%s: cannot read /activations rows %lld..%lld (corrupt file?)",
                        path, (long long)start, (long long)(start + rows));
     return 0;
 }
@@ -295,7 +295,7 @@ static void *producer(void *arg) {
             if (!s) goto done;
             s->n = 0;
             s->failed = !order;
-            if (!order) sx_fail(&s->err, "%s: out of memory", r->f[0].path);
+            if (!order) sx_failc(&s->err, SX_ENOMEM, "%s: out of memory", r->f[0].path);
             publish(r, s);
             goto done;
         }
@@ -330,7 +330,7 @@ static int seek_to(sx_act_reader *r, int64_t pos, sx_err *err) {
     }
     int64_t epoch = pos / r->total, rem = pos % r->total;
     int64_t *order = malloc(sizeof *order * (size_t)r->nblocks);
-    if (!order) return sx_fail(err, "%s: out of memory", r->f[0].path);
+    if (!order) return sx_failc(err, SX_ENOMEM, "%s: out of memory", r->f[0].path);
     epoch_order(r, epoch, order);
     int64_t b0 = 0, b1, g = 0, n, acc = 0;
     while ((n = next_group(r, order, b0, &b1)) > 0 && acc + n <= rem) {
@@ -348,7 +348,7 @@ static int seek_to(sx_act_reader *r, int64_t pos, sx_err *err) {
 static int start_producer(sx_act_reader *r, sx_err *err) {
     r->stop = 0;
     if (pthread_create(&r->th, NULL, producer, r) != 0)
-        return sx_fail(err, "%s: cannot start the reader thread", r->f[0].path);
+        return sx_failc(err, SX_EIO, "%s: cannot start the reader thread", r->f[0].path);
     r->th_running = 1;
     r->cur_idx = r->first_skip;
     r->first_skip = 0;
@@ -385,7 +385,7 @@ static int build_blocks(sx_act_reader *r, sx_err *err) {
     if (target < 1) target = 1;
     int64_t nb = 0, maxb = 1;
     int64_t *brows = malloc(sizeof *brows * (size_t)r->nf);
-    if (!brows) return sx_fail(err, "%s: out of memory", r->f[0].path);
+    if (!brows) return sx_failc(err, SX_ENOMEM, "%s: out of memory", r->f[0].path);
     for (int i = 0; i < r->nf; i++) {
         int64_t cr = r->f[i].chunk_rows, b = target;
         if (cr > 0) b = ((target + cr - 1) / cr) * cr; /* whole chunks per block */
@@ -397,7 +397,7 @@ static int build_blocks(sx_act_reader *r, sx_err *err) {
     r->blocks = malloc(sizeof *r->blocks * (size_t)nb);
     if (!r->blocks) {
         free(brows);
-        return sx_fail(err, "%s: out of memory", r->f[0].path);
+        return sx_failc(err, SX_ENOMEM, "%s: out of memory", r->f[0].path);
     }
     r->nblocks = 0;
     for (int i = 0; i < r->nf; i++)
@@ -416,16 +416,16 @@ int sx_act_reader_open(const char *const *paths, int n_paths, const sx_act_reade
                        sx_act_reader **out, sx_err *err) {
     *out = NULL;
     ds_h5_quiet();
-    if (n_paths <= 0) return sx_fail(err, "activation reader: no cache files given");
+    if (n_paths <= 0) return sx_failc(err, SX_EINVAL, "activation reader: no cache files given");
     sx_act_reader *r = calloc(1, sizeof *r);
-    if (!r) return sx_fail(err, "%s: out of memory", paths[0]);
+    if (!r) return sx_failc(err, SX_ENOMEM, "%s: out of memory", paths[0]);
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
     if (o) r->o = *o;
     r->f = calloc((size_t)n_paths, sizeof *r->f);
     if (!r->f) {
         free(r);
-        return sx_fail(err, "%s: out of memory", paths[0]);
+        return sx_failc(err, SX_ENOMEM, "%s: out of memory", paths[0]);
     }
     for (int i = 0; i < n_paths; i++) {
         rfile *f = &r->f[r->nf++];
@@ -438,7 +438,7 @@ int sx_act_reader_open(const char *const *paths, int n_paths, const sx_act_reade
         if (i == 0) {
             r->d_in = d_in;
         } else if (d_in != r->d_in) {
-            sx_fail(err, "%s: d_in %d does not match %s (d_in %d)", paths[i], d_in, paths[0],
+            sx_failc(err, SX_EINVAL, "%s: d_in %d does not match %s (d_in %d)", paths[i], d_in, paths[0],
                     r->d_in);
             goto fail;
         }
@@ -451,7 +451,7 @@ int sx_act_reader_open(const char *const *paths, int n_paths, const sx_act_reade
         if (r->o.shuffle_rows > 0)
             r->slot[k].perm = malloc(sizeof(uint32_t) * (size_t)r->group_cap);
         if (!r->slot[k].buf || (r->o.shuffle_rows > 0 && !r->slot[k].perm)) {
-            sx_fail(err, "%s: out of memory for a %lld-row read buffer", paths[0],
+            sx_failc(err, SX_ENOMEM, "%s: out of memory for a %lld-row read buffer", paths[0],
                     (long long)r->group_cap);
             goto fail;
         }
@@ -511,7 +511,7 @@ int64_t sx_act_reader_next(sx_act_reader *r, float *out, int64_t rows, sx_err *e
 }
 
 int sx_act_reader_skip(sx_act_reader *r, int64_t rows, sx_err *err) {
-    if (rows < 0) return sx_fail(err, "%s: cannot skip a negative row count", r->f[0].path);
+    if (rows < 0) return sx_failc(err, SX_EINVAL, "%s: cannot skip a negative row count", r->f[0].path);
     if (rows == 0) return 0;
     return seek_to(r, r->consumed + rows, err);
 }

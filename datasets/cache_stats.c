@@ -78,11 +78,11 @@ int sx_act_mean_norm(const char *const *paths, int n_paths, int64_t max_rows,
     int d_in = 0, opened = 0, rc = -1;
     int64_t total = 0;
     if (n_paths <= 0) {
-        sx_fail(err, "activation norm: no cache files given");
+        sx_failc(err, SX_EINVAL, "activation norm: no cache files given");
         goto out;
     }
     if (!fs || !ds || !rows || !esz) {
-        sx_fail(err, "%s: out of memory", paths[0]);
+        sx_failc(err, SX_ENOMEM, "%s: out of memory", paths[0]);
         goto out;
     }
     for (int i = 0; i < n_paths; i++, opened++) {
@@ -90,7 +90,7 @@ int sx_act_mean_norm(const char *const *paths, int n_paths, int64_t max_rows,
         if (ds_open_activations(paths[i], &fs[i], &ds[i], &rows[i], &d, &esz[i], err)) goto out;
         if (i == 0) d_in = d;
         else if (d != d_in) {
-            sx_fail(err, "%s: d_in %d does not match %s (d_in %d)", paths[i], d, paths[0], d_in);
+            sx_failc(err, SX_EINVAL, "%s: d_in %d does not match %s (d_in %d)", paths[i], d, paths[0], d_in);
             opened++;
             goto out;
         }
@@ -99,7 +99,7 @@ int sx_act_mean_norm(const char *const *paths, int n_paths, int64_t max_rows,
     if (max_rows <= 0 || max_rows > total) max_rows = total;
     buf = malloc(sizeof(float) * NORM_WIN * (size_t)d_in);
     if (!buf) {
-        sx_fail(err, "%s: out of memory", paths[0]);
+        sx_failc(err, SX_ENOMEM, "%s: out of memory", paths[0]);
         goto out;
     }
     double sum = 0;
@@ -126,7 +126,7 @@ int sx_act_mean_norm(const char *const *paths, int n_paths, int64_t max_rows,
         }
     }
     if (count == 0 || !(sum > 0) || !isfinite(sum)) {
-        sx_fail(err, "%s: cannot compute a mean activation norm (zero or non-finite values)",
+        sx_failc(err, SX_ENUMERIC, "%s: cannot compute a mean activation norm (zero or non-finite values)",
                 paths[0]);
         goto out;
     }

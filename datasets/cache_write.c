@@ -226,7 +226,7 @@ static int commit_stage(sx_cache_writer *w, stage *s) {
     if (!rc) rc = set_attr_i64(w->f, "rows_hash", (int64_t)h);
     if (!rc) rc = set_attr_i64(w->f, "rows_committed", at + n);
     if (!rc) rc = H5Fflush(w->f, H5F_SCOPE_LOCAL) < 0 ? -1 : 0;
-    if (rc) return sx_fail(&w->err, "%s: cannot write rows %lld..%lld (disk full?)", w->tmp,
+    if (rc) return sx_failc(&w->err, SX_EIO, "%s: cannot write rows %lld..%lld (disk full?)", w->tmp,
                            (long long)at, (long long)(at + n));
     w->committed = at + n;
     w->hash = h;
@@ -324,9 +324,9 @@ static int check_resume(sx_cache_writer *w, sx_err *err) {
         {"chunk_rows", w->chunk_rows}};
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
         if (get_attr_i64(w->f, ints[i].name, &v))
-            return sx_fail(err, "attribute %s is unreadable", ints[i].name), -2;
+            return sx_failc(err, SX_ECORRUPT, "attribute %s is unreadable", ints[i].name), -2;
         if (v != ints[i].want)
-            return sx_fail(err, "%s: cannot resume: %s is %lld in the file but %lld now", w->tmp,
+            return sx_failc(err, SX_EINVAL, "%s: cannot resume: %s is %lld in the file but %lld now", w->tmp,
                            ints[i].name, (long long)v, (long long)ints[i].want);
     }
     struct { const char *name; const char *want; } strs[] = {
@@ -334,32 +334,32 @@ static int check_resume(sx_cache_writer *w, sx_err *err) {
         {"dtype", m->f16 ? "float16" : "float32"}};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         if (get_attr_str(w->f, strs[i].name, s, sizeof s))
-            return sx_fail(err, "attribute %s is unreadable", strs[i].name), -2;
+            return sx_failc(err, SX_ECORRUPT, "attribute %s is unreadable", strs[i].name), -2;
         if (strcmp(s, strs[i].want ? strs[i].want : ""))
-            return sx_fail(err, "%s: cannot resume: %s is '%s' in the file but '%s' now", w->tmp,
+            return sx_failc(err, SX_EINVAL, "%s: cannot resume: %s is '%s' in the file but '%s' now", w->tmp,
                            strs[i].name, s, strs[i].want ? strs[i].want : "");
     }
     int64_t hash;
     if (get_attr_i64(w->f, "rows_committed", &w->committed) || w->committed < 0 ||
         get_attr_i64(w->f, "rows_hash", &hash))
-        return sx_fail(err, "rows_committed / rows_hash unreadable"), -2;
+        return sx_failc(err, SX_ECORRUPT, "rows_committed / rows_hash unreadable"), -2;
     hid_t *ds[4] = {&w->d_act, &w->d_tok, &w->d_doc, &w->d_pos};
     const char *names[4] = {"activations", "token_ids", "doc_ids", "positions"};
     for (int i = 0; i < 4; i++) {
         *ds[i] = H5Dopen2(w->f, names[i], H5P_DEFAULT);
-        if (*ds[i] < 0) return sx_fail(err, "no /%s", names[i]), -2;
+        if (*ds[i] < 0) return sx_failc(err, SX_ENOTFOUND, "no /%s", names[i]), -2;
         hid_t sp = H5Dget_space(*ds[i]);
         hsize_t dims[2] = {0, 0};
         H5Sget_simple_extent_dims(sp, dims, NULL);
         H5Sclose(sp);
         if ((int64_t)dims[0] < w->committed)
-            return sx_fail(err, "/%s has fewer rows than committed", names[i]), -2;
+            return sx_failc(err, SX_ECORRUPT, "/%s has fewer rows than committed", names[i]), -2;
         dims[0] = (hsize_t)w->committed; /* drop rows written after the last record */
         dims[1] = (hsize_t)m->d_in;
         if (H5Dset_extent(*ds[i], dims) < 0)
-            return sx_fail(err, "cannot truncate /%s", names[i]), -2;
+            return sx_failc(err, SX_EIO, "cannot truncate /%s", names[i]), -2;
     }
-    if (verify_rows(w, (uint64_t)hash)) return sx_fail(err, "committed rows fail their checksum"), -2;
+    if (verify_rows(w, (uint64_t)hash)) return sx_failc(err, SX_ECORRUPT, "committed rows fail their checksum"), -2;
     set_attr_i64(w->f, "n_tokens_target", m->n_tokens_target);
     return 0;
 }
@@ -370,7 +370,7 @@ static int create_file(sx_cache_writer *w, sx_err *err) {
     w->committed = 0;
     w->hash = HASH0;
     w->f = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (w->f < 0) return sx_fail(err, "%s: cannot create: %s", w->tmp, strerror(errno));
+    if (w->f < 0) return sx_failc(err, SX_EIO, "%s: cannot create: %s", w->tmp, strerror(errno));
     w->fd = open(w->tmp, O_RDONLY);
     hid_t ft = w->m.f16 ? ds_h5_f16_type() : H5Tcopy(H5T_IEEE_F32LE);
     w->d_act = make_dset(w, "activations", ft, 2, w->m.d_in);
@@ -380,7 +380,7 @@ static int create_file(sx_cache_writer *w, sx_err *err) {
     w->d_pos = make_dset(w, "positions", H5T_STD_I32LE, 1, 1);
     if (w->d_act < 0 || w->d_tok < 0 || w->d_doc < 0 || w->d_pos < 0 || write_meta(w) ||
         H5Fflush(w->f, H5F_SCOPE_LOCAL) < 0)
-        return sx_fail(err, "%s: cannot create the cache datasets", w->tmp);
+        return sx_failc(err, SX_EIO, "%s: cannot create the cache datasets", w->tmp);
     return 0;
 }
 
@@ -472,9 +472,9 @@ int sx_cache_writer_open(const char *path, const sx_cache_meta *m, int resume,
                          sx_cache_writer **out, int64_t *rows_done, sx_err *err) {
     *out = NULL;
     ds_h5_quiet();
-    if (m->d_in <= 0) return sx_fail(err, "%s: d_in must be positive", path);
+    if (m->d_in <= 0) return sx_failc(err, SX_EINVAL, "%s: d_in must be positive", path);
     sx_cache_writer *w = calloc(1, sizeof *w);
-    if (!w) return sx_fail(err, "%s: out of memory", path);
+    if (!w) return sx_failc(err, SX_ENOMEM, "%s: out of memory", path);
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     w->f = w->d_act = w->d_tok = w->d_doc = w->d_pos = -1;
@@ -495,12 +495,12 @@ int sx_cache_writer_open(const char *path, const sx_cache_meta *m, int resume,
         w->st[k].doc = malloc(sizeof(int64_t) * gr);
         if (!w->st[k].acts || !w->st[k].tok || !w->st[k].pos || !w->st[k].doc) {
             free_writer(w);
-            return sx_fail(err, "%s: out of memory", path);
+            return sx_failc(err, SX_ENOMEM, "%s: out of memory", path);
         }
     }
     if (m->f16 && !(w->half = malloc(sizeof(uint16_t) * gr * (size_t)m->d_in))) {
         free_writer(w);
-        return sx_fail(err, "%s: out of memory", path);
+        return sx_failc(err, SX_ENOMEM, "%s: out of memory", path);
     }
     if (open_file(w, resume, err)) {
         close_h5(w);
@@ -511,7 +511,7 @@ int sx_cache_writer_open(const char *path, const sx_cache_meta *m, int resume,
     if (pthread_create(&w->th, NULL, writer_main, w) != 0) {
         close_h5(w);
         free_writer(w);
-        return sx_fail(err, "%s: cannot start the writer thread", path);
+        return sx_failc(err, SX_EIO, "%s: cannot start the writer thread", path);
     }
     w->th_running = 1;
     if (rows_done) *rows_done = w->committed;
@@ -554,7 +554,7 @@ int sx_cache_writer_finish(sx_cache_writer *w, sx_err *err) {
     int rc = sx_cache_writer_flush(w, err);
     stop_thread(w);
     if (!rc && (set_attr_i64(w->f, "complete", 1) || H5Fflush(w->f, H5F_SCOPE_GLOBAL) < 0))
-        rc = sx_fail(err, "%s: cannot finalise the cache", w->tmp);
+        rc = sx_failc(err, SX_EIO, "%s: cannot finalise the cache", w->tmp);
     close_h5(w);
     if (!rc) {
         int fd = open(w->tmp, 0);
@@ -563,7 +563,7 @@ int sx_cache_writer_finish(sx_cache_writer *w, sx_err *err) {
             close(fd);
         }
         if (rename(w->tmp, w->path) != 0)
-            rc = sx_fail(err, "%s: cannot rename to %s: %s", w->tmp, w->path, strerror(errno));
+            rc = sx_failc(err, SX_EIO, "%s: cannot rename to %s: %s", w->tmp, w->path, strerror(errno));
     }
     if (rc) unlink(w->tmp);
     free_writer(w);

@@ -62,13 +62,13 @@ static int pull_doc(sx_packer *p, sx_err *err) {
     } else {
         n = (int)d.len;
         ids = malloc(sizeof *ids * (size_t)(n ? n : 1));
-        if (!ids) return sx_fail(err, "%s: out of memory", d.where);
+        if (!ids) return sx_failc(err, SX_ENOMEM, "%s: out of memory", d.where);
         for (int i = 0; i < n; i++) ids[i] = (unsigned char)d.text[i];
     }
     int sep = !p->o.per_doc && p->sep >= 0 && p->ndocs > 0;
     if (stream_reserve(p, p->head + p->n + (size_t)n + 1)) {
         free(ids);
-        return sx_fail(err, "%s: out of memory", d.where);
+        return sx_failc(err, SX_ENOMEM, "%s: out of memory", d.where);
     }
     if (sep) {
         p->st[p->head + p->n] = p->sep;
@@ -133,9 +133,9 @@ static int make_window(sx_packer *p, int32_t *tokens, int64_t *docs, int *len, s
 int sx_packer_new(const sx_tokenizer *tok, sx_text_source *src, const sx_pack_opts *o,
                   sx_packer **out, sx_err *err) {
     *out = NULL;
-    if (o->context_size < 2) return sx_fail(err, "context size must be at least 2 (got %d)", o->context_size);
+    if (o->context_size < 2) return sx_failc(err, SX_EINVAL, "context size must be at least 2 (got %d)", o->context_size);
     sx_packer *p = calloc(1, sizeof *p);
-    if (!p) return sx_fail(err, "out of memory");
+    if (!p) return sx_failc(err, SX_ENOMEM, "out of memory");
     p->tok = tok;
     p->src = src;
     p->o = *o;
@@ -143,7 +143,7 @@ int sx_packer_new(const sx_tokenizer *tok, sx_text_source *src, const sx_pack_op
     if (p->bos < 0 && tok) p->bos = sx_tokenizer_eos(tok); /* GPT-2: <|endoftext|> serves as BOS */
     if (o->prepend_bos && p->bos < 0) {
         free(p);
-        return sx_fail(err, "--prepend-bos: the tokenizer has no BOS token");
+        return sx_failc(err, SX_ENOTFOUND, "--prepend-bos: the tokenizer has no BOS token");
     }
     p->sep = o->separator_id;
     if (p->sep == -2) p->sep = tok ? (sx_tokenizer_eos(tok) >= 0 ? sx_tokenizer_eos(tok) : sx_tokenizer_bos(tok)) : -1;
@@ -151,7 +151,7 @@ int sx_packer_new(const sx_tokenizer *tok, sx_text_source *src, const sx_pack_op
         p->buf = calloc((size_t)o->shuffle_windows, sizeof *p->buf);
         if (!p->buf) {
             free(p);
-            return sx_fail(err, "out of memory");
+            return sx_failc(err, SX_ENOMEM, "out of memory");
         }
         for (int i = 0; i < o->shuffle_windows; i++) {
             p->buf[i].tok = malloc(sizeof(int32_t) * (size_t)o->context_size);
@@ -159,7 +159,7 @@ int sx_packer_new(const sx_tokenizer *tok, sx_text_source *src, const sx_pack_op
             if (!p->buf[i].tok || !p->buf[i].doc) {
                 p->o.shuffle_windows = i + 1;
                 sx_packer_free(p);
-                return sx_fail(err, "out of memory");
+                return sx_failc(err, SX_ENOMEM, "out of memory");
             }
         }
     }

@@ -40,14 +40,14 @@ int io_in_open(io_in *in, const char *pattern, const char *member, uint64_t cap,
     int rc = glob(pattern, 0, NULL, &g);
     if (rc == GLOB_NOMATCH || (rc == 0 && g.gl_pathc == 0)) {
         if (rc == 0) globfree(&g);
-        return sx_fail(err, "%s: no such file%s", pattern, strpbrk(pattern, "*?[") ? " (no match)" : "");
+        return sx_failc(err, SX_ENOTFOUND, "%s: no such file%s", pattern, strpbrk(pattern, "*?[") ? " (no match)" : "");
     }
     if (rc != 0) return sx_fail(err, "%s: cannot expand the pattern", pattern);
     in->paths = calloc(g.gl_pathc, sizeof *in->paths);
     for (size_t i = 0; in->paths && i < g.gl_pathc; i++) in->paths[in->npaths++] = strdup(g.gl_pathv[i]);
     globfree(&g);
     in->ipath = -1;
-    return in->paths ? 0 : sx_fail(err, "%s: out of memory", pattern);
+    return in->paths ? 0 : sx_failc(err, SX_ENOMEM, "%s: out of memory", pattern);
 }
 
 static void close_current(io_in *in) {
@@ -80,7 +80,7 @@ static int open_archive(io_in *in, const char *path, int raw, sx_err *err) {
     if (raw) archive_read_support_format_raw(in->a);
     else archive_read_support_format_all(in->a);
     if (archive_read_open_filename(in->a, path, 1 << 16) != ARCHIVE_OK)
-        return sx_fail(err, "%s: cannot open archive: %s", path, archive_error_string(in->a));
+        return sx_failc(err, SX_EIO, "%s: cannot open archive: %s", path, archive_error_string(in->a));
     return 0;
 }
 
@@ -92,7 +92,7 @@ static int next_member(io_in *in, sx_err *err) {
         int r = archive_read_next_header(in->a, &e);
         if (r == ARCHIVE_EOF) return 0;
         if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
-            return sx_fail(err, "%s: corrupt archive: %s", path, archive_error_string(in->a));
+            return sx_failc(err, SX_ECORRUPT, "%s: corrupt archive: %s", path, archive_error_string(in->a));
         if (in->kind == IO_COMPRESSED) {
             snprintf(in->name, sizeof in->name, "%s", path);
         } else {
@@ -102,7 +102,7 @@ static int next_member(io_in *in, sx_err *err) {
             if (in->member && fnmatch(in->member, mn, 0) != 0) continue;
             snprintf(in->name, sizeof in->name, "%s//%s", path, mn);
             if (archive_entry_size_is_set(e) && (uint64_t)archive_entry_size(e) > in->cap)
-                return sx_fail(err, "%s: member declares %lld bytes, more than the limit of "
+                return sx_failc(err, SX_ECORRUPT, "%s: member declares %lld bytes, more than the limit of "
                                "%llu (archive bomb?)", in->name, (long long)archive_entry_size(e),
                                (unsigned long long)in->cap);
         }
@@ -123,7 +123,7 @@ int io_in_next_file(io_in *in, sx_err *err) {
             return 1;
         }
         if (in->member && !in->matched_any)
-            return sx_fail(err, "%s: no member matches '%s'", in->paths[in->ipath], in->member);
+            return sx_failc(err, SX_ENOTFOUND, "%s: no member matches '%s'", in->paths[in->ipath], in->member);
     }
     for (;;) {
         close_current(in);
@@ -132,11 +132,11 @@ int io_in_next_file(io_in *in, sx_err *err) {
         in->kind = io_path_kind(path);
         in->matched_any = 0;
         if (in->member && in->kind != IO_ARCHIVE)
-            return sx_fail(err, "%s: not an archive, so '//%s' cannot select a member", path,
+            return sx_failc(err, SX_ECORRUPT, "%s: not an archive, so '//%s' cannot select a member", path,
                            in->member);
         if (in->kind == IO_PLAIN) {
             in->fp = fopen(path, "rb");
-            if (!in->fp) return sx_fail(err, "%s: cannot open: %s", path, strerror(errno));
+            if (!in->fp) return sx_failc(err, SX_EIO, "%s: cannot open: %s", path, strerror(errno));
             snprintf(in->name, sizeof in->name, "%s", path);
             return 1;
         }
@@ -147,7 +147,7 @@ int io_in_next_file(io_in *in, sx_err *err) {
             in->matched_any = 1;
             return 1;
         }
-        if (in->member) return sx_fail(err, "%s: no member matches '%s'", path, in->member);
+        if (in->member) return sx_failc(err, SX_ENOTFOUND, "%s: no member matches '%s'", path, in->member);
         /* an archive with no regular member: go on with the next path */
     }
 }
@@ -158,10 +158,10 @@ static int64_t refill(io_in *in, sx_err *err) {
     ssize_t n;
     if (in->fp) {
         n = (ssize_t)fread(in->store, 1, sizeof in->store, in->fp);
-        if (n == 0 && ferror(in->fp)) return sx_fail(err, "%s: read error: %s", in->name, strerror(errno));
+        if (n == 0 && ferror(in->fp)) return sx_failc(err, SX_EIO, "%s: read error: %s", in->name, strerror(errno));
     } else {
         n = archive_read_data(in->a, in->store, sizeof in->store);
-        if (n < 0) return sx_fail(err, "%s: cannot decompress: %s", in->name, archive_error_string(in->a));
+        if (n < 0) return sx_failc(err, SX_ECORRUPT, "%s: cannot decompress: %s", in->name, archive_error_string(in->a));
     }
     if (n == 0) {
         in->eof = 1;
@@ -170,7 +170,7 @@ static int64_t refill(io_in *in, sx_err *err) {
     in->buf = in->store;
     in->nread += (uint64_t)n;
     if (in->nread > in->cap)
-        return sx_fail(err, "%s: more than %llu bytes after decompression (archive bomb?)",
+        return sx_failc(err, SX_ECORRUPT, "%s: more than %llu bytes after decompression (archive bomb?)",
                        in->name, (unsigned long long)in->cap);
     in->pos = 0;
     in->len = (size_t)n;
@@ -198,7 +198,7 @@ int io_in_getline(io_in *in, io_buf *s, sx_err *err) {
         any = 1;
         unsigned char *b = in->buf + in->pos, *nl = memchr(b, '\n', in->len - in->pos);
         size_t n = nl ? (size_t)(nl - b) : in->len - in->pos;
-        if (io_buf_add(s, (const char *)b, n)) return sx_fail(err, "%s: out of memory", in->name);
+        if (io_buf_add(s, (const char *)b, n)) return sx_failc(err, SX_ENOMEM, "%s: out of memory", in->name);
         in->pos += n + (nl ? 1 : 0);
         if (nl) break;
     }
@@ -218,10 +218,10 @@ int io_in_slurp(io_in *in, io_buf *s, sx_err *err) {
             if (r == 0) break;
         }
         if (io_buf_add(s, (const char *)in->buf + in->pos, in->len - in->pos))
-            return sx_fail(err, "%s: out of memory", in->name);
+            return sx_failc(err, SX_ENOMEM, "%s: out of memory", in->name);
         in->pos = in->len;
     }
-    if (io_buf_add(s, "", 0)) return sx_fail(err, "%s: out of memory", in->name);
+    if (io_buf_add(s, "", 0)) return sx_failc(err, SX_ENOMEM, "%s: out of memory", in->name);
     return 0;
 }
 

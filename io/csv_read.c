@@ -45,7 +45,7 @@ int io_csv_read(io_in *in, io_csv_rec *r, int flags, int64_t *start_line, sx_err
                 c = io_in_getc(in, err);
                 if (c == IO_ERR) return -1;
                 if (c == IO_EOF)
-                    return sx_fail(err, "%s:%" PRId64 ": unterminated quoted field", in->name,
+                    return sx_failc(err, SX_ECORRUPT, "%s:%" PRId64 ": unterminated quoted field", in->name,
                                    qline);
                 if (c == '"') {
                     c = io_in_getc(in, err);
@@ -57,7 +57,7 @@ int io_csv_read(io_in *in, io_csv_rec *r, int flags, int64_t *start_line, sx_err
                 if (io_buf_add(&r->text, &ch, 1)) goto oom;
             }
             if (!lenient && c != ',' && c != '\n' && c != '\r' && c != IO_EOF)
-                return sx_fail(err, "%s:%" PRId64 ": text after a closing quote", in->name,
+                return sx_failc(err, SX_ECORRUPT, "%s:%" PRId64 ": text after a closing quote", in->name,
                                in->line);
             /* lenient: bytes between the closing quote and the delimiter are kept */
         }
@@ -68,13 +68,13 @@ int io_csv_read(io_in *in, io_csv_rec *r, int flags, int64_t *start_line, sx_err
                     c = io_in_getc(in, err);
                     if (c == IO_ERR) return -1;
                     if (c != '\n')
-                        return sx_fail(err, "%s:%" PRId64 ": bare CR outside quotes", in->name,
+                        return sx_failc(err, SX_ECORRUPT, "%s:%" PRId64 ": bare CR outside quotes", in->name,
                                        in->line);
                     break;
                 }
             } else {
                 if (c == '"' && !lenient)
-                    return sx_fail(err, "%s:%" PRId64 ": quote inside an unquoted field",
+                    return sx_failc(err, SX_ECORRUPT, "%s:%" PRId64 ": quote inside an unquoted field",
                                    in->name, in->line);
                 ch = (char)c;
                 if (io_buf_add(&r->text, &ch, 1)) goto oom;
@@ -92,7 +92,7 @@ int io_csv_read(io_in *in, io_csv_rec *r, int flags, int64_t *start_line, sx_err
         return 1;
     }
 oom:
-    return sx_fail(err, "%s:%" PRId64 ": out of memory", in->name, *start_line);
+    return sx_failc(err, SX_ECORRUPT, "%s:%" PRId64 ": out of memory", in->name, *start_line);
 }
 
 void io_csv_free(io_csv_rec *r) {
@@ -137,10 +137,10 @@ int sx_csv_parse_flags(const char *name, const char *data, size_t len, int flags
     if (z) {
         int64_t ln = 1;
         for (const char *c = data; c < z; c++) ln += *c == '\n';
-        return sx_fail(err, "%s:%" PRId64 ": NUL byte (not a text CSV file)", name, ln);
+        return sx_failc(err, SX_ECORRUPT, "%s:%" PRId64 ": NUL byte (not a text CSV file)", name, ln);
     }
     io_in *in = malloc(sizeof *in);
-    if (!in) return sx_fail(err, "%s: out of memory", name);
+    if (!in) return sx_failc(err, SX_ENOMEM, "%s: out of memory", name);
     io_in_mem(in, name, data, len);
     if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) in->pos = 3;
     io_csv_rec rec = {0};
@@ -152,7 +152,7 @@ int sx_csv_parse_flags(const char *name, const char *data, size_t len, int flags
         /* A blank line (one empty field) is skipped, as pandas does. */
         if (rec.n == 1 && rec.text.p[0] == 0 && ncols != 1) continue;
         if (ncols >= 0 && rec.n != ncols) {
-            sx_fail(err, "%s:%" PRId64 ": expected %d fields (as in the header), got %d", name,
+            sx_failc(err, SX_ECORRUPT, "%s:%" PRId64 ": expected %d fields (as in the header), got %d", name,
                     start_line, ncols, rec.n);
             r = -1;
             break;
@@ -172,7 +172,7 @@ int sx_csv_parse_flags(const char *name, const char *data, size_t len, int flags
     in = NULL;
     if (r < 0) goto fail;
     if (ncols < 0) {
-        sx_fail(err, "%s:1: empty file (no header row)", name);
+        sx_failc(err, SX_EINVAL, "%s:1: empty file (no header row)", name);
         goto fail;
     }
     t->ncols = ncols;
@@ -184,7 +184,7 @@ int sx_csv_parse_flags(const char *name, const char *data, size_t len, int flags
     if (!t->buf || !t->header || !t->cells) {
         sx_csv_free(t);
         free(offs);
-        return sx_fail(err, "%s: out of memory", name);
+        return sx_failc(err, SX_ENOMEM, "%s: out of memory", name);
     }
     for (int c = 0; c < ncols; c++) t->header[c] = t->buf + offs[c];
     for (int64_t i = 0; i < nrows * ncols; i++) t->cells[i] = t->buf + offs[ncols + i];
@@ -192,13 +192,13 @@ int sx_csv_parse_flags(const char *name, const char *data, size_t len, int flags
     for (int c = 0; c < ncols; c++)
         for (int c2 = 0; c2 < c; c2++)
             if (strcmp(t->header[c], t->header[c2]) == 0) {
-                sx_fail(err, "%s:1: duplicate column '%s'", name, t->header[c]);
+                sx_failc(err, SX_ECORRUPT, "%s:1: duplicate column '%s'", name, t->header[c]);
                 sx_csv_free(t);
                 return -1;
             }
     return 0;
 oom:
-    sx_fail(err, "%s: out of memory", name);
+    sx_failc(err, SX_ENOMEM, "%s: out of memory", name);
 fail:
     io_csv_free(&rec);
     free(in);
@@ -235,7 +235,7 @@ int sx_csv_col(const sx_csv_table *t, const char *name) {
 int sx_csv_require(const sx_csv_table *t, const char *const *cols, int n, sx_err *err) {
     for (int i = 0; i < n; i++)
         if (sx_csv_col(t, cols[i]) < 0)
-            return sx_fail(err, "%s:1: missing column '%s'", t->path, cols[i]);
+            return sx_failc(err, SX_ENOTFOUND, "%s:1: missing column '%s'", t->path, cols[i]);
     return 0;
 }
 
@@ -250,7 +250,7 @@ int sx_csv_get_num(const sx_csv_table *t, int64_t row, int col, double *out, sx_
     double v = strtod(s, &end);
     while (*end == ' ' || *end == '\t') end++;
     if (end == s || *end)
-        return sx_fail(err, "%s:%" PRId64 ": column '%s': '%.40s' is not a number", t->path,
+        return sx_failc(err, SX_ECORRUPT, "%s:%" PRId64 ": column '%s': '%.40s' is not a number", t->path,
                        t->line[row], t->header[col], sx_csv_cell(t, row, col));
     *out = v;
     return 0;
@@ -265,7 +265,7 @@ int sx_csv_get_int(const sx_csv_table *t, int64_t row, int col, int64_t *out, in
             *out = dflt;
             return 0;
         }
-        return sx_fail(err, "%s:%" PRId64 ": column '%s': empty, an integer is needed", t->path,
+        return sx_failc(err, SX_ECORRUPT, "%s:%" PRId64 ": column '%s': empty, an integer is needed", t->path,
                        row < t->nrows ? t->line[row] : 1, col < 0 ? "?" : t->header[col]);
     }
     char *end;
@@ -281,7 +281,7 @@ int sx_csv_get_int(const sx_csv_table *t, int64_t row, int col, int64_t *out, in
         }
     }
     if (errno || end == s || *end)
-        return sx_fail(err, "%s:%" PRId64 ": column '%s': '%.40s' is not an integer", t->path,
+        return sx_failc(err, SX_ECORRUPT, "%s:%" PRId64 ": column '%s': '%.40s' is not an integer", t->path,
                        t->line[row], t->header[col], s);
     *out = v;
     return 0;

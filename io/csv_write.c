@@ -105,7 +105,7 @@ int sx_csv_close(sx_csv_writer *w, sx_err *err) {
         return sx_fail(err, "%s: internal error: a row did not have %d fields", name, w->ncols);
     }
     if (!w->own) {
-        if (fflush(w->f) || ferror(w->f)) return sx_fail(err, "%s: write failed", name);
+        if (fflush(w->f) || ferror(w->f)) return sx_failc(err, SX_EIO, "%s: write failed", name);
         return 0;
     }
     w->f = NULL;

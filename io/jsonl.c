@@ -82,7 +82,7 @@ struct sx_jsonl_reader {
 int sx_jsonl_open(const char *path, sx_jsonl_reader **out, sx_err *err) {
     *out = NULL;
     sx_jsonl_reader *r = calloc(1, sizeof *r);
-    if (!r) return sx_fail(err, "%s: out of memory", path);
+    if (!r) return sx_failc(err, SX_ENOMEM, "%s: out of memory", path);
     if (io_in_open(&r->in, path, NULL, 0, err)) {
         free(r);
         return -1;
@@ -120,7 +120,7 @@ int sx_jsonl_next(sx_jsonl_reader *r, cJSON **obj, sx_err *err) {
         if (!j || !cJSON_IsObject(j)) {
             cJSON_Delete(j);
             r->broken = 0;
-            return sx_fail(err, "%s: not a JSON object", r->where);
+            return sx_failc(err, SX_ECORRUPT, "%s: not a JSON object", r->where);
         }
         r->broken = 0;
         *obj = j;

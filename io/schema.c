@@ -273,7 +273,7 @@ enum { MAX_COLS = 64 };
 
 int sx_csv_open_schema(sx_csv_writer *w, const char *path, const sx_schema *s, sx_err *err) {
     const char *names[MAX_COLS];
-    if (s->ncols > MAX_COLS) return sx_fail(err, "%s: schema %s has too many columns", path, s->file);
+    if (s->ncols > MAX_COLS) return sx_failc(err, SX_EINVAL, "%s: schema %s has too many columns", path, s->file);
     for (int c = 0; c < s->ncols; c++) names[c] = s->cols[c].name;
     return sx_csv_open(w, path, names, s->ncols, err);
 }
@@ -281,7 +281,7 @@ int sx_csv_open_schema(sx_csv_writer *w, const char *path, const sx_schema *s, s
 int sx_csv_require_schema(const sx_csv_table *t, const sx_schema *s, sx_err *err) {
     for (int c = 0; c < s->ncols; c++)
         if (s->cols[c].required && sx_csv_col(t, s->cols[c].name) < 0)
-            return sx_fail(err, "%s:1: missing column '%s'", t->path, s->cols[c].name);
+            return sx_failc(err, SX_ENOTFOUND, "%s:1: missing column '%s'", t->path, s->cols[c].name);
     return 0;
 }
 

@@ -52,10 +52,10 @@ int sx_source_is_spec(const char *spec) { return spec && starts_with_kind(spec);
 
 static int parse_part(part *p, const char *spec, size_t n, sx_err *err) {
     char *s = strndup(spec, n);
-    if (!s) return sx_fail(err, "out of memory");
+    if (!s) return sx_failc(err, SX_ENOMEM, "out of memory");
     char *colon = strchr(s, ':');
     if (!colon || (p->kind = kind_of(s, (size_t)(colon - s))) < 0) {
-        sx_fail(err, "%s: unknown source kind (expected text:, textfile:, jsonl: or csv:, "
+        sx_failc(err, SX_EINVAL, "%s: unknown source kind (expected text:, textfile:, jsonl: or csv:, "
                 "e.g. jsonl:FILE#prompt.text)", s);
         free(s);
         return -1;
@@ -64,7 +64,7 @@ static int parse_part(part *p, const char *spec, size_t n, sx_err *err) {
     if (hash) {
         *hash = 0;
         if (!hash[1]) {
-            sx_fail(err, "%s: empty field name after '#'", rest);
+            sx_failc(err, SX_EINVAL, "%s: empty field name after '#'", rest);
             free(s);
             return -1;
         }
@@ -82,7 +82,7 @@ static int parse_part(part *p, const char *spec, size_t n, sx_err *err) {
         *q = '/';
     }
     if (!*rest) {
-        sx_fail(err, "%s: empty path", s);
+        sx_failc(err, SX_EINVAL, "%s: empty path", s);
         free(s);
         return -1;
     }
@@ -100,7 +100,7 @@ static int parse_rule(sx_text_source *s, const char *rule, sx_err *err) {
         if (q && (!best || q < best)) best = q, op = i;
     }
     if (!best || best == rule)
-        return sx_fail(err, "label rule '%s': expected FIELD OP NUMBER, e.g. "
+        return sx_failc(err, SX_EINVAL, "label rule '%s': expected FIELD OP NUMBER, e.g. "
                        "prompt.toxicity>=0.5 or class<=1", rule);
     size_t fl = (size_t)(best - rule);
     while (fl && isspace((unsigned char)rule[fl - 1])) fl--;
@@ -111,7 +111,7 @@ static int parse_rule(sx_text_source *s, const char *rule, sx_err *err) {
     s->thr = strtod(num, &end);
     while (isspace((unsigned char)*end)) end++;
     if (end == num || *end)
-        return sx_fail(err, "label rule '%s': '%s' is not a number", rule, num);
+        return sx_failc(err, SX_ECORRUPT, "label rule '%s': '%s' is not a number", rule, num);
     return 0;
 }
 
@@ -119,7 +119,7 @@ int sx_source_open(const char *spec, const sx_source_opts *o, sx_text_source **o
                    sx_err *err) {
     *out = NULL;
     sx_text_source *s = calloc(1, sizeof *s);
-    if (!s) return sx_fail(err, "out of memory");
+    if (!s) return sx_failc(err, SX_ENOMEM, "out of memory");
     if (o) s->o = *o;
     int max = 1;
     for (const char *c = spec; *c; c++) max += *c == ',';
@@ -139,7 +139,7 @@ int sx_source_open(const char *spec, const sx_source_opts *o, sx_text_source **o
         a += n + (b ? 1 : 0);
     }
     if (s->nparts == 0) {
-        sx_fail(err, "empty data source");
+        sx_failc(err, SX_EINVAL, "empty data source");
         goto fail;
     }
     s->op = -1;
@@ -147,7 +147,7 @@ int sx_source_open(const char *spec, const sx_source_opts *o, sx_text_source **o
     *out = s;
     return 0;
 oom:
-    sx_fail(err, "out of memory");
+    sx_failc(err, SX_ENOMEM, "out of memory");
 fail:
     sx_source_close(s);
     return -1;
@@ -248,7 +248,7 @@ static int csv_header(sx_text_source *s, part *p, sx_err *err) {
     int64_t line;
     int r = io_csv_read(&p->in, &s->rec, SX_CSV_LENIENT, &line, err);
     if (r < 0) return -1;
-    if (r == 0) return sx_fail(err, "%s: empty CSV file (no header row)", p->in.name);
+    if (r == 0) return sx_failc(err, SX_EINVAL, "%s: empty CSV file (no header row)", p->in.name);
     p->text_col = p->label_col = -1;
     p->ncols = s->rec.n;
     for (int i = 0; i < s->rec.n; i++) {
@@ -257,9 +257,9 @@ static int csv_header(sx_text_source *s, part *p, sx_err *err) {
         if (strcmp(h, p->field) == 0) p->text_col = i;
         if (s->label_field && strcmp(h, s->label_field) == 0) p->label_col = i;
     }
-    if (p->text_col < 0) return sx_fail(err, "%s: no column named '%s'", p->in.name, p->field);
+    if (p->text_col < 0) return sx_failc(err, SX_ENOTFOUND, "%s: no column named '%s'", p->in.name, p->field);
     if (s->label_field && p->label_col < 0)
-        return sx_fail(err, "%s: no label column named '%s'", p->in.name, s->label_field);
+        return sx_failc(err, SX_ENOTFOUND, "%s: no label column named '%s'", p->in.name, s->label_field);
     return 0;
 }
 
@@ -285,7 +285,7 @@ static int read_record(sx_text_source *s, part *p, double *label, int *has_label
         if (s->rec.n <= p->text_col || (p->label_col >= 0 && s->rec.n <= p->label_col))
             return bad_record(s, err, "row has too few fields", NULL) ? -1 : 2;
         const char *t = io_csv_field(&s->rec, p->text_col);
-        if (io_buf_add(&s->doc, t, strlen(t))) return sx_fail(err, "%s: out of memory", s->where);
+        if (io_buf_add(&s->doc, t, strlen(t))) return sx_failc(err, SX_ENOMEM, "%s: out of memory", s->where);
         if (p->label_col >= 0) {
             int r2 = str_number(io_csv_field(&s->rec, p->label_col), label);
             if (r2 < 0) return bad_record(s, err, "label is not a number:",
@@ -304,7 +304,7 @@ static int read_record(sx_text_source *s, part *p, double *label, int *has_label
     }
     if (p->kind == K_TEXT) {
         if (!s->line.len) return 2;
-        return io_buf_add(&s->doc, s->line.p, s->line.len) ? sx_fail(err, "%s: out of memory", s->where) : 1;
+        return io_buf_add(&s->doc, s->line.p, s->line.len) ? sx_failc(err, SX_ENOMEM, "%s: out of memory", s->where) : 1;
     }
     /* JSONL */
     const char *q = s->line.p;
@@ -317,7 +317,7 @@ static int read_record(sx_text_source *s, part *p, double *label, int *has_label
     if (!cJSON_IsString(t)) {
         rc = bad_record(s, err, "no string field", p->field) ? -1 : 2;
     } else if (io_buf_add(&s->doc, t->valuestring, strlen(t->valuestring))) {
-        rc = sx_fail(err, "%s: out of memory", s->where);
+        rc = sx_failc(err, SX_ENOMEM, "%s: out of memory", s->where);
     } else if (s->label_field) {
         int r2 = json_number(json_path(j, s->label_field), label);
         if (r2 < 0) rc = bad_record(s, err, "label field is not a number:", s->label_field) ? -1 : 2;

@@ -26,7 +26,7 @@ static int emit_copy(sx_lm_doc_fn fn, void *user, char **buf, size_t *cap, const
     if (!unesc) return emit(fn, user, text, len, err);
     if (len + 1 > *cap) {
         char *nb = realloc(*buf, len + 1);
-        if (!nb) return sx_fail(err, "out of memory");
+        if (!nb) return sx_failc(err, SX_ENOMEM, "out of memory");
         *buf = nb;
         *cap = len + 1;
     }
@@ -65,7 +65,7 @@ static int read_jsonl(const char *path, const char *fields, int unesc, sx_lm_doc
     char *doc = malloc(cap);
     int found_any = 0, rc = 0;
     cJSON *o;
-    if (!doc) rc = sx_fail(err, "out of memory");
+    if (!doc) rc = sx_failc(err, SX_ENOMEM, "out of memory");
     while (!rc && (rc = sx_jsonl_next(jr, &o, err)) == 1) {
         rc = 0;
         n = 0;
@@ -81,7 +81,7 @@ static int read_jsonl(const char *path, const char *fields, int unesc, sx_lm_doc
                     cap = 2 * (n + sl + 1);
                     char *nd = realloc(doc, cap);
                     if (!nd) {
-                        rc = sx_fail(err, "out of memory");
+                        rc = sx_failc(err, SX_ENOMEM, "out of memory");
                         break;
                     }
                     doc = nd;
@@ -90,7 +90,7 @@ static int read_jsonl(const char *path, const char *fields, int unesc, sx_lm_doc
                 n += sl;
                 found_any = 1;
             } else if (v && !cJSON_IsNull(v)) {
-                rc = sx_fail(err, "%s: field '%s' is not a string", sx_jsonl_where(jr), key);
+                rc = sx_failc(err, SX_ECORRUPT, "%s: field '%s' is not a string", sx_jsonl_where(jr), key);
             }
             f += fl + (plus ? 1 : 0);
         }
@@ -110,7 +110,7 @@ static int read_csv(const char *path, const char *column, int unesc, sx_lm_doc_f
     sx_csv_table t;
     if (sx_csv_read_flags(path, SX_CSV_LENIENT, &t, err)) return -1;
     int col = sx_csv_col(&t, column), rc = 0;
-    if (col < 0) rc = sx_fail(err, "%s: no column '%s' in the header", path, column);
+    if (col < 0) rc = sx_failc(err, SX_ENOTFOUND, "%s: no column '%s' in the header", path, column);
     char *buf = NULL;
     size_t cap = 0;
     for (int64_t r = 0; r < t.nrows && !rc; r++) {
@@ -149,13 +149,13 @@ int sx_lm_read_docs(const char *spec, int unescape_html, sx_lm_doc_fn fn, void *
     char path[4096];
     const char *hash = strrchr(spec, '#');
     size_t pl = hash ? (size_t)(hash - spec) : strlen(spec);
-    if (pl == 0 || pl >= sizeof path) return sx_fail(err, "bad data spec '%s'", spec);
+    if (pl == 0 || pl >= sizeof path) return sx_failc(err, SX_EINVAL, "bad data spec '%s'", spec);
     memcpy(path, spec, pl);
     path[pl] = 0;
     int jsonl = ends_with(path, pl, ".jsonl") || ends_with(path, pl, ".json");
     int csv = ends_with(path, pl, ".csv");
     if ((jsonl || csv) && (!hash || !hash[1]))
-        return sx_fail(err, "%s: a %s source needs #%s in the data spec", path,
+        return sx_failc(err, SX_EINVAL, "%s: a %s source needs #%s in the data spec", path,
                        jsonl ? "JSONL" : "CSV", jsonl ? "FIELD" : "COLUMN");
     if (!jsonl && !csv && hash) return sx_fail(err, "%s: plain text takes no #field", path);
     if (jsonl) return read_jsonl(path, hash + 1, unescape_html, fn, user, err);
@@ -178,12 +178,12 @@ static int tv_push(tokvec *t, const int32_t *ids, int n, int eos, sx_err *err) {
     if (t->n + n + 1 > t->cap) {
         int64_t nc = 2 * (t->n + n + 1) + 4096;
         uint16_t *nv = realloc(t->v, (size_t)nc * sizeof(uint16_t));
-        if (!nv) return sx_fail(err, "out of memory");
+        if (!nv) return sx_failc(err, SX_ENOMEM, "out of memory");
         t->v = nv;
         t->cap = nc;
     }
     for (int i = 0; i < n; i++) {
-        if (ids[i] < 0 || ids[i] > 65535) return sx_fail(err, "token id %d does not fit uint16", ids[i]);
+        if (ids[i] < 0 || ids[i] > 65535) return sx_failc(err, SX_EINVAL, "token id %d does not fit uint16", ids[i]);
         t->v[t->n++] = (uint16_t)ids[i];
     }
     t->v[t->n++] = (uint16_t)eos;
@@ -289,7 +289,7 @@ static int cache_save(const char *path, uint64_t key, const sx_lm_tokens *t, sx_
         fwrite(t->train, 2, (size_t)t->n_train, af.f) != (size_t)t->n_train ||
         fwrite(t->val, 2, (size_t)t->n_val, af.f) != (size_t)t->n_val) {
         sx_atomic_abort(&af);
-        return sx_fail(err, "%s: write failed", path);
+        return sx_failc(err, SX_EIO, "%s: write failed", path);
     }
     return sx_atomic_commit(&af, err);
 }

@@ -16,7 +16,7 @@ int sx_export_run(const char *in_dir, const char *out_dir, const sx_export_opts 
     if (o.max_latents <= 0) o.max_latents = 64;
     if (notes) notes->n = 0;
     xp_run *run = calloc(1, sizeof *run);
-    if (!run) return sx_fail(err, "out of memory");
+    if (!run) return sx_failc(err, SX_ENOMEM, "out of memory");
     int rc = -1;
     char path[4096];
     if (xp_load(in_dir, out_dir, run, notes, err)) goto done;

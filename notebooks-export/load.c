@@ -64,8 +64,8 @@ int xp_find_input(const char *in_dir, const char *skip, const char *name, char *
 int xp_sae_index(xp_run *run, const char *name, sx_err *err) {
     for (int i = 0; i < run->n_sae; i++)
         if (strcmp(run->sae[i], name) == 0) return i;
-    if (run->n_sae >= XP_MAX_SAE) return sx_fail(err, "more than %d SAE names", XP_MAX_SAE);
-    if (strlen(name) >= sizeof run->sae[0]) return sx_fail(err, "SAE name too long: '%.40s'", name);
+    if (run->n_sae >= XP_MAX_SAE) return sx_failc(err, SX_EINVAL, "more than %d SAE names", XP_MAX_SAE);
+    if (strlen(name) >= sizeof run->sae[0]) return sx_failc(err, SX_EINVAL, "SAE name too long: '%.40s'", name);
     strcpy(run->sae[run->n_sae], name);
     /* Width from a trailing "-<digits>" (e.g. "topk-4096"), the train folder convention. */
     const char *dash = strrchr(name, '-');
@@ -110,7 +110,7 @@ static int load_metrics(xp_run *run, const char *path, sx_err *err) {
             cap = cap ? cap * 2 : 256;
             xp_metric *nm = realloc(run->metrics, (size_t)cap * sizeof *nm);
             if (!nm) {
-                rc = sx_fail(err, "%s: out of memory", path);
+                rc = sx_failc(err, SX_ENOMEM, "%s: out of memory", path);
                 break;
             }
             run->metrics = nm;
@@ -146,7 +146,7 @@ static int load_stats(xp_run *run, const char *path, sx_err *err) {
     sx_csv_table *t = load_table(run, path, &SX_SCHEMA_LATENT_STATS, err);
     if (!t) return -1;
     run->stats = calloc((size_t)t->nrows + 1, sizeof *run->stats);
-    if (!run->stats) return sx_fail(err, "%s: out of memory", path);
+    if (!run->stats) return sx_failc(err, SX_ENOMEM, "%s: out of memory", path);
     for (int64_t r = 0; r < t->nrows; r++) {
         xp_stat *s = &run->stats[r];
         if ((s->sae = sae_of(run, t, r, err)) < 0 || INT(t, r, "latent", &s->latent) ||
@@ -163,7 +163,7 @@ static int load_toxic(xp_run *run, const char *path, sx_err *err) {
     sx_csv_table *t = load_table(run, path, &SX_SCHEMA_TOXIC_LATENTS, err);
     if (!t) return -1;
     run->toxic = calloc((size_t)t->nrows + 1, sizeof *run->toxic);
-    if (!run->toxic) return sx_fail(err, "%s: out of memory", path);
+    if (!run->toxic) return sx_failc(err, SX_ENOMEM, "%s: out of memory", path);
     for (int64_t r = 0; r < t->nrows; r++) {
         xp_toxic *x = &run->toxic[r];
         if ((x->sae = sae_of(run, t, r, err)) < 0 || INT(t, r, "latent", &x->latent) ||
@@ -188,7 +188,7 @@ static int load_ctx(xp_run *run, const char *path, sx_err *err) {
     sx_csv_table *t = load_table(run, path, &SX_SCHEMA_TOP_CONTEXTS, err);
     if (!t) return -1;
     run->ctx = calloc((size_t)t->nrows + 1, sizeof *run->ctx);
-    if (!run->ctx) return sx_fail(err, "%s: out of memory", path);
+    if (!run->ctx) return sx_failc(err, SX_ENOMEM, "%s: out of memory", path);
     for (int64_t r = 0; r < t->nrows; r++) {
         xp_ctx *c = &run->ctx[r];
         if ((c->sae = sae_of(run, t, r, err)) < 0 || INT(t, r, "latent", &c->latent) ||
@@ -206,7 +206,7 @@ static int load_pairs(xp_run *run, const char *path, sx_err *err) {
     sx_csv_table *t = load_table(run, path, &SX_SCHEMA_PAIRS, err);
     if (!t) return -1;
     run->pairs = calloc((size_t)t->nrows + 1, sizeof *run->pairs);
-    if (!run->pairs) return sx_fail(err, "%s: out of memory", path);
+    if (!run->pairs) return sx_failc(err, SX_ENOMEM, "%s: out of memory", path);
     for (int64_t r = 0; r < t->nrows; r++) {
         xp_pair *p = &run->pairs[r];
         if (INT(t, r, "small_latent", &p->small_latent) ||
@@ -221,7 +221,7 @@ static int load_fams(xp_run *run, const char *path, sx_err *err) {
     sx_csv_table *t = load_table(run, path, &SX_SCHEMA_FAMILIES, err);
     if (!t) return -1;
     run->fams = calloc((size_t)t->nrows + 1, sizeof *run->fams);
-    if (!run->fams) return sx_fail(err, "%s: out of memory", path);
+    if (!run->fams) return sx_failc(err, SX_ENOMEM, "%s: out of memory", path);
     for (int64_t r = 0; r < t->nrows; r++) {
         xp_fam *f = &run->fams[r];
         if (INT(t, r, "family_id", &f->family_id) || (f->sae = sae_of(run, t, r, err)) < 0 ||
@@ -237,7 +237,7 @@ static int load_sweep(xp_run *run, const char *path, sx_err *err) {
     sx_csv_table *t = load_table(run, path, &SX_SCHEMA_STEERING_SWEEP, err);
     if (!t) return -1;
     run->sweep = calloc((size_t)t->nrows + 1, sizeof *run->sweep);
-    if (!run->sweep) return sx_fail(err, "%s: out of memory", path);
+    if (!run->sweep) return sx_failc(err, SX_ENOMEM, "%s: out of memory", path);
     for (int64_t r = 0; r < t->nrows; r++) {
         xp_sweep *s = &run->sweep[r];
         s->condition = sx_csv_cell(t, r, COL(t, "condition"));
@@ -355,7 +355,7 @@ typedef int (*loader)(xp_run *, const char *, sx_err *);
 int xp_load(const char *in_dir, const char *out_dir, xp_run *run, sx_export_notes *notes,
             sx_err *err) {
     memset(run, 0, sizeof *run);
-    if (!sx_is_dir(in_dir)) return sx_fail(err, "%s: not a folder", in_dir);
+    if (!sx_is_dir(in_dir)) return sx_failc(err, SX_EINVAL, "%s: not a folder", in_dir);
     struct {
         const char *name;
         char *path;

@@ -25,7 +25,7 @@ int xp_plot_begin(xp_plot *p, int w, int h, sx_err *err) {
     if (cairo_surface_status(p->surf) != CAIRO_STATUS_SUCCESS) {
         cairo_surface_destroy(p->surf);
         p->surf = NULL;
-        return sx_fail(err, "cairo: cannot create a %dx%d image", w, h);
+        return sx_failc(err, SX_EIO, "cairo: cannot create a %dx%d image", w, h);
     }
     p->cr = cairo_create(p->surf);
     p->w = w;
@@ -265,7 +265,7 @@ int xp_plot_save(xp_plot *p, const char *path, sx_err *err) {
     xp_plot_free(p);
     if (st != CAIRO_STATUS_SUCCESS) {
         sx_atomic_abort(&af);
-        return sx_fail(err, "%s: cannot write PNG: %s", path, cairo_status_to_string(st));
+        return sx_failc(err, SX_EIO, "%s: cannot write PNG: %s", path, cairo_status_to_string(st));
     }
     return sx_atomic_commit(&af, err);
 }

@@ -26,7 +26,7 @@ static int plot_training(const xp_run *run, const char *dir, sx_export_notes *no
            *y1 = calloc((size_t)n, sizeof *y1), *t = calloc((size_t)n, sizeof *t);
     if (!x || !y0 || !y1 || !t) {
         free(x), free(y0), free(y1), free(t);
-        return sx_fail(err, "out of memory");
+        return sx_failc(err, SX_ENOMEM, "out of memory");
     }
     for (int64_t i = 0; i < n; i++) t[i] = run->metrics[i].tokens;
     double tlo, thi, scale = 1;
@@ -131,7 +131,7 @@ static int plot_tradeoff(const xp_run *run, const char *dir, sx_export_notes *no
     double *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
     if (!rows || !x || !y) {
         free(rows), free(x), free(y);
-        return sx_fail(err, "out of memory");
+        return sx_failc(err, SX_ENOMEM, "out of memory");
     }
     double x0 = NAN, x1 = NAN, y0 = NAN, y1 = NAN;
     for (int64_t i = 0; i < n; i++) {
@@ -233,7 +233,7 @@ static int plot_families(const xp_run *run, const char *dir, sx_export_notes *no
     double *cn = calloc((size_t)kmax + 1, sizeof *cn), *cw = calloc((size_t)kmax + 1, sizeof *cw);
     if (!cn || !cw) {
         free(cs), free(cn), free(cw);
-        return sx_fail(err, "out of memory");
+        return sx_failc(err, SX_ENOMEM, "out of memory");
     }
     double top = 1;
     for (int64_t i = 0; i < n; i++) {

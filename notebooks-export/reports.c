@@ -112,7 +112,7 @@ static int write_latents(const xp_run *run, const char *dir, sx_export_notes *no
                          sx_err *err) {
     int64_t cap = run->n_stats + run->n_toxic + run->n_fams + 1;
     int64_t *lat = malloc((size_t)cap * sizeof *lat);
-    if (!lat) return sx_fail(err, "out of memory");
+    if (!lat) return sx_failc(err, SX_ENOMEM, "out of memory");
     for (int s = 0; s < run->n_sae; s++) {
         int64_t n = 0;
         for (int64_t i = 0; i < run->n_stats; i++)
@@ -205,7 +205,7 @@ int xp_concepts(const xp_run *run, xp_concept **out, int64_t *n_out, sx_err *err
     *out = NULL;
     *n_out = 0;
     xp_concept *cs = calloc((size_t)run->n_fams + 1, sizeof *cs);
-    if (!cs) return sx_fail(err, "out of memory");
+    if (!cs) return sx_failc(err, SX_ENOMEM, "out of memory");
     int64_t n = 0;
     for (int64_t i = 0; i < run->n_fams;) {
         xp_concept c = {.family_id = run->fams[i].family_id, .first = i};

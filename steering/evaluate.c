@@ -51,9 +51,9 @@ int sx_eval_condition(sx_model *m, const sx_tokenizer *tok, const sx_textlist *p
     const int64_t P = prompts->n;
     const int k = o->samples;
     const sx_model_config *c = sx_model_cfg(m);
-    if (P <= 0) return sx_fail(err, "no prompts");
-    if (k < 1 || o->max_new_tokens < 1) return sx_fail(err, "samples and max_new_tokens must be >= 1");
-    if (o->max_new_tokens >= c->n_ctx) return sx_fail(err, "max_new_tokens %d does not fit the context %d", o->max_new_tokens, c->n_ctx);
+    if (P <= 0) return sx_failc(err, SX_EINVAL, "no prompts");
+    if (k < 1 || o->max_new_tokens < 1) return sx_failc(err, SX_EINVAL, "samples and max_new_tokens must be >= 1");
+    if (o->max_new_tokens >= c->n_ctx) return sx_failc(err, SX_EINVAL, "max_new_tokens %d does not fit the context %d", o->max_new_tokens, c->n_ctx);
     const int64_t N = P * k;
     char **texts = calloc((size_t)N, sizeof(char *));
     int32_t **gen = calloc((size_t)N, sizeof(int32_t *));
@@ -66,7 +66,7 @@ int sx_eval_condition(sx_model *m, const sx_tokenizer *tok, const sx_textlist *p
     int *plen = calloc((size_t)P, sizeof(int));
     int ret = -1;
     if (!texts || !gen || !glen || !tox || !pmax || !pany || !pmean || !pnll || !pntok || !ptok || !plen) {
-        sx_fail(err, "out of memory evaluating %lld continuations", (long long)N);
+        sx_failc(err, SX_ENOMEM, "out of memory evaluating %lld continuations", (long long)N);
         goto done;
     }
     sx_hook hook;
@@ -83,7 +83,7 @@ int sx_eval_condition(sx_model *m, const sx_tokenizer *tok, const sx_textlist *p
         const char *pt = prompts->text[p];
         if (sx_tokenizer_encode(tok, pt, strlen(pt), 1, &ptok[p], &plen[p], err)) goto done;
         if (plen[p] == 0) {
-            sx_fail(err, "prompt %lld encodes to no tokens", (long long)p + 1);
+            sx_failc(err, SX_EINVAL, "prompt %lld encodes to no tokens", (long long)p + 1);
             goto done;
         }
     }
@@ -95,7 +95,7 @@ int sx_eval_condition(sx_model *m, const sx_tokenizer *tok, const sx_textlist *p
         uint64_t *seeds = malloc(sizeof(uint64_t) * (size_t)rows), *streams = malloc(sizeof(uint64_t) * (size_t)rows);
         if (!pr || !pl || !seeds || !streams) {
             free(pr), free(pl), free(seeds), free(streams);
-            sx_fail(err, "out of memory");
+            sx_failc(err, SX_ENOMEM, "out of memory");
             goto done;
         }
         for (int q = 0; q < np; q++)

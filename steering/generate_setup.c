@@ -31,7 +31,7 @@ static int parse_list(const char *s, int **out, int *n, sx_err *err) {
     }
     if (!v || *p || k == 0) {
         free(v);
-        return sx_fail(err, "--latents: expected comma-separated latent indices, got '%s'", s);
+        return sx_failc(err, SX_EINVAL, "--latents: expected comma-separated latent indices, got '%s'", s);
     }
     *out = v;
     *n = k;
@@ -47,7 +47,7 @@ int sx_meandiff_load(const char *path, int d, float **v, char *hook, size_t hook
     for (int i = 0; !t && i < st.n; i++)
         if (st.t[i].ndim == 1) t = &st.t[i];
     int rc = 0;
-    if (!t) rc = sx_fail(err, "%s: no 1-D tensor 'meandiff'", path);
+    if (!t) rc = sx_failc(err, SX_ENOTFOUND, "%s: no 1-D tensor 'meandiff'", path);
     else {
         int64_t shape[1] = {d};
         rc = sx_st_read_f32(&st, t->name, 1, shape, v, err);
@@ -61,7 +61,7 @@ int sx_meandiff_load(const char *path, int d, float **v, char *hook, size_t hook
 
 int sx_meandiff_save(const char *path, const float *v, int d, const char *hook, sx_err *err) {
     sx_st_writer *w = sx_stw_new();
-    if (!w) return sx_fail(err, "out of memory");
+    if (!w) return sx_failc(err, SX_ENOMEM, "out of memory");
     int64_t shape[1] = {d};
     int rc = sx_stw_add(w, "meandiff", SX_F32, 1, shape, v, err) || sx_stw_meta(w, "hook_name", hook, err) ||
              sx_stw_write(w, path, err);
@@ -78,10 +78,10 @@ int sx_steer_setup(const sx_steer_spec *sp, sx_model *m, const char *model_dir, 
     int any_sae = sp->sae || sp->latents || sp->tier;
     if (any_sae) {
         if (!sp->sae || !sp->latents || !sp->tier)
-            return sx_fail(err, "SAE steering needs --sae, --latents and --tier together");
+            return sx_failc(err, SX_EINVAL, "SAE steering needs --sae, --latents and --tier together");
         sx_tier t;
         if (sx_tier_parse(sp->tier, &t) || (t != SX_TIER_ABLATE && t != SX_TIER_SUPPRESS && t != SX_TIER_STEER))
-            return sx_fail(err, "--tier: expected ablate, suppress or steer, got '%s'", sp->tier);
+            return sx_failc(err, SX_EINVAL, "--tier: expected ablate, suppress or steer, got '%s'", sp->tier);
         int *lat = NULL, n = 0;
         if (parse_list(sp->latents, &lat, &n, err)) return -1;
         if (sx_sae_load(sp->sae, &st->sae, err)) {
@@ -92,7 +92,7 @@ int sx_steer_setup(const sx_steer_spec *sp, sx_model *m, const char *model_dir, 
         if (!hook[0]) snprintf(hook, sizeof hook, "%s", st->sae.hook_name);
         if (!hook[0]) {
             free(lat);
-            return sx_fail(err, "%s: the SAE names no hook; give --hook", sp->sae);
+            return sx_failc(err, SX_EINVAL, "%s: the SAE names no hook; give --hook", sp->sae);
         }
         float *sc = malloc(sizeof(float) * (size_t)n);
         int rc = !sc;
@@ -115,7 +115,7 @@ int sx_steer_setup(const sx_steer_spec *sp, sx_model *m, const char *model_dir, 
         if (sx_meandiff_load(sp->meandiff, c->d_model, &v, mh, sizeof mh, err)) return -1;
         if (!mh[0]) {
             free(v);
-            return sx_fail(err, "%s: no hook_name metadata; give --hook", sp->meandiff);
+            return sx_failc(err, SX_ENOTFOUND, "%s: no hook_name metadata; give --hook", sp->meandiff);
         }
         int rc = sx_intervention_meandiff(&st->iv[st->n_iv], mh, c->d_model, c->n_layers, v, (float)sp->alpha, err);
         free(v);

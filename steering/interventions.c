@@ -31,7 +31,7 @@ int sx_tier_parse(const char *s, sx_tier *t) {
 static int parse_hook(const char *hook, int n_layers, int *layer, sx_hook_point *pt, sx_err *err) {
     if (sx_hook_parse(hook, layer, pt, err)) return -1;
     if (*layer < 0 || *layer >= n_layers)
-        return sx_fail(err, "hook %s: the model has %d layers (0..%d)", hook, n_layers, n_layers - 1);
+        return sx_failc(err, SX_EINVAL, "hook %s: the model has %d layers (0..%d)", hook, n_layers, n_layers - 1);
     return 0;
 }
 
@@ -55,13 +55,13 @@ int sx_intervention_sae(sx_intervention *iv, sx_tier tier, const sx_sae *sae, co
         return sx_fail(err, "tier %s does not use an SAE", sx_tier_name(tier));
     if (parse_hook(hook, n_layers, &iv->layer, &iv->point, err)) return -1;
     if (sae->d_in != d_model)
-        return sx_fail(err, "SAE d_in %d does not fit the model's d_model %d", sae->d_in, d_model);
+        return sx_failc(err, SX_EINVAL, "SAE d_in %d does not fit the model's d_model %d", sae->d_in, d_model);
     if (sae->hook_name[0] && strcmp(sae->hook_name, hook) != 0)
-        return sx_fail(err, "SAE was trained on hook %s, not %s", sae->hook_name, hook);
-    if (n_lat < 1) return sx_fail(err, "no latents given");
+        return sx_failc(err, SX_EINVAL, "SAE was trained on hook %s, not %s", sae->hook_name, hook);
+    if (n_lat < 1) return sx_failc(err, SX_EINVAL, "no latents given");
     for (int j = 0; j < n_lat; j++)
         if (latents[j] < 0 || latents[j] >= sae->d_sae)
-            return sx_fail(err, "latent %d out of range: the SAE has d_sae %d (0..%d)", latents[j], sae->d_sae,
+            return sx_failc(err, SX_EINVAL, "latent %d out of range: the SAE has d_sae %d (0..%d)", latents[j], sae->d_sae,
                            sae->d_sae - 1);
     const int d = d_model;
     iv->tier = tier;
@@ -77,7 +77,7 @@ int sx_intervention_sae(sx_intervention *iv, sx_tier tier, const sx_sae *sae, co
     if (sae->threshold) iv->thr = malloc(sizeof(float) * (size_t)n_lat);
     if (!iv->lat || !iv->scale || !iv->dec || !iv->enc || !iv->c0 || (sae->threshold && !iv->thr)) {
         sx_intervention_free(iv);
-        return sx_fail(err, "out of memory building the intervention");
+        return sx_failc(err, SX_ENOMEM, "out of memory building the intervention");
     }
     const float s = sae->norm_scale > 0 ? sae->norm_scale : 1.0f;
     for (int j = 0; j < n_lat; j++) {
@@ -104,7 +104,7 @@ int sx_intervention_meandiff(sx_intervention *iv, const char *hook, int d_model,
     iv->d = d_model;
     iv->alpha = alpha;
     iv->vec = malloc(sizeof(float) * (size_t)d_model);
-    if (!iv->vec) return sx_fail(err, "out of memory");
+    if (!iv->vec) return sx_failc(err, SX_ENOMEM, "out of memory");
     memcpy(iv->vec, v, sizeof(float) * (size_t)d_model);
     return 0;
 }
@@ -113,11 +113,11 @@ int sx_intervention_banned(sx_intervention *iv, const int *ids, int n, int vocab
     memset(iv, 0, sizeof *iv);
     iv->tier = SX_TIER_BANNED;
     iv->ban = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
-    if (!iv->ban) return sx_fail(err, "out of memory");
+    if (!iv->ban) return sx_failc(err, SX_ENOMEM, "out of memory");
     for (int j = 0; j < n; j++) {
         if (ids[j] < 0 || ids[j] >= vocab) {
             sx_intervention_free(iv);
-            return sx_fail(err, "banned token id %d outside the vocabulary (0..%d)", ids[j], vocab - 1);
+            return sx_failc(err, SX_EINVAL, "banned token id %d outside the vocabulary (0..%d)", ids[j], vocab - 1);
         }
         iv->ban[j] = ids[j];
     }
@@ -134,7 +134,7 @@ int sx_intervention_acts(const sx_intervention *iv, const float *x, int n, float
         enum { CHUNK = 256 }; /* bounds the [rows, d_sae] scratch (25 MB at d_sae 24576) */
         int cr = n < CHUNK ? n : CHUNK;
         float *full = malloc(sizeof(float) * (size_t)(cr > 0 ? cr : 1) * sae->d_sae);
-        if (!full) return sx_fail(err, "out of memory encoding %d rows for a topk SAE", cr);
+        if (!full) return sx_failc(err, SX_ENOMEM, "out of memory encoding %d rows for a topk SAE", cr);
         for (int r0 = 0; r0 < n; r0 += CHUNK) {
             int nr = n - r0 < CHUNK ? n - r0 : CHUNK;
             if (sx_sae_encode(sae, x + (size_t)r0 * d, nr, full, NULL, err)) {
@@ -190,7 +190,7 @@ int sx_intervention_hook(void *user, const sx_hook_ctx *ctx, float *x, sx_err *e
     if (iv->tier != SX_TIER_ABLATE && iv->tier != SX_TIER_SUPPRESS) return 0;
     const int L = iv->n_lat;
     float *acts = malloc(sizeof(float) * (size_t)n * L);
-    if (!acts) return sx_fail(err, "out of memory in the steering hook");
+    if (!acts) return sx_failc(err, SX_ENOMEM, "out of memory in the steering hook");
     if (sx_intervention_acts(iv, x, n, acts, err)) {
         free(acts);
         return -1;

@@ -53,9 +53,9 @@ static int load_jsonl(const char *path, int64_t max, sx_mc_item **items, int64_t
         int nc = cJSON_IsArray(ch) ? cJSON_GetArraySize(ch) : 0;
         if (!cJSON_IsString(cx) || nc < 2 || !cJSON_IsNumber(lb) || lb->valuedouble < 0 || lb->valuedouble >= nc ||
             lb->valuedouble != floor(lb->valuedouble)) {
-            ret = sx_fail(err, "%s:%ld: expected {\"context\": str, \"choices\": [>= 2 strings], \"label\": index}", path, line);
+            ret = sx_failc(err, SX_ECORRUPT, "%s:%ld: expected {\"context\": str, \"choices\": [>= 2 strings], \"label\": index}", path, line);
         } else if (grow(items, *n, &cap)) {
-            ret = sx_fail(err, "out of memory");
+            ret = sx_failc(err, SX_ENOMEM, "out of memory");
         } else {
             sx_mc_item *it = &(*items)[*n];
             it->context = strdup(cx->valuestring);
@@ -66,7 +66,7 @@ static int load_jsonl(const char *path, int64_t max, sx_mc_item **items, int64_t
             for (int c = 0; c < nc && !ret; c++) {
                 const cJSON *e = cJSON_GetArrayItem(ch, c);
                 if (!cJSON_IsString(e) || !*e->valuestring)
-                    ret = sx_fail(err, "%s:%ld: choice %d is not a non-empty string", path, line, c);
+                    ret = sx_failc(err, SX_ECORRUPT, "%s:%ld: choice %d is not a non-empty string", path, line, c);
                 else
                     it->choices[c] = strdup(e->valuestring);
             }
@@ -75,7 +75,7 @@ static int load_jsonl(const char *path, int64_t max, sx_mc_item **items, int64_t
     }
     sx_jsonl_close(jr);
     if (ret > 0) ret = 0;
-    if (!ret && *n == 0) ret = sx_fail(err, "%s: no items", path);
+    if (!ret && *n == 0) ret = sx_failc(err, SX_ENOTFOUND, "%s: no items", path);
     return ret;
 }
 
@@ -95,7 +95,7 @@ static int find_pair(const char *dir, char *cor, char *wrong, size_t sz) {
 static int load_pairs(const char *dir, int64_t max, sx_mc_item **items, int64_t *n, sx_err *err) {
     char cp[4200], wp[4200];
     if (find_pair(dir, cp, wp, sizeof cp))
-        return sx_fail(err, "%s: no hellaswag_val_correct*.txt + hellaswag_val_wrong*.txt pair", dir);
+        return sx_failc(err, SX_ENOTFOUND, "%s: no hellaswag_val_correct*.txt + hellaswag_val_wrong*.txt pair", dir);
     char *a, *b;
     size_t la, lb;
     if (sx_read_file(cp, (size_t)1 << 30, &a, &la, err)) return -1;
@@ -124,11 +124,11 @@ static int load_pairs(const char *dir, int64_t max, sx_mc_item **items, int64_t 
         while (cut > 0 && s1[cut - 1] != ' ') cut--;
         if (cut > 0) cut--; /* the space goes with the choices */
         if (cut == 0 || cut >= l1 || cut >= l2) {
-            ret = sx_fail(err, "%s:%ld: the correct and wrong lines share no context", cp, line);
+            ret = sx_failc(err, SX_ECORRUPT, "%s:%ld: the correct and wrong lines share no context", cp, line);
             break;
         }
         if (grow(items, *n, &cap)) {
-            ret = sx_fail(err, "out of memory");
+            ret = sx_failc(err, SX_ENOMEM, "out of memory");
             break;
         }
         sx_mc_item *it = &(*items)[(*n)++];
@@ -140,7 +140,7 @@ static int load_pairs(const char *dir, int64_t max, sx_mc_item **items, int64_t 
     }
     free(a);
     free(b);
-    if (!ret && *n == 0) ret = sx_fail(err, "%s: no items", dir);
+    if (!ret && *n == 0) ret = sx_failc(err, SX_ENOTFOUND, "%s: no items", dir);
     return ret;
 }
 
@@ -169,7 +169,7 @@ int sx_mc_eval(sx_model *m, const sx_tokenizer *tok, const sx_mc_item *items, in
             int b = sx_tokenizer_bos(tok) >= 0 ? sx_tokenizer_bos(tok) : sx_tokenizer_eos(tok);
             if (b < 0) {
                 free(ctx);
-                return sx_fail(err, "benchmark item %lld: empty context and no BOS/EOS token", (long long)i + 1);
+                return sx_failc(err, SX_EINVAL, "benchmark item %lld: empty context and no BOS/EOS token", (long long)i + 1);
             }
             free(ctx);
             ctx = malloc(sizeof(int32_t));

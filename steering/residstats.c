@@ -30,7 +30,7 @@ static int run_texts(sx_model *m, const sx_tokenizer *tok, const char *hook, cha
     int layer;
     sx_hook_point pt;
     if (sx_hook_parse(hook, &layer, &pt, err)) return -1;
-    if (layer >= c->n_layers) return sx_fail(err, "hook %s: the model has %d layers", hook, c->n_layers);
+    if (layer >= c->n_layers) return sx_failc(err, SX_EINVAL, "hook %s: the model has %d layers", hook, c->n_layers);
     tap t = {fn, user};
     sx_hook h = {layer, pt, tap_hook, &t};
     sx_forward_opts fo = {.hooks = &h, .n_hooks = 1, .stop_after_layer = layer, .logits = 0};
@@ -39,7 +39,7 @@ static int run_texts(sx_model *m, const sx_tokenizer *tok, const char *hook, cha
     if (!toks || !lens) {
         free(toks);
         free(lens);
-        return sx_fail(err, "out of memory");
+        return sx_failc(err, SX_ENOMEM, "out of memory");
     }
     int nt = 0, ns = 0, ret = 0;
     for (int64_t i = 0; i <= n && !ret; i++) {
@@ -88,7 +88,7 @@ int sx_resid_mean(sx_model *m, const sx_tokenizer *tok, const char *hook, char *
                   int64_t n, double *mean, int64_t *n_rows, sx_err *err) {
     const int d = sx_model_cfg(m)->d_model;
     mean_acc a = {calloc((size_t)d, sizeof(double)), 0};
-    if (!a.sum) return sx_fail(err, "out of memory");
+    if (!a.sum) return sx_failc(err, SX_ENOMEM, "out of memory");
     int rc = run_texts(m, tok, hook, texts, n, mean_rows, &a, err);
     if (!rc && a.rows == 0) rc = sx_fail(err, "no token positions >= 1 in the texts (all one token long?)");
     if (!rc)
@@ -114,7 +114,7 @@ static int scale_rows(void *user, const float *x, int n, const int *pos, int d, 
         free(a->acts);
         a->acap = n * L;
         a->acts = malloc(sizeof(float) * (size_t)a->acap);
-        if (!a->acts) return sx_fail(err, "out of memory");
+        if (!a->acts) return sx_failc(err, SX_ENOMEM, "out of memory");
     }
     if (sx_intervention_acts(a->iv, x, n, a->acts, err)) return -1;
     for (int r = 0; r < n; r++) {
@@ -125,7 +125,7 @@ static int scale_rows(void *user, const float *x, int n, const int *pos, int d, 
             if (a->nv[j] == a->cap[j]) {
                 int64_t nc = a->cap[j] ? a->cap[j] * 2 : 1024;
                 float *nvp = realloc(a->v[j], sizeof(float) * (size_t)nc);
-                if (!nvp) return sx_fail(err, "out of memory");
+                if (!nvp) return sx_failc(err, SX_ENOMEM, "out of memory");
                 a->v[j] = nvp;
                 a->cap[j] = nc;
             }
@@ -147,7 +147,7 @@ int sx_latent_scales(sx_model *m, const sx_tokenizer *tok, const sx_intervention
                    calloc((size_t)L, sizeof(int64_t)), NULL, 0};
     if (!a.v || !a.nv || !a.cap) {
         free(a.v), free(a.nv), free(a.cap);
-        return sx_fail(err, "out of memory");
+        return sx_failc(err, SX_ENOMEM, "out of memory");
     }
     char hook[64];
     snprintf(hook, sizeof hook, "blocks.%d.%s", iv->layer,
@@ -193,7 +193,7 @@ int sx_scales_load(const char *spec, const int *latents, int n_lat, float *scale
     if (want_sae && !strchr(want_sae, '/')) *want_sae++ = 0;
     else want_sae = NULL;
     char *seen = calloc((size_t)n_lat, 1);
-    if (!seen) return sx_fail(err, "out of memory");
+    if (!seen) return sx_failc(err, SX_ENOMEM, "out of memory");
     size_t pl = strlen(path);
     int ret = 0;
     if (pl > 4 && !strcmp(path + pl - 4, ".csv")) {
@@ -207,9 +207,9 @@ int sx_scales_load(const char *spec, const int *latents, int n_lat, float *scale
         for (int k = 3; k >= 0; k--)
             if (sx_csv_col(&t, pref[k]) >= 0) col_s = sx_csv_col(&t, pref[k]);
         if (col_lat < 0 || col_s < 0)
-            ret = sx_fail(err, "%s: CSV needs a 'latent' column and one of scale, q99, q90, max_act", path);
+            ret = sx_failc(err, SX_EINVAL, "%s: CSV needs a 'latent' column and one of scale, q99, q90, max_act", path);
         else if (want_sae && col_sae < 0)
-            ret = sx_fail(err, "%s: '#%s' given but the CSV has no 'sae' column", path, want_sae);
+            ret = sx_failc(err, SX_ENOTFOUND, "%s: '#%s' given but the CSV has no 'sae' column", path, want_sae);
         for (int64_t r = 0; r < t.nrows && !ret; r++) {
             if (want_sae && strcmp(sx_csv_cell(&t, r, col_sae), want_sae) != 0) continue;
             int64_t lat;
@@ -219,7 +219,7 @@ int sx_scales_load(const char *spec, const int *latents, int n_lat, float *scale
                 break;
             }
             if (!isfinite(v)) {
-                ret = sx_fail(err, "%s:%lld: bad latent or scale value", path, (long long)t.line[r]);
+                ret = sx_failc(err, SX_ECORRUPT, "%s:%lld: bad latent or scale value", path, (long long)t.line[r]);
                 break;
             }
             set_scale(latents, n_lat, scales, seen, (long)lat, v);
@@ -237,7 +237,7 @@ int sx_scales_load(const char *spec, const int *latents, int n_lat, float *scale
                 char *e;
                 long lat = strtol(it->string, &e, 10);
                 if (*e || !cJSON_IsNumber(it)) {
-                    ret = sx_fail(err, "%s: expected {\"<latent>\": scale, ...}", path);
+                    ret = sx_failc(err, SX_EINVAL, "%s: expected {\"<latent>\": scale, ...}", path);
                     break;
                 }
                 set_scale(latents, n_lat, scales, seen, lat, it->valuedouble);
@@ -247,19 +247,19 @@ int sx_scales_load(const char *spec, const int *latents, int n_lat, float *scale
                 const cJSON *l = cJSON_GetObjectItem(it, "latent"), *s = cJSON_GetObjectItem(it, "scale");
                 int64_t lat;
                 if (sx_json_int_of(l, 0, INT32_MAX, &lat) || !cJSON_IsNumber(s)) {
-                    ret = sx_fail(err, "%s: expected [{\"latent\": i, \"scale\": x}, ...]", path);
+                    ret = sx_failc(err, SX_EINVAL, "%s: expected [{\"latent\": i, \"scale\": x}, ...]", path);
                     break;
                 }
                 set_scale(latents, n_lat, scales, seen, (long)lat, s->valuedouble);
             }
         } else {
-            ret = sx_fail(err, "%s: expected a JSON object or array of scales", path);
+            ret = sx_failc(err, SX_EINVAL, "%s: expected a JSON object or array of scales", path);
         }
         cJSON_Delete(j);
     }
     for (int j = 0; j < n_lat && !ret; j++)
-        if (!seen[j]) ret = sx_fail(err, "%s: no scale for latent %d", path, latents[j]);
-        else if (!(scales[j] >= 0)) ret = sx_fail(err, "%s: negative scale for latent %d", path, latents[j]);
+        if (!seen[j]) ret = sx_failc(err, SX_ENOTFOUND, "%s: no scale for latent %d", path, latents[j]);
+        else if (!(scales[j] >= 0)) ret = sx_failc(err, SX_EINVAL, "%s: negative scale for latent %d", path, latents[j]);
     free(seen);
     return ret;
 }

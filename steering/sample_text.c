@@ -38,7 +38,7 @@ int sx_sample_documents(sx_model *m, const sx_tokenizer *tok, const sx_sample_op
     if (batch > SAMPLE_BATCH_MAX) batch = SAMPLE_BATCH_MAX;
     int new_tokens = o->new_tokens;
     if (new_tokens < 1 || new_tokens >= cfg->n_ctx || o->tokens < 1)
-        return sx_fail(err, "sampling: tokens must be positive and new tokens in 1..%d", cfg->n_ctx - 1);
+        return sx_failc(err, SX_EINVAL, "sampling: tokens must be positive and new tokens in 1..%d", cfg->n_ctx - 1);
     int eos = cfg->eos_id >= 0 ? cfg->eos_id : sx_tokenizer_eos(tok);
     int bos = sx_tokenizer_bos(tok) >= 0 ? sx_tokenizer_bos(tok) : eos;
     /* 10% headroom: document boundaries and separators cost a few positions */

@@ -17,18 +17,18 @@ static int add(sx_labelled *d, const char *text, size_t len, float score, int sr
     if (d->n == d->cap) {
         int64_t nc = d->cap ? d->cap * 2 : 4096;
         char **nt = realloc(d->text, sizeof(char *) * (size_t)nc);
-        if (!nt) return sx_fail(err, "out of memory loading labelled text");
+        if (!nt) return sx_failc(err, SX_ENOMEM, "out of memory loading labelled text");
         d->text = nt;
         float *ns = realloc(d->score, sizeof(float) * (size_t)nc);
-        if (!ns) return sx_fail(err, "out of memory loading labelled text");
+        if (!ns) return sx_failc(err, SX_ENOMEM, "out of memory loading labelled text");
         d->score = ns;
         int *nsrc = realloc(d->source, sizeof(int) * (size_t)nc);
-        if (!nsrc) return sx_fail(err, "out of memory loading labelled text");
+        if (!nsrc) return sx_failc(err, SX_ENOMEM, "out of memory loading labelled text");
         d->source = nsrc;
         d->cap = nc;
     }
     char *t = malloc(len + 1);
-    if (!t) return sx_fail(err, "out of memory loading labelled text");
+    if (!t) return sx_failc(err, SX_ENOMEM, "out of memory loading labelled text");
     memcpy(t, text, len);
     t[len] = 0;
     d->text[d->n] = t;
@@ -72,7 +72,7 @@ static int load_csv(sx_labelled *d, const char *path, int src, sx_err *err) {
     }
     if (col_text < 0 || (col_class < 0 && col_label < 0 && col_tox < 0)) {
         sx_csv_free(&t);
-        return sx_fail(err, "%s: CSV needs a tweet/text column and a class, label or toxicity column", path);
+        return sx_failc(err, SX_EINVAL, "%s: CSV needs a tweet/text column and a class, label or toxicity column", path);
     }
     int ret = 0;
     for (int64_t r = 0; r < t.nrows && !ret; r++) {
@@ -83,7 +83,7 @@ static int load_csv(sx_labelled *d, const char *path, int src, sx_err *err) {
             const char *k_s = sx_csv_cell(&t, r, col_class);
             long k = strtol(k_s, &end, 10);
             if (*end || end == k_s || k < 0 || k > 2) {
-                ret = sx_fail(err, "%s:%ld: class '%s' is not 0, 1 or 2", path, line, k_s);
+                ret = sx_failc(err, SX_ECORRUPT, "%s:%ld: class '%s' is not 0, 1 or 2", path, line, k_s);
                 break;
             }
             score = k == 2 ? 0.0f : 1.0f; /* 0 hate speech, 1 offensive: toxic; 2 neither */
@@ -92,7 +92,7 @@ static int load_csv(sx_labelled *d, const char *path, int src, sx_err *err) {
             if (!*v_s) continue; /* missing score */
             double v = strtod(v_s, &end);
             if (*end || v < 0 || v > 1) {
-                ret = sx_fail(err, "%s:%ld: score '%s' is not a number in [0,1]", path, line, v_s);
+                ret = sx_failc(err, SX_ECORRUPT, "%s:%ld: score '%s' is not a number in [0,1]", path, line, v_s);
                 break;
             }
             score = (float)v;
@@ -117,10 +117,10 @@ static int add_pair(sx_labelled *d, const cJSON *t, const cJSON *s, int src, con
                     long line, const char *what, sx_err *err) {
     if (!s || cJSON_IsNull(s)) return 0;
     if (!t || !cJSON_IsString(t))
-        return sx_fail(err, "%s:%ld: %s text missing or not a string", path, line, what);
+        return sx_failc(err, SX_ECORRUPT, "%s:%ld: %s text missing or not a string", path, line, what);
     if (cJSON_IsBool(s)) return add(d, t->valuestring, strlen(t->valuestring), cJSON_IsTrue(s) ? 1.0f : 0.0f, src, err);
     if (!cJSON_IsNumber(s) || s->valuedouble < 0 || s->valuedouble > 1)
-        return sx_fail(err, "%s:%ld: %s score is not a number in [0,1]", path, line, what);
+        return sx_failc(err, SX_ECORRUPT, "%s:%ld: %s score is not a number in [0,1]", path, line, what);
     return add(d, t->valuestring, strlen(t->valuestring), (float)s->valuedouble, src, err);
 }
 
@@ -162,7 +162,7 @@ static int sniff_jsonl(const char *path, sx_lab_format *fmt, sx_err *err) {
         if (path_get(j, "continuation", NULL, NULL)) *fmt = SX_LAB_RTP, ret = 0;
         else if (path_get(j, "prompt", "score", NULL)) *fmt = SX_LAB_DT, ret = 0;
         else if (path_get(j, "text", NULL, NULL)) *fmt = SX_LAB_JSONL, ret = 0;
-        else ret = sx_fail(err, "%s: unrecognised JSONL (want RTP, DecodingTrust, or text + toxicity/label)", path);
+        else ret = sx_failc(err, SX_ECORRUPT, "%s: unrecognised JSONL (want RTP, DecodingTrust, or text + toxicity/label)", path);
         cJSON_Delete(j);
     }
     sx_jsonl_close(jr);
@@ -185,7 +185,7 @@ static int load_source(sx_labelled *d, const char *src_spec, const char *label, 
     while ((r = sx_source_next(ts, &doc, err)) == 1) {
         double v = is_rule ? (doc.is_toxic ? 1.0 : 0.0) : doc.score;
         if (!(v >= 0 && v <= 1)) {
-            r = sx_fail(err, "%s: score %g is not in [0,1]", doc.where, v);
+            r = sx_failc(err, SX_EINVAL, "%s: score %g is not in [0,1]", doc.where, v);
             break;
         }
         if (add(d, doc.text, doc.len, (float)v, src, err)) {
@@ -198,7 +198,7 @@ static int load_source(sx_labelled *d, const char *src_spec, const char *label, 
 }
 
 int sx_labelled_load(sx_labelled *d, const char *spec, sx_err *err) {
-    if (d->n_src >= SX_LAB_MAX_SOURCES) return sx_fail(err, "%s: more than %d data sources", spec, SX_LAB_MAX_SOURCES);
+    if (d->n_src >= SX_LAB_MAX_SOURCES) return sx_failc(err, SX_EINVAL, "%s: more than %d data sources", spec, SX_LAB_MAX_SOURCES);
     const char *sc = strstr(spec, ";score=");
     if (sc && sx_source_is_spec(spec)) {
         char sbuf[4096], lab[1024];
@@ -209,11 +209,11 @@ int sx_labelled_load(sx_labelled *d, const char *spec, sx_err *err) {
         if (at) {
             char *end;
             double w = strtod(at + 1, &end);
-            if (*end || end == at + 1 || !(w > 0)) return sx_fail(err, "%s: bad weight after '@'", spec);
+            if (*end || end == at + 1 || !(w > 0)) return sx_failc(err, SX_EINVAL, "%s: bad weight after '@'", spec);
             weight = (float)w;
             *at = 0;
         }
-        if (!*lab) return sx_fail(err, "%s: empty field after ';score='", spec);
+        if (!*lab) return sx_failc(err, SX_EINVAL, "%s: empty field after ';score='", spec);
         int src = d->n_src;
         snprintf(d->src[src].path, sizeof d->src[src].path, "%.1000s", sbuf);
         d->src[src].fmt = SX_LAB_JSONL;
@@ -242,11 +242,11 @@ int sx_labelled_load(sx_labelled *d, const char *spec, sx_err *err) {
     if (at && !strchr(at, '/')) {
         char *end;
         double w = strtod(at + 1, &end);
-        if (*end || end == at + 1 || !(w > 0)) return sx_fail(err, "%s: bad weight after '@'", spec);
+        if (*end || end == at + 1 || !(w > 0)) return sx_failc(err, SX_EINVAL, "%s: bad weight after '@'", spec);
         weight = (float)w;
         *at = 0;
     }
-    if (!sx_file_exists(pbuf)) return sx_fail(err, "%s: no such file", pbuf);
+    if (!sx_file_exists(pbuf)) return sx_failc(err, SX_ENOTFOUND, "%s: no such file", pbuf);
     size_t pl = strlen(pbuf);
     if (fmt == SX_LAB_AUTO) {
         if (pl > 4 && !strcmp(pbuf + pl - 4, ".csv")) fmt = SX_LAB_DAVIDSON;

@@ -16,14 +16,14 @@ static int is_sae_tier(sx_tier t) { return t == SX_TIER_ABLATE || t == SX_TIER_S
 int sx_sweep_plan_build(const char *tiers, const double *alphas, int n_alphas, int with_family,
                         sx_sweep_plan *p, sx_err *err) {
     memset(p, 0, sizeof *p);
-    if (!tiers) return sx_fail(err, "no tiers given");
+    if (!tiers) return sx_failc(err, SX_EINVAL, "no tiers given");
     char buf[1024];
-    if (strlen(tiers) >= sizeof buf) return sx_fail(err, "tier list too long");
+    if (strlen(tiers) >= sizeof buf) return sx_failc(err, SX_EINVAL, "tier list too long");
     snprintf(buf, sizeof buf, "%s", tiers);
     for (char *sv = NULL, *t = strtok_r(buf, ",", &sv); t; t = strtok_r(NULL, ",", &sv)) {
         sx_tier tr;
         if (sx_tier_parse(t, &tr))
-            return sx_fail(err, "unknown tier '%s' (none|ablate|suppress|steer|meandiff|banned)", t);
+            return sx_failc(err, SX_EINVAL, "unknown tier '%s' (none|ablate|suppress|steer|meandiff|banned)", t);
         int sae_t = is_sae_tier(tr);
         p->need_sae |= sae_t;
         p->need_meandiff |= tr == SX_TIER_MEANDIFF;
@@ -32,7 +32,7 @@ int sx_sweep_plan_build(const char *tiers, const double *alphas, int n_alphas, i
         for (int fam = 0; fam < (sae_t && with_family ? 2 : 1); fam++)
             for (int a = 0; a < nal; a++) {
                 if (p->n >= SX_SWEEP_MAX_CONDS)
-                    return sx_fail(err, "more than %d conditions", SX_SWEEP_MAX_CONDS);
+                    return sx_failc(err, SX_EINVAL, "more than %d conditions", SX_SWEEP_MAX_CONDS);
                 sx_sweep_cond *c = &p->cond[p->n++];
                 c->tier = tr;
                 c->family = fam;
@@ -64,7 +64,7 @@ static int texts_or_prompts(const sx_textlist *given, const sx_textlist *prompts
     *out = own;
     own->text = malloc(sizeof(char *) * (size_t)(prompts->n + 1));
     own->score = malloc(sizeof(double) * (size_t)(prompts->n + 1));
-    if (!own->text || !own->score) return sx_fail(err, "out of memory");
+    if (!own->text || !own->score) return sx_failc(err, SX_ENOMEM, "out of memory");
     for (int64_t i = 0; i < prompts->n; i++) {
         double s = prompts->score[i];
         if (isnan(s) ? want == 1 : (want == 1) == (s >= 0.5)) {
@@ -73,7 +73,7 @@ static int texts_or_prompts(const sx_textlist *given, const sx_textlist *prompts
         }
     }
     if (own->n == 0)
-        return sx_fail(err, "no %s texts: give --%s (the prompts carry no usable toxicity scores)",
+        return sx_failc(err, SX_EINVAL, "no %s texts: give --%s (the prompts carry no usable toxicity scores)",
                        want ? "toxic" : "clean", want ? "toxic" : "clean");
     return 0;
 }
@@ -106,7 +106,7 @@ int sx_sweep_prepare(const sx_sweep_plan *plan, const sx_sweep_inputs *in, sx_sw
         }
         if (!sw->hook) sw->hook = in->sae->hook_name[0] ? in->sae->hook_name : NULL;
         if (!sw->hook) {
-            sx_fail(err, "%s: the SAE names no hook; give --hook", sname);
+            sx_failc(err, SX_EINVAL, "%s: the SAE names no hook; give --hook", sname);
             goto done;
         }
         sx_intervention probe;
@@ -119,14 +119,14 @@ int sx_sweep_prepare(const sx_sweep_plan *plan, const sx_sweep_inputs *in, sx_sw
         sw->scales = malloc(sizeof(float) * (size_t)in->n_latents);
         sw->family_scales = malloc(sizeof(float) * (size_t)(in->n_family + 1));
         if (!sw->scales || !sw->family_scales) {
-            sx_fail(err, "out of memory");
+            sx_failc(err, SX_ENOMEM, "out of memory");
             goto done;
         }
         if (in->scales) {
             memcpy(sw->scales, in->scales, sizeof(float) * (size_t)in->n_latents);
             if (in->family) {
                 if (!in->family_scales) {
-                    sx_fail(err, "sweep: scales given for the latents but not for the family");
+                    sx_failc(err, SX_EINVAL, "sweep: scales given for the latents but not for the family");
                     goto done;
                 }
                 memcpy(sw->family_scales, in->family_scales, sizeof(float) * (size_t)in->n_family);
@@ -145,7 +145,7 @@ int sx_sweep_prepare(const sx_sweep_plan *plan, const sx_sweep_inputs *in, sx_sw
     }
     if (plan->need_meandiff) {
         if (!sw->hook) {
-            sx_fail(err, "meandiff needs --hook");
+            sx_failc(err, SX_EINVAL, "meandiff needs --hook");
             goto done;
         }
         if (!toxic && texts_or_prompts(in->toxic, in->prompts, 1, &own_toxic, &toxic, err)) goto done;
@@ -153,7 +153,7 @@ int sx_sweep_prepare(const sx_sweep_plan *plan, const sx_sweep_inputs *in, sx_sw
         int d = sw->d_model;
         double *a = malloc(sizeof(double) * (size_t)d), *b = malloc(sizeof(double) * (size_t)d);
         sw->meandiff = malloc(sizeof(float) * (size_t)d);
-        int r2 = !a || !b || !sw->meandiff ? sx_fail(err, "out of memory") : 0;
+        int r2 = !a || !b || !sw->meandiff ? sx_failc(err, SX_ENOMEM, "out of memory") : 0;
         r2 = r2 || sx_resid_mean(in->model, in->tok, sw->hook, toxic->text, toxic->n, a, NULL, err) ||
              sx_resid_mean(in->model, in->tok, sw->hook, clean->text, clean->n, b, NULL, err);
         for (int k = 0; !r2 && k < d; k++) sw->meandiff[k] = (float)(a[k] - b[k]);

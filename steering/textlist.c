@@ -26,12 +26,12 @@ static int push(sx_textlist *t, int64_t *cap, const char *s, size_t len, double 
         char **nt = realloc(t->text, sizeof(char *) * (size_t)nc);
         double *ns = nt ? realloc(t->score, sizeof(double) * (size_t)nc) : NULL;
         if (nt) t->text = nt;
-        if (!ns) return sx_fail(err, "out of memory reading texts");
+        if (!ns) return sx_failc(err, SX_ENOMEM, "out of memory reading texts");
         t->score = ns;
         *cap = nc;
     }
     char *c = malloc(len + 1);
-    if (!c) return sx_fail(err, "out of memory reading texts");
+    if (!c) return sx_failc(err, SX_ENOMEM, "out of memory reading texts");
     memcpy(c, s, len);
     c[len] = 0;
     t->text[t->n] = c;
@@ -105,7 +105,7 @@ int sx_textlist_load(const char *spec, int64_t max, sx_textlist *out, sx_err *er
                 return -1;
             }
         sx_labelled_free(&d);
-        if (!out->n) return sx_fail(err, "%s: no texts", path);
+        if (!out->n) return sx_failc(err, SX_ENOTFOUND, "%s: no texts", path);
         return 0;
     }
     int jsonl = pl > 6 && (!strcmp(path + pl - 6, ".jsonl") || !strcmp(path + pl - 5, ".json"));
@@ -177,7 +177,7 @@ int sx_banned_ids(const sx_tokenizer *tok, const char *path, int **ids, int *n, 
     int *v = malloc(sizeof(int) * (size_t)cap);
     if (!v) {
         free(buf);
-        return sx_fail(err, "out of memory");
+        return sx_failc(err, SX_ENOMEM, "out of memory");
     }
     int nwords = 0;
     const char *p = buf;
@@ -224,7 +224,7 @@ int sx_banned_ids(const sx_tokenizer *tok, const char *path, int **ids, int *n, 
                             free(t);
                             free(v);
                             free(buf);
-                            return sx_fail(err, "out of memory");
+                            return sx_failc(err, SX_ENOMEM, "out of memory");
                         }
                         v = nv;
                     }

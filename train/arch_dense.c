@@ -174,7 +174,7 @@ int sx_step_dense(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
     t->sparsity_loss = lam * sp / B;
     t->mse_sum = mse, t->l0_sum = l0, t->maxact_sum = mx, t->aux_loss = 0, t->rows = B;
     t->loss = mse / B + t->sparsity_loss;
-    if (!isfinite(t->loss)) return sx_fail(err, "%s: the loss became non-finite (diverged)", t->name);
+    if (!isfinite(t->loss)) return sx_failc(err, SX_ENUMERIC, "%s: the loss became non-finite (diverged)", t->name);
 #pragma omp parallel for schedule(static) if (sx_par((int64_t)c->B * t->m))
     for (int j = 0; j < m; j++) {
         float *gw = gWd + (int64_t)j * d;

@@ -152,7 +152,7 @@ int sx_step_gated(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
     t->aux_loss = aux / B;
     t->mse_sum = mse, t->l0_sum = l0, t->maxact_sum = mx, t->rows = B;
     t->loss = mse / B + t->sparsity_loss + t->aux_loss;
-    if (!isfinite(t->loss)) return sx_fail(err, "%s: the loss became non-finite (diverged)", t->name);
+    if (!isfinite(t->loss)) return sx_failc(err, SX_ENUMERIC, "%s: the loss became non-finite (diverged)", t->name);
 #pragma omp parallel for schedule(static) if (par)
     for (int j = 0; j < m; j++) { /* d/d_j of lambda/B sumAG_j ||d_j||, then tangent to the sphere */
         float f = s->lat_a[j] > 0 ? (float)(lam / B) * s->lat_b[j] / s->lat_a[j] : 0.0f;

@@ -358,7 +358,7 @@ int sx_step_sparse(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
     }
     rows_backward(t, c, kaux);
     t->rows = B;
-    if (!isfinite(t->loss)) return sx_fail(err, "%s: the loss became non-finite (diverged)", t->name);
+    if (!isfinite(t->loss)) return sx_failc(err, SX_ENUMERIC, "%s: the loss became non-finite (diverged)", t->name);
     group_entries(t, c);
     float gbd[d > 0 ? d : 1];
     float gscale = 1.0f;

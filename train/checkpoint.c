@@ -33,7 +33,7 @@ static void rm_flat_dir(const char *dir) {
 
 static int write_sae(const char *path, sx_tsae *t, sx_err *err) {
     sx_st_writer *w = sx_stw_new();
-    if (!w) return sx_fail(err, "%s: out of memory", path);
+    if (!w) return sx_failc(err, SX_ENOMEM, "%s: out of memory", path);
     int64_t np[1] = {t->np}, m[1] = {t->m}, one[1] = {1};
     float thr = t->bt_threshold;
     int rc = sx_stw_meta(w, "sae", t->name, err) || sx_stw_add(w, "params", SX_F32, 1, np, t->p, err) ||
@@ -80,7 +80,7 @@ int sx_ckpt_save(const char *out_dir, const sx_ckpt_state *st, sx_tsae *saes, in
     for (int i = 0; i < n && !rc; i++) {
         snprintf(p, sizeof p, "%s/sae_%d.safetensors", tmp, i);
         rc = write_sae(p, &saes[i], err);
-        if (!rc && fail_now) rc = sx_fail(err, "%s: write failed: injected failure (SAETOX_FAIL_CHECKPOINT)", p);
+        if (!rc && fail_now) rc = sx_failc(err, SX_EIO, "%s: write failed: injected failure (SAETOX_FAIL_CHECKPOINT)", p);
     }
     snprintf(p, sizeof p, "%s/state.json", tmp);
     if (!rc) rc = write_state(p, st, err);
@@ -91,13 +91,13 @@ int sx_ckpt_save(const char *out_dir, const sx_ckpt_state *st, sx_tsae *saes, in
     rm_flat_dir(old);
     if (sx_is_dir(fin) && rename(fin, old) != 0) {
         rm_flat_dir(tmp);
-        return sx_fail(err, "%s: cannot move the old checkpoint aside: %s", fin, strerror(errno));
+        return sx_failc(err, SX_EIO, "%s: cannot move the old checkpoint aside: %s", fin, strerror(errno));
     }
     if (rename(tmp, fin) != 0) {
         int e = errno;
         if (sx_is_dir(old)) rename(old, fin);
         rm_flat_dir(tmp);
-        return sx_fail(err, "%s: cannot put the checkpoint in place: %s", fin, strerror(e));
+        return sx_failc(err, SX_EIO, "%s: cannot put the checkpoint in place: %s", fin, strerror(e));
     }
     rm_flat_dir(old);
     return 0;
@@ -111,18 +111,18 @@ static int read_state(const char *path, sx_ckpt_state *st, sx_err *err) {
     int rc = 0;
     memset(st, 0, sizeof *st);
     if (sx_json_int(j, "step", &st->step, path, err) || sx_json_int(j, "rows_consumed", &st->rows_consumed, path, err))
-        rc = sx_fail(err, "%s: missing step or rows_consumed", path);
+        rc = sx_failc(err, SX_ENOTFOUND, "%s: missing step or rows_consumed", path);
     if (!rc && sx_json_int(j, "skipped_batches", &v, path, err) == 0) st->skipped_batches = v;
     if (!rc && sx_json_str(j, "norm_scale_bits", &s, path, err) == 0) {
         uint32_t bits = (uint32_t)strtoul(s, NULL, 16);
         memcpy(&st->norm_scale, &bits, 4);
     } else if (!rc) {
-        rc = sx_fail(err, "%s: missing norm_scale_bits", path);
+        rc = sx_failc(err, SX_ENOTFOUND, "%s: missing norm_scale_bits", path);
     }
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "rng");
     for (int i = 0; !rc && i < 4; i++) {
         const cJSON *e = r ? cJSON_GetArrayItem(r, i) : NULL;
-        if (!e || !cJSON_IsString(e)) rc = sx_fail(err, "%s: bad rng state", path);
+        if (!e || !cJSON_IsString(e)) rc = sx_failc(err, SX_EINVAL, "%s: bad rng state", path);
         else st->rng[i] = strtoull(e->valuestring, NULL, 16);
     }
     if (!rc && sx_json_str(j, "fingerprint", &s, path, err) == 0)
@@ -142,7 +142,7 @@ static int read_sae(const char *path, sx_tsae *t, sx_err *err) {
              sx_st_read_f32_into(&st, "bt_threshold", 1, one, &thr, err);
     const sx_tensor_view *lf = rc ? NULL : sx_st_find(&st, "last_fired");
     if (!rc && (!lf || lf->dtype != SX_I64 || lf->ndim != 1 || lf->shape[0] != t->m))
-        rc = sx_fail(err, "%s: missing or malformed last_fired", path);
+        rc = sx_failc(err, SX_ECORRUPT, "%s: missing or malformed last_fired", path);
     if (!rc) memcpy(t->last_fired, lf->data, (size_t)t->m * sizeof(int64_t));
     t->bt_threshold = thr;
     t->wpack_fresh = 0;
@@ -162,7 +162,7 @@ int sx_ckpt_load(const char *out_dir, sx_ckpt_state *st, sx_tsae *saes, int n, s
     snprintf(p, sizeof p, "%s/state.json", dir);
     if (read_state(p, st, err)) return -1;
     if (strcmp(want, st->fingerprint) != 0)
-        return sx_fail(err, "%s: checkpoint was made with other options (%s; now %s)", p,
+        return sx_failc(err, SX_EINVAL, "%s: checkpoint was made with other options (%s; now %s)", p,
                        st->fingerprint, want);
     for (int i = 0; i < n; i++) {
         snprintf(p, sizeof p, "%s/sae_%d.safetensors", dir, i);

@@ -78,33 +78,33 @@ static int parse_header(const char *h, size_t len, const char *ctx, char *descr,
                         int *ndim, int64_t *shape, sx_err *err) {
     cursor c = {h, h + len};
     int have_d = 0, have_f = 0, have_s = 0;
-    if (!eat(&c, '{')) return sx_fail(err, "%s: .npy header is not a dict", ctx);
+    if (!eat(&c, '{')) return sx_failc(err, SX_ECORRUPT, "%s: .npy header is not a dict", ctx);
     for (;;) {
         if (eat(&c, '}')) break;
         char key[32];
         if (parse_str(&c, key, sizeof key) || !eat(&c, ':'))
-            return sx_fail(err, "%s: malformed .npy header", ctx);
+            return sx_failc(err, SX_ECORRUPT, "%s: malformed .npy header", ctx);
         if (strcmp(key, "descr") == 0) {
-            if (parse_str(&c, descr, 16)) return sx_fail(err, "%s: malformed .npy descr", ctx);
+            if (parse_str(&c, descr, 16)) return sx_failc(err, SX_ECORRUPT, "%s: malformed .npy descr", ctx);
             have_d = 1;
         } else if (strcmp(key, "fortran_order") == 0) {
             if (parse_word(&c, "False")) *fortran = 0;
             else if (parse_word(&c, "True")) *fortran = 1;
-            else return sx_fail(err, "%s: malformed .npy fortran_order", ctx);
+            else return sx_failc(err, SX_ECORRUPT, "%s: malformed .npy fortran_order", ctx);
             have_f = 1;
         } else if (strcmp(key, "shape") == 0) {
-            if (parse_shape(&c, ndim, shape)) return sx_fail(err, "%s: malformed .npy shape", ctx);
+            if (parse_shape(&c, ndim, shape)) return sx_failc(err, SX_ECORRUPT, "%s: malformed .npy shape", ctx);
             have_s = 1;
         } else {
-            return sx_fail(err, "%s: unexpected .npy header key '%s'", ctx, key);
+            return sx_failc(err, SX_EINVAL, "%s: unexpected .npy header key '%s'", ctx, key);
         }
         if (!eat(&c, ',')) {
-            if (!eat(&c, '}')) return sx_fail(err, "%s: malformed .npy header", ctx);
+            if (!eat(&c, '}')) return sx_failc(err, SX_ECORRUPT, "%s: malformed .npy header", ctx);
             break;
         }
     }
     if (!have_d || !have_f || !have_s)
-        return sx_fail(err, "%s: .npy header lacks descr, fortran_order or shape", ctx);
+        return sx_failc(err, SX_ECORRUPT, "%s: .npy header lacks descr, fortran_order or shape", ctx);
     return 0;
 }
 
@@ -114,7 +114,7 @@ static int parse_header(const char *h, size_t len, const char *ctx, char *descr,
 static int npy_header(const unsigned char *buf, size_t len, const char *ctx, sx_npy_array *out,
                       sx_dtype *dt, size_t *data_off, sx_err *err) {
     if (len < 6 || memcmp(buf, "\x93NUMPY", 6) != 0)
-        return sx_fail(err, "%s: not a .npy array (bad magic)", ctx);
+        return sx_failc(err, SX_ECORRUPT, "%s: not a .npy array (bad magic)", ctx);
     if (len < 10) return 1;
     int major = buf[6];
     size_t hlen, hoff;
@@ -127,20 +127,20 @@ static int npy_header(const unsigned char *buf, size_t len, const char *ctx, sx_
                ((size_t)buf[11] << 24);
         hoff = 12;
     } else {
-        return sx_fail(err, "%s: unsupported .npy version %d", ctx, major);
+        return sx_failc(err, SX_EUNSUPPORTED, "%s: unsupported .npy version %d", ctx, major);
     }
-    if (hlen > (1u << 20)) return sx_fail(err, "%s: .npy header of %zu bytes is implausible", ctx, hlen);
+    if (hlen > (1u << 20)) return sx_failc(err, SX_ECORRUPT, "%s: .npy header of %zu bytes is implausible", ctx, hlen);
     if (hlen > len - hoff) return 1;
     char descr[16] = {0};
     int fortran = -1;
     if (parse_header((const char *)buf + hoff, hlen, ctx, descr, &fortran, &out->ndim, out->shape,
                      err))
         return -1;
-    if (fortran) return sx_fail(err, "%s: fortran_order arrays are not supported", ctx);
+    if (fortran) return sx_failc(err, SX_EUNSUPPORTED, "%s: fortran_order arrays are not supported", ctx);
     if (strcmp(descr, "<f4") == 0) *dt = SX_F32;
     else if (strcmp(descr, "<f2") == 0) *dt = SX_F16;
     else if (strcmp(descr, "<f8") == 0) *dt = SX_F64;
-    else return sx_fail(err, "%s: unsupported .npy dtype '%s' (want <f4, <f2 or <f8)", ctx, descr);
+    else return sx_failc(err, SX_EUNSUPPORTED, "%s: unsupported .npy dtype '%s' (want <f4, <f2 or <f8)", ctx, descr);
     size_t numel = 1;
     for (int i = 0; i < out->ndim; i++) {
         if (out->shape[i] > 0 && numel > ((size_t)1 << 40) / (size_t)out->shape[i])
@@ -160,7 +160,7 @@ int sx_npy_parse(const unsigned char *buf, size_t len, const char *ctx, sx_npy_a
     int rc = npy_header(buf, len, ctx, out, &dt, &off, err);
     if (rc) {
         out->numel = 0;
-        return rc < 0 ? -1 : sx_fail(err, "%s: truncated .npy header", ctx);
+        return rc < 0 ? -1 : sx_failc(err, SX_ECORRUPT, "%s: truncated .npy header", ctx);
     }
     size_t numel = out->numel, need = numel * sx_dtype_size(dt), have = len - off;
     if (have != need) {
@@ -170,7 +170,7 @@ int sx_npy_parse(const unsigned char *buf, size_t len, const char *ctx, sx_npy_a
     out->data = malloc((numel ? numel : 1) * sizeof(float));
     if (!out->data) {
         out->numel = 0;
-        return sx_fail(err, "%s: out of memory", ctx);
+        return sx_failc(err, SX_ENOMEM, "%s: out of memory", ctx);
     }
     sx_to_f32(buf + off, dt, out->data, numel);
     return 0;
@@ -190,22 +190,22 @@ static int read_member(struct archive *a, struct archive_entry *e, const char *p
                        unsigned char **buf, size_t *len, sx_err *err) {
     const char *name = archive_entry_pathname(e);
     if (!archive_entry_size_is_set(e) || archive_entry_size(e) < 0)
-        return sx_fail(err, "%s: member '%s' has no size", path, name);
+        return sx_failc(err, SX_ENOTFOUND, "%s: member '%s' has no size", path, name);
     size_t sz = (size_t)archive_entry_size(e);
-    if (sz > NPZ_MAX_MEMBER) return sx_fail(err, "%s: member '%s' is too large", path, name);
+    if (sz > NPZ_MAX_MEMBER) return sx_failc(err, SX_ECORRUPT, "%s: member '%s' is too large", path, name);
     char ctx[4400];
     snprintf(ctx, sizeof ctx, "%s: %s", path, name);
     size_t cap = sz < 4096 ? sz : 4096, got = 0;
     int have_header = 0;
     unsigned char *b = malloc(cap ? cap : 1);
-    if (!b) return sx_fail(err, "%s: out of memory for member '%s'", path, name);
+    if (!b) return sx_failc(err, SX_ENOMEM, "%s: out of memory for member '%s'", path, name);
     while (got < sz) {
         if (got == cap) {
             size_t nc = cap * 2 < sz ? cap * 2 : sz;
             unsigned char *nb = realloc(b, nc);
             if (!nb) {
                 free(b);
-                return sx_fail(err, "%s: out of memory for member '%s'", path, name);
+                return sx_failc(err, SX_ENOMEM, "%s: out of memory for member '%s'", path, name);
             }
             b = nb, cap = nc;
         }
@@ -223,7 +223,7 @@ static int read_member(struct archive *a, struct archive_entry *e, const char *p
             size_t off;
             int rc = npy_header(b, got, ctx, &h, &dt, &off, err);
             if (rc == 0 && off + h.numel * sx_dtype_size(dt) != sz)
-                rc = sx_fail(err, "%s: .npy header implies %zu bytes, the archive declares %zu", ctx,
+                rc = sx_failc(err, SX_ECORRUPT, "%s: .npy header implies %zu bytes, the archive declares %zu", ctx,
                              off + h.numel * sx_dtype_size(dt), sz);
             if (rc < 0) {
                 free(b);
@@ -234,7 +234,7 @@ static int read_member(struct archive *a, struct archive_entry *e, const char *p
     }
     if (got != sz) {
         free(b);
-        return sx_fail(err, "%s: member '%s' is truncated (%zu of the %zu bytes its header declares)",
+        return sx_failc(err, SX_ECORRUPT, "%s: member '%s' is truncated (%zu of the %zu bytes its header declares)",
                        path, name, got, sz);
     }
     *buf = b;
@@ -246,11 +246,11 @@ int sx_npz_read(const char *path, sx_npy_array **arrs, int *n, sx_err *err) {
     *arrs = NULL;
     *n = 0;
     struct archive *a = archive_read_new();
-    if (!a) return sx_fail(err, "%s: out of memory", path);
+    if (!a) return sx_failc(err, SX_ENOMEM, "%s: out of memory", path);
     archive_read_support_format_zip(a);
     archive_read_support_filter_none(a);
     if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
-        sx_fail(err, "%s: cannot open as .npz (zip): %s", path, archive_error_string(a));
+        sx_failc(err, SX_EIO, "%s: cannot open as .npz (zip): %s", path, archive_error_string(a));
         archive_read_free(a);
         return -1;
     }
@@ -263,7 +263,7 @@ int sx_npz_read(const char *path, sx_npy_array **arrs, int *n, sx_err *err) {
         size_t nl = name ? strlen(name) : 0;
         if (nl < 5 || strcmp(name + nl - 4, ".npy") != 0) continue;
         if (cnt >= NPZ_MAX_MEMBERS) {
-            rc = sx_fail(err, "%s: more than %d arrays", path, NPZ_MAX_MEMBERS);
+            rc = sx_failc(err, SX_EINVAL, "%s: more than %d arrays", path, NPZ_MAX_MEMBERS);
             break;
         }
         unsigned char *buf = NULL;
@@ -280,9 +280,9 @@ int sx_npz_read(const char *path, sx_npy_array **arrs, int *n, sx_err *err) {
         snprintf(out[cnt].name, sizeof out[cnt].name, "%.*s", (int)(nl - 4), name);
         cnt++;
     }
-    if (!out) rc = sx_fail(err, "%s: out of memory", path);
+    if (!out) rc = sx_failc(err, SX_ENOMEM, "%s: out of memory", path);
     else if (!rc && r != ARCHIVE_EOF)
-        rc = sx_fail(err, "%s: corrupt .npz: %s", path, archive_error_string(a));
+        rc = sx_failc(err, SX_ECORRUPT, "%s: corrupt .npz: %s", path, archive_error_string(a));
     archive_read_free(a);
     if (rc) {
         sx_npz_free(out, cnt);
@@ -290,7 +290,7 @@ int sx_npz_read(const char *path, sx_npy_array **arrs, int *n, sx_err *err) {
     }
     if (cnt == 0) {
         sx_npz_free(out, cnt);
-        return sx_fail(err, "%s: no .npy arrays in the archive", path);
+        return sx_failc(err, SX_ENOTFOUND, "%s: no .npy arrays in the archive", path);
     }
     *arrs = out;
     *n = cnt;

@@ -72,13 +72,13 @@ int sx_sae_encode(const sx_sae *sae, const float *x, int64_t n, float *feature_a
                   float *hidden_pre, sx_err *err) {
     const int d = sae->d_in, m = sae->d_sae;
     if (n <= 0) return 0;
-    if (sae->arch == SX_SAE_TOPK && sae->k <= 0) return sx_fail(err, "SAE: topk with k %d", sae->k);
+    if (sae->arch == SX_SAE_TOPK && sae->k <= 0) return sx_failc(err, SX_EINVAL, "SAE: topk with k %d", sae->k);
     int64_t blk = n < ENC_BLOCK ? n : ENC_BLOCK;
     float *xc = malloc((size_t)blk * (size_t)d * sizeof(float));
     float *em = sae->arch == SX_SAE_GATED ? malloc((size_t)m * sizeof(float)) : NULL;
     if (!xc || (sae->arch == SX_SAE_GATED && (!em || !sae->r_mag || !sae->b_mag))) {
         free(xc), free(em);
-        return sx_fail(err, "SAE encode: out of memory");
+        return sx_failc(err, SX_ENOMEM, "SAE encode: out of memory");
     }
     for (int j = 0; em && j < m; j++) em[j] = expf(sae->r_mag[j]);
     const float s = sae->norm_scale > 0 ? sae->norm_scale : 1.0f;

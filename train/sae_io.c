@@ -49,7 +49,7 @@ void sx_sae_free(sx_sae *sae) {
 
 int sx_sae_alloc(sx_sae *sae, sx_sae_arch arch, int d_in, int d_sae, int k, sx_err *err) {
     memset(sae, 0, sizeof *sae);
-    if (d_in <= 0 || d_sae <= 0) return sx_fail(err, "SAE: d_in and d_sae must be positive");
+    if (d_in <= 0 || d_sae <= 0) return sx_failc(err, SX_EINVAL, "SAE: d_in and d_sae must be positive");
     sae->arch = arch;
     sae->d_in = d_in;
     sae->d_sae = d_sae;
@@ -71,7 +71,7 @@ int sx_sae_alloc(sx_sae *sae, sx_sae_arch arch, int d_in, int d_sae, int k, sx_e
         (needs_threshold(arch) && !sae->threshold) ||
         (arch == SX_SAE_GATED && (!sae->r_mag || !sae->b_mag))) {
         sx_sae_free(sae);
-        return sx_fail(err, "SAE: out of memory for d_in %d x d_sae %d", d_in, d_sae);
+        return sx_failc(err, SX_ENOMEM, "SAE: out of memory for d_in %d x d_sae %d", d_in, d_sae);
     }
     return 0;
 }
@@ -88,23 +88,23 @@ static int parse_groups(const cJSON *cfg, const char *ctx, int d_sae, sx_sae *na
     const cJSON *g = cJSON_GetObjectItemCaseSensitive(cfg, "matryoshka_widths");
     names->n_groups = 0;
     if (g && !cJSON_IsNull(g)) {
-        if (!cJSON_IsArray(g)) return sx_fail(err, "%s: 'matryoshka_widths' is not an array", ctx);
+        if (!cJSON_IsArray(g)) return sx_failc(err, SX_EINVAL, "%s: 'matryoshka_widths' is not an array", ctx);
         for (const cJSON *it = g->child; it; it = it->next) {
             double v = cJSON_IsNumber(it) ? it->valuedouble : -1;
             if (!(v >= 1) || v != floor(v))
                 return sx_fail(err, "%s: 'matryoshka_widths' holds a non-positive or non-integer width", ctx);
-            if (v > d_sae) return sx_fail(err, "%s: 'matryoshka_widths' entry %.0f exceeds d_sae %d", ctx, v, d_sae);
+            if (v > d_sae) return sx_failc(err, SX_EINVAL, "%s: 'matryoshka_widths' entry %.0f exceeds d_sae %d", ctx, v, d_sae);
             int w = (int)v; /* in 1..d_sae: the cast is exact */
             if (names->n_groups > 0 && w <= names->groups[names->n_groups - 1])
-                return sx_fail(err, "%s: 'matryoshka_widths' must be strictly increasing", ctx);
+                return sx_failc(err, SX_EINVAL, "%s: 'matryoshka_widths' must be strictly increasing", ctx);
             if (names->n_groups >= SX_SAE_MAX_GROUPS)
-                return sx_fail(err, "%s: more than %d matryoshka_widths", ctx, SX_SAE_MAX_GROUPS);
+                return sx_failc(err, SX_EINVAL, "%s: more than %d matryoshka_widths", ctx, SX_SAE_MAX_GROUPS);
             names->groups[names->n_groups++] = w;
         }
     }
     if (names->n_groups == 0 || names->groups[names->n_groups - 1] != d_sae) {
         if (names->n_groups >= SX_SAE_MAX_GROUPS)
-            return sx_fail(err, "%s: more than %d matryoshka_widths", ctx, SX_SAE_MAX_GROUPS);
+            return sx_failc(err, SX_EINVAL, "%s: more than %d matryoshka_widths", ctx, SX_SAE_MAX_GROUPS);
         names->groups[names->n_groups++] = d_sae;
     }
     return 0;
@@ -115,10 +115,10 @@ static int parse_cfg(const cJSON *cfg, const char *ctx, sx_sae_arch *arch, int *
     int64_t v;
     int rc;
     if ((rc = sx_json_int(cfg, "d_in", &v, ctx, err)) < 0) return -1;
-    if (rc || v <= 0 || v > (1 << 24)) return sx_fail(err, "%s: 'd_in' missing or not positive", ctx);
+    if (rc || v <= 0 || v > (1 << 24)) return sx_failc(err, SX_ENOTFOUND, "%s: 'd_in' missing or not positive", ctx);
     *d_in = (int)v;
     if ((rc = sx_json_int(cfg, "d_sae", &v, ctx, err)) < 0) return -1;
-    if (rc || v <= 0 || v > (1 << 26)) return sx_fail(err, "%s: 'd_sae' missing or not positive", ctx);
+    if (rc || v <= 0 || v > (1 << 26)) return sx_failc(err, SX_ENOTFOUND, "%s: 'd_sae' missing or not positive", ctx);
     *d_sae = (int)v;
     const char *a = "standard", *fn = "relu", *s;
     if (sx_json_str(cfg, "architecture", &a, ctx, err) < 0) return -1;
@@ -140,13 +140,13 @@ static int parse_cfg(const cJSON *cfg, const char *ctx, sx_sae_arch *arch, int *
     else if (strcmp(a, "jumprelu") == 0) *arch = SX_SAE_JUMPRELU;
     else if (strcmp(a, "matryoshka_batchtopk") == 0) *arch = SX_SAE_MATRYOSHKA;
     else if (strcmp(a, "gated") == 0) *arch = SX_SAE_GATED;
-    else return sx_fail(err, "%s: unsupported architecture '%s' (standard, topk, batchtopk, jumprelu, "
+    else return sx_failc(err, SX_EUNSUPPORTED, "%s: unsupported architecture '%s' (standard, topk, batchtopk, jumprelu, "
                              "matryoshka_batchtopk, gated)", ctx, a);
     if (*arch == SX_SAE_MATRYOSHKA && parse_groups(cfg, ctx, *d_sae, names, err)) return -1;
     if ((*arch == SX_SAE_STANDARD || *arch == SX_SAE_GATED) && strcmp(fn, "relu") != 0)
-        return sx_fail(err, "%s: unsupported activation_fn_str '%s'", ctx, fn);
+        return sx_failc(err, SX_EUNSUPPORTED, "%s: unsupported activation_fn_str '%s'", ctx, fn);
     if ((*arch == SX_SAE_TOPK || *arch == SX_SAE_BATCHTOPK || *arch == SX_SAE_MATRYOSHKA) && (*k <= 0 || *k > *d_sae))
-        return sx_fail(err, "%s: topk needs activation_fn_kwargs.k in 1..d_sae, got %d", ctx, *k);
+        return sx_failc(err, SX_EINVAL, "%s: topk needs activation_fn_kwargs.k in 1..d_sae, got %d", ctx, *k);
     *apply_bdec = 1;
     if (sx_json_bool(cfg, "apply_b_dec_to_input", apply_bdec, ctx, err) < 0) return -1;
     *norm_scale = 1.0f;
@@ -155,14 +155,14 @@ static int parse_cfg(const cJSON *cfg, const char *ctx, sx_sae_arch *arch, int *
     /* "expected_average_only_in" is an identity at inference in SAELens (the factor is folded
      * into the weights when training ends); the per-token schemes we do not implement. */
     if (strcmp(s, "none") != 0 && strcmp(s, "expected_average_only_in") != 0)
-        return sx_fail(err, "%s: unsupported normalize_activations '%s'", ctx, s);
+        return sx_failc(err, SX_EUNSUPPORTED, "%s: unsupported normalize_activations '%s'", ctx, s);
     const cJSON *ours = cJSON_GetObjectItemCaseSensitive(cfg, "saetox");
     if (ours && cJSON_IsObject(ours)) {
         double ns;
         int folded = 1;
         if (sx_json_bool(ours, "norm_scale_folded", &folded, ctx, err) < 0) return -1;
         if (!folded && sx_json_num(ours, "norm_scale", &ns, ctx, err) == 0) {
-            if (!(ns > 0) || !isfinite(ns)) return sx_fail(err, "%s: bad saetox.norm_scale", ctx);
+            if (!(ns > 0) || !isfinite(ns)) return sx_failc(err, SX_EINVAL, "%s: bad saetox.norm_scale", ctx);
             *norm_scale = (float)ns;
         }
     }
@@ -182,7 +182,7 @@ static int load_saelens(const char *cfg_path, const char *w_path, sx_sae *sae, s
     float ns;
     int rc = cJSON_IsObject(cfg) ? parse_cfg(cfg, cfg_path, &arch, &d_in, &d_sae, &k, &abd, &ns,
                                              &tmpnames, err)
-                                 : sx_fail(err, "%s: not a JSON object", cfg_path);
+                                 : sx_failc(err, SX_ECORRUPT, "%s: not a JSON object", cfg_path);
     cJSON_Delete(cfg);
     if (rc) return -1;
     sx_safetensors st;
@@ -234,7 +234,7 @@ static const sx_npy_array *npz_get(const sx_npy_array *a, int n, const char *nam
 static int npz_take(const char *path, sx_npy_array *a, int n, const char *name, int ndim,
                     int64_t d0, int64_t d1, float **dst, sx_err *err) {
     sx_npy_array *x = (sx_npy_array *)npz_get(a, n, name);
-    if (!x) return sx_fail(err, "%s: missing array '%s'", path, name);
+    if (!x) return sx_failc(err, SX_ENOTFOUND, "%s: missing array '%s'", path, name);
     if (x->ndim != ndim || x->shape[0] != d0 || (ndim == 2 && x->shape[1] != d1))
         return sx_fail(err, "%s: array '%s' has the wrong shape (want [%lld%s%lld])", path, name,
                        (long long)d0, ndim == 2 ? "," : "", ndim == 2 ? (long long)d1 : 0LL);
@@ -252,7 +252,7 @@ static int load_npz(const char *path, sx_sae *sae, sx_err *err) {
     if (!we || we->ndim != 2 || we->shape[0] <= 0 || we->shape[1] <= 0 ||
         we->shape[0] > (1 << 24) || we->shape[1] > (1 << 26)) {
         sx_npz_free(a, n);
-        return sx_fail(err, "%s: missing or malformed 'W_enc' (want 2-d [d_in, d_sae])", path);
+        return sx_failc(err, SX_ECORRUPT, "%s: missing or malformed 'W_enc' (want 2-d [d_in, d_sae])", path);
     }
     int d_in = (int)we->shape[0], d_sae = (int)we->shape[1];
     if (sx_sae_alloc(sae, SX_SAE_JUMPRELU, d_in, d_sae, 0, err)) {
@@ -278,26 +278,26 @@ int sx_sae_load(const char *path, sx_sae *sae, sx_err *err) {
     memset(sae, 0, sizeof *sae);
     char a[4200], b[4200];
     if (sx_is_dir(path)) {
-        if (sx_path_join(a, sizeof a, path, "cfg.json")) return sx_fail(err, "%s: path too long", path);
+        if (sx_path_join(a, sizeof a, path, "cfg.json")) return sx_failc(err, SX_EINVAL, "%s: path too long", path);
         if (sx_file_exists(a)) {
             if (sx_path_join(b, sizeof b, path, "sae_weights.safetensors"))
-                return sx_fail(err, "%s: path too long", path);
+                return sx_failc(err, SX_EINVAL, "%s: path too long", path);
             return load_saelens(a, b, sae, err);
         }
-        if (sx_path_join(b, sizeof b, path, "params.npz")) return sx_fail(err, "%s: path too long", path);
+        if (sx_path_join(b, sizeof b, path, "params.npz")) return sx_failc(err, SX_EINVAL, "%s: path too long", path);
         if (sx_file_exists(b)) return load_npz(b, sae, err);
-        return sx_fail(err, "%s: neither cfg.json (SAELens) nor params.npz (Gemma Scope) found", path);
+        return sx_failc(err, SX_ENOTFOUND, "%s: neither cfg.json (SAELens) nor params.npz (Gemma Scope) found", path);
     }
-    if (!sx_file_exists(path)) return sx_fail(err, "%s: no such SAE file or folder", path);
+    if (!sx_file_exists(path)) return sx_failc(err, SX_ENOTFOUND, "%s: no such SAE file or folder", path);
     if (ends_with(path, ".npz")) return load_npz(path, sae, err);
     if (ends_with(path, ".safetensors")) {
         const char *slash = strrchr(path, '/');
         if (slash) snprintf(a, sizeof a, "%.*s/cfg.json", (int)(slash - path), path);
         else snprintf(a, sizeof a, "cfg.json");
-        if (!sx_file_exists(a)) return sx_fail(err, "%s: no cfg.json beside it", path);
+        if (!sx_file_exists(a)) return sx_failc(err, SX_ENOTFOUND, "%s: no cfg.json beside it", path);
         return load_saelens(a, path, sae, err);
     }
-    return sx_fail(err, "%s: not an SAE (want a SAELens folder, .safetensors or params.npz)", path);
+    return sx_failc(err, SX_ECORRUPT, "%s: not an SAE (want a SAELens folder, .safetensors or params.npz)", path);
 }
 
 /* ---------- writer ---------- */
@@ -321,7 +321,7 @@ int sx_sae_save_meta(const sx_sae *sae, const char *dir, const cJSON *extra, sx_
         fbm = gated ? malloc((size_t)sae->d_sae * sizeof(float)) : NULL;
         if (!fbe || !fbd || (th && !fth) || (gated && !fbm)) {
             free(fbe), free(fbd), free(fth), free(fbm);
-            return sx_fail(err, "%s: out of memory saving SAE", dir);
+            return sx_failc(err, SX_ENOMEM, "%s: out of memory saving SAE", dir);
         }
         for (int j = 0; j < sae->d_sae; j++) fbe[j] = sae->b_enc[j] / s;
         for (int i = 0; i < sae->d_in; i++) fbd[i] = sae->b_dec[i] / s;
@@ -334,7 +334,7 @@ int sx_sae_save_meta(const sx_sae *sae, const char *dir, const cJSON *extra, sx_
     sx_st_writer *w = sx_stw_new();
     int64_t s_enc[2] = {sae->d_in, sae->d_sae}, s_dec[2] = {sae->d_sae, sae->d_in},
             s_sae[1] = {sae->d_sae}, s_in[1] = {sae->d_in};
-    if (!w || sx_path_join(path, sizeof path, dir, "sae_weights.safetensors")) rc = sx_fail(err, "%s: cannot save", dir);
+    if (!w || sx_path_join(path, sizeof path, dir, "sae_weights.safetensors")) rc = sx_failc(err, SX_EIO, "%s: cannot save", dir);
     if (!rc)
         rc = sx_stw_meta(w, "format", "pt", err) ||
              sx_stw_add(w, "W_enc", SX_F32, 2, s_enc, sae->W_enc, err) ||
@@ -378,7 +378,7 @@ int sx_sae_save_meta(const sx_sae *sae, const char *dir, const cJSON *extra, sx_
         for (const cJSON *it = extra->child; it; it = it->next)
             cJSON_AddItemToObject(ours, it->string, cJSON_Duplicate(it, 1));
     }
-    if (sx_path_join(path, sizeof path, dir, "cfg.json")) rc = sx_fail(err, "%s: path too long", dir);
+    if (sx_path_join(path, sizeof path, dir, "cfg.json")) rc = sx_failc(err, SX_EINVAL, "%s: path too long", dir);
     else rc = sx_json_write_file(path, cfg, err);
     cJSON_Delete(cfg);
     return rc;

@@ -17,7 +17,7 @@ int sx_train_eval(const sx_train_opts *o, const char *eval_cache, sx_err *err) {
     float *x = malloc((size_t)(n > 0 ? n : 1) * d * sizeof(float));
     if (!x) {
         sx_act_reader_close(r);
-        return sx_fail(err, "%s: out of memory", eval_cache);
+        return sx_failc(err, SX_ENOMEM, "%s: out of memory", eval_cache);
     }
     int64_t got = 0;
     while (got < n) {
@@ -53,7 +53,7 @@ int sx_train_eval(const sx_train_opts *o, const char *eval_cache, sx_err *err) {
             break;
         }
         float *acts = malloc((size_t)n * sae.d_sae * sizeof(float)), *rec = malloc((size_t)n * d * sizeof(float));
-        if (!acts || !rec) rc = sx_fail(err, "%s: out of memory", eval_cache);
+        if (!acts || !rec) rc = sx_failc(err, SX_ENOMEM, "%s: out of memory", eval_cache);
         if (!rc) rc = sx_sae_encode(&sae, x, n, acts, NULL, err);
         if (!rc) {
             sx_sae_decode(&sae, acts, n, rec);
@@ -76,7 +76,7 @@ int sx_train_eval(const sx_train_opts *o, const char *eval_cache, sx_err *err) {
     if (rc) return -1;
     size_t len = 0;
     char *buf = malloc((size_t)nl * 512 + 1);
-    if (!buf) return sx_fail(err, "out of memory");
+    if (!buf) return sx_failc(err, SX_ENOMEM, "out of memory");
     for (int i = 0; i < nl; i++) {
         size_t l = strlen(lines[i]);
         memcpy(buf + len, lines[i], l);

@@ -27,7 +27,7 @@ int sx_tsae_init(sx_tsae *t, sx_sae_arch arch, int d, int m, int k, double l1, c
         /* sx_tsae_free zeroes *t: keep the count for the message. */
         long long np = (long long)t->np;
         sx_tsae_free(t);
-        return sx_fail(err, "%s: out of memory for %lld parameters (%.1f GiB for weights and "
+        return sx_failc(err, SX_ENOMEM, "%s: out of memory for %lld parameters (%.1f GiB for weights and "
                             "Adam moments)", name, np, 3.0 * (double)np * sizeof(float) / (1 << 30));
     }
     t->WencT = t->p;
@@ -166,7 +166,7 @@ int sx_scratch_init(sx_scratch *s, int B, int d, int m_max, int k_max, int aux_k
     }
     if (bad) {
         sx_scratch_free(s);
-        return sx_fail(err, "trainer: out of memory for batch buffers (batch %d, width %d)", B, m_max);
+        return sx_failc(err, SX_ENOMEM, "trainer: out of memory for batch buffers (batch %d, width %d)", B, m_max);
     }
     return 0;
 }
@@ -174,7 +174,7 @@ int sx_scratch_init(sx_scratch *s, int B, int d, int m_max, int k_max, int aux_k
 int sx_scratch_groups(sx_scratch *s, int n_groups, sx_err *err) {
     if (n_groups <= s->n_groups) return 0;
     float *g = realloc(s->G, (size_t)n_groups * s->B * s->d * sizeof(float));
-    if (!g) return sx_fail(err, "trainer: out of memory for %d matryoshka gradient blocks", n_groups);
+    if (!g) return sx_failc(err, SX_ENOMEM, "trainer: out of memory for %d matryoshka gradient blocks", n_groups);
     s->G = g, s->n_groups = n_groups;
     return 0;
 }
@@ -182,7 +182,7 @@ int sx_scratch_groups(sx_scratch *s, int n_groups, sx_err *err) {
 int sx_scratch_gated(sx_scratch *s, sx_err *err) {
     if (s->P2) return 0;
     s->P2 = malloc((size_t)s->R * s->m_max * sizeof(float));
-    if (!s->P2) return sx_fail(err, "trainer: out of memory for the gated buffers (width %d)", s->m_max);
+    if (!s->P2) return sx_failc(err, SX_ENOMEM, "trainer: out of memory for the gated buffers (width %d)", s->m_max);
     return 0;
 }
 

@@ -67,12 +67,12 @@ static int validate_groups(const sx_train_opts *o, sx_err *err) {
         if (o->n_groups > 0) return sx_fail(err, "train: --groups applies to matryoshka only");
         return 0;
     }
-    if (o->n_groups <= 0) return sx_fail(err, "train: matryoshka needs --groups W1,..,WIDTH (nested prefix widths)");
-    if (o->n_groups > SX_SAE_MAX_GROUPS) return sx_fail(err, "train: at most %d matryoshka groups", SX_SAE_MAX_GROUPS);
+    if (o->n_groups <= 0) return sx_failc(err, SX_EINVAL, "train: matryoshka needs --groups W1,..,WIDTH (nested prefix widths)");
+    if (o->n_groups > SX_SAE_MAX_GROUPS) return sx_failc(err, SX_EINVAL, "train: at most %d matryoshka groups", SX_SAE_MAX_GROUPS);
     for (int g = 0; g < o->n_groups; g++) {
-        if (o->groups[g] <= 0) return sx_fail(err, "train: --groups: width %d is not positive", o->groups[g]);
+        if (o->groups[g] <= 0) return sx_failc(err, SX_EINVAL, "train: --groups: width %d is not positive", o->groups[g]);
         if (g > 0 && o->groups[g] <= o->groups[g - 1])
-            return sx_fail(err, "train: --groups must be strictly increasing (%d then %d)", o->groups[g - 1], o->groups[g]);
+            return sx_failc(err, SX_EINVAL, "train: --groups must be strictly increasing (%d then %d)", o->groups[g - 1], o->groups[g]);
     }
     for (int w = 0; w < o->n_widths; w++)
         if (o->groups[o->n_groups - 1] != o->widths[w])
@@ -83,24 +83,24 @@ static int validate_groups(const sx_train_opts *o, sx_err *err) {
 
 static int validate(const sx_train_opts *o, int d_in, sx_err *err) {
     if (!o->out_dir) return sx_fail(err, "train: no output folder");
-    if (o->n_widths <= 0) return sx_fail(err, "train: no widths given");
+    if (o->n_widths <= 0) return sx_failc(err, SX_EINVAL, "train: no widths given");
     if (o->n_widths > SX_TRAIN_MAX_SAES || sx_train_n_saes(o) > SX_TRAIN_MAX_SAES)
-        return sx_fail(err, "train: at most %d SAEs per run", SX_TRAIN_MAX_SAES);
-    if (d_in <= 0) return sx_fail(err, "train: input width %d is not positive", d_in);
+        return sx_failc(err, SX_EINVAL, "train: at most %d SAEs per run", SX_TRAIN_MAX_SAES);
+    if (d_in <= 0) return sx_failc(err, SX_EINVAL, "train: input width %d is not positive", d_in);
     for (int i = 0; i < o->n_widths; i++)
-        if (o->widths[i] <= 0) return sx_fail(err, "train: width %d is not positive", o->widths[i]);
+        if (o->widths[i] <= 0) return sx_failc(err, SX_EINVAL, "train: width %d is not positive", o->widths[i]);
     for (int i = 0; i < o->n_k; i++) {
-        if (o->ks[i] <= 0) return sx_fail(err, "train: k %d is not positive", o->ks[i]);
+        if (o->ks[i] <= 0) return sx_failc(err, SX_EINVAL, "train: k %d is not positive", o->ks[i]);
         for (int w = 0; w < o->n_widths; w++)
             if (o->ks[i] > o->widths[w])
-                return sx_fail(err, "train: k %d is larger than width %d", o->ks[i], o->widths[w]);
+                return sx_failc(err, SX_EINVAL, "train: k %d is larger than width %d", o->ks[i], o->widths[w]);
     }
     if (is_topk_family(o->arch) && o->n_k == 0)
         for (int w = 0; w < o->n_widths; w++)
-            if (o->widths[w] < 32) return sx_fail(err, "train: default k 32 is larger than width %d (give --k)", o->widths[w]);
+            if (o->widths[w] < 32) return sx_failc(err, SX_EINVAL, "train: default k 32 is larger than width %d (give --k)", o->widths[w]);
     for (int i = 0; i < o->n_l1; i++)
-        if (!(o->l1s[i] >= 0) || !isfinite(o->l1s[i])) return sx_fail(err, "train: sparsity coefficient %g is not >= 0", o->l1s[i]);
-    if (o->batch <= 0 || o->batch > (1 << 20)) return sx_fail(err, "train: batch %lld out of range", (long long)o->batch);
+        if (!(o->l1s[i] >= 0) || !isfinite(o->l1s[i])) return sx_failc(err, SX_EINVAL, "train: sparsity coefficient %g is not >= 0", o->l1s[i]);
+    if (o->batch <= 0 || o->batch > (1 << 20)) return sx_failc(err, SX_EINVAL, "train: batch %lld out of range", (long long)o->batch);
     if (o->tokens < o->batch) return sx_fail(err, "train: --tokens %lld is less than one batch (%lld)", (long long)o->tokens, (long long)o->batch);
     return validate_groups(o, err);
 }
@@ -112,7 +112,7 @@ static int read_batch(sx_batch_source *src, float *x, int64_t B, sx_err *err) {
     while (got < B) {
         int64_t n = src->next(src->ctx, x + got * src->d_in, B - got, err);
         if (n < 0) return -1;
-        if (n == 0 && ++empty > 1) return sx_fail(err, "%s: no rows to read", src->name);
+        if (n == 0 && ++empty > 1) return sx_failc(err, SX_ENOTFOUND, "%s: no rows to read", src->name);
         got += n;
     }
     return 0;
@@ -188,7 +188,7 @@ static int run_setup(run *R, sx_err *err) {
     if (o->arch == SX_SAE_MATRYOSHKA && sx_scratch_groups(&R->scr, o->n_groups, err)) return -1;
     if (o->arch == SX_SAE_GATED && sx_scratch_gated(&R->scr, err)) return -1;
     R->x = malloc((size_t)o->batch * R->d * sizeof(float));
-    if (!R->x) return sx_fail(err, "train: out of memory for the batch");
+    if (!R->x) return sx_failc(err, SX_ENOMEM, "train: out of memory for the batch");
     sx_ckpt_state *st = &R->st;
     int len = snprintf(st->fingerprint, sizeof st->fingerprint, "arch=%s d_in=%d batch=%lld tokens=%lld seed=%llu norm=%d saes=",
                        cli_arch_name(o->arch), R->d, (long long)o->batch, (long long)o->tokens,
@@ -244,11 +244,11 @@ static int check_batch(run *R, sx_err *err) {
     if (R->o->nan_policy == SX_NAN_SKIP) {
         R->st.skipped_batches++;
         if (R->st.skipped_batches > R->steps + 10)
-            return sx_fail(err, "%s: too many batches with NaN/Inf (%lld skipped)", R->src->name,
+            return sx_failc(err, SX_ENUMERIC, "%s: too many batches with NaN/Inf (%lld skipped)", R->src->name,
                            (long long)R->st.skipped_batches);
         return 1;
     }
-    return sx_fail(err, "%s: non-finite activation (%s) in training batch %lld (row %lld of the shuffled stream, column %lld; use --nan-policy skip to drop such batches)",
+    return sx_failc(err, SX_ENUMERIC, "%s: non-finite activation (%s) in training batch %lld (row %lld of the shuffled stream, column %lld; use --nan-policy skip to drop such batches)",
                    R->src->name, isnan(R->x[bad]) ? "NaN" : "Inf", (long long)(R->st.rows_consumed / R->o->batch), (long long)row, (long long)(bad % R->d));
 }
 
@@ -344,7 +344,7 @@ int sx_train_run(const sx_train_opts *o, sx_batch_source *src, sx_err *err) {
     if (sx_mkdir_p(o->out_dir, err)) return -1;
     sx_ckpt_clean_stale(o->out_dir);
     run *R = calloc(1, sizeof *R);
-    if (!R) return sx_fail(err, "train: out of memory");
+    if (!R) return sx_failc(err, SX_ENOMEM, "train: out of memory");
     R->o = o, R->src = src;
     int rc = run_setup(R, err);
     char path[4200];
@@ -352,7 +352,7 @@ int sx_train_run(const sx_train_opts *o, sx_batch_source *src, sx_err *err) {
     if (!rc && o->resume) {
         int l = sx_ckpt_load(o->out_dir, &R->st, R->saes, R->n, err);
         if (l < 0) rc = -1;
-        else if (l == 0) rc = sx_fail(err, "%s/checkpoint: no checkpoint to resume from", o->out_dir);
+        else if (l == 0) rc = sx_failc(err, SX_ENOTFOUND, "%s/checkpoint: no checkpoint to resume from", o->out_dir);
         else {
             memcpy(R->rng.s, R->st.rng, sizeof R->st.rng);
             if (src->skip(src->ctx, R->st.rows_consumed, err) ||
@@ -362,7 +362,7 @@ int sx_train_run(const sx_train_opts *o, sx_batch_source *src, sx_err *err) {
     }
     if (!rc) {
         R->metrics = fopen(path, o->resume ? "a" : "w");
-        if (!R->metrics) rc = sx_fail(err, "%s: cannot open for writing", path);
+        if (!R->metrics) rc = sx_failc(err, SX_EIO, "%s: cannot open for writing", path);
     }
     sx_blas_single(1);
     if (!rc) rc = train_loop(R, err);
