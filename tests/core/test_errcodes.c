@@ -3,9 +3,11 @@
  * generation options), and the rules of sx_failc / sx_fail / sx_fail_prefix. */
 #include "test.h"
 #include "models.h"
+#include "sae.h"
 
 #include <errno.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static char dir[4096];
 
@@ -88,9 +90,10 @@ int main(void) {
     EXPECT(sx_model_load(p, &m, E), SX_ENOTFOUND, "missing model folder");
     snprintf(p, sizeof p, "%s/empty-model", dir);
     mkdir(p, 0755);
-    EXPECT(sx_model_load(p, &m, E), SX_ENOTFOUND, "folder without config.json");
     char cfgp[4300];
     snprintf(cfgp, sizeof cfgp, "%s/config.json", p);
+    unlink(cfgp); /* left by an earlier run */
+    EXPECT(sx_model_load(p, &m, E), SX_ENOTFOUND, "folder without config.json");
     FILE *cf = fopen(cfgp, "w");
     fputs("{\"model_type\": \"llama\"}", cf);
     fclose(cf);
@@ -105,5 +108,17 @@ int main(void) {
     int layer;
     sx_hook_point pt;
     EXPECT(sx_hook_parse("blocks.1.hook_mlp_out", &layer, &pt, E), SX_EUNSUPPORTED, "a hook saetox lacks");
+
+    /* SAEs */
+    sx_sae sae;
+    snprintf(p, sizeof p, "%s/no-sae", dir);
+    EXPECT(sx_sae_load(p, &sae, E), SX_ENOTFOUND, "missing SAE");
+    snprintf(p, sizeof p, "%s/sae-bad", dir);
+    mkdir(p, 0755);
+    snprintf(cfgp, sizeof cfgp, "%s/cfg.json", p);
+    cf = fopen(cfgp, "w");
+    fputs("{\"architecture\": \"transcoder\", \"d_in\": 4, \"d_sae\": 8}", cf);
+    fclose(cf);
+    EXPECT(sx_sae_load(p, &sae, E), SX_EUNSUPPORTED, "unsupported SAE architecture");
     return TEST_DONE();
 }
