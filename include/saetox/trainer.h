@@ -88,6 +88,10 @@ int sx_train_caches(const sx_train_opts *o, const char *const *paths, int n_path
 /* Evaluate the saved SAEs of o->out_dir on up to 16384 rows of a held-out cache (raw units):
  * one JSON line per SAE {sae, rows, mse, fvu, l0, dead_frac} in OUT/eval.jsonl (atomic). */
 int sx_train_eval(const sx_train_opts *o, const char *eval_cache, sx_err *err);
+/* The same, each line also carrying ce_loss_score[i] and kl_div_score[i] of SAE number i (from
+ * sx_sae_eval_run with the model, as `saetox train --eval-model`; null when not finite). */
+int sx_train_eval_scores(const sx_train_opts *o, const char *eval_cache, const double *ce_loss_score,
+                         const double *kl_div_score, sx_err *err);
 
 /* The folder name of SAE number i (e.g. "topk-16384", "topk-16384-k32"). */
 void sx_train_sae_name(const sx_train_opts *o, int i, char *buf, int n);
