@@ -52,6 +52,8 @@ typedef struct sx_train_opts {
     double l1_warmup_frac;   /* default 0.05 */
     double grad_clip;        /* > 0: clip the global gradient norm per SAE */
     double aux_coef;         /* default 1/32 */
+    int aux_normalize;       /* 1 (default): the AuxK term weighted as OpenAI's normalised MSE, i.e.
+                                x sum||x - mean x||^2 / sum||e - mean e||^2 of the batch; 0: raw */
     int aux_k;               /* default d_in / 2 */
     int64_t dead_tokens;     /* <= 0: min(10M, max(batch, tokens / 20)) */
     double jumprelu_eps;     /* default 0.001 */
