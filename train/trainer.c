@@ -181,7 +181,7 @@ static int run_setup(run *R, sx_err *err) {
     R->aux_k = o->aux_k > 0 ? o->aux_k : (R->d / 2 > 0 ? R->d / 2 : 1);
     R->steps = o->tokens / o->batch;
     R->dead_tokens = o->dead_tokens > 0 ? o->dead_tokens
-                                        : (int64_t)fmin(1e7, fmax((double)o->batch, (double)o->tokens / 20));
+                                        : (int64_t)fmin(1e7, fmax((double)o->batch, (double)o->tokens / 8));
     if (sx_scratch_init(&R->scr, (int)o->batch, R->d, R->m_max, R->k_max > 0 ? R->k_max : 1,
                         is_topk_family(o->arch) ? R->aux_k : 1, R->any_dense,
                         o->arch == SX_SAE_BATCHTOPK || o->arch == SX_SAE_MATRYOSHKA, err))

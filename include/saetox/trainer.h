@@ -55,7 +55,7 @@ typedef struct sx_train_opts {
     int aux_normalize;       /* 1 (default): the AuxK term weighted as OpenAI's normalised MSE, i.e.
                                 x sum||x - mean x||^2 / sum||e - mean e||^2 of the batch; 0: raw */
     int aux_k;               /* default d_in / 2 */
-    int64_t dead_tokens;     /* <= 0: min(10M, max(batch, tokens / 20)) */
+    int64_t dead_tokens;     /* <= 0: min(10M, max(batch, tokens / 8)) */
     double jumprelu_eps;     /* default 0.001 */
     double jumprelu_init_threshold; /* default 0.001 */
     double batchtopk_ema;    /* threshold running-mean weight of the past (default 0.99) */

@@ -3,10 +3,10 @@
  * frequencies, small noise); TopK SAEs of width M, 4M and 16M at the same k, trained in one
  * pass on the same rows; on held-out rows, FVU and the dead share (latents that never fire on
  * the held-out rows).
- * Checked (hold with today's defaults): FVU(4M) <= FVU(M); dead(M) <= 5%; dead(16M) <= 5%.
+ * Checked (hold with today's defaults): FVU(4M) <= FVU(M); dead <= 5% at M, 4M and 16M.
  * Reported as KNOWN GAP, checked only with SAETOX_STRICT_WIDTHS=1 (the issue's full target,
  * not met yet; train/README.md "Wide vs narrow" has the measurements): FVU(16M) <= FVU(M)
- * (the 1/sqrt(width) LR leaves the 16M SAE undertrained in this budget) and dead(4M) <= 5%.
+ * (the 1/sqrt(width) LR leaves the 16M SAE undertrained in this budget).
  * Environment overrides for experiments: PW_D, PW_M, PW_ACTIVE, PW_K, PW_TOKENS, PW_ZIPF, PW_LR,
  * PW_AUXK, PW_AUXC, PW_AUXN, PW_DEAD, PW_THREADS. */
 #include <stdio.h>
@@ -85,14 +85,11 @@ int main(void) {
     const int strict = getenv("SAETOX_STRICT_WIDTHS") && atoi(getenv("SAETOX_STRICT_WIDTHS"));
     CHECK(fvu[1] <= fvu[0], "FVU at 4x the atoms %.5f > at 1x %.5f", fvu[1], fvu[0]);
     CHECK(dead[0] <= 0.05, "width %d: dead share %.3f > 0.05", o.widths[0], dead[0]);
+    CHECK(dead[1] <= 0.05, "width %d: dead share %.3f > 0.05", o.widths[1], dead[1]);
     CHECK(dead[2] <= 0.05, "width %d: dead share %.3f > 0.05", o.widths[2], dead[2]);
-    if (strict) {
-        CHECK(fvu[2] <= fvu[0], "FVU at 16x the atoms %.5f > at 1x %.5f", fvu[2], fvu[0]);
-        CHECK(dead[1] <= 0.05, "width %d: dead share %.3f > 0.05", o.widths[1], dead[1]);
-    } else {
-        if (!(fvu[2] <= fvu[0])) printf("KNOWN GAP (issue 16 item 3): FVU at 16x the atoms %.5f > at 1x %.5f\n", fvu[2], fvu[0]);
-        if (!(dead[1] <= 0.05)) printf("KNOWN GAP (issue 16 item 3): width %d dead share %.3f > 0.05\n", o.widths[1], dead[1]);
-    }
+    if (strict) CHECK(fvu[2] <= fvu[0], "FVU at 16x the atoms %.5f > at 1x %.5f", fvu[2], fvu[0]);
+    else if (!(fvu[2] <= fvu[0]))
+        printf("KNOWN GAP (issue 16 item 3): FVU at 16x the atoms %.5f > at 1x %.5f\n", fvu[2], fvu[0]);
     free(x), free(rec), free(acts);
     planted_free(&p);
     return TEST_DONE();
