@@ -161,7 +161,7 @@ int cmd_train(int argc, char **argv) {
         {"grad-clip", CLI_DBL, &clip, "X", "clip each SAE's gradient norm to X (default off)", 0, 0},
         {"dead-tokens", CLI_INT, &dead, "N", "a latent is dead after N tokens without firing (default min(1e7, tokens/8))", 0, 0},
         {"aux-k", CLI_INT, &aux_k, "K", "AuxK latents (default d_in/2)", 0, 0},
-        {"aux-coef", CLI_DBL, &aux_coef, "X", "AuxK coefficient (default 1/32; 0 turns AuxK off)", 0, 0},
+        {"aux-coef", CLI_DBL, &aux_coef, "X", "AuxK coefficient (default 1/32, of the AuxK term normalised as OpenAI do; 0 turns AuxK off)", 0, 0},
         {"stop-after", CLI_INT, &stop_after, "STEPS", "write a checkpoint and stop after STEPS steps (to test --resume)", 0, 0},
         {"jumprelu-eps", CLI_DBL, &jr_eps, "EPS", "JumpReLU STE kernel width (default 0.001)", 0, 0},
         {"jumprelu-init-threshold", CLI_DBL, &jr_thr, "T", "JumpReLU initial threshold (default 0.001)", 0, 0},
