@@ -1,11 +1,15 @@
 /* cmd_train.c — `saetox train`: SAEs of several widths (and k or sparsity values) trained in
  * one pass over HDF5 activation caches. */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis.h"
 #include "cli.h"
 #include "datasets.h"
+#include "models.h"
+#include "tokenizer.h"
 #include "trainer.h"
 
 static int usage_err(const char *msg) {
@@ -40,13 +44,94 @@ static int parse_int_list(const char *s, int *out, int max) {
     return n;
 }
 
+/* --eval-model: the options of the held-out text and the model it runs through. */
+typedef struct eval_model {
+    const char *dir, *data;
+    int64_t context_size, tokens, batch;
+    int prepend_bos;
+    sx_model *m;
+    sx_tokenizer *tok;
+} eval_model;
+
+/* Before training: the model and tokenizer load, the cache's hook is in the model and its
+ * d_in is the model's d_model (so a misfit fails with one line and writes nothing). */
+static int eval_model_check(eval_model *em, const sx_cache_info *info, const char *cache, sx_err *err) {
+    if (sx_model_load(em->dir, &em->m, err) || sx_tokenizer_load(em->dir, &em->tok, err)) return -1;
+    const sx_model_config *c = sx_model_cfg(em->m);
+    if (!info->hook_name[0])
+        return sx_failc(err, SX_EINVAL, "%s: the cache records no hook_name, so --eval-model %s does not know where to splice the SAEs",
+                        cache, em->dir);
+    int layer;
+    sx_hook_point pt;
+    sx_err e2 = {0};
+    if (sx_hook_parse(info->hook_name, &layer, &pt, &e2))
+        return sx_failc(err, SX_EINVAL, "%s: hook %s: %s", cache, info->hook_name, e2.msg);
+    if (layer >= c->n_layers)
+        return sx_failc(err, SX_EINVAL, "--eval-model %s: the cache's hook %s is not in the model, which has %d layers (0..%d)",
+                        em->dir, info->hook_name, c->n_layers, c->n_layers - 1);
+    if (info->d_in != c->d_model)
+        return sx_failc(err, SX_EINVAL, "--eval-model %s: d_model %d differs from the cache's d_in %d (%s)", em->dir,
+                        c->d_model, info->d_in, cache);
+    if (em->context_size > c->n_ctx)
+        return sx_failc(err, SX_EINVAL, "--eval-model %s: --eval-context-size %lld exceeds the model's context of %d",
+                        em->dir, (long long)em->context_size, c->n_ctx);
+    return 0;
+}
+
+/* After training: every saved SAE spliced into the model on the held-out text
+ * (sx_sae_eval_run, exactly as `saetox eval-sae`); OUT/sae_eval.csv + .jsonl. */
+static int eval_model_run(eval_model *em, const sx_train_opts *o, double *ce, double *kl, sx_err *err) {
+    int n = sx_train_n_saes(o), n_loaded = 0, rc = -1;
+    sx_sae *saes = calloc((size_t)n, sizeof *saes);
+    const sx_sae **sp = calloc((size_t)n, sizeof *sp);
+    sx_sae_eval_row *rows = calloc((size_t)n, sizeof *rows);
+    char(*names)[4200] = calloc((size_t)n, sizeof *names);
+    const char **np = calloc((size_t)n, sizeof *np);
+    if (!saes || !sp || !rows || !names || !np) {
+        sx_failc(err, SX_ENOMEM, "train: out of memory");
+        goto done;
+    }
+    for (int i = 0; i < n; i++, n_loaded++) {
+        char nm[64];
+        sx_train_sae_name(o, i, nm, sizeof nm);
+        snprintf(names[i], sizeof names[i], "%s/%s", o->out_dir, nm);
+        np[i] = names[i];
+        if (sx_sae_load(names[i], &saes[i], err)) goto done;
+        sp[i] = &saes[i];
+    }
+    sx_sae_eval_opts eo = {
+        .saes = (const struct sx_sae *const *)sp, .names = np, .n_saes = n, .model_name = em->dir,
+        .data = em->data, .tokens = em->tokens, .batch = (int)em->batch, .progress = o->progress,
+        .src = {.max_entry_bytes = (uint64_t)2048 << 20},
+        .pack = {.context_size = (int)em->context_size, .prepend_bos = em->prepend_bos, .bos_id = -1,
+                 .separator_id = -2, .pad_id = 0}};
+    sx_sae_eval_info info;
+    if (sx_sae_eval_run(em->m, em->tok, &eo, rows, &info, err) || sx_sae_eval_write(o->out_dir, rows, n, err))
+        goto done;
+    if (info.exhausted)
+        fprintf(stderr, "saetox train: --eval-data %s ran out after %lld of %lld tokens\n", em->data,
+                (long long)info.n_tokens, (long long)em->tokens);
+    for (int i = 0; i < n; i++) {
+        ce[i] = rows[i].ce_loss_score, kl[i] = rows[i].kl_div_score;
+        printf("%s: ce_loss_score %.4f, kl_div_score %.4f, fvu %.4f, l0 %.1f, dead %.3f (%lld held-out tokens through %s)\n",
+               rows[i].sae, rows[i].ce_loss_score, rows[i].kl_div_score, rows[i].fvu, rows[i].l0, rows[i].dead_frac,
+               (long long)rows[i].n_tokens, em->dir);
+    }
+    rc = 0;
+done:
+    for (int i = 0; i < n_loaded; i++) sx_sae_free(&saes[i]);
+    free(saes), free(sp), free(rows), free(names), free(np);
+    return rc;
+}
+
 int cmd_train(int argc, char **argv) {
     const char *cache = NULL, *arch = NULL, *widths = NULL, *ks = NULL, *l1 = NULL, *out = NULL,
                *nan = "stop", *eval = NULL, *groups = NULL;
     int64_t batch = 4096, tokens = 0, seed = 0, threads = 0, ck_every = 0, log_every = 50,
             dead = 0, aux_k = 0, stop_after = 0;
-    double lr = 0, clip = 0, jr_eps = 0.001, jr_thr = 0.001;
+    double lr = 0, clip = 0, jr_eps = 0.001, jr_thr = 0.001, aux_coef = NAN;
     int resume = 0, normalize = 0, no_normalize = 0, quiet = 0;
+    eval_model em = {.context_size = 0, .tokens = 16384, .batch = 4};
     cli_opt opts[] = {
         {"cache", CLI_STR, &cache, "F.h5[,G.h5..]", "activation caches (HDF5 with /activations [N,d_in])", 1, 0},
         {"arch", CLI_STR, &arch, "ARCH", "relu | topk | batchtopk | jumprelu | matryoshka (Matryoshka BatchTopK) | gated", 1, 0},
@@ -66,10 +151,17 @@ int cmd_train(int argc, char **argv) {
         {"normalize", CLI_FLAG, &normalize, NULL, "scale inputs to mean norm sqrt(d_in) (default for relu/jumprelu/gated)", 0, 0},
         {"no-normalize", CLI_FLAG, &no_normalize, NULL, "do not scale inputs (default for topk/batchtopk/matryoshka)", 0, 0},
         {"eval-cache", CLI_STR, &eval, "F.h5", "held-out cache: final mse/fvu/l0 per SAE into DIR/eval.jsonl", 0, 0},
+        {"eval-model", CLI_STR, &em.dir, "DIR", "model folder: each SAE spliced in at the cache's hook on --eval-data; "
+                                                 "ce_loss_score, kl_div_score into DIR/sae_eval.csv/.jsonl (as eval-sae) and eval.jsonl", 0, 0},
+        {"eval-data", CLI_STR, &em.data, "SOURCE", "held-out text for --eval-model (source syntax as `saetox cache`)", 0, 0},
+        {"eval-context-size", CLI_INT, &em.context_size, "C", "context window of --eval-data (default: the cache's context_size)", 0, 0},
+        {"eval-tokens", CLI_INT, &em.tokens, "N", "positions of --eval-data to evaluate (default 16384)", 0, 0},
+        {"eval-prepend-bos", CLI_FLAG, &em.prepend_bos, NULL, "start every --eval-data window with BOS (as `cache --prepend-bos`)", 0, 0},
         {"log-every", CLI_INT, &log_every, "STEPS", "metrics line every STEPS steps (default 50)", 0, 0},
         {"grad-clip", CLI_DBL, &clip, "X", "clip each SAE's gradient norm to X (default off)", 0, 0},
-        {"dead-tokens", CLI_INT, &dead, "N", "a latent is dead after N tokens without firing (default min(1e7, tokens/20))", 0, 0},
+        {"dead-tokens", CLI_INT, &dead, "N", "a latent is dead after N tokens without firing (default min(1e7, tokens/8))", 0, 0},
         {"aux-k", CLI_INT, &aux_k, "K", "AuxK latents (default d_in/2)", 0, 0},
+        {"aux-coef", CLI_DBL, &aux_coef, "X", "AuxK coefficient (default 1/32, of the AuxK term normalised as OpenAI do; 0 turns AuxK off)", 0, 0},
         {"stop-after", CLI_INT, &stop_after, "STEPS", "write a checkpoint and stop after STEPS steps (to test --resume)", 0, 0},
         {"jumprelu-eps", CLI_DBL, &jr_eps, "EPS", "JumpReLU STE kernel width (default 0.001)", 0, 0},
         {"jumprelu-init-threshold", CLI_DBL, &jr_thr, "T", "JumpReLU initial threshold (default 0.001)", 0, 0},
@@ -126,8 +218,15 @@ int cmd_train(int argc, char **argv) {
         return usage_err("numeric options must not be negative");
     o.batch = batch, o.tokens = tokens, o.seed = (uint64_t)seed, o.lr = lr, o.grad_clip = clip;
     o.checkpoint_every = ck_every, o.resume = resume, o.log_every = (int)log_every;
+    if (!isnan(aux_coef)) {
+        if (!(aux_coef >= 0) || !isfinite(aux_coef)) return usage_err("--aux-coef must be a number >= 0");
+        o.aux_coef = aux_coef;
+    }
     o.dead_tokens = dead, o.aux_k = (int)aux_k, o.stop_after_steps = stop_after;
     o.out_dir = out, o.progress = !quiet;
+    if (!em.dir != !em.data) return usage_err("--eval-model and --eval-data go together");
+    if (em.dir && (em.tokens <= 0 || em.context_size < 0 || em.context_size == 1))
+        return usage_err("--eval-tokens must be positive and --eval-context-size at least 2");
     sx_set_threads((int)threads);
 
     /* caches: comma-separated; hook/model names from the first one's attributes */
@@ -145,9 +244,19 @@ int cmd_train(int argc, char **argv) {
     } else if (!rc) {
         rc = -1;
     }
+    if (!rc && em.dir && !em.context_size) {
+        em.context_size = info.context_size;
+        if (em.context_size < 2)
+            rc = sx_failc(&err, SX_EINVAL, "%s: the cache records no context_size: give --eval-context-size", paths[0]);
+    }
+    if (!rc && em.dir) rc = eval_model_check(&em, &info, paths[0], &err);
     if (!rc) rc = sx_train_caches(&o, paths, np, &err);
-    if (!rc && eval) rc = sx_train_eval(&o, eval, &err);
+    double ce[SX_TRAIN_MAX_SAES * 8], kl[SX_TRAIN_MAX_SAES * 8];
+    if (!rc && em.dir) rc = eval_model_run(&em, &o, ce, kl, &err);
+    if (!rc && eval) rc = sx_train_eval_scores(&o, eval, em.dir ? ce : NULL, em.dir ? kl : NULL, &err);
     free(list);
+    sx_tokenizer_free(em.tok);
+    sx_model_free(em.m);
     if (rc) {
         cli_error("train", err.msg);
         return 1;

@@ -227,6 +227,28 @@ static void rows_backward(sx_tsae *t, const sx_step_ctx *c, int kaux) {
     double acc[6] = {0, 0, 0, 0, 0, 0};
     for (int th = 0; th < s->nthreads; th++)
         for (int q = 0; q < 6; q++) acc[q] += s->tpart[th * 8 + q];
+    if (kaux > 0 && c->aux_normalize) {
+        /* OpenAI (Gao et al. 2024) weight AuxK as normalised MSEs: ||x_hat - x||^2 / ||x - mean x||^2
+         * + 1/32 ||e_hat - e||^2 / ||e - mean e||^2.  Our main term is not normalised, so the AuxK
+         * term gets the factor f = sum ||x - mean x||^2 / sum ||e - mean e||^2 over the batch (a
+         * constant, as the detached target's variance is there): without it AuxK is ~1/FVU times
+         * weaker than theirs (x50 at FVU 0.02).  Applied to the finished AuxK rows. */
+        double vx = 0, ve = 0;
+        const float *E = s->G + (ng - 1) * BD; /* g2 (x_hat - x) */
+        for (int i = 0; i < d; i++) {
+            double sx = 0, ssx = 0, se_ = 0, sse = 0;
+            for (int r = 0; r < B; r++) {
+                double xv = c->x[(int64_t)r * d + i], ev = E[(int64_t)r * d + i] / g2;
+                sx += xv, ssx += xv * xv, se_ += ev, sse += ev * ev;
+            }
+            vx += ssx - sx * sx / B, ve += sse - se_ * se_ / B;
+        }
+        float f = ve > 0 && vx > 0 ? (float)(vx / ve) : 1.0f;
+        for (int64_t q = 0; q < BD; q++) s->Gaux[q] *= f;
+        for (int r = 0; r < B; r++)
+            for (int q = 0; q < s->row_naux[r]; q++) s->aux_dp[(int64_t)r * s->aux_max + q] *= f;
+        acc[1] *= f;
+    }
     t->mse_sum = acc[0], t->aux_loss = c->aux_coef * acc[1] / B, t->l0_sum = acc[2], t->maxact_sum = acc[3];
     t->group_mse[0] = acc[5], t->group_mse[ng - 1] = acc[0];
     t->sparsity_loss = 0;

@@ -9,6 +9,11 @@
 #define EVAL_ROWS 16384
 
 int sx_train_eval(const sx_train_opts *o, const char *eval_cache, sx_err *err) {
+    return sx_train_eval_scores(o, eval_cache, NULL, NULL, err);
+}
+
+int sx_train_eval_scores(const sx_train_opts *o, const char *eval_cache, const double *ce_loss_score,
+                         const double *kl_div_score, sx_err *err) {
     sx_act_reader_opts ro = {o->seed, 0, 0};
     sx_act_reader *r;
     if (sx_act_reader_open(&eval_cache, 1, &ro, &r, err)) return -1;
@@ -65,9 +70,18 @@ int sx_train_eval(const sx_train_opts *o, const char *eval_cache, sx_err *err) {
             int dead = 0;
             for (int j = 0; j < sae.d_sae; j++) dead += !alive[j];
             free(alive);
-            snprintf(lines[nl++], 512, "{\"sae\":\"%s\",\"rows\":%lld,\"mse\":%.6g,\"fvu\":%.6g,\"l0\":%.6g,\"dead_frac\":%.6g}\n",
-                     name, (long long)n, se / ((double)n * d), var > 0 ? se / var : 0.0, l0 / (double)n,
-                     (double)dead / sae.d_sae);
+            int w = snprintf(lines[nl], 512, "{\"sae\":\"%s\",\"rows\":%lld,\"mse\":%.6g,\"fvu\":%.6g,\"l0\":%.6g,\"dead_frac\":%.6g",
+                             name, (long long)n, se / ((double)n * d), var > 0 ? se / var : 0.0, l0 / (double)n,
+                             (double)dead / sae.d_sae);
+            if (ce_loss_score && kl_div_score) /* JSON has no NaN: null when a score is undefined */
+                for (int q = 0; q < 2; q++) {
+                    double v = q ? kl_div_score[i] : ce_loss_score[i];
+                    const char *key = q ? "kl_div_score" : "ce_loss_score";
+                    if (isfinite(v)) w += snprintf(lines[nl] + w, (size_t)(512 - w), ",\"%s\":%.10g", key, v);
+                    else w += snprintf(lines[nl] + w, (size_t)(512 - w), ",\"%s\":null", key);
+                }
+            snprintf(lines[nl] + w, (size_t)(512 - w), "}\n");
+            nl++;
         }
         free(acts), free(rec);
         sx_sae_free(&sae);

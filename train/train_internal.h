@@ -76,6 +76,7 @@ typedef struct sx_step_ctx {
     int64_t tokens_before, dead_tokens;
     double clip, aux_coef, eps, bt_ema;
     int aux_k;
+    int aux_normalize;    /* 1: AuxK as OpenAI's normalised MSE (the trainer; see rows_backward) */
     int want_grad;        /* 1: write the gradient to grad_out instead of updating */
     float *grad_out;      /* [np] */
     sx_scratch *s;

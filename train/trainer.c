@@ -21,6 +21,7 @@ void sx_train_opts_default(sx_train_opts *o) {
     o->lr_decay_frac = 0.2;
     o->l1_warmup_frac = 0.05;
     o->aux_coef = 1.0 / 32;
+    o->aux_normalize = 1;
     o->jumprelu_eps = 0.001;
     o->jumprelu_init_threshold = 0.001;
     o->batchtopk_ema = 0.99;
@@ -180,7 +181,7 @@ static int run_setup(run *R, sx_err *err) {
     R->aux_k = o->aux_k > 0 ? o->aux_k : (R->d / 2 > 0 ? R->d / 2 : 1);
     R->steps = o->tokens / o->batch;
     R->dead_tokens = o->dead_tokens > 0 ? o->dead_tokens
-                                        : (int64_t)fmin(1e7, fmax((double)o->batch, (double)o->tokens / 20));
+                                        : (int64_t)fmin(1e7, fmax((double)o->batch, (double)o->tokens / 8));
     if (sx_scratch_init(&R->scr, (int)o->batch, R->d, R->m_max, R->k_max > 0 ? R->k_max : 1,
                         is_topk_family(o->arch) ? R->aux_k : 1, R->any_dense,
                         o->arch == SX_SAE_BATCHTOPK || o->arch == SX_SAE_MATRYOSHKA, err))
@@ -311,6 +312,7 @@ static int train_loop(run *R, sx_err *err) {
             c.sparsity_scale = lam_scale;
             c.tokens_before = step * o->batch, c.dead_tokens = R->dead_tokens;
             c.clip = o->grad_clip, c.aux_coef = o->aux_coef, c.aux_k = R->aux_k;
+            c.aux_normalize = o->aux_normalize;
             c.eps = o->jumprelu_eps, c.bt_ema = o->batchtopk_ema;
             int rc = is_topk_family(o->arch)      ? sx_step_sparse(&R->saes[i], &c, err)
                      : o->arch == SX_SAE_GATED ? sx_step_gated(&R->saes[i], &c, err)

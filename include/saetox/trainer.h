@@ -52,8 +52,10 @@ typedef struct sx_train_opts {
     double l1_warmup_frac;   /* default 0.05 */
     double grad_clip;        /* > 0: clip the global gradient norm per SAE */
     double aux_coef;         /* default 1/32 */
+    int aux_normalize;       /* 1 (default): the AuxK term weighted as OpenAI's normalised MSE, i.e.
+                                x sum||x - mean x||^2 / sum||e - mean e||^2 of the batch; 0: raw */
     int aux_k;               /* default d_in / 2 */
-    int64_t dead_tokens;     /* <= 0: min(10M, max(batch, tokens / 20)) */
+    int64_t dead_tokens;     /* <= 0: min(10M, max(batch, tokens / 8)) */
     double jumprelu_eps;     /* default 0.001 */
     double jumprelu_init_threshold; /* default 0.001 */
     double batchtopk_ema;    /* threshold running-mean weight of the past (default 0.99) */
@@ -88,6 +90,10 @@ int sx_train_caches(const sx_train_opts *o, const char *const *paths, int n_path
 /* Evaluate the saved SAEs of o->out_dir on up to 16384 rows of a held-out cache (raw units):
  * one JSON line per SAE {sae, rows, mse, fvu, l0, dead_frac} in OUT/eval.jsonl (atomic). */
 int sx_train_eval(const sx_train_opts *o, const char *eval_cache, sx_err *err);
+/* The same, each line also carrying ce_loss_score[i] and kl_div_score[i] of SAE number i (from
+ * sx_sae_eval_run with the model, as `saetox train --eval-model`; null when not finite). */
+int sx_train_eval_scores(const sx_train_opts *o, const char *eval_cache, const double *ce_loss_score,
+                         const double *kl_div_score, sx_err *err);
 
 /* The folder name of SAE number i (e.g. "topk-16384", "topk-16384-k32"). */
 void sx_train_sae_name(const sx_train_opts *o, int i, char *buf, int n);
