@@ -359,7 +359,7 @@ int sx_step_sparse(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
     const int B = c->B, d = t->d, m = t->m;
     const int bt = t->arch == SX_SAE_BATCHTOPK || t->arch == SX_SAE_MATRYOSHKA;
     if (t->n_groups > s->n_groups || t->groups[t->n_groups - 1] != m)
-        return sx_fail(err, "%s: %d matryoshka groups need sx_scratch_groups and must end at width %d", t->name,
+        return sx_failc(err, SX_EINVAL, "%s: %d matryoshka groups need sx_scratch_groups and must end at width %d", t->name,
                        t->n_groups, m);
     int C = bt ? (4 * t->k < m ? 4 * t->k : m) : (t->k < m ? t->k : m);
     if (C > s->cand_max) C = s->cand_max;

@@ -33,7 +33,7 @@ int sx_train_eval_scores(const sx_train_opts *o, const char *eval_cache, const d
     sx_act_reader_close(r);
     if (got < n) {
         free(x);
-        return sx_fail(err, "%s: could not read %lld rows", eval_cache, (long long)n);
+        return sx_failc(err, SX_EIO, "%s: could not read %lld rows", eval_cache, (long long)n);
     }
     double var = 0;
     for (int i = 0; i < d; i++) {
@@ -53,7 +53,7 @@ int sx_train_eval_scores(const sx_train_opts *o, const char *eval_cache, const d
             break;
         }
         if (sae.d_in != d) {
-            rc = sx_fail(err, "%s: d_in %d but the SAE %s has %d", eval_cache, d, name, sae.d_in);
+            rc = sx_failc(err, SX_EINVAL, "%s: d_in %d but the SAE %s has %d", eval_cache, d, name, sae.d_in);
             sx_sae_free(&sae);
             break;
         }

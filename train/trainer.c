@@ -65,7 +65,7 @@ void sx_train_sae_name(const sx_train_opts *o, int i, char *buf, int n) {
 /* Matryoshka prefixes: strictly increasing, positive, the last equal to every width. */
 static int validate_groups(const sx_train_opts *o, sx_err *err) {
     if (o->arch != SX_SAE_MATRYOSHKA) {
-        if (o->n_groups > 0) return sx_fail(err, "train: --groups applies to matryoshka only");
+        if (o->n_groups > 0) return sx_failc(err, SX_EINVAL, "train: --groups applies to matryoshka only");
         return 0;
     }
     if (o->n_groups <= 0) return sx_failc(err, SX_EINVAL, "train: matryoshka needs --groups W1,..,WIDTH (nested prefix widths)");
@@ -77,13 +77,13 @@ static int validate_groups(const sx_train_opts *o, sx_err *err) {
     }
     for (int w = 0; w < o->n_widths; w++)
         if (o->groups[o->n_groups - 1] != o->widths[w])
-            return sx_fail(err, "train: --groups must end at the width (last group %d, width %d)",
+            return sx_failc(err, SX_EINVAL, "train: --groups must end at the width (last group %d, width %d)",
                            o->groups[o->n_groups - 1], o->widths[w]);
     return 0;
 }
 
 static int validate(const sx_train_opts *o, int d_in, sx_err *err) {
-    if (!o->out_dir) return sx_fail(err, "train: no output folder");
+    if (!o->out_dir) return sx_failc(err, SX_EINVAL, "train: no output folder");
     if (o->n_widths <= 0) return sx_failc(err, SX_EINVAL, "train: no widths given");
     if (o->n_widths > SX_TRAIN_MAX_SAES || sx_train_n_saes(o) > SX_TRAIN_MAX_SAES)
         return sx_failc(err, SX_EINVAL, "train: at most %d SAEs per run", SX_TRAIN_MAX_SAES);
@@ -102,7 +102,7 @@ static int validate(const sx_train_opts *o, int d_in, sx_err *err) {
     for (int i = 0; i < o->n_l1; i++)
         if (!(o->l1s[i] >= 0) || !isfinite(o->l1s[i])) return sx_failc(err, SX_EINVAL, "train: sparsity coefficient %g is not >= 0", o->l1s[i]);
     if (o->batch <= 0 || o->batch > (1 << 20)) return sx_failc(err, SX_EINVAL, "train: batch %lld out of range", (long long)o->batch);
-    if (o->tokens < o->batch) return sx_fail(err, "train: --tokens %lld is less than one batch (%lld)", (long long)o->tokens, (long long)o->batch);
+    if (o->tokens < o->batch) return sx_failc(err, SX_EINVAL, "train: --tokens %lld is less than one batch (%lld)", (long long)o->tokens, (long long)o->batch);
     return validate_groups(o, err);
 }
 
