@@ -76,6 +76,9 @@ static int demo_run(demo_ctx *c, sx_err *err) {
     if (demo_cache(c, src, acts, err)) return -1;
     step_header(c, 3, "training TopK SAEs of two widths in one pass");
     if (demo_train(c, acts, err)) return -1;
+    char eval_dir[4200];
+    path(eval_dir, sizeof eval_dir, c->out, "eval");
+    if (demo_eval(c, eval_dir, err)) return -1;
     step_header(c, 4, "feature splitting between the two widths");
     if (demo_split(c, analysis, err)) return -1;
     step_header(c, 5, "toxicity latents from the contrast sets");

@@ -45,6 +45,9 @@ int demo_samples(demo_ctx *c, sx_err *err);
 int demo_cache(demo_ctx *c, const char *src, const char *acts, sx_err *err);
 /* Step 3: TopK SAEs of both widths on the cache (what `saetox train` does). */
 int demo_train(demo_ctx *c, const char *acts, sx_err *err);
+/* Step 3b: every SAE spliced into the model on held-out text (what `saetox eval-sae` does):
+ * eval_dir/sae_eval.csv, which export turns into width_comparison.csv. */
+int demo_eval(demo_ctx *c, const char *eval_dir, sx_err *err);
 /* Step 4: `analyze split` of the two SAEs into the analysis folder. */
 int demo_split(demo_ctx *c, const char *analysis, sx_err *err);
 /* Step 5: `analyze toxic` of both SAEs on the contrast sets. */

@@ -61,16 +61,27 @@ static void sae_quality(demo_ctx *c, FILE *md) {
         if (!kept) cJSON_Delete(j);
     }
     sx_jsonl_close(r);
-    out2(md, "\nSAEs (TopK, k=16, hook %s):\n\n| SAE | FVU | L0 | dead fraction |\n|---|---|---|---|\n", c->hook);
+    /* the spliced-in scores of step 3b (held-out text), when they are there */
+    sx_csv_table ev;
+    snprintf(p, sizeof p, "%s/eval/sae_eval.csv", c->out);
+    int have_ev = sx_csv_read(p, &ev, NULL) == 0;
+    const char *paths[2] = {c->sae_narrow, c->sae_wide};
+    out2(md, "\nSAEs (TopK, k=16, hook %s; FVU, L0, dead over training, ce_loss_score and kl_div_score spliced in on "
+             "held-out text):\n\n| SAE | FVU | L0 | dead fraction | ce_loss_score | kl_div_score |\n|---|---|---|---|---|---|\n",
+         c->hook);
     for (int i = 0; i < 2; i++) {
         if (!last[i]) continue;
-        double fvu = NAN, l0 = NAN, dead = NAN;
+        double fvu = NAN, l0 = NAN, dead = NAN, ce = NAN, kl = NAN;
         sx_json_num(last[i], "fvu", &fvu, "metrics", NULL);
         sx_json_num(last[i], "l0", &l0, "metrics", NULL);
         sx_json_num(last[i], "dead_frac", &dead, "metrics", NULL);
-        out2(md, "| %s | %.3f | %.1f | %.3f |\n", names[i], fvu, l0, dead);
+        int cs = have_ev ? sx_csv_col(&ev, "sae") : -1;
+        for (int64_t row = 0; cs >= 0 && row < ev.nrows; row++)
+            if (strcmp(sx_csv_cell(&ev, row, cs), paths[i]) == 0) ce = num(&ev, row, "ce_loss_score"), kl = num(&ev, row, "kl_div_score");
+        out2(md, "| %s | %.3f | %.1f | %.3f | %.4f | %.4f |\n", names[i], fvu, l0, dead, ce, kl);
         cJSON_Delete(last[i]);
     }
+    if (have_ev) sx_csv_free(&ev);
 }
 
 /* best_matches.csv cell `col` for (sae, latent), or "" */

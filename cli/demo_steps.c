@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "analysis.h"
+#include "sae.h"
 #include "datasets.h"
 #include "demo.h"
 #include "export.h"
@@ -117,6 +118,47 @@ int demo_train(demo_ctx *c, const char *acts, sx_err *err) {
     if (info.model[0]) o.model_name = info.model;
     const char *paths[1] = {acts};
     return sx_train_caches(&o, paths, 1, err);
+}
+
+int demo_eval(demo_ctx *c, const char *eval_dir, sx_err *err) {
+    /* Held-out text from the training distribution: more samples of the model under another
+     * seed (the training text is the model's samples plus the contrast sets). */
+    char heldout[4200], src[4300], tok_s[32], seed_s[32];
+    snprintf(heldout, sizeof heldout, "%s/data/heldout.txt", c->out);
+    int64_t n_eval = c->sample_tokens / 8;
+    if (n_eval > 8192) n_eval = 8192;
+    if (n_eval < 1024) n_eval = 1024;
+    sx_sample_opts so = {.tokens = n_eval, .new_tokens = c->ctx - 1, .seed = (uint64_t)c->seed + 1000, .batch = 64};
+    if (sx_sample_documents(c->m, c->tok, &so, heldout, NULL, err)) return -1;
+    snprintf(src, sizeof src, "text:%s", heldout);
+    snprintf(tok_s, sizeof tok_s, "%lld", (long long)n_eval);
+    snprintf(seed_s, sizeof seed_s, "%lld", (long long)c->seed + 1000);
+    fprintf(stderr, "      held-out text: %s (samples with seed %s)\n", heldout, seed_s);
+    demo_show_cmd("eval-sae", "--model", c->model_dir, "--sae", c->sae_narrow, "--sae", c->sae_wide, "--data", src,
+                  "--context-size", c->ctx_s, "--tokens", tok_s, "--prepend-bos", "--out", eval_dir, "--threads",
+                  c->threads, NULL);
+    sx_sae saes[2];
+    memset(saes, 0, sizeof saes);
+    const char *names[2] = {c->sae_narrow, c->sae_wide};
+    int n = 0, rc = -1;
+    for (; n < 2; n++)
+        if (sx_sae_load(names[n], &saes[n], err)) goto done;
+    const sx_sae *sp[2] = {&saes[0], &saes[1]};
+    sx_sae_eval_opts o = {.saes = (const struct sx_sae *const *)sp, .names = names, .n_saes = 2,
+                          .model_name = c->model_dir, .data = src, .tokens = n_eval, .batch = 8, .progress = 1,
+                          .src = {.max_entry_bytes = (uint64_t)2048 << 20},
+                          .pack = {.context_size = c->ctx, .prepend_bos = 1, .bos_id = -1, .separator_id = -2}};
+    sx_sae_eval_row rows[2];
+    sx_sae_eval_info info;
+    if (sx_sae_eval_run(c->m, c->tok, &o, rows, &info, err) || sx_sae_eval_write(eval_dir, rows, 2, err)) goto done;
+    for (int i = 0; i < 2; i++)
+        printf("%s: ce_loss_score %.4f, kl_div_score %.4f, fvu %.4f, l0 %.1f, dead %.3f (%lld held-out tokens)\n",
+               rows[i].sae, rows[i].ce_loss_score, rows[i].kl_div_score, rows[i].fvu, rows[i].l0, rows[i].dead_frac,
+               (long long)info.n_tokens);
+    rc = 0;
+done:
+    for (int i = 0; i < n; i++) sx_sae_free(&saes[i]);
+    return rc;
 }
 
 int demo_split(demo_ctx *c, const char *analysis, sx_err *err) {
