@@ -8,22 +8,6 @@
 
 #include "sae.h"
 
-void sx_sae_label(const char *path, char *out, size_t outsz) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path ? path : "");
-    size_t n = strlen(buf);
-    while (n > 1 && buf[n - 1] == '/') buf[--n] = 0;
-    char *base = strrchr(buf, '/');
-    base = base ? base + 1 : buf;
-    /* a weights file names its folder */
-    if ((!strcmp(base, "sae_weights.safetensors") || !strcmp(base, "params.npz") ||
-         !strcmp(base, "cfg.json")) && base != buf) {
-        base[-1] = 0;
-        char *b2 = strrchr(buf, '/');
-        base = b2 ? b2 + 1 : buf;
-    }
-    snprintf(out, outsz, "%s", *base ? base : "sae");
-}
 
 static int write_best(const char *path, const sx_split_result *r, const char *la,
                       const char *lb, sx_err *err) {

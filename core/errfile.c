@@ -182,3 +182,20 @@ const char *sx_shared_dir(void) {
     const char *dir = (env && *env) ? env : SAETOX_DEFAULT_SHARED;
     return sx_is_dir(dir) ? dir : NULL;
 }
+
+void sx_sae_label(const char *path, char *out, size_t outsz) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path ? path : "");
+    size_t n = strlen(buf);
+    while (n > 1 && buf[n - 1] == '/') buf[--n] = 0;
+    char *base = strrchr(buf, '/');
+    base = base ? base + 1 : buf;
+    /* a weights file names its folder */
+    if ((!strcmp(base, "sae_weights.safetensors") || !strcmp(base, "params.npz") ||
+         !strcmp(base, "cfg.json")) && base != buf) {
+        base[-1] = 0;
+        char *b2 = strrchr(buf, '/');
+        base = b2 ? b2 + 1 : buf;
+    }
+    snprintf(out, outsz, "%s", *base ? base : "sae");
+}

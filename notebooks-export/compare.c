@@ -25,23 +25,6 @@ typedef struct cmp_row {
     double steer_emt, steer_ppl, base_emt, base_ppl;
 } cmp_row;
 
-/* The label analyze gives an SAE path: its folder name (the same rule as sx_sae_label). */
-static void label_of(const char *path, char *out, size_t outsz) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    size_t n = strlen(buf);
-    while (n > 1 && buf[n - 1] == '/') buf[--n] = 0;
-    char *base = strrchr(buf, '/');
-    base = base ? base + 1 : buf;
-    if ((!strcmp(base, "sae_weights.safetensors") || !strcmp(base, "params.npz") ||
-         !strcmp(base, "cfg.json")) && base != buf) {
-        base[-1] = 0;
-        char *b2 = strrchr(buf, '/');
-        base = b2 ? b2 + 1 : buf;
-    }
-    snprintf(out, outsz, "%s", *base ? base : "sae");
-}
-
 static int find_row(const cmp_row *rows, int n, const char *label) {
     for (int i = 0; i < n; i++)
         if (strcmp(rows[i].label, label) == 0) return i;
@@ -126,7 +109,7 @@ static int load_eval(const sx_compare_in *in, cmp_row **out, int *nout, sx_err *
             sx_failc(err, SX_ECORRUPT, "%s:%lld: empty sae", t->path, (long long)t->line[i]);
             goto fail;
         }
-        label_of(r->path, r->label, sizeof r->label);
+        sx_sae_label(r->path, r->label, sizeof r->label);
         if (find_row(rows, i, r->label) >= 0) {
             sx_failc(err, SX_EINVAL, "%s:%lld: SAE '%s' appears twice", t->path,
                      (long long)t->line[i], r->label);

@@ -195,13 +195,7 @@ int sx_step_dense(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
         memcpy(c->grad_out, t->g, (size_t)t->np * sizeof(float));
         return 0;
     }
-    float gscale = 1.0f;
-    if (c->clip > 0) {
-        double nn = 0;
-        for (int64_t i = 0; i < t->np; i++) nn += (double)t->g[i] * t->g[i];
-        nn = sqrt(nn);
-        if (nn > c->clip) gscale = (float)(c->clip / nn);
-    }
+    float gscale = sx_grad_clip_scale(t->g, t->np, c->clip);
     sx_adam ad;
     sx_adam_prepare(&ad, c->lr, c->adam_t);
     const int64_t CH = 1 << 16;

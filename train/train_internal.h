@@ -125,6 +125,9 @@ typedef struct sx_adam {
     float lr_t, eps_t, b1, b2; /* bias corrections folded into lr_t and eps_t */
 } sx_adam;
 void sx_adam_prepare(sx_adam *a, double lr, int t);
+/* Global-norm clipping of a dense gradient: clip / ||g|| when that is below 1, else 1 (and 1
+ * when clip <= 0).  Float64 sum, serial: the result does not depend on the thread count. */
+float sx_grad_clip_scale(const float *g, int64_t n, double clip);
 void sx_adam_update(float *p, float *m, float *v, const float *g, int64_t n, float gscale,
                     const sx_adam *a);
 

@@ -208,3 +208,11 @@ double sx_lr_at(int64_t step, int64_t steps, double base, double warm_frac, doub
     }
     return base * (f > 0 ? f : 0);
 }
+
+float sx_grad_clip_scale(const float *g, int64_t n, double clip) {
+    if (clip <= 0) return 1.0f;
+    double nn = 0;
+    for (int64_t i = 0; i < n; i++) nn += (double)g[i] * g[i];
+    nn = sqrt(nn);
+    return nn > clip ? (float)(clip / nn) : 1.0f;
+}

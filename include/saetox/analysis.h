@@ -171,9 +171,6 @@ double sx_hist_bin_mid(int bin);
 #define SX_HIST_BINS 512
 
 /* ---------- drivers (need SAE files, caches, models) ---------- */
-/* Label of an SAE path for CSV `sae` columns: the folder's basename (a path to
- * sae_weights.safetensors or params.npz gives its parent folder's name). */
-void sx_sae_label(const char *path, char *out, size_t outsz);
 
 typedef struct sx_split_run_opts {
     const char *sae_a, *sae_b;       /* paths */

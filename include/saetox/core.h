@@ -66,6 +66,9 @@ int sx_is_dir(const char *path);
 int sx_mkdir_p(const char *path, sx_err *err);
 /* Join a directory and a file name into out (size outsz). Returns -1 if it does not fit. */
 int sx_path_join(char *out, size_t outsz, const char *dir, const char *name);
+/* The name an SAE path goes by in tables (analyze, compare, export): its folder's name, also
+ * when the path is the folder's sae_weights.safetensors, params.npz or cfg.json. */
+void sx_sae_label(const char *path, char *out, size_t outsz);
 
 /* Atomic output: write to "<path>.tmp.<pid>", then fsync + rename on commit.
  * A crash or abort never leaves a half-written file under the final name. */
