@@ -65,3 +65,19 @@ def write_saelens(folder, arch, W_enc, b_enc, W_dec, b_dec, hook, k=None, thresh
     write(os.path.join(folder, 'sae_weights.safetensors'), t)
     with open(os.path.join(folder, 'cfg.json'), 'w') as f:
         json.dump(cfg, f)
+
+
+# Checks shared by the numpy pin scripts: check() prints and counts, finish() exits 1 on any FAIL.
+fails = 0
+
+
+def check(ok, what):
+    global fails
+    print(('ok: ' if ok else 'FAIL: ') + what)
+    fails += not ok
+
+
+def finish():
+    import sys
+    print('FAILED' if fails else 'all ok')
+    sys.exit(1 if fails else 0)

@@ -28,11 +28,7 @@ sys.path.insert(0, src + '/tests')
 import st_np
 
 MODEL = src + '/models/embedded'
-fails = 0
-def check(ok, what):
-    global fails
-    print(('ok: ' if ok else 'FAIL: ') + what)
-    fails += not ok
+from st_np import check, finish
 
 def out(*args):
     return subprocess.run([bin_] + list(args), check=True, capture_output=True, text=True).stdout
@@ -186,6 +182,5 @@ for j in LAT:
     want, alt = v[int(np.floor(0.99 * (len(v) - 1) + 0.5))], v[int(np.floor(0.99 * (len(v) - 1)))]
     check(len(v) >= 3 and abs(alt - want) > 0.01 * want, 'fixture: latent %d fires %d times, neighbouring ranks differ' % (j, len(v)))
     near(got.get(j, float('nan')), want, 1e-3, 'scale A_%d (0.99 quantile of %d positive activations)' % (j, len(v)))
-print('FAILED' if fails else 'all ok')
-sys.exit(1 if fails else 0)
+finish()
 PYEOF

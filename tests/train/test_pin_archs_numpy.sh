@@ -23,11 +23,7 @@ bin_, T, src = sys.argv[1:4]
 sys.path.insert(0, src + '/tests')
 import st_np
 
-fails = 0
-def check(ok, what):
-    global fails
-    print(('ok: ' if ok else 'FAIL: ') + what)
-    fails += not ok
+from st_np import check, finish
 
 def folder(path, cfg, tensors):
     os.makedirs(path, exist_ok=True)
@@ -113,6 +109,5 @@ for name, widths, word in (('mat_dec', [40, 8, 96], 'increasing'), ('mat_big', [
     check(r.returncode != 0 and word in r.stderr and len(r.stderr.strip().splitlines()) == 1
           and not os.path.exists(T + '/' + name + '/out.safetensors'),
           'matryoshka widths %s refused: %s' % (widths, r.stderr.strip()))
-print('%s' % ('FAILED' if fails else 'all ok'))
-sys.exit(1 if fails else 0)
+finish()
 PYEOF

@@ -17,11 +17,7 @@ bin_, T, src = sys.argv[1:4]
 sys.path.insert(0, src + '/tests')
 import st_np
 
-fails = 0
-def check(ok, what):
-    global fails
-    print(('ok: ' if ok else 'FAIL: ') + what)
-    fails += not ok
+from st_np import check, finish
 
 d, m, k, n = 24, 96, 7, 40
 rng = np.random.default_rng(20261201)
@@ -86,6 +82,5 @@ if o is not None:
     check(np.array_equal(o['feature_acts'] > 0, bacts > 0), 'batchtopk: active set = pre > threshold')
     check(np.abs(o['feature_acts'] - bacts).max() <= 1e-4, 'batchtopk: feature_acts within 1e-4')
     check(np.abs(o['reconstruction'] - brec).max() <= 1e-4, 'batchtopk: reconstruction within 1e-4')
-print('%s' % ('FAILED' if fails else 'all ok'))
-sys.exit(1 if fails else 0)
+finish()
 PYEOF
