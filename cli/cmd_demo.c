@@ -76,13 +76,15 @@ static int demo_run(demo_ctx *c, sx_err *err) {
     if (demo_cache(c, src, acts, err)) return -1;
     step_header(c, 3, "training TopK SAEs of two widths in one pass");
     if (demo_train(c, acts, err)) return -1;
+    fprintf(stderr, "      and a Matryoshka BatchTopK SAE whose groups are those two widths\n");
+    if (demo_train_matryoshka(c, acts, err)) return -1;
     char eval_dir[4200];
     path(eval_dir, sizeof eval_dir, c->out, "eval");
     if (demo_eval(c, eval_dir, err)) return -1;
     step_header(c, 4, "feature splitting between the two widths");
     if (demo_split(c, analysis, err)) return -1;
     step_header(c, 5, "toxicity latents from the contrast sets");
-    if (demo_toxic(c, analysis, err)) return -1;
+    if (demo_toxic(c, analysis, err) || demo_toxic_matryoshka(c, err)) return -1;
     step_header(c, 6, "latent statistics and top contexts");
     if (demo_stats(c, acts, analysis, err)) return -1;
     step_header(c, 7, "steering sweep on the narrow SAE (tiers x strengths + baselines + benchmark)");

@@ -129,8 +129,8 @@ int cmd_train(int argc, char **argv) {
                *nan = "stop", *eval = NULL, *groups = NULL;
     int64_t batch = 4096, tokens = 0, seed = 0, threads = 0, ck_every = 0, log_every = 50,
             dead = 0, aux_k = 0, stop_after = 0;
-    double lr = 0, clip = 0, jr_eps = 0.001, jr_thr = 0.001, aux_coef = NAN;
-    int resume = 0, normalize = 0, no_normalize = 0, quiet = 0;
+    double lr = 0, clip = 0, jr_eps = 0.001, jr_thr = 0.001, aux_coef = NAN, lr_decay = NAN;
+    int resume = 0, normalize = 0, no_normalize = 0, quiet = 0, dense_adam = 0;
     eval_model em = {.context_size = 0, .tokens = 16384, .batch = 4};
     cli_opt opts[] = {
         {"cache", CLI_STR, &cache, "F.h5[,G.h5..]", "activation caches (HDF5 with /activations [N,d_in])", 1, 0},
@@ -144,6 +144,8 @@ int cmd_train(int argc, char **argv) {
         {"seed", CLI_INT, &seed, "S", "seed (initialisation and data order; default 0)", 0, 0},
         {"out", CLI_STR, &out, "DIR", "output folder: DIR/<arch>-<width>/, DIR/metrics.jsonl, DIR/checkpoint/", 1, 0},
         {"lr", CLI_DBL, &lr, "LR", "learning rate (default 2e-4*sqrt(16384/width), clamped to [5e-5,4e-3])", 0, 0},
+        {"lr-decay", CLI_DBL, &lr_decay, "F", "linear LR decay to 0 over the last fraction F of the steps (default 0.2; 0 = constant after warm-up)", 0, 0},
+        {"dense-adam", CLI_FLAG, &dense_adam, NULL, "topk/batchtopk/matryoshka: Adam-update every latent every step (default: lazy, only latents with a gradient)", 0, 0},
         {"threads", CLI_INT, &threads, "N", "threads (default: all; results are exact for a fixed count)", 0, 0},
         {"checkpoint-every", CLI_INT, &ck_every, "STEPS", "write DIR/checkpoint/ every STEPS steps", 0, 0},
         {"resume", CLI_FLAG, &resume, NULL, "continue from DIR/checkpoint/ (same options)", 0, 0},
@@ -222,6 +224,11 @@ int cmd_train(int argc, char **argv) {
         if (!(aux_coef >= 0) || !isfinite(aux_coef)) return usage_err("--aux-coef must be a number >= 0");
         o.aux_coef = aux_coef;
     }
+    if (!isnan(lr_decay)) {
+        if (!(lr_decay >= 0 && lr_decay <= 1)) return usage_err("--lr-decay must be a fraction in [0, 1]");
+        o.lr_decay_frac = lr_decay;
+    }
+    o.dense_adam = dense_adam;
     o.dead_tokens = dead, o.aux_k = (int)aux_k, o.stop_after_steps = stop_after;
     o.out_dir = out, o.progress = !quiet;
     if (!em.dir != !em.data) return usage_err("--eval-model and --eval-data go together");

@@ -4,6 +4,7 @@
 #define SAETOX_DEMO_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "cli.h"
 #include "core.h"
@@ -11,6 +12,10 @@
 #include "tokenizer.h"
 
 #define DEMO_SPLIT_THRESHOLD "0.5" /* decoder cosine of a child to its parent (analyze split) */
+/* One LR for every SAE of the demo (train/README.md "Wide vs narrow"): the demo gives a
+ * 4096-wide SAE ~390 training tokens per latent, where the default 2e-4*sqrt(16384/width)
+ * (fitted on long runs) leaves it undertrained next to the narrow one. */
+#define DEMO_SAE_LR 1e-3
 
 typedef struct demo_ctx {
     const char *out;
@@ -31,6 +36,11 @@ typedef struct demo_ctx {
     int top_narrow;    /* the narrow toxic latent whose splitting is compared */
     int family_wide_n; /* its children in the wide SAE (0: none; then the family is the wide top latent) */
     char narrow_latents[256], wide_single[32], wide_family[2048], children_desc[1024];
+    /* the Matryoshka SAE (demo_matryoshka.c) */
+    char mat_dir[4200], name_mat[64], sae_mat[4300];
+    double mat_fvu, mat_fvu0, mat_dead, mat_auroc, mat_d, mat_narrow_cos;
+    int mat_top, mat_group, mat_in_later, mat_narrow, mat_wide_n; /* mat_top < 0: not run */
+    char mat_family[1024], mat_wide[1024];
 } demo_ctx;
 
 /* Print "  $ saetox ARGS..." (the command that does the same as the next step; NULL-ended). */
@@ -45,6 +55,15 @@ int demo_samples(demo_ctx *c, sx_err *err);
 int demo_cache(demo_ctx *c, const char *src, const char *acts, sx_err *err);
 /* Step 3: TopK SAEs of both widths on the cache (what `saetox train` does). */
 int demo_train(demo_ctx *c, const char *acts, sx_err *err);
+/* Step 3, second pass: a Matryoshka BatchTopK SAE, groups (narrow, wide) = the TopK pair's
+ * widths, into OUT/matryoshka (what `saetox train --arch matryoshka` does). */
+void demo_matryoshka_paths(demo_ctx *c);
+int demo_train_matryoshka(demo_ctx *c, const char *acts, sx_err *err);
+/* Step 5b: its top toxic latent (OUT/analysis-matryoshka) and that latent's family by
+ * decoder cosine inside it and in the TopK pair. */
+int demo_toxic_matryoshka(demo_ctx *c, sx_err *err);
+/* The summary's paragraph on it (nothing when it did not run). */
+void demo_matryoshka_summary(const demo_ctx *c, FILE *f);
 /* Step 3b: every SAE spliced into the model on held-out text (what `saetox eval-sae` does):
  * eval_dir/sae_eval.csv, which export turns into width_comparison.csv. */
 int demo_eval(demo_ctx *c, const char *eval_dir, sx_err *err);

@@ -65,21 +65,31 @@ static void sae_quality(demo_ctx *c, FILE *md) {
     sx_csv_table ev;
     snprintf(p, sizeof p, "%s/eval/sae_eval.csv", c->out);
     int have_ev = sx_csv_read(p, &ev, NULL) == 0;
-    const char *paths[2] = {c->sae_narrow, c->sae_wide};
-    out2(md, "\nSAEs (TopK, k=16, hook %s; FVU, L0, dead over training, ce_loss_score and kl_div_score spliced in on "
-             "held-out text):\n\n| SAE | FVU | L0 | dead fraction | ce_loss_score | kl_div_score |\n|---|---|---|---|---|---|\n",
-         c->hook);
-    for (int i = 0; i < 2; i++) {
-        if (!last[i]) continue;
-        double fvu = NAN, l0 = NAN, dead = NAN, ce = NAN, kl = NAN;
-        sx_json_num(last[i], "fvu", &fvu, "metrics", NULL);
-        sx_json_num(last[i], "l0", &l0, "metrics", NULL);
-        sx_json_num(last[i], "dead_frac", &dead, "metrics", NULL);
+    const char *paths[3] = {c->sae_narrow, c->sae_wide, c->sae_mat};
+    out2(md, "\nSAEs (k=16, hook %s, one LR %g; FVU, L0, dead over training; held-out FVU, ce_loss_score and "
+             "kl_div_score spliced in on held-out text):\n\n| SAE | FVU | L0 | dead fraction | held-out FVU | "
+             "ce_loss_score | kl_div_score |\n|---|---|---|---|---|---|---|\n",
+         c->hook, DEMO_SAE_LR);
+    for (int i = 0; i < 3; i++) {
+        double fvu = NAN, l0 = NAN, dead = NAN, ce = NAN, kl = NAN, hf = NAN;
+        if (i < 2) {
+            if (!last[i]) continue;
+            sx_json_num(last[i], "fvu", &fvu, "metrics", NULL);
+            sx_json_num(last[i], "l0", &l0, "metrics", NULL);
+            sx_json_num(last[i], "dead_frac", &dead, "metrics", NULL);
+            cJSON_Delete(last[i]);
+        } else {
+            if (c->mat_top < 0) continue;
+            fvu = c->mat_fvu, dead = c->mat_dead; /* BatchTopK: L0 varies per row; the held-out mean below */
+        }
         int cs = have_ev ? sx_csv_col(&ev, "sae") : -1;
         for (int64_t row = 0; cs >= 0 && row < ev.nrows; row++)
-            if (strcmp(sx_csv_cell(&ev, row, cs), paths[i]) == 0) ce = num(&ev, row, "ce_loss_score"), kl = num(&ev, row, "kl_div_score");
-        out2(md, "| %s | %.3f | %.1f | %.3f | %.4f | %.4f |\n", names[i], fvu, l0, dead, ce, kl);
-        cJSON_Delete(last[i]);
+            if (strcmp(sx_csv_cell(&ev, row, cs), paths[i]) == 0) {
+                ce = num(&ev, row, "ce_loss_score"), kl = num(&ev, row, "kl_div_score"), hf = num(&ev, row, "fvu");
+                if (i == 2) l0 = num(&ev, row, "l0");
+            }
+        out2(md, "| %s | %.3f | %.1f | %.3f | %.3f | %.4f | %.4f |\n", i < 2 ? names[i] : c->name_mat, fvu, l0, dead,
+             hf, ce, kl);
     }
     if (have_ev) sx_csv_free(&ev);
 }
@@ -171,6 +181,8 @@ int demo_summary(demo_ctx *c, const char *analysis, const char *report, sx_err *
          c->model_dir, (long long)c->seed, sx_now() - c->t0);
     sae_quality(c, md);
     top_latents(c, analysis, md);
+    demo_matryoshka_summary(c, stdout);
+    if (md) demo_matryoshka_summary(c, md);
     int base = find_row(rows, n, "none");
     out2(md, "\nSteering sweep (%lld continuations per prompt, 20 new tokens, nucleus 0.9; EMT = expected maximum "
              "toxicity with bootstrap 95%% CI; PPL under the unsteered model; benchmark accuracy, length-normalised):\n\n"

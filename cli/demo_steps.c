@@ -46,6 +46,8 @@ int demo_load_model(demo_ctx *c, sx_err *err) {
     snprintf(c->name_wide, sizeof c->name_wide, "topk-%d", w2);
     snprintf(c->sae_narrow, sizeof c->sae_narrow, "%s/%s", c->out, c->name_narrow);
     snprintf(c->sae_wide, sizeof c->sae_wide, "%s/%s", c->out, c->name_wide);
+    demo_matryoshka_paths(c);
+    c->mat_top = -1;
     return 0;
 }
 
@@ -102,15 +104,17 @@ int demo_train(demo_ctx *c, const char *acts, sx_err *err) {
     char seed_s[32], tokens_s[32];
     snprintf(seed_s, sizeof seed_s, "%lld", (long long)c->seed);
     snprintf(tokens_s, sizeof tokens_s, "%lld", (long long)(c->sample_tokens * c->epochs));
+    char lr_s[32];
+    snprintf(lr_s, sizeof lr_s, "%g", DEMO_SAE_LR);
     demo_show_cmd("train", "--cache", acts, "--arch", "topk", "--widths", c->widths_s, "--k", "16", "--batch", "1024",
-                  "--tokens", tokens_s, "--seed", seed_s, "--out", c->out, "--log-every", "20", "--threads",
+                  "--tokens", tokens_s, "--lr", lr_s, "--seed", seed_s, "--out", c->out, "--log-every", "20", "--threads",
                   c->threads, NULL);
     sx_train_opts o;
     sx_train_opts_default(&o);
     o.arch = SX_SAE_TOPK;
     o.n_widths = 2, o.widths[0] = 8 * c->d_model, o.widths[1] = 32 * c->d_model;
     o.n_k = 1, o.ks[0] = 16;
-    o.batch = 1024, o.tokens = c->sample_tokens * c->epochs, o.seed = (uint64_t)c->seed;
+    o.batch = 1024, o.tokens = c->sample_tokens * c->epochs, o.seed = (uint64_t)c->seed, o.lr = DEMO_SAE_LR;
     o.log_every = 20, o.out_dir = c->out, o.progress = 1;
     sx_cache_info info;
     if (sx_cache_info_read(acts, &info, err)) return -1;
@@ -134,24 +138,25 @@ int demo_eval(demo_ctx *c, const char *eval_dir, sx_err *err) {
     snprintf(tok_s, sizeof tok_s, "%lld", (long long)n_eval);
     snprintf(seed_s, sizeof seed_s, "%lld", (long long)c->seed + 1000);
     fprintf(stderr, "      held-out text: %s (samples with seed %s)\n", heldout, seed_s);
-    demo_show_cmd("eval-sae", "--model", c->model_dir, "--sae", c->sae_narrow, "--sae", c->sae_wide, "--data", src,
+    demo_show_cmd("eval-sae", "--model", c->model_dir, "--sae", c->sae_narrow, "--sae", c->sae_wide, "--sae", c->sae_mat, "--data", src,
                   "--context-size", c->ctx_s, "--tokens", tok_s, "--prepend-bos", "--out", eval_dir, "--threads",
                   c->threads, NULL);
-    sx_sae saes[2];
+    sx_sae saes[3];
     memset(saes, 0, sizeof saes);
-    const char *names[2] = {c->sae_narrow, c->sae_wide};
+    const char *names[3] = {c->sae_narrow, c->sae_wide, c->sae_mat};
+    const int ns = 3;
     int n = 0, rc = -1;
-    for (; n < 2; n++)
+    for (; n < ns; n++)
         if (sx_sae_load(names[n], &saes[n], err)) goto done;
-    const sx_sae *sp[2] = {&saes[0], &saes[1]};
-    sx_sae_eval_opts o = {.saes = (const struct sx_sae *const *)sp, .names = names, .n_saes = 2,
+    const sx_sae *sp[3] = {&saes[0], &saes[1], &saes[2]};
+    sx_sae_eval_opts o = {.saes = (const struct sx_sae *const *)sp, .names = names, .n_saes = ns,
                           .model_name = c->model_dir, .data = src, .tokens = n_eval, .batch = 8, .progress = 1,
                           .src = {.max_entry_bytes = (uint64_t)2048 << 20},
                           .pack = {.context_size = c->ctx, .prepend_bos = 1, .bos_id = -1, .separator_id = -2}};
-    sx_sae_eval_row rows[2];
+    sx_sae_eval_row rows[3];
     sx_sae_eval_info info;
-    if (sx_sae_eval_run(c->m, c->tok, &o, rows, &info, err) || sx_sae_eval_write(eval_dir, rows, 2, err)) goto done;
-    for (int i = 0; i < 2; i++)
+    if (sx_sae_eval_run(c->m, c->tok, &o, rows, &info, err) || sx_sae_eval_write(eval_dir, rows, ns, err)) goto done;
+    for (int i = 0; i < ns; i++)
         printf("%s: ce_loss_score %.4f, kl_div_score %.4f, fvu %.4f, l0 %.1f, dead %.3f (%lld held-out tokens)\n",
                rows[i].sae, rows[i].ce_loss_score, rows[i].kl_div_score, rows[i].fvu, rows[i].l0, rows[i].dead_frac,
                (long long)info.n_tokens);

@@ -77,6 +77,7 @@ typedef struct sx_step_ctx {
     double clip, aux_coef, eps, bt_ema;
     int aux_k;
     int aux_normalize;    /* 1: AuxK as OpenAI's normalised MSE (the trainer; see rows_backward) */
+    int lazy_adam;        /* sparse archs: skip the Adam update of latents without a gradient */
     int want_grad;        /* 1: write the gradient to grad_out instead of updating */
     float *grad_out;      /* [np] */
     sx_scratch *s;

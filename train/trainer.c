@@ -312,7 +312,7 @@ static int train_loop(run *R, sx_err *err) {
             c.sparsity_scale = lam_scale;
             c.tokens_before = step * o->batch, c.dead_tokens = R->dead_tokens;
             c.clip = o->grad_clip, c.aux_coef = o->aux_coef, c.aux_k = R->aux_k;
-            c.aux_normalize = o->aux_normalize;
+            c.aux_normalize = o->aux_normalize, c.lazy_adam = !o->dense_adam;
             c.eps = o->jumprelu_eps, c.bt_ema = o->batchtopk_ema;
             int rc = is_topk_family(o->arch)      ? sx_step_sparse(&R->saes[i], &c, err)
                      : o->arch == SX_SAE_GATED ? sx_step_gated(&R->saes[i], &c, err)

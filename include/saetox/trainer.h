@@ -55,6 +55,12 @@ typedef struct sx_train_opts {
     int aux_normalize;       /* 1 (default): the AuxK term weighted as OpenAI's normalised MSE, i.e.
                                 x sum||x - mean x||^2 / sum||e - mean e||^2 of the batch; 0: raw */
     int aux_k;               /* default d_in / 2 */
+    int dense_adam;          /* topk / batchtopk / matryoshka: 0 (default) = lazy Adam: a latent's
+                                encoder row, decoder row, bias and their moments change only on
+                                steps where it got a gradient (it fired or took part in AuxK);
+                                1 = every parameter every step, as torch.optim.Adam.  Lazy keeps
+                                the momentum of a latent that stopped firing from pushing it
+                                further down (train/README.md "Wide vs narrow") */
     int64_t dead_tokens;     /* <= 0: min(10M, max(batch, tokens / 8)) */
     double jumprelu_eps;     /* default 0.001 */
     double jumprelu_init_threshold; /* default 0.001 */
