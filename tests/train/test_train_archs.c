@@ -6,12 +6,14 @@
  *    Measured: 100% recovered, FVU 0.067, L0 3.04 (3 atoms per row).
  * 2. matryoshka, groups 64,256, k 4: the first prefix alone (latents >= 64 zeroed after
  *    inference) reconstructs held-out rows nearly as well as a standalone BatchTopK SAE of
- *    width 64 and k 4 trained on the same rows: FVU(prefix) <= 1.35 FVU(batchtopk-64) + 0.01,
+ *    width 64 and k 4 trained on the same rows: FVU(prefix) <= 1.25 FVU(batchtopk-64) + 0.01,
  *    and recovers as many atoms (within 5 points); the whole SAE has FVU below the prefix's;
  *    cfg.json carries architecture matryoshka_batchtopk and matryoshka_widths [64, 256].
- *    Measured: prefix FVU 0.114 (L0 3.66, 87.5% of the atoms), standalone 0.087 (L0 4.01,
- *    84.4%), whole 0.065.  The gap is mostly budget: at inference the outer latents take ~0.34
- *    of each row's ~4 active latents (one threshold for the whole SAE). */
+ *    Measured with lazy Adam (the default since issue 16): prefix FVU 0.1065 (L0 3.75, 90.6% of
+ *    the atoms), standalone 0.0926 (L0 4.01, 81.2%), whole 0.0672: the prefix at 1.15x.  With
+ *    dense Adam (and normalised AuxK) it was 0.114 vs 0.074, 1.54x.  What is left is mostly
+ *    budget: at inference the outer latents take ~0.26 of each row's ~4 active latents (one
+ *    threshold for the whole SAE). */
 #include "planted.h"
 #include "sx_json.h"
 #include "sae_internal.h"
@@ -123,11 +125,6 @@ static void test_matryoshka(const char *tmp) {
     sx_train_opts_default(&o);
     o.arch = SX_SAE_BATCHTOPK;
     o.n_widths = 1, o.widths[0] = 64, o.n_k = 1, o.ks[0] = 4;
-    /* The bound below was set against a standalone trained with the raw AuxK term.  The
-     * normalised AuxK (the default since issue 16 item 3) improves that standalone (held-out
-     * FVU 0.087 -> 0.074) and leaves the Matryoshka prefix as it was (0.114), which then misses
-     * 1.35x: a known gap, printed below, not hidden; the check keeps the raw-AuxK reference. */
-    o.aux_normalize = 0;
     snprintf(out, sizeof out, "%s/batchtopk", tmp);
     if (train_one(&o, out, TOKENS, &bt)) {
         sx_sae_free(&mat);
@@ -141,19 +138,8 @@ static void test_matryoshka(const char *tmp) {
     printf("batchtopk-64 alone: FVU %.4f (L0 %.2f, recovers %.1f%%)\n", fb, l0b, 100 * rb);
     CHECK(mat.arch == SX_SAE_MATRYOSHKA && mat.n_groups == 2 && mat.groups[0] == 64 && mat.groups[1] == 256,
           "loads back as matryoshka with groups 64,256 (%d groups)", mat.n_groups);
-    CHECK(fp <= 1.35 * fb + 0.01, "first prefix FVU %.4f vs standalone batchtopk-64 %.4f", fp, fb);
+    CHECK(fp <= 1.25 * fb + 0.01, "first prefix FVU %.4f vs standalone batchtopk-64 %.4f", fp, fb);
     CHECK(rp >= rb - 0.05, "first prefix recovered %.1f%%, the standalone %.1f%%", 100 * rp, 100 * rb);
-    sx_train_opts_default(&o);
-    o.arch = SX_SAE_BATCHTOPK;
-    o.n_widths = 1, o.widths[0] = 64, o.n_k = 1, o.ks[0] = 4;
-    snprintf(out, sizeof out, "%s/batchtopk_norm", tmp);
-    sx_sae btn;
-    if (train_one(&o, out, TOKENS, &btn) == 0) {
-        double l0n, fn = heldout_fvu(&btn, 64, &l0n);
-        printf("batchtopk-64 alone, normalised AuxK (default): FVU %.4f%s\n", fn,
-               fp <= 1.35 * fn + 0.01 ? "" : " -- KNOWN GAP: the first prefix misses 1.35x of it");
-        sx_sae_free(&btn);
-    }
     CHECK(ff <= fp, "whole SAE FVU %.4f above its prefix's %.4f", ff, fp);
     char cfgp[4300];
     snprintf(cfgp, sizeof cfgp, "%s/matryoshka/matryoshka-256/cfg.json", tmp);
