@@ -131,6 +131,7 @@ int cmd_train(int argc, char **argv) {
             dead = 0, aux_k = 0, stop_after = 0;
     double lr = 0, clip = 0, jr_eps = 0.001, jr_thr = 0.001, aux_coef = NAN, lr_decay = NAN;
     int resume = 0, normalize = 0, no_normalize = 0, quiet = 0, dense_adam = 0;
+    const char *bdec = "mean";
     eval_model em = {.context_size = 0, .tokens = 16384, .batch = 4};
     cli_opt opts[] = {
         {"cache", CLI_STR, &cache, "F.h5[,G.h5..]", "activation caches (HDF5 with /activations [N,d_in])", 1, 0},
@@ -145,6 +146,7 @@ int cmd_train(int argc, char **argv) {
         {"out", CLI_STR, &out, "DIR", "output folder: DIR/<arch>-<width>/, DIR/metrics.jsonl, DIR/checkpoint/", 1, 0},
         {"lr", CLI_DBL, &lr, "LR", "learning rate (default 2e-4*sqrt(16384/width), clamped to [5e-5,4e-3])", 0, 0},
         {"lr-decay", CLI_DBL, &lr_decay, "F", "linear LR decay to 0 over the last fraction F of the steps (default 0.2; 0 = constant after warm-up)", 0, 0},
+        {"b-dec-init", CLI_STR, &bdec, "mean|median", "b_dec starts at the first batch's mean (default) or geometric median", 0, 0},
         {"dense-adam", CLI_FLAG, &dense_adam, NULL, "topk/batchtopk/matryoshka: Adam-update every latent every step (default: lazy, only latents with a gradient)", 0, 0},
         {"threads", CLI_INT, &threads, "N", "threads (default: all; results are exact for a fixed count)", 0, 0},
         {"checkpoint-every", CLI_INT, &ck_every, "STEPS", "write DIR/checkpoint/ every STEPS steps", 0, 0},
@@ -229,6 +231,9 @@ int cmd_train(int argc, char **argv) {
         o.lr_decay_frac = lr_decay;
     }
     o.dense_adam = dense_adam;
+    if (strcmp(bdec, "mean") == 0) o.b_dec_init = 0;
+    else if (strcmp(bdec, "median") == 0 || strcmp(bdec, "geometric_median") == 0) o.b_dec_init = 1;
+    else return usage_err("--b-dec-init must be mean or median");
     o.dead_tokens = dead, o.aux_k = (int)aux_k, o.stop_after_steps = stop_after;
     o.out_dir = out, o.progress = !quiet;
     if (!em.dir != !em.data) return usage_err("--eval-model and --eval-data go together");

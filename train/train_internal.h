@@ -93,6 +93,10 @@ int sx_tsae_init(sx_tsae *t, sx_sae_arch arch, int d, int m, int k, double l1, c
 void sx_tsae_free(sx_tsae *t);
 /* Random unit decoder rows (relu: norm 0.1), WencT = W_dec, b_dec = mean of x, b_enc = 0,
  * jumprelu log-thresholds = log(init_thr). */
+/* Geometric median of B rows of x [B, d] (Weiszfeld iterations from the mean, float64, at most
+ * 100 iterations or until the step is below 1e-6 of the spread): the point minimising the sum
+ * of Euclidean distances; what SAELens initialises b_dec to with "geometric_median". */
+void sx_geometric_median(const float *x, int B, int d, float *out);
 void sx_tsae_init_params(sx_tsae *t, uint64_t seed, int stream, const float *x, int B,
                          double init_thr);
 /* Export to an sx_sae (copies; W_enc transposed back). */

@@ -45,6 +45,45 @@ void sx_tsae_free(sx_tsae *t) {
     memset(t, 0, sizeof *t);
 }
 
+void sx_geometric_median(const float *x, int B, int d, float *out) {
+    double *y = calloc((size_t)d, sizeof(double)), *num = calloc((size_t)d, sizeof(double));
+    if (!y || !num || B <= 0) {
+        free(y), free(num);
+        for (int i = 0; i < d; i++) out[i] = 0;
+        return;
+    }
+    for (int r = 0; r < B; r++)
+        for (int i = 0; i < d; i++) y[i] += x[(int64_t)r * d + i];
+    for (int i = 0; i < d; i++) y[i] /= B;
+    double spread = 0; /* mean distance to the mean: the scale of the stopping rule */
+    for (int r = 0; r < B; r++) {
+        double q = 0;
+        for (int i = 0; i < d; i++) q += (x[(int64_t)r * d + i] - y[i]) * (x[(int64_t)r * d + i] - y[i]);
+        spread += sqrt(q) / B;
+    }
+    for (int it = 0; it < 100 && spread > 0; it++) {
+        double wsum = 0;
+        for (int i = 0; i < d; i++) num[i] = 0;
+        for (int r = 0; r < B; r++) {
+            const float *xr = x + (int64_t)r * d;
+            double q = 0;
+            for (int i = 0; i < d; i++) q += (xr[i] - y[i]) * (xr[i] - y[i]);
+            double w = 1.0 / fmax(sqrt(q), 1e-12 * spread); /* a row on the estimate: a large finite weight */
+            wsum += w;
+            for (int i = 0; i < d; i++) num[i] += w * xr[i];
+        }
+        double step = 0;
+        for (int i = 0; i < d; i++) {
+            double v = num[i] / wsum;
+            step += (v - y[i]) * (v - y[i]);
+            y[i] = v;
+        }
+        if (sqrt(step) < 1e-6 * spread) break;
+    }
+    for (int i = 0; i < d; i++) out[i] = (float)y[i];
+    free(y), free(num);
+}
+
 void sx_tsae_init_params(sx_tsae *t, uint64_t seed, int stream, const float *x, int B,
                          double init_thr) {
     t->wpack_fresh = 0;

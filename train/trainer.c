@@ -284,8 +284,13 @@ static void first_batch_init(run *R) {
         R->st.norm_scale = mean > 0 ? (float)(sqrt((double)d) / mean) : 1.0f;
     }
     for (int64_t i = 0; i < B * d; i++) R->x[i] *= R->st.norm_scale;
-    for (int i = 0; i < R->n; i++)
+    float *gm = NULL;
+    if (R->o->b_dec_init == 1 && (gm = malloc((size_t)d * sizeof(float))) != NULL) sx_geometric_median(R->x, (int)B, d, gm);
+    for (int i = 0; i < R->n; i++) {
         sx_tsae_init_params(&R->saes[i], R->o->seed, i, R->x, (int)B, R->o->jumprelu_init_threshold);
+        if (gm) memcpy(R->saes[i].b_dec, gm, (size_t)d * sizeof(float));
+    }
+    free(gm);
 }
 
 static int train_loop(run *R, sx_err *err) {

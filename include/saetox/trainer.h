@@ -55,6 +55,8 @@ typedef struct sx_train_opts {
     int aux_normalize;       /* 1 (default): the AuxK term weighted as OpenAI's normalised MSE, i.e.
                                 x sum||x - mean x||^2 / sum||e - mean e||^2 of the batch; 0: raw */
     int aux_k;               /* default d_in / 2 */
+    int b_dec_init;          /* 0 (default): b_dec = mean of the first batch; 1: its geometric
+                                median (Weiszfeld; SAELens b_dec_init_method "geometric_median") */
     int dense_adam;          /* topk / batchtopk / matryoshka: 0 (default) = lazy Adam: a latent's
                                 encoder row, decoder row, bias and their moments change only on
                                 steps where it got a gradient (it fired or took part in AuxK);
