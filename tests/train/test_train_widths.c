@@ -5,8 +5,11 @@
  * the held-out rows).
  * Checked (hold with today's defaults): FVU(4M) <= FVU(M); dead <= 5% at M, 4M and 16M.
  * Reported as KNOWN GAP, checked only with SAETOX_STRICT_WIDTHS=1 (the issue's full target,
- * not met yet; train/README.md "Wide vs narrow" has the measurements): FVU(16M) <= FVU(M)
- * (the 1/sqrt(width) LR leaves the 16M SAE undertrained in this budget).
+ * not met; train/README.md "Lazy Adam and one LR in the demo" has the measurements):
+ * FVU(16M) <= FVU(M).  The 1/sqrt(width) LR leaves the 16M SAE undertrained in this budget
+ * (lazy Adam: FVU 0.094 / 0.075 / 0.247); every run that trains it far enough to beat the 1x
+ * FVU (a higher LR, 4x the rows) leaves 16-73% of its latents unused, which fails the dead
+ * check instead: a dictionary of M atoms has nothing for 15M more latents to represent.
  * Environment overrides for experiments: PW_D, PW_M, PW_ACTIVE, PW_K, PW_TOKENS, PW_ZIPF, PW_LR,
  * PW_AUXK, PW_AUXC, PW_AUXN, PW_DEAD, PW_THREADS. */
 #include <stdio.h>
