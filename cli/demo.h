@@ -55,6 +55,10 @@ int demo_samples(demo_ctx *c, sx_err *err);
 int demo_cache(demo_ctx *c, const char *src, const char *acts, sx_err *err);
 /* Step 3: TopK SAEs of both widths on the cache (what `saetox train` does). */
 int demo_train(demo_ctx *c, const char *acts, sx_err *err);
+/* The demo's SAE settings (k 16, batch 1024, epochs, seed, DEMO_SAE_LR, the cache's hook and
+ * model) on top of o's arch, widths, groups and out_dir; trains on the cache. */
+struct sx_train_opts;
+int demo_train_sae(demo_ctx *c, const char *acts, struct sx_train_opts *o, sx_err *err);
 /* Step 3, second pass: a Matryoshka BatchTopK SAE, groups (narrow, wide) = the TopK pair's
  * widths, into OUT/matryoshka (what `saetox train --arch matryoshka` does). */
 void demo_matryoshka_paths(demo_ctx *c);

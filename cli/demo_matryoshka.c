@@ -42,15 +42,8 @@ int demo_train_matryoshka(demo_ctx *c, const char *acts, sx_err *err) {
     o.arch = SX_SAE_MATRYOSHKA;
     o.n_widths = 1, o.widths[0] = 32 * c->d_model;
     o.n_groups = 2, o.groups[0] = 8 * c->d_model, o.groups[1] = 32 * c->d_model;
-    o.n_k = 1, o.ks[0] = 16;
-    o.batch = 1024, o.tokens = c->sample_tokens * c->epochs, o.seed = (uint64_t)c->seed, o.lr = DEMO_SAE_LR;
-    o.log_every = 20, o.out_dir = c->mat_dir, o.progress = 1;
-    sx_cache_info info;
-    if (sx_cache_info_read(acts, &info, err)) return -1;
-    if (info.hook_name[0]) o.hook_name = info.hook_name;
-    if (info.model[0]) o.model_name = info.model;
-    const char *paths[1] = {acts};
-    if (sx_train_caches(&o, paths, 1, err)) return -1;
+    o.out_dir = c->mat_dir;
+    if (demo_train_sae(c, acts, &o, err)) return -1;
     /* the last metrics line: FVU / dead of the whole dictionary and FVU of the first group */
     char mp[4300];
     snprintf(mp, sizeof mp, "%s/metrics.jsonl", c->mat_dir);

@@ -113,15 +113,20 @@ int demo_train(demo_ctx *c, const char *acts, sx_err *err) {
     sx_train_opts_default(&o);
     o.arch = SX_SAE_TOPK;
     o.n_widths = 2, o.widths[0] = 8 * c->d_model, o.widths[1] = 32 * c->d_model;
-    o.n_k = 1, o.ks[0] = 16;
-    o.batch = 1024, o.tokens = c->sample_tokens * c->epochs, o.seed = (uint64_t)c->seed, o.lr = DEMO_SAE_LR;
-    o.log_every = 20, o.out_dir = c->out, o.progress = 1;
+    o.out_dir = c->out;
+    return demo_train_sae(c, acts, &o, err);
+}
+
+int demo_train_sae(demo_ctx *c, const char *acts, sx_train_opts *o, sx_err *err) {
+    o->n_k = 1, o->ks[0] = 16;
+    o->batch = 1024, o->tokens = c->sample_tokens * c->epochs, o->seed = (uint64_t)c->seed, o->lr = DEMO_SAE_LR;
+    o->log_every = 20, o->progress = 1;
     sx_cache_info info;
     if (sx_cache_info_read(acts, &info, err)) return -1;
-    if (info.hook_name[0]) o.hook_name = info.hook_name;
-    if (info.model[0]) o.model_name = info.model;
+    if (info.hook_name[0]) o->hook_name = info.hook_name;
+    if (info.model[0]) o->model_name = info.model;
     const char *paths[1] = {acts};
-    return sx_train_caches(&o, paths, 1, err);
+    return sx_train_caches(o, paths, 1, err);
 }
 
 int demo_eval(demo_ctx *c, const char *eval_dir, sx_err *err) {
