@@ -28,7 +28,8 @@ static const char *CSS =
     ".act{display:inline-block;min-width:54px;color:#6b7280;font-size:12px}"
     "mark{color:#000;border-radius:3px;padding:0 1px;outline:1px solid #b91c1c}"
     "#filter{padding:5px 8px;width:340px;font-size:14px}"
-    "svg text{font-family:system-ui,sans-serif;fill:#222}";
+    "svg text{font-family:system-ui,sans-serif;fill:#222}"
+    ".scroll{overflow-x:auto}table.wide td.t{white-space:nowrap}";
 
 /* Filters the latent cards by a typed substring. */
 static const char *JS =
@@ -158,11 +159,12 @@ static void width_section(FILE *f, const xp_run *run, sx_err *err) {
     xp_html_esc(f, run->sae[wide]);
     fputs("</b>) whose decoder direction has cosine at or above the split threshold with it "
           "(pairs.csv), best first; &#9888; marks a child that is itself a toxic latent. "
-          "One child means the concept kept one latent; several mean it split.</p>"
+          "One child means the concept kept one latent; several mean it split. The 15 "
+          "best-ranked toxic latents; every feature page lists its partners too.</p>"
           "<table><tr><th>narrow latent</th><th>toxic rank</th><th>children</th>"
           "<th>toxic children</th><th>children (cosine)</th></tr>", f);
     int shown = 0;
-    for (int64_t i = 0; i < run->n_toxic && shown < 40; i++) {
+    for (int64_t i = 0; i < run->n_toxic && shown < 15; i++) {
         const xp_toxic *t = &run->toxic[i];
         if (t->sae != narrow) continue;
         shown++;
@@ -226,7 +228,7 @@ static void widths_section(FILE *f, const char *dash_path) {
     fputs("<p>One row per SAE (width_comparison.csv from <code>saetox compare</code>): "
           "reconstruction, spliced-in quality (CE / KL scores: 1 = as good as the model), "
           "splitting against the wider SAE, its best toxic latent and its best steering "
-          "condition within the fluency budget.</p><table><tr>", f);
+          "condition within the fluency budget.</p><div class=\"scroll\"><table class=\"wide\"><tr>", f);
     for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++) fprintf(f, "<th>%s</th>", cols[c]);
     fputs("</tr>", f);
     for (int64_t r = 0; r < t.nrows; r++) {
@@ -240,7 +242,7 @@ static void widths_section(FILE *f, const char *dash_path) {
         }
         fputs("</tr>", f);
     }
-    fputs("</table>", f);
+    fputs("</table></div>", f);
     sx_csv_free(&t);
 }
 

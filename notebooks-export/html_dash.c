@@ -50,7 +50,7 @@ const char *XP_DASH_JS =
     " sv(s,'line',{x1:X0,y1:Y1,x2:X1,y2:Y1,stroke:'#333'});sv(s,'line',{x1:X0,y1:Y0,x2:X0,y2:Y1,stroke:'#333'});\n"
     " for(i=0;i<c.length;i++){var h=(Y1-Y0)*c[i]/mx,r=sv(s,'rect',{x:X(lo[i]),y:Y1-h,width:Math.max(0.5,X(hi[i])-X(lo[i])-0.5),height:h,fill:col(i)});\n"
     "  sv(r,'title',{},fmt(lo[i])+' to '+fmt(hi[i])+': '+c[i]);}\n"
-    " for(i=0;i<=4;i++){var v=a+(b-a)*i/4;sv(s,'text',{x:X(v),y:Y1+14,'font-size':10,'text-anchor':'middle'},fmt(v));}\n"
+    " for(i=0;i<=4;i++){var v=a+(b-a)*i/4;sv(s,'text',{x:X(v),y:Y1+14,'font-size':10,'text-anchor':i===0?'start':i===4?'end':'middle'},fmt(v));}\n"
     " sv(s,'text',{x:X0-4,y:Y0+4,'font-size':10,'text-anchor':'end'},String(mx));sv(s,'text',{x:X0-4,y:Y1,'font-size':10,'text-anchor':'end'},'0');\n"
     " sv(s,'text',{x:(X0+X1)/2,y:H-4,'font-size':11,'text-anchor':'middle'},xlab);\n"
     " return s;}\n"
@@ -102,7 +102,8 @@ const char *XP_DASH_JS =
     "box.addEventListener('input',function(){var i=filter();if(i>=0)select(i);});\n"
     "var m=/[#&]q=([^&]*)/.exec(location.hash);if(m)box.value=decodeURIComponent(m[1]);\n"
     "var i0=filter();if(F.length)select(i0>=0?i0:0);\n"
-    "})();\n"    ;
+    "})();\n"
+    ;
 
 void xp_json_html(FILE *f, const char *s) {
     int in = 0, esc = 0;
