@@ -174,10 +174,22 @@ int xp_write_dashboard(const xp_run *run, const char *path, const sx_export_opts
                        sx_err *err);
 /* html_svg.c: inline SVG charts and the HTML escaper */
 void xp_html_esc(FILE *f, const char *s);
-void xp_svg_hist(FILE *f, const xp_stat *st, const xp_ctx *ctx, int64_t nctx);
 void xp_svg_tradeoff(FILE *f, const xp_run *run);
 /* plots.c */
 int xp_write_plots(const xp_run *run, const char *dir, sx_export_notes *notes, sx_err *err);
+
+/* Trade-off chart series (plots.c, html_svg.c): one per (SAE, tier[, family]).  The SAE
+ * is the "<sae> " condition prefix (how the demo merges the widths' sweeps), else the
+ * narrowest SAE of the run (an unprefixed sweep is the narrow one's), or none with no SAE.
+ * Key "<sae> <tier>[ family]"; the unsteered tier is "unsteered (none)". */
+typedef struct xp_series {
+    char key[160];
+    int sae;          /* -1: no SAE */
+    int unsteered;    /* tier none */
+} xp_series;
+void xp_series_of(const xp_run *run, const xp_sweep *r, xp_series *out);
+#define XP_NPALETTE 14 /* plot.c's colours, also as hex for the HTML charts */
+extern const char *const XP_PALETTE_HEX[XP_NPALETTE];
 
 /* Final metrics row of each SAE (largest step); idx[s] = -1 when none. */
 void xp_final_metrics(const xp_run *run, int64_t *idx);
