@@ -112,7 +112,8 @@ static void steering_section(FILE *f, const xp_run *run) {
         return;
     }
     fputs("<p>Expected maximum toxicity (95% CI) against perplexity of the continuations under "
-          "the unsteered model, one line per tier in order of strength alpha. Hover a point for "
+          "the unsteered model, one series per SAE and tier (colour per series, marker per SAE, the "
+          "unsteered point a black star) in order of strength alpha. Hover a point for "
           "its condition. Down is less toxic, right is less fluent.</p>", f);
     xp_svg_tradeoff(f, run);
     fputs("<table><tr><th>condition</th><th>tier</th><th>alpha</th><th>EMT</th><th>EMT CI</th>"

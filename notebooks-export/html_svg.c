@@ -63,7 +63,7 @@ static int cmp_alpha(const void *a, const void *b) {
 
 /* Toxicity (EMT with its CI) against perplexity, one polyline per tier in alpha order. */
 void xp_svg_tradeoff(FILE *f, const xp_run *run) {
-    const double Wd = 720, Ht = 430, L = 72, R = 150, T = 16, B = 52;
+    const double Wd = 820, Ht = 430, L = 72, R = 230, T = 16, B = 52;
     int64_t n = run->n_sweep;
     double x0 = NAN, x1 = NAN, y0 = NAN, y1 = NAN;
     for (int64_t i = 0; i < n; i++) {
