@@ -139,23 +139,11 @@ static void tokens_pairs(cJSON *arr, const char *list) {
     }
 }
 
-/* The SAE a sweep row steers: the one its condition names ("<sae> ..." prefix, how the demo
- * merges the widths' sweeps), else the narrowest SAE (an unprefixed sweep is the narrow
- * SAE's in the demo; with one SAE it is that one). */
-static int sweep_sae(const xp_run *run, const xp_sweep *s) {
-    const char *c = s->condition ? s->condition : "";
-    int best = -1;
-    for (int k = 0; k < run->n_sae; k++) {
-        size_t l = strlen(run->sae[k]);
-        if (!strncmp(c, run->sae[k], l) && c[l] == ' ') return k;
-        if (best < 0 || run->sae_width[k] < run->sae_width[best]) best = k;
-    }
-    return best;
-}
-
 /* Does a sweep row steer this latent of this SAE (its latents list holds it)? */
 static int steers(const xp_run *run, const xp_sweep *s, int sae, int64_t latent) {
-    if (sweep_sae(run, s) != sae) return 0;
+    xp_series ser;
+    xp_series_of(run, s, &ser); /* the SAE the row steers, as the trade-off chart says */
+    if (ser.sae != sae) return 0;
     for (const char *p = s->latents ? s->latents : ""; *p;) {
         while (*p == ' ' || *p == ',') p++;
         if (!*p) break;

@@ -102,9 +102,10 @@ void xp_svg_tradeoff(FILE *f, const xp_run *run) {
     const xp_sweep **rows = malloc((size_t)(n ? n : 1) * sizeof *rows);
     xp_series ser[32], cur;
     int nt = 0, ncol = 0, cols[32], shp[32];
-    for (int64_t i = 0; rows && i < n && nt < 32; i++) {
+    for (int64_t i = 0; rows && i < 2 * n && nt < 32; i++) { /* unsteered last: on top */
         int seen = 0;
-        xp_series_of(run, &run->sweep[i], &cur);
+        xp_series_of(run, &run->sweep[i % n], &cur);
+        if (cur.unsteered != (i >= n)) continue;
         for (int k = 0; k < nt; k++) seen |= strcmp(ser[k].key, cur.key) == 0;
         if (seen) continue;
         ser[nt] = cur;

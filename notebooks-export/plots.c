@@ -136,14 +136,17 @@ void xp_series_of(const xp_run *run, const xp_sweep *r, xp_series *out) {
         size_t l = strlen(run->sae[k]);
         if (!strncmp(cond, run->sae[k], l) && cond[l] == ' ') sae = k;
     }
-    if (sae < 0)
+    /* unprefixed SAE tiers belong to the only SAE, else to the narrowest (a single sweep run
+     * of the narrow SAE next to a wide one); the baselines belong to no SAE */
+    int baseline = !strcmp(tier, "none") || !strcmp(tier, "meandiff") || !strcmp(tier, "banned");
+    if (sae < 0 && !baseline)
         for (int k = 0; k < run->n_sae; k++)
             if (sae < 0 || run->sae_width[k] < run->sae_width[sae]) sae = k;
     out->sae = sae;
     out->unsteered = !strcmp(tier, "none");
     if (out->unsteered) snprintf(out->key, sizeof out->key, "unsteered (none)");
     else if (sae >= 0) snprintf(out->key, sizeof out->key, "%s %s%s", run->sae[sae], tier, fam ? " family" : "");
-    else snprintf(out->key, sizeof out->key, "%s%s", tier, fam ? " family" : "");
+    else snprintf(out->key, sizeof out->key, "%s (baseline)%s", tier, fam ? " family" : "");
 }
 
 static int plot_tradeoff(const xp_run *run, const char *dir, sx_export_notes *notes, sx_err *err) {
@@ -180,9 +183,11 @@ static int plot_tradeoff(const xp_run *run, const char *dir, sx_export_notes *no
     const char *tiers[32];
     xp_series ser[32], cur;
     int colors[32], shapes[32], nt = 0, ncol = 0;
-    for (int64_t i = 0; i < n && nt < 32; i++) {
+    /* the unsteered point is drawn last (pass 1) so that no series hides it */
+    for (int64_t i = 0; i < 2 * n && nt < 32; i++) {
         int seen = 0;
-        xp_series_of(run, &run->sweep[i], &cur);
+        xp_series_of(run, &run->sweep[i % n], &cur);
+        if (cur.unsteered != (i >= n)) continue;
         for (int k = 0; k < nt; k++) seen |= strcmp(ser[k].key, cur.key) == 0;
         if (seen) continue;
         ser[nt] = cur;
