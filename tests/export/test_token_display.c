@@ -6,7 +6,9 @@
  * ids round-trip: the token_display column undone equals the decoded token column. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "io.h"
 #include "test.h"
 #include "tokenizer.h"
 
@@ -41,6 +43,81 @@ static int valid_utf8(const unsigned char *s) {
         s += n;
     }
     return 1;
+}
+
+/* top_contexts.csv of a real `analyze stats` run (gpt2-tiny fixture, ../shared): every row's
+ * token_display is the display of its token_id, undoes to decode([token_id]), and the token
+ * column is that decoded text; the context text decodes back from its own encoding
+ * (decode(encode(text)) == text) whenever it holds whole characters only. */
+static void csv_round_trip(void) {
+    const char *sh = getenv("SAETOX_SHARED"), *bin = getenv("SAETOX_BIN"), *tmp = getenv("SAETOX_TMP");
+    char m[1024], tk[1024], txt[1024];
+    if (!sh || !bin) {
+        printf("skipped the CSV part: SAETOX_SHARED / SAETOX_BIN not set\n");
+        return;
+    }
+    snprintf(m, sizeof m, "%s/fixtures/gpt2-tiny", sh);
+    snprintf(tk, sizeof tk, "%s/data/gpt2-tokenizer", sh);
+    snprintf(txt, sizeof txt, "%s/data/text/tinyshakespeare.txt", sh);
+    if (access(m, R_OK) || access(tk, R_OK) || access(txt, R_OK)) {
+        printf("skipped the CSV part: ../shared fixtures not found\n");
+        return;
+    }
+    char d[1024], cmd[32768];
+    snprintf(d, sizeof d, "%s/token_display", tmp ? tmp : "/tmp");
+    snprintf(cmd, sizeof cmd,
+             "rm -rf '%s' && mkdir -p '%s' && head -c 6000 '%s' > '%s/t.txt' && printf '\\360\\237\\230\\241 "
+             "caf\\303\\251 <|endoftext|> \\\\x\\n' >> '%s/t.txt' && "
+             "'%s' cache --model '%s' --tokenizer '%s' --data 'text:%s/t.txt' --hook blocks.1.hook_resid_post "
+             "--context-size 64 --tokens 1200 --out '%s/c.h5' >'%s/log' 2>&1 && "
+             "'%s' analyze stats --sae '%s/fixtures/sae/saelens-relu' --cache '%s/c.h5' --tokenizer '%s' --top-n 4 "
+             "--quiet --out '%s/stats' >>'%s/log' 2>&1",
+             d, d, txt, d, d, bin, m, tk, d, d, d, bin, sh, d, tk, d, d);
+    int r = system(cmd);
+    CHECK(r == 0, "cache + analyze stats on the fixture (log in %s/log)", d);
+    if (r) return;
+    sx_tokenizer *t = NULL;
+    sx_err err = {0};
+    char path[4200];
+    snprintf(path, sizeof path, "%s/stats/top_contexts.csv", d);
+    sx_csv_table c;
+    if (sx_tokenizer_load(tk, &t, &err) || sx_csv_read(path, &c, &err)) {
+        CHECK(0, "%s", err.msg);
+        sx_tokenizer_free(t);
+        return;
+    }
+    int ci = sx_csv_col(&c, "token_id"), cd = sx_csv_col(&c, "token_display"), ct = sx_csv_col(&c, "token");
+    int cb = sx_csv_col(&c, "context_before"), ca = sx_csv_col(&c, "context_after");
+    CHECK(ci >= 0 && cd >= 0 && ct >= 0, "token_id, token_display, token columns");
+    int64_t bad = 0, texts = 0;
+    for (int64_t r0 = 0; ci >= 0 && r0 < c.nrows; r0++) {
+        int id = atoi(sx_csv_cell(&c, r0, ci));
+        char disp[1024], back[1024];
+        sx_tokenizer_token_display(t, id, disp, sizeof disp);
+        char *raw;
+        size_t len;
+        sx_tokenizer_decode(t, &id, 1, &raw, &len, &err);
+        size_t k = undisplay(sx_csv_cell(&c, r0, cd), back);
+        if (strcmp(disp, sx_csv_cell(&c, r0, cd)) || k != len || memcmp(back, raw, len)) bad++;
+        if (!strstr(raw, "\\") && !strstr(sx_csv_cell(&c, r0, ct), "\\x") && strcmp(raw, sx_csv_cell(&c, r0, ct))) bad++;
+        free(raw);
+        /* the context as text: decode(encode(text)) == text when it holds no \xNN escape */
+        char ctx[8192];
+        snprintf(ctx, sizeof ctx, "%s%s%s", sx_csv_cell(&c, r0, cb), sx_csv_cell(&c, r0, ct), sx_csv_cell(&c, r0, ca));
+        if (strstr(ctx, "\\x")) continue;
+        int32_t *ids;
+        int n;
+        char *dec;
+        if (sx_tokenizer_encode(t, ctx, strlen(ctx), 0, &ids, &n, &err) ||
+            sx_tokenizer_decode(t, ids, n, &dec, &len, &err)) { bad++; continue; }
+        if (len != strlen(ctx) || memcmp(dec, ctx, len)) bad++;
+        texts++;
+        free(ids), free(dec);
+    }
+    CHECK(c.nrows > 100 && texts > 100, "%lld context rows, %lld round-tripped as text", (long long)c.nrows, (long long)texts);
+    CHECK(bad == 0, "%lld rows of top_contexts.csv do not round-trip", (long long)bad);
+    sx_csv_free(&c);
+    sx_tokenizer_free(t);
 }
 
 int main(void) {
@@ -104,5 +181,6 @@ int main(void) {
     CHECK(jl == strlen(text) && !memcmp(joined, text, jl), "the displayed tokens undo to the text");
     free(ids), free(dec);
     sx_tokenizer_free(t);
+    csv_round_trip();
     return TEST_DONE();
 }
