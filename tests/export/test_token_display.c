@@ -8,6 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <math.h>
+
+#include "analysis.h"
 #include "io.h"
 #include "test.h"
 #include "tokenizer.h"
@@ -116,6 +119,51 @@ static void csv_round_trip(void) {
     }
     CHECK(c.nrows > 100 && texts > 100, "%lld context rows, %lld round-tripped as text", (long long)c.nrows, (long long)texts);
     CHECK(bad == 0, "%lld rows of top_contexts.csv do not round-trip", (long long)bad);
+
+    /* sx_feature_details on the same cache against analyze stats (a separate code path: the
+     * streamed top-N heaps): the top example is each latent's rank-1 activation; the
+     * histogram holds every firing token; bands partition them; every example's centre
+     * value is its activation and lies in its band; values per token are the latent's. */
+    int64_t lat[3];
+    double top1[3];
+    int nl = 0;
+    int cl = sx_csv_col(&c, "latent"), cr = sx_csv_col(&c, "rank"), cv = sx_csv_col(&c, "activation");
+    for (int64_t r0 = 0; r0 < c.nrows && nl < 3; r0++)
+        if (atoi(sx_csv_cell(&c, r0, cr)) == 1 && atof(sx_csv_cell(&c, r0, cv)) > 0)
+            lat[nl] = atoll(sx_csv_cell(&c, r0, cl)), top1[nl++] = atof(sx_csv_cell(&c, r0, cv));
+    char sae[1100], cache[1100];
+    snprintf(sae, sizeof sae, "%s/fixtures/sae/saelens-relu", sh);
+    snprintf(cache, sizeof cache, "%s/c.h5", d);
+    sx_feature_opts fo = {.sae = sae, .cache = cache, .tokenizer_dir = tk, .seed = 3};
+    sx_feature_detail *fd = NULL;
+    CHECK(nl == 3 && sx_feature_details(&fo, lat, nl, &fd, &err) == 0, "feature details: %s", err.msg);
+    for (int l = 0; fd && l < nl; l++) {
+        const sx_feature_detail *f = &fd[l];
+        int64_t sum = 0;
+        for (int b = 0; b < f->n_bins; b++) sum += f->bin_count[b];
+        CHECK(sum == f->n_fire && f->n_fire > 0, "latent %lld: histogram holds the %lld firing tokens (%lld)",
+              (long long)lat[l], (long long)f->n_fire, (long long)sum);
+        CHECK(f->n_rows == 1200, "all 1200 rows seen: %lld", (long long)f->n_rows);
+        CHECK(f->n_ex > 0 && f->ex[0].band == -1 && fabs(f->ex[0].act - top1[l]) <= 1e-5 * top1[l] + 1e-6,
+              "latent %lld: top example %.6g = analyze stats' rank 1 %.6g", (long long)lat[l], f->n_ex ? f->ex[0].act : 0, top1[l]);
+        CHECK(fabs(f->max_act - f->ex[0].act) < 1e-12, "max = top example");
+        double share = 0;
+        int prev_band = -2, sorted = 1;
+        for (int i = 0; i < f->n_ex; i++) {
+            const sx_feature_example *e = &f->ex[i];
+            CHECK(e->vals[e->centre] == (float)e->act, "centre value is the activation");
+            CHECK(e->text[e->centre] && e->ids[e->centre] >= 0, "centre token known");
+            if (e->band < 0) {
+                if (i && e->act > f->ex[i - 1].act) sorted = 0;
+                continue;
+            }
+            CHECK(e->act > e->bin_min - 1e-9 && e->act <= e->bin_max + 1e-9, "band example %.4g in [%.4g, %.4g]", e->act, e->bin_min, e->bin_max);
+            if (e->band != prev_band) share += e->bin_contains, prev_band = e->band;
+        }
+        CHECK(sorted, "top examples descend");
+        CHECK(share <= 1 + 1e-9, "band shares sum to at most 1: %.6f", share);
+    }
+    sx_feature_details_free(fd, nl);
     sx_csv_free(&c);
     sx_tokenizer_free(t);
 }
