@@ -27,18 +27,8 @@ static const char *CSS =
     ".ctxt{font-family:ui-monospace,monospace;white-space:pre-wrap;overflow-wrap:anywhere}"
     ".act{display:inline-block;min-width:54px;color:#6b7280;font-size:12px}"
     "mark{color:#000;border-radius:3px;padding:0 1px;outline:1px solid #b91c1c}"
-    "#filter{padding:5px 8px;width:340px;font-size:14px}"
     "svg text{font-family:system-ui,sans-serif;fill:#222}"
     ".scroll{overflow-x:auto}table.wide td.t{white-space:nowrap}";
-
-/* Filters the latent cards by a typed substring. */
-static const char *JS =
-    "(function(){var box=document.getElementById('filter');if(!box)return;"
-    "var cards=document.querySelectorAll('.latent');var count=document.getElementById('shown');"
-    "box.addEventListener('input',function(){var q=box.value.toLowerCase(),n=0;"
-    "for(var i=0;i<cards.length;i++){var ok=cards[i].getAttribute('data-search')"
-    ".toLowerCase().indexOf(q)>=0;cards[i].style.display=ok?'':'none';if(ok)n++;}"
-    "if(count)count.textContent=n;});})();";
 
 static void num(FILE *f, double v) {
     if (isnan(v)) fputs("<td></td>", f);
@@ -270,7 +260,6 @@ int xp_write_dashboard(const xp_run *run, const char *path, const sx_export_opts
     widths_section(f, path);
     xp_dash_section(f, run, o);
     fputs("</main><script>", f);
-    fputs(JS, f);
     if (run->n_feats) fputs(XP_DASH_JS, f);
     fputs("</script></body></html>\n", f);
     return sx_atomic_commit(&af, err);
