@@ -50,13 +50,15 @@ static void text_td(FILE *f, const char *s) {
 
 static void inputs_section(FILE *f, const xp_run *run) {
     const char *names[] = {"metrics.jsonl", "latent_stats.csv", "toxic_latents.csv",
-                           "top_contexts.csv", "pairs.csv", "families.csv", "steering_sweep.csv"};
+                           "top_contexts.csv", "pairs.csv", "families.csv", "steering_sweep.csv",
+                           "logit_effects.csv", "logit_hist.csv"};
     const char *paths[] = {run->metrics_path, run->stats_path, run->toxic_path, run->ctx_path,
-                           run->pairs_path, run->fam_path, run->sweep_path};
+                           run->pairs_path, run->fam_path, run->sweep_path, run->logit_path,
+                           run->lhist_path};
     int64_t rows[] = {run->n_metrics, run->n_stats, run->n_toxic, run->n_ctx, run->n_pairs,
-                      run->n_fams, run->n_sweep};
+                      run->n_fams, run->n_sweep, run->n_logits, run->n_lhist};
     fputs("<h2 id=\"inputs\">Inputs</h2><table><tr><th>input</th><th>file used</th><th>rows</th></tr>", f);
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < 9; i++) {
         fputs("<tr>", f);
         text_td(f, names[i]);
         if (paths[i][0]) {
@@ -66,6 +68,13 @@ static void inputs_section(FILE *f, const xp_run *run) {
             fputs("<td class=\"t note\">not found: section skipped</td><td></td>", f);
         }
         fputs("</tr>", f);
+    }
+    for (int s = 0; s < run->n_sae; s++) { /* the feature pages' cache detail */
+        if (!run->det_src[s][0]) continue;
+        fputs("<tr>", f);
+        text_td(f, "stats_run.json");
+        text_td(f, run->det_src[s]);
+        fprintf(f, "<td>%d latents</td></tr>", run->n_det[s]);
     }
     fputs("</table>", f);
 }
