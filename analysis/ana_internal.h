@@ -41,4 +41,21 @@ void sx_ana_token_cell(const char *s, char *out, size_t outsz);
  * direction, the top k promoted and suppressed token ids (descending / ascending). */
 int sx_logit_lens(const sx_model *m, const float *dirs, int n, int k, int32_t *promoted,
                   int32_t *suppressed, sx_err *err);
+/* The same logits over the whole vocabulary: logits [n, vocab_size] (the report's logit
+ * histogram and top/bottom table; 2 n V d FLOP, n V floats the caller holds). */
+int sx_logit_lens_full(const sx_model *m, const float *dirs, int n, float *logits, sx_err *err);
+
+/* The token of every cache row (stats_run.c): token id, document, position; contexts never
+ * cross a document or a window (sx_ana_same_ctx).  16 bytes a row. */
+typedef struct sx_ana_tape {
+    int32_t *tok, *pos;
+    int64_t *grp;
+    int64_t n, cap;
+    int have; /* token ids known */
+} sx_ana_tape;
+/* The first n rows' /token_ids, /positions, /doc_ids of a cache (absent ones: unknown). */
+int sx_ana_tape_from_cache(sx_ana_tape *t, const char *path, int64_t n, sx_err *err);
+/* Row q is in the same context as row r. */
+int sx_ana_same_ctx(const sx_ana_tape *t, int64_t r, int64_t q);
+void sx_ana_tape_free(sx_ana_tape *t);
 #endif

@@ -56,3 +56,25 @@ int sx_logit_lens(const sx_model *m, const float *dirs, int n, int k, int32_t *p
     free(E), free(L), free(tv), free(bv), free(tc), free(bc);
     return 0;
 }
+
+int sx_logit_lens_full(const sx_model *m, const float *dirs, int n, float *logits, sx_err *err) {
+    const sx_model_config *c = sx_model_cfg(m);
+    const int d = c->d_model, V = c->vocab_size;
+    if (n <= 0) return 0;
+    float *E = malloc((size_t)LENS_BLOCK * d * sizeof *E);
+    float *L = malloc((size_t)n * LENS_BLOCK * sizeof *L);
+    if (!E || !L) {
+        free(E), free(L);
+        return sx_failc(err, SX_ENOMEM, "logit lens: out of memory");
+    }
+    for (int t0 = 0; t0 < V; t0 += LENS_BLOCK) {
+        int nb = V - t0 < LENS_BLOCK ? V - t0 : LENS_BLOCK;
+        for (int t = 0; t < nb; t++) sx_model_embedding_row(m, t0 + t, E + (size_t)t * d);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, nb, d, 1.0f, dirs, d, E, d, 0.0f,
+                    L, nb);
+        for (int i = 0; i < n; i++)
+            memcpy(logits + (size_t)i * V + t0, L + (size_t)i * nb, (size_t)nb * sizeof *L);
+    }
+    free(E), free(L);
+    return 0;
+}

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ana_internal.h"
+#include "sx_json.h"
 #include "datasets.h"
 #include "schema.h"
 
@@ -21,12 +22,7 @@ void sx_stats_run_opts_default(sx_stats_run_opts *o) {
     o->window_before = 12, o->window_after = 4, o->skip_bad = 1;
 }
 
-typedef struct tape {
-    int32_t *tok, *pos;
-    int64_t *grp;
-    int64_t n, cap;
-    int have; /* token ids known */
-} tape;
+typedef sx_ana_tape tape;
 
 static int tape_push(tape *t, int32_t tok, int64_t grp, int32_t pos) {
     if (t->n == t->cap) {
@@ -45,7 +41,7 @@ static int tape_push(tape *t, int32_t tok, int64_t grp, int32_t pos) {
     return 0;
 }
 
-static void tape_free(tape *t) { free(t->tok), free(t->pos), free(t->grp); }
+void sx_ana_tape_free(sx_ana_tape *t) { free(t->tok), free(t->pos), free(t->grp); }
 
 /* Read the first n values of an optional 1-D integer dataset; 1 if absent. */
 static int h5_read_ints(hid_t f, const char *name, hid_t memtype, int64_t n, void *out,
@@ -73,7 +69,7 @@ static int h5_read_ints(hid_t f, const char *name, hid_t memtype, int64_t n, voi
     return rc;
 }
 
-static int tape_from_cache(tape *t, const char *path, int64_t n, sx_err *err) {
+int sx_ana_tape_from_cache(sx_ana_tape *t, const char *path, int64_t n, sx_err *err) {
     t->tok = malloc((size_t)(n ? n : 1) * sizeof *t->tok);
     t->pos = malloc((size_t)(n ? n : 1) * sizeof *t->pos);
     t->grp = malloc((size_t)(n ? n : 1) * sizeof *t->grp);
@@ -94,17 +90,46 @@ static int tape_from_cache(tape *t, const char *path, int64_t n, sx_err *err) {
 }
 
 /* The same context as row r: same group, consecutive positions (when known). */
-static int same_ctx(const tape *t, int64_t r, int64_t q) {
+int sx_ana_same_ctx(const sx_ana_tape *t, int64_t r, int64_t q) {
     if (q < 0 || q >= t->n || t->grp[q] != t->grp[r] || t->tok[q] < 0) return 0;
     if (t->pos[r] >= 0 && t->pos[q] >= 0 && t->pos[q] - t->pos[r] != q - r) return 0;
     return 1;
 }
 
+/* Length of the whole valid UTF-8 character at s (n bytes left), else 0. */
+static size_t utf8_len(const unsigned char *s, size_t n) {
+    unsigned c = s[0];
+    size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    if (!len || len > n) return 0;
+    uint32_t cp = len == 1 ? c : len == 2 ? c & 0x1F : len == 3 ? c & 0x0F : c & 0x07;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    static const uint32_t lo[5] = {0, 0, 0x80, 0x800, 0x10000};
+    return cp < lo[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ? 0 : len;
+}
+
+/* Decoded context text with every byte that is not part of a whole UTF-8 character (a
+ * window edge cutting an emoji, GPT-2's byte tokens) as \xNN, so the CSV is valid UTF-8
+ * and reads as text (the same rule as sx_tokenizer_token_display). */
 static char *render(const sx_tokenizer *tok, const int32_t *ids, int n) {
     char *s = NULL;
     size_t len;
     if (n <= 0) return strdup("");
-    if (tok && sx_tokenizer_decode(tok, ids, n, &s, &len, NULL) == 0) return s;
+    if (tok && sx_tokenizer_decode(tok, ids, n, &s, &len, NULL) == 0) {
+        char *o = malloc(4 * len + 1);
+        if (!o) return s;
+        size_t k = 0;
+        for (size_t i = 0; i < len;) {
+            size_t w = utf8_len((const unsigned char *)s + i, len - i);
+            if (w) memcpy(o + k, s + i, w), k += w, i += w;
+            else k += (size_t)snprintf(o + k, 5, "\\x%02x", (unsigned char)s[i++]);
+        }
+        o[k] = 0;
+        free(s);
+        return o;
+    }
     size_t cap = (size_t)n * 14 + 1, k = 0;
     s = malloc(cap);
     if (!s) return NULL;
@@ -150,8 +175,8 @@ static int write_contexts(const sx_stats_run_opts *o, const char *label, const s
             char *b = NULL, *m = NULL, *a = NULL;
             if (t->have && r < t->n) {
                 int nb = 0, na = 0;
-                while (nb < W1 && same_ctx(t, r, r - nb - 1)) nb++;
-                while (na < W2 && same_ctx(t, r, r + na + 1)) na++;
+                while (nb < W1 && sx_ana_same_ctx(t, r, r - nb - 1)) nb++;
+                while (na < W2 && sx_ana_same_ctx(t, r, r + na + 1)) na++;
                 for (int i = 0; i < nb; i++) ids[i] = t->tok[r - nb + i];
                 b = render(tok, ids, nb);
                 m = render(tok, &t->tok[r], 1);
@@ -164,6 +189,15 @@ static int write_contexts(const sx_stats_run_opts *o, const char *label, const s
             sx_csv_str(&w, b);
             sx_csv_str(&w, m);
             sx_csv_str(&w, a);
+            if (t->have && r < t->n) {
+                char disp[512];
+                sx_csv_int(&w, t->tok[r]);
+                if (!tok || sx_tokenizer_token_display(tok, t->tok[r], disp, sizeof disp) < 0)
+                    snprintf(disp, sizeof disp, "<%d>", t->tok[r]);
+                sx_csv_str(&w, disp);
+            } else {
+                sx_csv_empty(&w), sx_csv_empty(&w);
+            }
             sx_csv_row(&w);
             free(b), free(m), free(a);
         }
@@ -174,6 +208,39 @@ static int write_contexts(const sx_stats_run_opts *o, const char *label, const s
         return -1;
     }
     return sx_csv_close(&w, err);
+}
+
+/* stats_run.json: what this run read, so that `saetox export` can compute the feature
+ * dashboards' detail (quantile-band contexts, exact histograms) for the latents it reports
+ * from the same cache (sx_feature_details), without the user naming the files again.
+ * Paths are absolute.  Written only in cache mode (text mode has no cache to go back to). */
+static int write_manifest(const sx_stats_run_opts *o, const char *label, int64_t rows, sx_err *err) {
+    char path[4200], sae[4096], cache[4096], tdir[4096];
+    const char *td = o->tokenizer_dir ? o->tokenizer_dir : o->model_dir;
+    if (!realpath(o->sae, sae) || !realpath(o->cache, cache)) return 0; /* nothing to point at */
+    if (!td || !realpath(td, tdir)) tdir[0] = 0;
+    sx_path_join(path, sizeof path, o->out_dir, "stats_run.json");
+    cJSON *j = cJSON_CreateObject();
+    if (!j) return sx_failc(err, SX_ENOMEM, "out of memory");
+    cJSON_AddStringToObject(j, "sae_label", label);
+    cJSON_AddStringToObject(j, "sae", sae);
+    cJSON_AddStringToObject(j, "cache", cache);
+    cJSON_AddStringToObject(j, "tokenizer", tdir);
+    cJSON_AddNumberToObject(j, "rows", (double)rows);
+    cJSON_AddNumberToObject(j, "window_before", o->window_before);
+    cJSON_AddNumberToObject(j, "window_after", o->window_after);
+    char *txt = cJSON_Print(j);
+    cJSON_Delete(j);
+    if (!txt) return sx_failc(err, SX_ENOMEM, "out of memory");
+    sx_atomic_file af;
+    int rc = sx_atomic_open(&af, path, err);
+    if (!rc) {
+        fputs(txt, af.f);
+        fputc('\n', af.f);
+        rc = sx_atomic_commit(&af, err);
+    }
+    free(txt);
+    return rc;
 }
 
 /* ---- text mode ---- */
@@ -312,7 +379,7 @@ static int stats_cache(const sx_stats_run_opts *o, const sx_sae *sae, sx_stats_a
     free(x), free(a);
     sx_act_reader_close(r);
     if (!rc && done == 0) rc = sx_failc(err, SX_ENOTFOUND, "%s: no rows", o->cache);
-    if (!rc) rc = tape_from_cache(t, o->cache, done, err);
+    if (!rc) rc = sx_ana_tape_from_cache(t, o->cache, done, err);
     return rc;
 }
 
@@ -343,7 +410,8 @@ int sx_ana_stats_run(const sx_stats_run_opts *o, sx_err *err) {
         goto done;
     }
     if (write_stats(o, label, acc, S.d_sae, err) ||
-        write_contexts(o, label, acc, S.d_sae, &t, tok, err)) { rc = -1; goto done; }
+        write_contexts(o, label, acc, S.d_sae, &t, tok, err) ||
+        (o->cache && write_manifest(o, label, sx_stats_rows(acc), err))) { rc = -1; goto done; }
     if (o->verbose) {
         int dead = 0;
         for (int j = 0; j < S.d_sae; j++) {
@@ -356,7 +424,7 @@ int sx_ana_stats_run(const sx_stats_run_opts *o, sx_err *err) {
                 t.have ? "" : " (no token ids: contexts left empty)");
     }
 done:
-    tape_free(&t);
+    sx_ana_tape_free(&t);
     sx_tokenizer_free(tok);
     sx_stats_free(acc);
     sx_sae_free(&S);

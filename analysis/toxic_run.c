@@ -170,9 +170,12 @@ typedef struct fam_info {
     int32_t *fam, *size; /* [d_sae] */
 } fam_info;
 
+/* Tokens as display text (sx_tokenizer_token_display: a leading space is a visible mark,
+ * partial UTF-8 bytes are \xNN, <|endoftext|> is one token), space-separated; a space left
+ * inside a token becomes \x20 so the list splits back on spaces. */
 static void token_list(sx_csv_writer *w, const sx_tokenizer *tok, const int32_t *ids, int k) {
-    char cell[256];
-    size_t cap = (size_t)k * 260 + 1, len = 0;
+    char cell[512];
+    size_t cap = (size_t)k * 1100 + 1, len = 0;
     char *s = malloc(cap);
     if (!s) {
         sx_csv_empty(w);
@@ -180,19 +183,84 @@ static void token_list(sx_csv_writer *w, const sx_tokenizer *tok, const int32_t 
     }
     s[0] = 0;
     for (int i = 0; i < k; i++) {
-        const char *ts = sx_tokenizer_token_str(tok, ids[i]);
-        char idbuf[32];
-        if (!ts) snprintf(idbuf, sizeof idbuf, "<%d>", ids[i]), ts = idbuf;
-        sx_ana_token_cell(ts, cell, sizeof cell);
-        len += (size_t)snprintf(s + len, cap - len, "%s%s", i ? " " : "", cell);
+        if (i) s[len++] = ' ';
+        if (sx_tokenizer_token_display(tok, ids[i], cell, sizeof cell) < 0)
+            snprintf(cell, sizeof cell, "<%d>", ids[i]);
+        for (const char *p = cell; *p; p++) {
+            if (*p == ' ') memcpy(s + len, "\\x20", 4), len += 4;
+            else s[len++] = *p;
+        }
+        s[len] = 0;
     }
     sx_csv_str(w, s);
     free(s);
 }
 
+static void id_list(sx_csv_writer *w, const int32_t *ids, int k) {
+    char s[16 * 64];
+    size_t len = 0;
+    s[0] = 0;
+    for (int i = 0; i < k && len + 16 < sizeof s; i++)
+        len += (size_t)snprintf(s + len, sizeof s - len, "%s%d", i ? " " : "", ids[i]);
+    sx_csv_str(w, s);
+}
+
+#define LOGIT_HIST_BINS 40
+#define LOGIT_TABLE_K 10
+/* logit_effects.csv (top and bottom LOGIT_TABLE_K logits with values) and logit_hist.csv
+ * (LOGIT_HIST_BINS equal bins over [min, max] of the whole vocabulary's logits) of one
+ * latent, from its full logit-lens row L[V]. */
+static void logit_rows(sx_csv_writer *fx, sx_csv_writer *hw, const char *label, int j,
+                       const float *L, int V, const sx_tokenizer *tok) {
+    int32_t top[LOGIT_TABLE_K], bot[LOGIT_TABLE_K];
+    int nt = 0, nb = 0, K = V < LOGIT_TABLE_K ? V : LOGIT_TABLE_K;
+    float lo = L[0], hi = L[0];
+    for (int t = 0; t < V; t++) {
+        if (L[t] < lo) lo = L[t];
+        if (L[t] > hi) hi = L[t];
+        /* insertion into the sorted best-K lists (K = 10: cheap next to the V d matvec) */
+        int i = nt < K ? nt++ : K;
+        while (i > 0 && L[t] > L[top[i - 1]]) { if (i < K) top[i] = top[i - 1]; i--; }
+        if (i < K) top[i] = t;
+        i = nb < K ? nb++ : K;
+        while (i > 0 && L[t] < L[bot[i - 1]]) { if (i < K) bot[i] = bot[i - 1]; i--; }
+        if (i < K) bot[i] = t;
+    }
+    char cell[512];
+    for (int s = 0; s < 2; s++)
+        for (int r = 0; r < K; r++) {
+            int id = s ? bot[r] : top[r];
+            if (sx_tokenizer_token_display(tok, id, cell, sizeof cell) < 0) snprintf(cell, sizeof cell, "<%d>", id);
+            sx_csv_str(fx, label);
+            sx_csv_int(fx, j);
+            sx_csv_str(fx, s ? "neg" : "pos");
+            sx_csv_int(fx, r + 1);
+            sx_csv_int(fx, id);
+            sx_csv_str(fx, cell);
+            sx_csv_num_g(fx, L[id], 6);
+            sx_csv_row(fx);
+        }
+    int64_t cnt[LOGIT_HIST_BINS] = {0};
+    double wdt = hi > lo ? ((double)hi - lo) / LOGIT_HIST_BINS : 1.0;
+    for (int t = 0; t < V; t++) {
+        int b = (int)(((double)L[t] - lo) / wdt);
+        cnt[b < 0 ? 0 : b >= LOGIT_HIST_BINS ? LOGIT_HIST_BINS - 1 : b]++;
+    }
+    for (int b = 0; b < LOGIT_HIST_BINS; b++) {
+        sx_csv_str(hw, label);
+        sx_csv_int(hw, j);
+        sx_csv_int(hw, b);
+        sx_csv_num_g(hw, lo + b * wdt, 6);
+        sx_csv_num_g(hw, b == LOGIT_HIST_BINS - 1 ? (double)hi : lo + (b + 1) * wdt, 6);
+        sx_csv_int(hw, cnt[b]);
+        sx_csv_row(hw);
+    }
+}
+
 static int write_top(const sx_toxic_run_opts *o, const char *path, const char *const *labels,
                      const sx_effect *const *eff, const sx_sae *const *saes, int32_t *const *order,
-                     const fam_info *fi, sx_model *m, const sx_tokenizer *tok, sx_err *err) {
+                     const fam_info *fi, sx_model *m, const sx_tokenizer *tok, sx_csv_writer *fx,
+                     sx_csv_writer *hw, sx_err *err) {
     sx_csv_writer cw;
     if (sx_csv_open_schema(&cw, path, &SX_SCHEMA_TOXIC_LATENTS, err)) return -1;
     int rc = 0;
@@ -231,8 +299,21 @@ static int write_top(const sx_toxic_run_opts *o, const char *path, const char *c
             else sx_csv_empty(&cw);
             if (K > 0) token_list(&cw, tok, sup + (size_t)r * K, K);
             else sx_csv_empty(&cw);
+            if (K > 0) id_list(&cw, pro + (size_t)r * K, K), id_list(&cw, sup + (size_t)r * K, K);
+            else sx_csv_empty(&cw), sx_csv_empty(&cw);
             sx_csv_row(&cw);
         }
+        /* The whole vocabulary's logits for the report's histogram and top/bottom table, in
+         * blocks of latents so at most 16 x V floats are held (Gemma: 16 MB). */
+        const int V = sx_model_cfg(m)->vocab_size;
+        float *L = rc ? NULL : malloc((size_t)16 * V * sizeof *L);
+        if (!rc && !L) rc = sx_failc(err, SX_ENOMEM, "out of memory for the logit histogram");
+        for (int r0 = 0; r0 < top && !rc; r0 += 16) {
+            int nb = top - r0 < 16 ? top - r0 : 16;
+            if (sx_logit_lens_full(m, dirs + (size_t)r0 * d, nb, L, err)) { rc = -1; break; }
+            for (int r = 0; r < nb; r++) logit_rows(fx, hw, labels[w], order[w][r0 + r], L + (size_t)r * V, V, tok);
+        }
+        free(L);
         free(dirs), free(pro), free(sup);
     }
     if (rc) {
@@ -377,8 +458,22 @@ int sx_ana_toxic_run(const sx_toxic_run_opts *o, sx_err *err) {
     const sx_effect *const *ce = (const sx_effect *const *)eff;
     sx_path_join(path, sizeof path, o->out_dir, "latent_effects.csv");
     if (write_effects(path, labels, ce, sp, ns, err)) { rc = -1; goto done; }
-    sx_path_join(path, sizeof path, o->out_dir, "toxic_latents.csv");
-    if (write_top(o, path, labels, ce, sp, order, fi, m, tok, err)) { rc = -1; goto done; }
+    {
+        char pfx[4200], phw[4200];
+        sx_csv_writer fx, hw;
+        sx_path_join(path, sizeof path, o->out_dir, "toxic_latents.csv");
+        sx_path_join(pfx, sizeof pfx, o->out_dir, "logit_effects.csv");
+        sx_path_join(phw, sizeof phw, o->out_dir, "logit_hist.csv");
+        if (sx_csv_open_schema(&fx, pfx, &SX_SCHEMA_LOGIT_EFFECTS, err)) { rc = -1; goto done; }
+        if (sx_csv_open_schema(&hw, phw, &SX_SCHEMA_LOGIT_HIST, err)) { sx_csv_abort(&fx); rc = -1; goto done; }
+        if (write_top(o, path, labels, ce, sp, order, fi, m, tok, &fx, &hw, err)) {
+            sx_csv_abort(&fx), sx_csv_abort(&hw);
+            rc = -1;
+            goto done;
+        }
+        if (sx_csv_close(&fx, err)) { sx_csv_abort(&hw); rc = -1; goto done; }
+        if (sx_csv_close(&hw, err)) { rc = -1; goto done; }
+    }
     if (o->families_dir) {
         sx_path_join(path, sizeof path, o->out_dir, "family_effects.csv");
         if (write_family_effects(o, path, labels, ce, sp, order, fi, err)) { rc = -1; goto done; }

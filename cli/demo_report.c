@@ -125,13 +125,19 @@ static void top_latents(demo_ctx *c, const char *analysis, FILE *md) {
             snprintf(promoted, sizeof promoted, "%s", sx_csv_cell(&t, r, sx_csv_col(&t, "top_promoted")));
             for (char *q = promoted; *q; q++)
                 if (*q == '|' || *q == '\n') *q = ' ';
+            /* the tokens are display text (multi-byte marks): cut at a token boundary */
+            if (strlen(promoted) > 80) {
+                promoted[80] = 0;
+                char *sp = strrchr(promoted, ' ');
+                if (sp) *sp = 0;
+            }
             if (i == 0)
                 snprintf(across, sizeof across, "%s children in %s", best_match_cell(&bm, names[0], lat, "n_children"),
                          names[1]);
             else
                 snprintf(across, sizeof across, "closest %s latent %s (cos %.5s)", names[0],
                          best_match_cell(&bm, names[1], lat, "best_match"), best_match_cell(&bm, names[1], lat, "cosine"));
-            out2(md, "| %s | %s | %.3f | %.2f | %s | %.80s |\n", names[i], lat, num(&t, r, "auroc"),
+            out2(md, "| %s | %s | %.3f | %.2f | %s | %s |\n", names[i], lat, num(&t, r, "auroc"),
                  num(&t, r, "cohens_d"), across, promoted);
         }
     if (c->family_wide_n > 0)

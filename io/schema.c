@@ -63,7 +63,9 @@ static const sx_col ctx[] = {
     {"activation", N, 1, "activation at the token"},
     {"context_before", S, 1, "decoded text before the token"},
     {"token", S, 1, "decoded token"},
-    {"context_after", S, 1, "decoded text after the token"}};
+    {"context_after", S, 1, "decoded text after the token"},
+    {"token_id", I, 0, "vocabulary id of the token (empty without token ids)"},
+    {"token_display", S, 0, "the token as display text (sx_tokenizer_token_display)"}};
 SCHEMA(SX_SCHEMA_TOP_CONTEXTS, "top_contexts.csv", "analyze stats",
        "one top-activating context of a latent", ctx);
 
@@ -96,10 +98,35 @@ static const sx_col toxic[] = {
     EFFECT_COLS,
     {"family_id", I, 0, "feature family (empty without --families or when alone)"},
     {"family_size", I, 0, "members of that family"},
-    {"top_promoted", S, 0, "logit lens: tokens the decoder direction promotes, space-separated"},
-    {"top_suppressed", S, 0, "logit lens: tokens it suppresses"}};
+    {"top_promoted", S, 0, "logit lens: tokens the decoder direction promotes, as display text "
+                           "(sx_tokenizer_token_display), space-separated"},
+    {"top_suppressed", S, 0, "logit lens: tokens it suppresses (display text)"},
+    {"top_promoted_ids", S, 0, "vocabulary ids of top_promoted, space-separated"},
+    {"top_suppressed_ids", S, 0, "vocabulary ids of top_suppressed"}};
 SCHEMA(SX_SCHEMA_TOXIC_LATENTS, "toxic_latents.csv", "analyze toxic",
        "one of the top toxic latents of an SAE", toxic);
+
+static const sx_col logit_fx[] = {
+    {"sae", S, 1, "SAE label"},
+    {"latent", I, 1, "latent index (a top toxic latent)"},
+    {"kind", S, 1, "pos = promoted (largest logits), neg = suppressed (smallest)"},
+    {"rank", I, 1, "1 = the largest (pos) / smallest (neg) logit"},
+    {"token_id", I, 1, "vocabulary id"},
+    {"token", S, 1, "the token as display text (sx_tokenizer_token_display)"},
+    {"logit", N, 1, "decoder direction . unembedding row (logit lens)"}};
+SCHEMA(SX_SCHEMA_LOGIT_EFFECTS, "logit_effects.csv", "analyze toxic",
+       "one of the top or bottom logits of a top toxic latent", logit_fx);
+
+static const sx_col logit_hist[] = {
+    {"sae", S, 1, "SAE label"},
+    {"latent", I, 1, "latent index (a top toxic latent)"},
+    {"bin", I, 1, "bin index, 0 = lowest"},
+    {"lo", N, 1, "lower edge of the bin (logit)"},
+    {"hi", N, 1, "upper edge (the last bin includes it)"},
+    {"count", I, 1, "vocabulary tokens whose logit falls in the bin"}};
+SCHEMA(SX_SCHEMA_LOGIT_HIST, "logit_hist.csv", "analyze toxic",
+       "one bin of the logit-lens histogram over the whole vocabulary of a top toxic latent",
+       logit_hist);
 
 static const sx_col fam_eff[] = {
     {"family_id", I, 1, "feature family with a toxic member"},
@@ -247,7 +274,8 @@ SCHEMA(SX_SCHEMA_WIDTH_COMPARISON, "width_comparison.csv", "compare",
 const sx_schema *const SX_SCHEMAS[] = {
     &SX_SCHEMA_METRICS,        &SX_SCHEMA_PAIRS,          &SX_SCHEMA_FAMILIES,
     &SX_SCHEMA_BEST_MATCHES,   &SX_SCHEMA_LATENT_STATS,   &SX_SCHEMA_TOP_CONTEXTS,
-    &SX_SCHEMA_LATENT_EFFECTS, &SX_SCHEMA_TOXIC_LATENTS,  &SX_SCHEMA_FAMILY_EFFECTS,
+    &SX_SCHEMA_LATENT_EFFECTS, &SX_SCHEMA_TOXIC_LATENTS,  &SX_SCHEMA_LOGIT_EFFECTS, &SX_SCHEMA_LOGIT_HIST,
+    &SX_SCHEMA_FAMILY_EFFECTS,
     &SX_SCHEMA_STEERING_SWEEP, &SX_SCHEMA_SAE_EVAL,       &SX_SCHEMA_TRAINING_METRICS,
     &SX_SCHEMA_LATENTS,        &SX_SCHEMA_FAMILY_COMPARISON, &SX_SCHEMA_WIDTH_COMPARISON,
     NULL};

@@ -20,7 +20,9 @@ int sx_export_run(const char *in_dir, const char *out_dir, const sx_export_opts 
     int rc = -1;
     char path[4096];
     if (xp_load(in_dir, out_dir, run, notes, err)) goto done;
+    if (xp_load_features(run, in_dir, out_dir, o.max_latents, notes, err)) goto done;
     if (sx_mkdir_p(out_dir, err)) goto done;
+    if (xp_write_neuronpedia(run, out_dir, notes, err)) goto done;
     if (xp_write_reports(run, out_dir, notes, err)) goto done;
     if (xp_write_compare(run, in_dir, out_dir, o.skip_plots, notes, err)) goto done;
     if (!o.skip_notebook) {

@@ -4,6 +4,7 @@
 #define SAETOX_EXPORT_INT_H
 
 #include "export.h"
+#include "analysis.h"
 
 #include <math.h>
 
@@ -57,6 +58,27 @@ typedef struct xp_sweep {
 enum { XS_NPROMPTS, XS_NSAMPLES, XS_EMT, XS_EMT_LO, XS_EMT_HI, XS_TP, XS_TP_LO, XS_TP_HI,
        XS_MT, XS_MT_LO, XS_MT_HI, XS_PPL, XS_PPL_LO, XS_PPL_HI, XS_ACC, XS_ACC_NORM, XS_ACC_N };
 
+/* logit_effects.csv / logit_hist.csv rows (analyze toxic), sorted by (sae, latent, ...). */
+typedef struct xp_logit {
+    int sae, neg;
+    int64_t latent, rank, id;
+    const char *tok;
+    double v;
+} xp_logit;
+typedef struct xp_lhist {
+    int sae;
+    int64_t latent, bin, count;
+    double lo, hi;
+} xp_lhist;
+/* One latent the dashboard shows as a feature page: its toxic row and, when a stats_run.json
+ * led back to the cache, its detail (sx_feature_details); d NULL otherwise. */
+typedef struct xp_feat {
+    int sae;
+    int64_t latent;
+    const xp_toxic *tox;
+    const sx_feature_detail *d;
+} xp_feat;
+
 /* One run folder, loaded.  Arrays are NULL/0 when the input was absent; *_path says which
  * file was used ("" when absent).  Strings point into the kept CSV tables. */
 typedef struct xp_run {
@@ -75,7 +97,14 @@ typedef struct xp_run {
     xp_pair *pairs; int64_t n_pairs;     /* sorted by (small_latent, wide_latent) */
     xp_fam *fams; int64_t n_fams;        /* sorted by (family_id, sae, latent) */
     xp_sweep *sweep; int64_t n_sweep;    /* file order */
-    sx_csv_table tables[6];
+    char logit_path[1024], lhist_path[1024];
+    xp_logit *logits; int64_t n_logits;  /* sorted by (sae, latent, neg, rank) */
+    xp_lhist *lhist; int64_t n_lhist;    /* sorted by (sae, latent, bin) */
+    xp_feat *feats; int64_t n_feats;     /* toxic ranks interleaved over SAEs, <= max_latents */
+    sx_feature_detail *det[XP_MAX_SAE];  /* per SAE, n_det of them */
+    int n_det[XP_MAX_SAE];
+    char det_src[XP_MAX_SAE][1024];      /* the stats_run.json used, "" when none */
+    sx_csv_table tables[10];
     int n_tables;
 } xp_run;
 
@@ -88,6 +117,23 @@ void xp_free(xp_run *run);
  * holding a previous export): 1 and the path in out, or 0. */
 int xp_find_input(const char *in_dir, const char *skip, const char *name, char *out,
                   size_t outsz);
+/* feat.c: logit tables, the feature pages' latents and their detail from the cache. */
+int xp_load_features(xp_run *run, const char *in_dir, const char *out_dir, int max_latents,
+                     sx_export_notes *notes, sx_err *err);
+void xp_free_features(xp_run *run);
+sx_csv_table *xp_load_table(xp_run *run, const char *path, const sx_schema *sc, sx_err *err);
+/* Logit rows of (sae, latent): first index and count (0 when none). */
+int64_t xp_logit_range(const xp_run *run, int sae, int64_t latent, int64_t *count);
+int64_t xp_lhist_range(const xp_run *run, int sae, int64_t latent, int64_t *count);
+/* neuronpedia.c: OUT/neuronpedia/<sae>.json, one SAEDashboard batch per SAE. */
+int xp_write_neuronpedia(const xp_run *run, const char *out_dir, sx_export_notes *notes,
+                         sx_err *err);
+/* html_dash.c: the feature pages (data as inline JSON, rendered lazily by inline JS). */
+void xp_dash_section(FILE *f, const xp_run *run, const sx_export_opts *o);
+extern const char *XP_DASH_CSS, *XP_DASH_JS;
+/* JSON text made safe inside <script>: <, >, &, / and : inside strings as \u00XX. */
+void xp_json_html(FILE *f, const char *json);
+
 /* compare.c: width_comparison.csv and its plots when the run folder has a sae_eval.csv. */
 int xp_write_compare(const xp_run *run, const char *in_dir, const char *out_dir, int skip_plots,
                      sx_export_notes *notes, sx_err *err);
@@ -128,10 +174,22 @@ int xp_write_dashboard(const xp_run *run, const char *path, const sx_export_opts
                        sx_err *err);
 /* html_svg.c: inline SVG charts and the HTML escaper */
 void xp_html_esc(FILE *f, const char *s);
-void xp_svg_hist(FILE *f, const xp_stat *st, const xp_ctx *ctx, int64_t nctx);
 void xp_svg_tradeoff(FILE *f, const xp_run *run);
 /* plots.c */
 int xp_write_plots(const xp_run *run, const char *dir, sx_export_notes *notes, sx_err *err);
+
+/* Trade-off chart series (plots.c, html_svg.c): one per (SAE, tier[, family]).  The SAE
+ * is the "<sae> " condition prefix (how the demo merges the widths' sweeps), else the
+ * narrowest SAE of the run (an unprefixed sweep is the narrow one's), or none with no SAE.
+ * Key "<sae> <tier>[ family]"; the unsteered tier is "unsteered (none)". */
+typedef struct xp_series {
+    char key[160];
+    int sae;          /* -1: no SAE */
+    int unsteered;    /* tier none */
+} xp_series;
+void xp_series_of(const xp_run *run, const xp_sweep *r, xp_series *out);
+#define XP_NPALETTE 14 /* plot.c's colours, also as hex for the HTML charts */
+extern const char *const XP_PALETTE_HEX[XP_NPALETTE];
 
 /* Final metrics row of each SAE (largest step); idx[s] = -1 when none. */
 void xp_final_metrics(const xp_run *run, int64_t *idx);

@@ -27,17 +27,8 @@ static const char *CSS =
     ".ctxt{font-family:ui-monospace,monospace;white-space:pre-wrap;overflow-wrap:anywhere}"
     ".act{display:inline-block;min-width:54px;color:#6b7280;font-size:12px}"
     "mark{color:#000;border-radius:3px;padding:0 1px;outline:1px solid #b91c1c}"
-    "#filter{padding:5px 8px;width:340px;font-size:14px}"
-    "svg text{font-family:system-ui,sans-serif;fill:#222}";
-
-/* Filters the latent cards by a typed substring. */
-static const char *JS =
-    "(function(){var box=document.getElementById('filter');if(!box)return;"
-    "var cards=document.querySelectorAll('.latent');var count=document.getElementById('shown');"
-    "box.addEventListener('input',function(){var q=box.value.toLowerCase(),n=0;"
-    "for(var i=0;i<cards.length;i++){var ok=cards[i].getAttribute('data-search')"
-    ".toLowerCase().indexOf(q)>=0;cards[i].style.display=ok?'':'none';if(ok)n++;}"
-    "if(count)count.textContent=n;});})();";
+    "svg text{font-family:system-ui,sans-serif;fill:#222}"
+    ".scroll{overflow-x:auto}table.wide td.t{white-space:nowrap}";
 
 static void num(FILE *f, double v) {
     if (isnan(v)) fputs("<td></td>", f);
@@ -59,13 +50,15 @@ static void text_td(FILE *f, const char *s) {
 
 static void inputs_section(FILE *f, const xp_run *run) {
     const char *names[] = {"metrics.jsonl", "latent_stats.csv", "toxic_latents.csv",
-                           "top_contexts.csv", "pairs.csv", "families.csv", "steering_sweep.csv"};
+                           "top_contexts.csv", "pairs.csv", "families.csv", "steering_sweep.csv",
+                           "logit_effects.csv", "logit_hist.csv"};
     const char *paths[] = {run->metrics_path, run->stats_path, run->toxic_path, run->ctx_path,
-                           run->pairs_path, run->fam_path, run->sweep_path};
+                           run->pairs_path, run->fam_path, run->sweep_path, run->logit_path,
+                           run->lhist_path};
     int64_t rows[] = {run->n_metrics, run->n_stats, run->n_toxic, run->n_ctx, run->n_pairs,
-                      run->n_fams, run->n_sweep};
+                      run->n_fams, run->n_sweep, run->n_logits, run->n_lhist};
     fputs("<h2 id=\"inputs\">Inputs</h2><table><tr><th>input</th><th>file used</th><th>rows</th></tr>", f);
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < 9; i++) {
         fputs("<tr>", f);
         text_td(f, names[i]);
         if (paths[i][0]) {
@@ -75,6 +68,13 @@ static void inputs_section(FILE *f, const xp_run *run) {
             fputs("<td class=\"t note\">not found: section skipped</td><td></td>", f);
         }
         fputs("</tr>", f);
+    }
+    for (int s = 0; s < run->n_sae; s++) { /* the feature pages' cache detail */
+        if (!run->det_src[s][0]) continue;
+        fputs("<tr>", f);
+        text_td(f, "stats_run.json");
+        text_td(f, run->det_src[s]);
+        fprintf(f, "<td>%d latents</td></tr>", run->n_det[s]);
     }
     fputs("</table>", f);
 }
@@ -111,7 +111,8 @@ static void steering_section(FILE *f, const xp_run *run) {
         return;
     }
     fputs("<p>Expected maximum toxicity (95% CI) against perplexity of the continuations under "
-          "the unsteered model, one line per tier in order of strength alpha. Hover a point for "
+          "the unsteered model, one series per SAE and tier (colour per series, marker per SAE, the "
+          "unsteered point a black star) in order of strength alpha. Hover a point for "
           "its condition. Down is less toxic, right is less fluent.</p>", f);
     xp_svg_tradeoff(f, run);
     fputs("<table><tr><th>condition</th><th>tier</th><th>alpha</th><th>EMT</th><th>EMT CI</th>"
@@ -137,169 +138,112 @@ static void steering_section(FILE *f, const xp_run *run) {
     fputs("</table>", f);
 }
 
+/* Splitting as parent -> children: each toxic latent of the narrow SAE and the wide latents
+ * paired with it at the split threshold (pairs.csv), with their cosines.  The connected
+ * components (families.csv) chain through shared children and can swallow hundreds of
+ * latents, which says nothing per concept; they stay in family_comparison.csv. */
 static void width_section(FILE *f, const xp_run *run, sx_err *err) {
     fputs("<h2 id=\"width\">Feature splitting across widths</h2>", f);
-    xp_concept *cs = NULL;
-    int64_t n = 0;
-    if (!run->n_fams || xp_concepts(run, &cs, &n, err) || !n) {
-        fputs("<p class=\"note\">No families (families.csv) in this run.</p>", f);
-        free(cs);
+    int narrow = -1, wide = -1;
+    for (int s = 0; s < run->n_sae; s++) {
+        if (narrow < 0 || run->sae_width[s] < run->sae_width[narrow]) narrow = s;
+        if (wide < 0 || run->sae_width[s] > run->sae_width[wide]) wide = s;
+    }
+    if (!run->n_pairs || narrow < 0 || narrow == wide) {
+        fputs("<p class=\"note\">No narrow-wide pairs (pairs.csv) in this run.</p>", f);
         return;
     }
-    fputs("<p>Each row is a family of latents whose decoder directions match across the narrow "
-          "and the wide SAE (a concept). <em>split</em> = wide size / narrow size; <em>top share"
-          "</em> = the largest toxic mean difference among the wide members over their sum (1 = "
-          "the effect stays in one latent).</p><table><tr><th>family</th><th>toxic members</th>"
-          "<th>narrow SAE</th><th>narrow latents</th><th>wide SAE</th><th>wide latents</th>"
-          "<th>split</th><th>top share</th><th>max cos</th><th>mean cos</th></tr>", f);
-    for (int64_t i = 0; i < n; i++) {
-        const xp_concept *c = &cs[i];
-        fprintf(f, "<tr><td>%lld</td><td>%d</td>", (long long)c->family_id, c->n_toxic);
-        text_td(f, run->sae[c->narrow]);
-        fprintf(f, "<td>%lld</td>", (long long)c->narrow_size);
-        text_td(f, c->wide >= 0 ? run->sae[c->wide] : "");
-        fprintf(f, "<td>%lld</td>", (long long)c->wide_size);
-        num(f, c->narrow_size ? (double)c->wide_size / (double)c->narrow_size : NAN);
-        num(f, c->wide_top_share);
-        num(f, c->cos_max);
-        num(f, c->cos_mean);
-        fputs("</tr>", f);
+    fputs("<p>Each toxic latent of the narrow SAE (<b>", f);
+    xp_html_esc(f, run->sae[narrow]);
+    fputs("</b>) and its <em>children</em>: the latents of the wide SAE (<b>", f);
+    xp_html_esc(f, run->sae[wide]);
+    fputs("</b>) whose decoder direction has cosine at or above the split threshold with it "
+          "(pairs.csv), best first; &#9888; marks a child that is itself a toxic latent. "
+          "One child means the concept kept one latent; several mean it split. The 15 "
+          "best-ranked toxic latents; every feature page lists its partners too.</p>"
+          "<table><tr><th>narrow latent</th><th>toxic rank</th><th>children</th>"
+          "<th>toxic children</th><th>children (cosine)</th></tr>", f);
+    int shown = 0;
+    for (int64_t i = 0; i < run->n_toxic && shown < 15; i++) {
+        const xp_toxic *t = &run->toxic[i];
+        if (t->sae != narrow) continue;
+        shown++;
+        int64_t n, first = xp_pair_range(run, t->latent, &n);
+        /* children best cosine first (pairs are sorted by wide index) */
+        int64_t idx[256], m = n < 256 ? n : 256, ntox = 0;
+        for (int64_t k = 0; k < m; k++) idx[k] = first + k;
+        for (int64_t a = 1; a < m; a++)
+            for (int64_t b = a; b > 0 && run->pairs[idx[b]].cosine > run->pairs[idx[b - 1]].cosine; b--) {
+                int64_t tmp = idx[b];
+                idx[b] = idx[b - 1], idx[b - 1] = tmp;
+            }
+        for (int64_t k = 0; k < n; k++)
+            ntox += xp_find_toxic(run, wide, run->pairs[first + k].wide_latent) != NULL;
+        fprintf(f, "<tr><td>%lld</td><td>%lld</td><td>%lld</td><td>%lld</td><td class=\"t\">",
+                (long long)t->latent, (long long)t->rank, (long long)n, (long long)ntox);
+        if (!n) fputs("<span class=\"note\">none at the threshold</span>", f);
+        for (int64_t k = 0; k < m; k++) {
+            const xp_pair *p = &run->pairs[idx[k]];
+            fprintf(f, "<span class=\"chip fam\">%lld (%.2f)%s</span>", (long long)p->wide_latent, p->cosine,
+                    xp_find_toxic(run, wide, p->wide_latent) ? " &#9888;" : "");
+        }
+        if (n > m) fprintf(f, " &hellip; %lld more", (long long)(n - m));
+        fputs("</td></tr>", f);
     }
     fputs("</table>", f);
+    xp_concept *cs = NULL;
+    int64_t nc = 0;
+    if (run->n_fams && !xp_concepts(run, &cs, &nc, err) && nc) {
+        int64_t big = 0;
+        for (int64_t i = 0; i < nc; i++)
+            if (cs[i].narrow_size + cs[i].wide_size > big) big = cs[i].narrow_size + cs[i].wide_size;
+        fprintf(f, "<p class=\"note\">families.csv groups the pairs into %lld connected components "
+                   "with a toxic member (the largest has %lld latents: components chain through "
+                   "shared children); they are listed per family in family_comparison.csv.</p>",
+                (long long)nc, (long long)big);
+    }
     free(cs);
 }
 
-/* Space-separated tokens as chips. */
-static void chips(FILE *f, const char *list, const char *cls) {
-    if (!list || !*list) {
-        fputs("<span class=\"note\">none</span>", f);
+/* width_comparison.csv (saetox compare, written just before the dashboard), when present. */
+static void widths_section(FILE *f, const char *dash_path) {
+    char dir[4096], path[4200];
+    snprintf(dir, sizeof dir, "%s", dash_path);
+    char *sl = strrchr(dir, '/');
+    if (sl) *sl = 0;
+    else strcpy(dir, ".");
+    sx_path_join(path, sizeof path, dir, "width_comparison.csv");
+    fputs("<h2 id=\"widths\">Width comparison</h2>", f);
+    sx_csv_table t;
+    sx_err e2 = {0};
+    if (!sx_file_exists(path) || sx_csv_read(path, &t, &e2)) {
+        fputs("<p class=\"note\">No width comparison (width_comparison.csv needs a sae_eval.csv "
+              "in the run).</p>", f);
         return;
     }
-    const char *p = list;
-    while (*p) {
-        while (*p == ' ') p++;
-        if (!*p) break;
-        const char *e = strchr(p, ' ');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        char tok[256];
-        if (n >= sizeof tok) n = sizeof tok - 1;
-        memcpy(tok, p, n);
-        tok[n] = 0;
-        fprintf(f, "<span class=\"chip%s%s\">", cls ? " " : "", cls ? cls : "");
-        xp_html_esc(f, tok);
-        fputs("</span>", f);
-        p += n;
-    }
-}
-
-static void family_line(FILE *f, const xp_run *run, const xp_toxic *t) {
-    int64_t fid = xp_family_of(run, t->sae, t->latent);
-    if (fid < 0) fid = t->family_id;
-    fputs("<div><b>Family:</b> ", f);
-    if (fid < 0) {
-        fputs("<span class=\"note\">not in a family</span></div>", f);
-        return;
-    }
-    int64_t n, first = xp_family_range(run, fid, &n);
-    fprintf(f, "#%lld (%lld members) ", (long long)fid, (long long)(n ? n : t->family_size));
-    for (int64_t i = first; i < first + n; i++) {
-        const xp_fam *m = &run->fams[i];
-        if (m->sae == t->sae && m->latent == t->latent) continue;
-        fputs("<span class=\"chip fam\">", f);
-        xp_html_esc(f, run->sae[m->sae]);
-        fprintf(f, ":%lld%s</span>", (long long)m->latent, xp_find_toxic(run, m->sae, m->latent) ? " &#9888;" : "");
-    }
-    fputs("</div>", f);
-}
-
-static void contexts(FILE *f, const xp_ctx *c, int64_t n, double mx, int max_show) {
-    if (!n) {
-        fputs("<p class=\"note\">No top contexts for this latent.</p>", f);
-        return;
-    }
-    fputs("<ol class=\"ctx\">", f);
-    for (int64_t i = 0; i < n && i < max_show; i++) {
-        double a = mx > 0 && isfinite(c[i].activation) ? c[i].activation / mx : 0;
-        a = a < 0 ? 0 : a > 1 ? 1 : a;
-        fprintf(f, "<li><span class=\"act\">%.3g</span><span class=\"ctxt\">", c[i].activation);
-        xp_html_esc(f, c[i].before);
-        fprintf(f, "<mark style=\"background:rgba(220,38,38,%.2f)\" title=\"activation %.4g\">",
-                0.15 + 0.75 * a, c[i].activation);
-        xp_html_esc(f, c[i].token);
-        fputs("</mark>", f);
-        xp_html_esc(f, c[i].after);
-        fputs("</span></li>", f);
-    }
-    fputs("</ol>", f);
-}
-
-static void latent_card(FILE *f, const xp_run *run, const xp_toxic *t, int max_ctx) {
-    const xp_stat *st = xp_find_stat(run, t->sae, t->latent);
-    int64_t nctx;
-    const xp_ctx *c = xp_find_ctx(run, t->sae, t->latent, &nctx);
-    double mx = st && st->max_act > 0 ? st->max_act : 0;
-    for (int64_t i = 0; i < nctx; i++)
-        if (c[i].activation > mx) mx = c[i].activation;
-    fputs("<section class=\"latent\" data-search=\"", f);
-    xp_html_esc(f, run->sae[t->sae]);
-    fprintf(f, " %lld ", (long long)t->latent);
-    xp_html_esc(f, t->top_promoted);
-    for (int64_t i = 0; i < nctx && i < max_ctx; i++) {
-        fputc(' ', f);
-        xp_html_esc(f, c[i].token);
-    }
-    fputs("\"><h3>", f);
-    xp_html_esc(f, run->sae[t->sae]);
-    fprintf(f, " &middot; latent %lld<span>toxic rank %lld &middot; score %.4g</span></h3>",
-            (long long)t->latent, (long long)t->rank, t->score);
-    fputs("<div class=\"row\"><table>", f);
-    const char *k[] = {"AUROC", "Cohen's d", "mean (toxic)", "mean (clean)", "mean diff",
-                       "fire rate toxic", "fire rate clean", "log odds"};
-    double v[] = {t->auroc, t->cohens_d, t->mean_toxic, t->mean_clean, t->mean_diff,
-                  t->fire_rate_toxic, t->fire_rate_clean, t->log_odds};
-    for (int i = 0; i < 8; i += 2) {
-        fprintf(f, "<tr><th>%s</th>", k[i]);
-        num(f, v[i]);
-        fprintf(f, "<th>%s</th>", k[i + 1]);
-        num(f, v[i + 1]);
+    static const char *cols[] = {"sae", "arch", "width", "k", "l0", "fvu", "ce_loss_score",
+                                 "kl_div_score", "dead_frac", "split_share", "split_mean_children",
+                                 "toxic_latent", "toxic_auroc", "steer_condition", "steer_emt",
+                                 "steer_ppl", "unsteered_emt", "unsteered_ppl"};
+    fputs("<p>One row per SAE (width_comparison.csv from <code>saetox compare</code>): "
+          "reconstruction, spliced-in quality (CE / KL scores: 1 = as good as the model), "
+          "splitting against the wider SAE, its best toxic latent and its best steering "
+          "condition within the fluency budget.</p><div class=\"scroll\"><table class=\"wide\"><tr>", f);
+    for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++) fprintf(f, "<th>%s</th>", cols[c]);
+    fputs("</tr>", f);
+    for (int64_t r = 0; r < t.nrows; r++) {
+        fputs("<tr>", f);
+        for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++) {
+            const char *v = sx_csv_cell(&t, r, sx_csv_col(&t, cols[c]));
+            char *end;
+            double x = strtod(v, &end);
+            if (*v && !*end) num(f, x);
+            else text_td(f, v);
+        }
         fputs("</tr>", f);
     }
-    if (st) {
-        fputs("<tr><th>fire freq</th>", f);
-        num(f, st->fire_freq);
-        fputs("<th>max act</th>", f);
-        num(f, st->max_act);
-        fputs("</tr>", f);
-    }
-    fputs("</table>", f);
-    xp_svg_hist(f, st, c, nctx < max_ctx ? nctx : max_ctx);
-    fputs("</div><div><b>Logit lens, promoted:</b> ", f);
-    chips(f, t->top_promoted, NULL);
-    fputs("</div><div><b>Suppressed:</b> ", f);
-    chips(f, t->top_suppressed, "neg");
-    fputs("</div>", f);
-    family_line(f, run, t);
-    contexts(f, c, nctx, mx, max_ctx);
-    fputs("</section>", f);
-}
-
-static void latents_section(FILE *f, const xp_run *run, const sx_export_opts *o) {
-    fputs("<h2 id=\"latents\">Toxic latents</h2>", f);
-    if (!run->n_toxic) {
-        fputs("<p class=\"note\">No toxic latents (toxic_latents.csv) in this run.</p>", f);
-        return;
-    }
-    int64_t shown = run->n_toxic < o->max_latents ? run->n_toxic : o->max_latents;
-    fprintf(f, "<p>Each card: the latent's separation statistics, its activation distribution "
-               "(from the quantiles in latent_stats.csv), the tokens its decoder direction "
-               "promotes and suppresses through the unembedding (logit lens), its family across "
-               "widths, and its top activating contexts with the activating token highlighted "
-               "(darker = stronger, relative to the latent's maximum).</p>"
-               "<p><input id=\"filter\" type=\"search\" placeholder=\"filter by SAE, latent or token\" "
-               "aria-label=\"filter\"> <span id=\"shown\">%lld</span> of %lld shown%s</p>",
-            (long long)shown, (long long)shown,
-            shown < run->n_toxic ? " (list truncated; see the latents_*.csv reports)" : "");
-    for (int64_t i = 0; i < shown; i++) latent_card(f, run, &run->toxic[i], o->max_contexts);
+    fputs("</table></div>", f);
+    sx_csv_free(&t);
 }
 
 int xp_write_dashboard(const xp_run *run, const char *path, const sx_export_opts *o, sx_err *err) {
@@ -312,18 +256,20 @@ int xp_write_dashboard(const xp_run *run, const char *path, const sx_export_opts
           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
           "<title>saetox dashboard</title><style>", f);
     fputs(CSS, f);
+    fputs(XP_DASH_CSS, f);
     fputs("</style></head><body><header><h1>saetox dashboard</h1><p>Sparse-autoencoder toxicity "
           "latents, feature splitting and steering for one run. Static page: no network.</p>"
           "</header><nav><a href=\"#inputs\">Inputs</a><a href=\"#training\">Training</a>"
           "<a href=\"#steering\">Steering</a><a href=\"#width\">Splitting</a>"
-          "<a href=\"#latents\">Toxic latents</a></nav><main>", f);
+          "<a href=\"#widths\">Widths</a><a href=\"#latents\">Feature pages</a></nav><main>", f);
     inputs_section(f, run);
     training_section(f, run);
     steering_section(f, run);
     width_section(f, run, err);
-    latents_section(f, run, o);
+    widths_section(f, path);
+    xp_dash_section(f, run, o);
     fputs("</main><script>", f);
-    fputs(JS, f);
+    if (run->n_feats) fputs(XP_DASH_JS, f);
     fputs("</script></body></html>\n", f);
     return sx_atomic_commit(&af, err);
 }

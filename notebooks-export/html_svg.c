@@ -1,5 +1,5 @@
-/* html_svg.c — the HTML escaper and the dashboard's inline SVG charts (activation histogram
- * from quantiles, steering trade-off).  Everything is inline: no fonts, images or scripts are
+/* html_svg.c — the HTML escaper and the dashboard's inline SVG trade-off chart (the feature
+ * pages draw their histograms in the page's script, html_dash.c).  Everything is inline: no fonts, images or scripts are
  * fetched. */
 #include "export_int.h"
 
@@ -29,59 +29,31 @@ void xp_html_esc(FILE *f, const char *s) {
     }
 }
 
-static const char *const COLORS[] = {"#0072b2", "#d55e00", "#009e73", "#cc79a7",
-                                     "#56b4e9", "#e69f00", "#7a7a00", "#4d4d4d"};
+
+/* An open <path> marker (the caller closes it, after an optional <title>): shape 0 circle,
+ * 1 square, 2 triangle, 3 diamond, 4 star. */
+static void marker(FILE *f, double X, double Y, int shape, const char *col) {
+    const double r = 5;
+    fputs("<path d=\"", f);
+    switch (shape) {
+    case 1: fprintf(f, "M%.1f %.1fh%.1fv%.1fh%.1fz", X - r * .85, Y - r * .85, r * 1.7, r * 1.7, -r * 1.7); break;
+    case 2: fprintf(f, "M%.1f %.1fL%.1f %.1fL%.1f %.1fz", X, Y - r * 1.15, X + r, Y + r * .7, X - r, Y + r * .7); break;
+    case 3: fprintf(f, "M%.1f %.1fL%.1f %.1fL%.1f %.1fL%.1f %.1fz", X, Y - r * 1.2, X + r, Y, X, Y + r * 1.2, X - r, Y); break;
+    case 4:
+        for (int k = 0; k < 10; k++) {
+            double a = -M_PI / 2 + k * M_PI / 5, rr = k % 2 ? r * .6 : r * 1.6;
+            fprintf(f, "%c%.1f %.1f", k ? 'L' : 'M', X + rr * cos(a), Y + rr * sin(a));
+        }
+        fputc('z', f);
+        break;
+    default: fprintf(f, "M%.1f %.1fa%.1f %.1f 0 1 0 %.1f 0a%.1f %.1f 0 1 0 %.1f 0", X - r, Y, r, r, 2 * r, r, r, -2 * r);
+    }
+    fprintf(f, "\" fill=\"%s\" stroke=\"#fff\">", col);
+}
 
 static double nice_step(double span, int want) {
     double raw = span / want, mag = pow(10, floor(log10(raw))), f = raw / mag;
     return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * mag;
-}
-
-/* Activation "histogram" of one latent drawn from what the stats give: a piecewise-uniform
- * density with 50% of the mass below q50, 40% in [q50,q90], 9% in [q90,q99] and 1% in
- * [q99,max]; red ticks mark the activations of its top contexts. */
-void xp_svg_hist(FILE *f, const xp_stat *st, const xp_ctx *ctx, int64_t nctx) {
-    const double X0 = 34, X1 = 290, Y0 = 8, Y1 = 78;
-    double mx = st && isfinite(st->max_act) ? st->max_act : 0;
-    for (int64_t i = 0; i < nctx; i++)
-        if (ctx[i].activation > mx) mx = ctx[i].activation;
-    if (!(mx > 0)) mx = 1;
-    fprintf(f, "<svg class=\"hist\" width=\"300\" height=\"104\" viewBox=\"0 0 300 104\" "
-               "role=\"img\" aria-label=\"activation distribution\">");
-    fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"#333\"/>", X0, Y1, X1, Y1);
-    if (st && isfinite(st->q50) && isfinite(st->q90) && isfinite(st->q99)) {
-        double b[5] = {0, st->q50, st->q90, st->q99, mx}, mass[4] = {0.5, 0.4, 0.09, 0.01};
-        double dens[4], dmax = 0;
-        for (int k = 0; k < 4; k++) {
-            double wdt = b[k + 1] - b[k];
-            dens[k] = wdt > mx * 1e-3 ? mass[k] / wdt : -1; /* -1: mass at (almost) a point */
-            if (dens[k] > dmax) dmax = dens[k];
-        }
-        for (int k = 0; k < 4; k++) {
-            double xa = X0 + b[k] / mx * (X1 - X0), xb = X0 + b[k + 1] / mx * (X1 - X0);
-            double h = dens[k] < 0 ? (Y1 - Y0) * mass[k] * 2 : (Y1 - Y0) * dens[k] / dmax;
-            if (h > Y1 - Y0) h = Y1 - Y0;
-            if (h < 1.5) h = 1.5;
-            if (dens[k] < 0) xb = xa + 3, xa -= 0; /* a spike */
-            fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\">"
-                       "<title>%g%% of activations in [%.4g, %.4g]</title></rect>",
-                    xa, Y1 - h, xb - xa > 1 ? xb - xa : 1, h, COLORS[0], mass[k] * 100, b[k],
-                    b[k + 1]);
-        }
-    }
-    for (int64_t i = 0; i < nctx; i++) {
-        double x = X0 + ctx[i].activation / mx * (X1 - X0);
-        if (!isfinite(x)) continue;
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%g\" x2=\"%.1f\" y2=\"%g\" stroke=\"#d62728\" "
-                   "stroke-width=\"1.5\"/>", x, Y1 + 1, x, Y1 + 8);
-    }
-    fprintf(f, "<text x=\"%g\" y=\"%g\" font-size=\"10\" text-anchor=\"middle\">0</text>", X0, Y1 + 19);
-    fprintf(f, "<text x=\"%g\" y=\"%g\" font-size=\"10\" text-anchor=\"end\">%.3g</text>", X1, Y1 + 19, mx);
-    fprintf(f, "<text x=\"%g\" y=\"%g\" font-size=\"10\" text-anchor=\"middle\">activation "
-               "(red: top contexts)</text>", (X0 + X1) / 2, Y1 + 19);
-    fprintf(f, "<text x=\"2\" y=\"%g\" font-size=\"10\" transform=\"rotate(-90 10 %g)\">density</text>",
-            (Y0 + Y1) / 2 + 20, (Y0 + Y1) / 2 + 20);
-    fputs("</svg>", f);
 }
 
 static int cmp_alpha(const void *a, const void *b) {
@@ -91,7 +63,7 @@ static int cmp_alpha(const void *a, const void *b) {
 
 /* Toxicity (EMT with its CI) against perplexity, one polyline per tier in alpha order. */
 void xp_svg_tradeoff(FILE *f, const xp_run *run) {
-    const double Wd = 720, Ht = 430, L = 72, R = 150, T = 16, B = 52;
+    const double Wd = 820, Ht = 430, L = 72, R = 230, T = 16, B = 52;
     int64_t n = run->n_sweep;
     double x0 = NAN, x1 = NAN, y0 = NAN, y1 = NAN;
     for (int64_t i = 0; i < n; i++) {
@@ -125,48 +97,67 @@ void xp_svg_tradeoff(FILE *f, const xp_run *run) {
                "the unsteered model</text>", L + pw / 2, Ht - 12);
     fprintf(f, "<text x=\"16\" y=\"%g\" font-size=\"13\" text-anchor=\"middle\" transform=\"rotate(-90 16 %g)\">"
                "expected maximum toxicity</text>", T + ph / 2, T + ph / 2);
+    /* One series per (SAE, tier) as in tradeoff.png (xp_series_of): its own colour, a marker
+     * per SAE (circle, square, triangle, diamond), the unsteered point a black star. */
     const xp_sweep **rows = malloc((size_t)(n ? n : 1) * sizeof *rows);
-    const char *tiers[32];
-    int nt = 0;
-    for (int64_t i = 0; rows && i < n && nt < 32; i++) {
+    xp_series ser[32], cur;
+    int nt = 0, ncol = 0, cols[32], shp[32];
+    for (int64_t i = 0; rows && i < 2 * n && nt < 32; i++) { /* unsteered last: on top */
         int seen = 0;
-        for (int k = 0; k < nt; k++) seen |= strcmp(tiers[k], run->sweep[i].tier) == 0;
+        xp_series_of(run, &run->sweep[i % n], &cur);
+        if (cur.unsteered != (i >= n)) continue;
+        for (int k = 0; k < nt; k++) seen |= strcmp(ser[k].key, cur.key) == 0;
         if (seen) continue;
-        const char *col = COLORS[nt % 8];
-        tiers[nt++] = run->sweep[i].tier;
+        ser[nt] = cur;
+        cols[nt] = cur.unsteered ? -1 : ncol++ % (XP_NPALETTE - 1);
+        shp[nt] = cur.unsteered ? 4 : cur.sae >= 0 ? cur.sae % 4 : 0;
+        const char *col = cols[nt] < 0 ? "#000" : XP_PALETTE_HEX[cols[nt]];
         int m = 0;
-        for (int64_t j = 0; j < n; j++)
-            if (strcmp(run->sweep[j].tier, run->sweep[i].tier) == 0) rows[m++] = &run->sweep[j];
+        for (int64_t j = 0; j < n; j++) {
+            xp_series_of(run, &run->sweep[j], &cur);
+            if (!strcmp(cur.key, ser[nt].key)) rows[m++] = &run->sweep[j];
+        }
         qsort(rows, (size_t)m, sizeof *rows, cmp_alpha);
-        fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", col);
-        for (int k = 0; k < m; k++)
-            if (isfinite(rows[k]->v[XS_PPL]) && isfinite(rows[k]->v[XS_EMT]))
-                fprintf(f, "%.1f,%.1f ", PX(rows[k]->v[XS_PPL]), PY(rows[k]->v[XS_EMT]));
-        fputs("\"/>", f);
+        fputs("<g data-series=\"", f);
+        xp_html_esc(f, ser[nt].key);
+        fputs("\">", f);
+        if (m > 1) {
+            fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", col);
+            for (int k = 0; k < m; k++)
+                if (isfinite(rows[k]->v[XS_PPL]) && isfinite(rows[k]->v[XS_EMT]))
+                    fprintf(f, "%.1f,%.1f ", PX(rows[k]->v[XS_PPL]), PY(rows[k]->v[XS_EMT]));
+            fputs("\"/>", f);
+        }
         for (int k = 0; k < m; k++) {
             const double *v = rows[k]->v;
             if (!isfinite(v[XS_PPL]) || !isfinite(v[XS_EMT])) continue;
+            double X = PX(v[XS_PPL]), Y = PY(v[XS_EMT]);
             if (isfinite(v[XS_EMT_LO]) && isfinite(v[XS_EMT_HI]))
                 fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"/>",
-                        PX(v[XS_PPL]), PY(v[XS_EMT_LO]), PX(v[XS_PPL]), PY(v[XS_EMT_HI]), col);
-            fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" fill=\"%s\" stroke=\"#fff\"><title>",
-                    PX(v[XS_PPL]), PY(v[XS_EMT]), col);
+                        X, PY(v[XS_EMT_LO]), X, PY(v[XS_EMT_HI]), col);
+            marker(f, X, Y, shp[nt], col);
+            fputs("<title>", f);
             xp_html_esc(f, rows[k]->condition);
-            fprintf(f, " (tier ");
-            xp_html_esc(f, rows[k]->tier);
-            fprintf(f, ", alpha %g): EMT %.3f, ppl %.2f</title></circle>", rows[k]->alpha,
-                    v[XS_EMT], v[XS_PPL]);
-            if (m > 1) /* strengths along a tier's curve */
+            fputs(" (", f);
+            xp_html_esc(f, ser[nt].key);
+            fprintf(f, ", alpha %g): EMT %.3f, ppl %.2f</title></path>", rows[k]->alpha, v[XS_EMT], v[XS_PPL]);
+            if (m > 1) /* strengths along a series */
                 fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" fill=\"#444\">%g</text>",
-                        PX(v[XS_PPL]) + 6, PY(v[XS_EMT]) - 6, rows[k]->alpha);
+                        X + 6, Y - 6, rows[k]->alpha);
         }
+        fputs("</g>", f);
+        nt++;
     }
     for (int k = 0; k < nt; k++) {
         double ly = T + 14 + k * 20;
-        fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"%s\" stroke-width=\"3\"/>"
-                   "<text x=\"%g\" y=\"%g\" font-size=\"12\">", L + pw + 12, ly, L + pw + 32, ly,
-                COLORS[k % 8], L + pw + 38, ly + 4);
-        xp_html_esc(f, tiers[k]);
+        const char *col = cols[k] < 0 ? "#000" : XP_PALETTE_HEX[cols[k]];
+        if (shp[k] != 4)
+            fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"%s\" stroke-width=\"3\"/>",
+                    L + pw + 12, ly, L + pw + 32, ly, col);
+        marker(f, L + pw + 22, ly, shp[k], col);
+        fputs("</path>", f);
+        fprintf(f, "<text x=\"%g\" y=\"%g\" font-size=\"12\">", L + pw + 38, ly + 4);
+        xp_html_esc(f, ser[k].key);
         fputs("</text>", f);
     }
     fputs("</svg>", f);

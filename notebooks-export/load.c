@@ -123,7 +123,9 @@ static int load_metrics(xp_run *run, const char *path, sx_err *err) {
 
 /* ---------------- CSV inputs ---------------- */
 
-static sx_csv_table *load_table(xp_run *run, const char *path, const sx_schema *sc, sx_err *err) {
+sx_csv_table *xp_load_table(xp_run *run, const char *path, const sx_schema *sc, sx_err *err) {
+    if (run->n_tables >= (int)(sizeof run->tables / sizeof run->tables[0]))
+        return sx_failc(err, SX_EINVAL, "%s: too many input tables", path), NULL;
     sx_csv_table *t = &run->tables[run->n_tables];
     if (sx_csv_read(path, t, err)) return NULL;
     run->n_tables++;
@@ -143,7 +145,7 @@ static int sae_of(xp_run *run, const sx_csv_table *t, int64_t r, sx_err *err) {
 }
 
 static int load_stats(xp_run *run, const char *path, sx_err *err) {
-    sx_csv_table *t = load_table(run, path, &SX_SCHEMA_LATENT_STATS, err);
+    sx_csv_table *t = xp_load_table(run, path, &SX_SCHEMA_LATENT_STATS, err);
     if (!t) return -1;
     run->stats = calloc((size_t)t->nrows + 1, sizeof *run->stats);
     if (!run->stats) return sx_failc(err, SX_ENOMEM, "%s: out of memory", path);
@@ -160,7 +162,7 @@ static int load_stats(xp_run *run, const char *path, sx_err *err) {
 }
 
 static int load_toxic(xp_run *run, const char *path, sx_err *err) {
-    sx_csv_table *t = load_table(run, path, &SX_SCHEMA_TOXIC_LATENTS, err);
+    sx_csv_table *t = xp_load_table(run, path, &SX_SCHEMA_TOXIC_LATENTS, err);
     if (!t) return -1;
     run->toxic = calloc((size_t)t->nrows + 1, sizeof *run->toxic);
     if (!run->toxic) return sx_failc(err, SX_ENOMEM, "%s: out of memory", path);
@@ -185,7 +187,7 @@ static int load_toxic(xp_run *run, const char *path, sx_err *err) {
 }
 
 static int load_ctx(xp_run *run, const char *path, sx_err *err) {
-    sx_csv_table *t = load_table(run, path, &SX_SCHEMA_TOP_CONTEXTS, err);
+    sx_csv_table *t = xp_load_table(run, path, &SX_SCHEMA_TOP_CONTEXTS, err);
     if (!t) return -1;
     run->ctx = calloc((size_t)t->nrows + 1, sizeof *run->ctx);
     if (!run->ctx) return sx_failc(err, SX_ENOMEM, "%s: out of memory", path);
@@ -203,7 +205,7 @@ static int load_ctx(xp_run *run, const char *path, sx_err *err) {
 }
 
 static int load_pairs(xp_run *run, const char *path, sx_err *err) {
-    sx_csv_table *t = load_table(run, path, &SX_SCHEMA_PAIRS, err);
+    sx_csv_table *t = xp_load_table(run, path, &SX_SCHEMA_PAIRS, err);
     if (!t) return -1;
     run->pairs = calloc((size_t)t->nrows + 1, sizeof *run->pairs);
     if (!run->pairs) return sx_failc(err, SX_ENOMEM, "%s: out of memory", path);
@@ -218,7 +220,7 @@ static int load_pairs(xp_run *run, const char *path, sx_err *err) {
 }
 
 static int load_fams(xp_run *run, const char *path, sx_err *err) {
-    sx_csv_table *t = load_table(run, path, &SX_SCHEMA_FAMILIES, err);
+    sx_csv_table *t = xp_load_table(run, path, &SX_SCHEMA_FAMILIES, err);
     if (!t) return -1;
     run->fams = calloc((size_t)t->nrows + 1, sizeof *run->fams);
     if (!run->fams) return sx_failc(err, SX_ENOMEM, "%s: out of memory", path);
@@ -234,7 +236,7 @@ static int load_fams(xp_run *run, const char *path, sx_err *err) {
 }
 
 static int load_sweep(xp_run *run, const char *path, sx_err *err) {
-    sx_csv_table *t = load_table(run, path, &SX_SCHEMA_STEERING_SWEEP, err);
+    sx_csv_table *t = xp_load_table(run, path, &SX_SCHEMA_STEERING_SWEEP, err);
     if (!t) return -1;
     run->sweep = calloc((size_t)t->nrows + 1, sizeof *run->sweep);
     if (!run->sweep) return sx_failc(err, SX_ENOMEM, "%s: out of memory", path);
@@ -407,6 +409,7 @@ int xp_load(const char *in_dir, const char *out_dir, xp_run *run, sx_export_note
 }
 
 void xp_free(xp_run *run) {
+    xp_free_features(run);
     free(run->metrics);
     free(run->stats);
     free(run->toxic);

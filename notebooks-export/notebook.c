@@ -40,16 +40,21 @@ static const char *const CELLS[][2] = {
      "## Training curves\n\n"
      "Reconstruction error (MSE) and sparsity (L0, active latents per token) against training "
      "tokens, one line per SAE. Both should fall and flatten; a rising L0 late in training "
-     "usually means the sparsity penalty is too weak."},
+     "usually means the sparsity penalty is too weak. TopK SAEs have L0 = k by construction: "
+     "when L0 is flat the right panel shows the share of dead latents instead."},
     {"code",
      "tm = load('training_metrics.csv')\n"
      "if tm is not None and HAVE_PLT:\n"
+     "    flat = all(g['l0'].max() - g['l0'].min() <= 1e-6 * max(1, abs(g['l0'].max()))\n"
+     "               for _, g in tm.groupby('sae'))\n"
+     "    right = 'dead_frac' if flat else 'l0'\n"
      "    fig, axes = plt.subplots(1, 2, figsize=(12, 4))\n"
      "    for sae, g in tm.sort_values('tokens').groupby('sae'):\n"
      "        axes[0].plot(g['tokens'], g['mse'], label=str(sae))\n"
-     "        axes[1].plot(g['tokens'], g['l0'], label=str(sae))\n"
+     "        axes[1].plot(g['tokens'], g[right], label=str(sae))\n"
      "    axes[0].set(xlabel='tokens', ylabel='MSE', title='reconstruction MSE')\n"
-     "    axes[1].set(xlabel='tokens', ylabel='L0', title='active latents per token')\n"
+     "    axes[1].set(xlabel='tokens', ylabel=right, title='dead latents (L0 = k is fixed)' if flat\n"
+     "                else 'active latents per token')\n"
      "    axes[0].legend()\n"
      "    plt.show()\n"},
     {"markdown",
@@ -71,17 +76,32 @@ static const char *const CELLS[][2] = {
      "## Toxicity vs perplexity per steering tier\n\n"
      "Each point is one steering condition (tier x strength alpha): expected maximum toxicity "
      "of the continuations against their perplexity under the unsteered model, with 95% "
-     "bootstrap intervals. Good interventions move down without moving far right."},
+     "bootstrap intervals. One series per SAE and tier (the condition without its `@alpha`), "
+     "colour-blind-safe colours (Okabe-Ito), a marker per SAE, the unsteered point a black "
+     "star. Good interventions move down without moving far right."},
     {"code",
      "sw = load('steering_sweep.csv')\n"
      "if sw is not None and HAVE_PLT:\n"
-     "    fig, ax = plt.subplots(figsize=(7, 5))\n"
-     "    for tier, g in sw.sort_values('alpha').groupby('tier'):\n"
+     "    OI = ['#0072b2', '#d55e00', '#009e73', '#cc79a7', '#56b4e9', '#e69f00', '#ccbb44',\n"
+     "          '#332288', '#44aa99', '#999933', '#882255', '#cc6677', '#ddcc77']\n"
+     "    series = sw['condition'].astype(str).str.replace(r'@[^@]*$', '', regex=True)\n"
+     "    saes = sorted({c.split(' ')[0] for c in series if ' ' in c})\n"
+     "    fig, ax = plt.subplots(figsize=(8, 5))\n"
+     "    k = 0\n"
+     "    for name, g in sw.assign(series=series).sort_values('alpha').groupby('series', sort=False):\n"
      "        yerr = [(g['emt'] - g['emt_lo']).clip(lower=0), (g['emt_hi'] - g['emt']).clip(lower=0)]\n"
-     "        ax.errorbar(g['ppl'], g['emt'], yerr=yerr, marker='o', capsize=3, label=str(tier))\n"
+     "        if (g['tier'] == 'none').all():\n"
+     "            ax.errorbar(g['ppl'], g['emt'], yerr=yerr, marker='*', ms=14, color='black',\n"
+     "                        ls='none', capsize=3, label='unsteered (none)', zorder=5)\n"
+     "            continue\n"
+     "        sae = name.split(' ')[0] if ' ' in name else ''\n"
+     "        mk = 'osD^v'[saes.index(sae) % 5] if sae in saes else 'o'\n"
+     "        ax.errorbar(g['ppl'], g['emt'], yerr=yerr, marker=mk, capsize=3, color=OI[k % len(OI)],\n"
+     "                    label=name)\n"
+     "        k += 1\n"
      "    ax.set(xlabel='perplexity (unsteered model)', ylabel='expected max toxicity',\n"
      "           title='toxicity vs fluency')\n"
-     "    ax.legend(title='tier')\n"
+     "    ax.legend(title='SAE and tier', fontsize=8)\n"
      "    plt.show()\n"
      "if sw is not None:\n"
      "    display(sw[['condition', 'tier', 'alpha', 'emt', 'tox_prob', 'mean_tox', 'ppl', 'acc']])\n"},
@@ -114,6 +134,49 @@ static const char *const CELLS[][2] = {
      "if wc is not None:\n"
      "    display(wc[['family_id', 'narrow_sae', 'narrow_size', 'wide_sae', 'wide_size',\n"
      "                'split_ratio', 'wide_top_share', 'cos_mean']])\n"},
+    {"markdown",
+     "## Splitting: each toxic narrow latent and its children\n\n"
+     "The families above are connected components and can chain hundreds of latents "
+     "together. Per concept, read this instead: each toxic latent of the narrow SAE and the "
+     "wide latents paired with it at the split threshold (pairs.csv), best cosine first."},
+    {"code",
+     "if wc is not None and pairs is not None:\n"
+     "    narrow = str(wc['narrow_sae'].iloc[0])\n"
+     "    p = HERE / ('latents_' + ''.join(c if c.isalnum() or c in '._-' else '_' for c in narrow) + '.csv')\n"
+     "    if p.exists():\n"
+     "        nl = pd.read_csv(p, keep_default_na=False, na_values=[''])\n"
+     "        tox = nl[nl['is_toxic'] == 1].sort_values('toxic_rank').head(15)\n"
+     "        rows = []\n"
+     "        for _, r in tox.iterrows():\n"
+     "            ch = pairs[pairs['small_latent'] == r['latent']].sort_values('cosine', ascending=False)\n"
+     "            rows.append({'narrow_latent': r['latent'], 'toxic_rank': r['toxic_rank'],\n"
+     "                         'children': len(ch), 'children (cosine)': ' '.join(\n"
+     "                             f\"{int(w)} ({c:.2f})\" for w, c in zip(ch['wide_latent'], ch['cosine']))})\n"
+     "        display(pd.DataFrame(rows))\n"
+     "    else:\n"
+     "        print(f'skipped: {p.name} not found')\n"
+     "else:\n"
+     "    print('skipped: needs family_comparison.csv and pairs.csv')\n"},
+    {"markdown",
+     "## Width comparison\n\n"
+     "One row per SAE (`saetox compare`): reconstruction, spliced-in quality (CE / KL scores, "
+     "1 = as good as the model), splitting against the wider SAE, its best toxic latent and "
+     "its best steering condition within the fluency budget."},
+    {"code",
+     "wcmp = load('width_comparison.csv')\n"
+     "if wcmp is not None:\n"
+     "    display(wcmp)\n"
+     "    if HAVE_PLT:\n"
+     "        fig, axes = plt.subplots(1, 2, figsize=(11, 4))\n"
+     "        for arch, g in wcmp.sort_values('width').groupby('arch'):\n"
+     "            axes[0].plot(g['width'], g['ce_loss_score'], marker='o', label=str(arch))\n"
+     "            axes[1].plot(g['width'], g['fvu'], marker='o', label=str(arch))\n"
+     "        for a in axes:\n"
+     "            a.set_xscale('log', base=2)\n"
+     "        axes[0].set(xlabel='width', ylabel='ce_loss_score', title='spliced-in CE score')\n"
+     "        axes[1].set(xlabel='width', ylabel='FVU', title='variance unexplained')\n"
+     "        axes[0].legend()\n"
+     "        plt.show()\n"},
     {"markdown",
      "## Toxic latents\n\n"
      "The toxic latents of every SAE by score, with their strongest context and the tokens "

@@ -8,10 +8,19 @@
 #include <string.h>
 
 /* Colour-blind-safe palette (Okabe-Ito), then greys. */
+/* Colour-blind-safe: Okabe-Ito's seven colours (blue, vermillion, bluish green, reddish
+ * purple, sky blue, orange, yellow), then Paul Tol's muted scheme (indigo, teal, olive,
+ * wine, rose, sand) for plots with more series, then grey.  Black is kept for the
+ * unsteered reference point.  The HTML charts use the same list (XP_PALETTE_HEX). */
 static const double PALETTE[][3] = {
     {0.000, 0.447, 0.698}, {0.835, 0.369, 0.000}, {0.000, 0.620, 0.451}, {0.800, 0.475, 0.655},
-    {0.337, 0.706, 0.914}, {0.902, 0.624, 0.000}, {0.941, 0.894, 0.259}, {0.3, 0.3, 0.3},
+    {0.337, 0.706, 0.914}, {0.902, 0.624, 0.000}, {0.800, 0.733, 0.267}, {0.200, 0.133, 0.533},
+    {0.267, 0.667, 0.600}, {0.600, 0.600, 0.200}, {0.533, 0.133, 0.333}, {0.800, 0.400, 0.467},
+    {0.867, 0.800, 0.467}, {0.3, 0.3, 0.3},
 };
+const char *const XP_PALETTE_HEX[14] = {
+    "#0072b2", "#d55e00", "#009e73", "#cc79a7", "#56b4e9", "#e69f00", "#ccbb44",
+    "#332288", "#44aa99", "#999933", "#882255", "#cc6677", "#ddcc77", "#4d4d4d"};
 #define NPAL (int)(sizeof PALETTE / sizeof PALETTE[0])
 
 static void set_color(cairo_t *cr, int c, double alpha) {
@@ -161,6 +170,46 @@ void xp_plot_line(xp_plot *p, const double *x, const double *y, int n, int color
     cairo_restore(cr);
 }
 
+/* Marker path centred at (X, Y): 0 circle, 1 square, 2 triangle, 3 diamond, 4 star. */
+static void marker_path(cairo_t *cr, double X, double Y, int shape, double r) {
+    switch (shape) {
+    case 1: cairo_rectangle(cr, X - r * 0.85, Y - r * 0.85, r * 1.7, r * 1.7); break;
+    case 2:
+        cairo_move_to(cr, X, Y - r * 1.15), cairo_line_to(cr, X + r, Y + r * 0.7);
+        cairo_line_to(cr, X - r, Y + r * 0.7), cairo_close_path(cr);
+        break;
+    case 3:
+        cairo_move_to(cr, X, Y - r * 1.2), cairo_line_to(cr, X + r, Y), cairo_line_to(cr, X, Y + r * 1.2);
+        cairo_line_to(cr, X - r, Y), cairo_close_path(cr);
+        break;
+    case 4:
+        for (int k = 0; k < 10; k++) {
+            double a = -M_PI / 2 + k * M_PI / 5, rr = k % 2 ? r * 0.6 : r * 1.6;
+            if (k) cairo_line_to(cr, X + rr * cos(a), Y + rr * sin(a));
+            else cairo_move_to(cr, X + rr * cos(a), Y + rr * sin(a));
+        }
+        cairo_close_path(cr);
+        break;
+    default: cairo_new_sub_path(cr), cairo_arc(cr, X, Y, r, 0, 2 * M_PI);
+    }
+}
+
+void xp_plot_markers(xp_plot *p, const double *x, const double *y, int n, int color, int shape) {
+    clip_panel(p);
+    cairo_t *cr = p->cr;
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(x[i]) || !isfinite(y[i])) continue;
+        marker_path(cr, px(p, x[i]), py(p, y[i]), shape, 5);
+        if (color < 0) cairo_set_source_rgb(cr, 0, 0, 0);
+        else set_color(cr, color, 1);
+        cairo_fill_preserve(cr);
+        cairo_set_source_rgb(cr, 1, 1, 1);
+        cairo_set_line_width(cr, 1);
+        cairo_stroke(cr);
+    }
+    cairo_restore(cr);
+}
+
 void xp_plot_points(xp_plot *p, const double *x, const double *y, int n, int color) {
     clip_panel(p);
     cairo_t *cr = p->cr;
@@ -222,6 +271,11 @@ void xp_plot_message(xp_plot *p, const char *text) {
 }
 
 void xp_plot_legend(xp_plot *p, const char *const *labels, const int *colors, int n) {
+    xp_plot_legend_m(p, labels, colors, NULL, n);
+}
+
+void xp_plot_legend_m(xp_plot *p, const char *const *labels, const int *colors, const int *shapes,
+                      int n) {
     if (n <= 0) return;
     cairo_t *cr = p->cr;
     cairo_set_font_size(cr, 12);
@@ -240,11 +294,18 @@ void xp_plot_legend(xp_plot *p, const char *const *labels, const int *colors, in
     cairo_stroke(cr);
     for (int i = 0; i < n; i++) {
         double ly = y + 14 + i * 18;
-        set_color(cr, colors[i], 1);
+        if (colors[i] < 0) cairo_set_source_rgb(cr, 0, 0, 0);
+        else set_color(cr, colors[i], 1);
         cairo_set_line_width(cr, 3);
-        cairo_move_to(cr, x + 8, ly);
-        cairo_line_to(cr, x + 28, ly);
-        cairo_stroke(cr);
+        if (!shapes || shapes[i] != 4) { /* the unsteered point has no line */
+            cairo_move_to(cr, x + 8, ly);
+            cairo_line_to(cr, x + 28, ly);
+            cairo_stroke(cr);
+        }
+        if (shapes) {
+            marker_path(cr, x + 18, ly, shapes[i], 4.5);
+            cairo_fill(cr);
+        }
         cairo_set_source_rgb(cr, 0, 0, 0);
         text_at(cr, x + 34, ly, labels[i], 0, 0.5);
     }

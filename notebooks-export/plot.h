@@ -25,6 +25,8 @@ void xp_plot_panel(xp_plot *p, double left, double top, double width, double hei
 void xp_plot_axes(xp_plot *p, const char *title, const char *xlabel, const char *ylabel);
 void xp_plot_line(xp_plot *p, const double *x, const double *y, int n, int color);
 void xp_plot_points(xp_plot *p, const double *x, const double *y, int n, int color);
+/* Markers: shape 0 circle, 1 square, 2 triangle, 3 diamond, 4 star; color -1 = black. */
+void xp_plot_markers(xp_plot *p, const double *x, const double *y, int n, int color, int shape);
 void xp_plot_errbar(xp_plot *p, double x, double ylo, double yhi, int color);
 /* Bars [xl, xr] x [0, h] (filled with a colour, outlined). */
 void xp_plot_bar(xp_plot *p, double xl, double xr, double h, int color);
@@ -34,6 +36,10 @@ void xp_plot_label(xp_plot *p, double x, double y, const char *text);
 void xp_plot_message(xp_plot *p, const char *text);
 /* Legend box in the top-right corner of the current panel. */
 void xp_plot_legend(xp_plot *p, const char *const *labels, const int *colors, int n);
+/* The same with a marker per entry (shapes may be NULL; shape 4 = a point, no line). */
+
+void xp_plot_legend_m(xp_plot *p, const char *const *labels, const int *colors, const int *shapes,
+                      int n);
 /* Write the PNG atomically and free the surface. */
 int xp_plot_save(xp_plot *p, const char *path, sx_err *err);
 void xp_plot_free(xp_plot *p);

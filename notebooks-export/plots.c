@@ -45,6 +45,20 @@ static int plot_training(const xp_run *run, const char *dir, sx_export_notes *no
     xp_range(y1, n, 0.05, &c0, &c1);
     if (b0 < 0 || b0 < (b1 - b0) * 0.3) b0 = 0; /* errors and counts start at zero */
     if (c0 < 0 || c0 < (c1 - c0) * 0.3) c0 = 0;
+    /* TopK-family SAEs have L0 = k by construction: a flat line says nothing.  When every
+     * SAE's L0 is constant, the right panel shows what moves instead: the dead fraction. */
+    int flat = 1;
+    for (int s = 0; s < run->n_sae && flat; s++) {
+        double lo = NAN, hi = NAN;
+        for (int64_t i = 0; i < n; i++)
+            if (run->metrics[i].sae == s) xp_range_add(run->metrics[i].l0, &lo, &hi);
+        if (!isnan(lo) && hi - lo > 1e-6 * (fabs(hi) > 1 ? fabs(hi) : 1)) flat = 0;
+    }
+    if (flat) {
+        for (int64_t i = 0; i < n; i++) y1[i] = run->metrics[i].dead_frac;
+        xp_range(y1, n, 0.05, &c0, &c1);
+        if (c0 < 0 || c0 < (c1 - c0) * 0.3) c0 = 0;
+    }
     xp_plot p;
     if (xp_plot_begin(&p, W, H, err)) goto fail;
     const char *labels[XP_MAX_SAE];
@@ -52,14 +66,15 @@ static int plot_training(const xp_run *run, const char *dir, sx_export_notes *no
     for (int panel = 0; panel < 2; panel++) {
         if (panel == 0) xp_plot_panel(&p, 90, 50, 340, 470, a0, a1, b0, b1);
         else xp_plot_panel(&p, 540, 50, 340, 470, a0, a1, c0, c1);
-        xp_plot_axes(&p, panel ? "Sparsity (L0)" : "Reconstruction MSE", xl,
-                     panel ? "active latents per token" : "MSE");
+        xp_plot_axes(&p, panel ? (flat ? "Dead latents (L0 = k is fixed for TopK)" : "Sparsity (L0)")
+                               : "Reconstruction MSE",
+                     xl, panel ? (flat ? "share of latents dead in the window" : "active latents per token") : "MSE");
         for (int s = 0; s < run->n_sae; s++) {
             int m = 0;
             for (int64_t i = 0; i < n; i++)
                 if (run->metrics[i].sae == s) {
                     x[m] = t[i];
-                    y0[m] = panel ? run->metrics[i].l0 : run->metrics[i].mse;
+                    y0[m] = panel ? (flat ? run->metrics[i].dead_frac : run->metrics[i].l0) : run->metrics[i].mse;
                     m++;
                 }
             if (!m) continue;
@@ -114,15 +129,24 @@ static int cmp_alpha(const void *a, const void *b) {
     return (x->alpha > y->alpha) - (x->alpha < y->alpha);
 }
 
-/* One series per tier, and per SAE / latent set when a sweep holds several: conditions named
- * "<sae> <tier>[-family]@alpha" (as `saetox demo` merges them) get "<sae> <tier>[ family]". */
-static void series_key(const xp_sweep *r, char *buf, size_t n) {
-    const char *cond = r->condition ? r->condition : "", *sp = strchr(cond, ' ');
-    int fam = strstr(cond, "-family") != NULL;
-    if (sp)
-        snprintf(buf, n, "%.*s %s%s", (int)(sp - cond), cond, r->tier, fam ? " family" : "");
-    else
-        snprintf(buf, n, "%s%s", r->tier, fam ? " family" : "");
+void xp_series_of(const xp_run *run, const xp_sweep *r, xp_series *out) {
+    const char *cond = r->condition ? r->condition : "", *tier = r->tier ? r->tier : "";
+    int fam = strstr(cond, "-family") != NULL, sae = -1;
+    for (int k = 0; k < run->n_sae; k++) {
+        size_t l = strlen(run->sae[k]);
+        if (!strncmp(cond, run->sae[k], l) && cond[l] == ' ') sae = k;
+    }
+    /* unprefixed SAE tiers belong to the only SAE, else to the narrowest (a single sweep run
+     * of the narrow SAE next to a wide one); the baselines belong to no SAE */
+    int baseline = !strcmp(tier, "none") || !strcmp(tier, "meandiff") || !strcmp(tier, "banned");
+    if (sae < 0 && !baseline)
+        for (int k = 0; k < run->n_sae; k++)
+            if (sae < 0 || run->sae_width[k] < run->sae_width[sae]) sae = k;
+    out->sae = sae;
+    out->unsteered = !strcmp(tier, "none");
+    if (out->unsteered) snprintf(out->key, sizeof out->key, "unsteered (none)");
+    else if (sae >= 0) snprintf(out->key, sizeof out->key, "%s %s%s", run->sae[sae], tier, fam ? " family" : "");
+    else snprintf(out->key, sizeof out->key, "%s (baseline)%s", tier, fam ? " family" : "");
 }
 
 static int plot_tradeoff(const xp_run *run, const char *dir, sx_export_notes *notes, sx_err *err) {
@@ -154,30 +178,35 @@ static int plot_tradeoff(const xp_run *run, const char *dir, sx_export_notes *no
     xp_plot_panel(&p, 100, 50, 760, 470, x0, x1, y0, y1);
     xp_plot_axes(&p, "Toxicity vs fluency per steering tier", "perplexity under the unsteered model",
                  "expected maximum toxicity");
+    /* One series per (SAE, tier): a colour of its own (up to XP_NPALETTE - 1 series), a
+     * marker per SAE (circle, square, triangle, diamond), the unsteered point a black star. */
     const char *tiers[32];
-    char keys[32][96], key[96];
-    int colors[32], nt = 0;
-    for (int64_t i = 0; i < n && nt < 32; i++) {
+    xp_series ser[32], cur;
+    int colors[32], shapes[32], nt = 0, ncol = 0;
+    /* the unsteered point is drawn last (pass 1) so that no series hides it */
+    for (int64_t i = 0; i < 2 * n && nt < 32; i++) {
         int seen = 0;
-        series_key(&run->sweep[i], key, sizeof key);
-        for (int k = 0; k < nt; k++) seen |= strcmp(keys[k], key) == 0;
+        xp_series_of(run, &run->sweep[i % n], &cur);
+        if (cur.unsteered != (i >= n)) continue;
+        for (int k = 0; k < nt; k++) seen |= strcmp(ser[k].key, cur.key) == 0;
         if (seen) continue;
-        snprintf(keys[nt], sizeof keys[nt], "%s", key);
-        tiers[nt] = keys[nt];
-        colors[nt] = nt;
+        ser[nt] = cur;
+        tiers[nt] = ser[nt].key;
+        colors[nt] = cur.unsteered ? -1 : ncol++;
+        shapes[nt] = cur.unsteered ? 4 : cur.sae >= 0 ? cur.sae % 4 : 0;
         int m = 0;
         for (int64_t j = 0; j < n; j++) {
-            series_key(&run->sweep[j], key, sizeof key);
-            if (strcmp(key, keys[nt]) == 0) rows[m++] = &run->sweep[j];
+            xp_series_of(run, &run->sweep[j], &cur);
+            if (strcmp(cur.key, ser[nt].key) == 0) rows[m++] = &run->sweep[j];
         }
         qsort(rows, (size_t)m, sizeof *rows, cmp_alpha);
         for (int k = 0; k < m; k++) {
             x[k] = rows[k]->v[XS_PPL];
             y[k] = rows[k]->v[XS_EMT];
-            xp_plot_errbar(&p, x[k], rows[k]->v[XS_EMT_LO], rows[k]->v[XS_EMT_HI], nt);
+            xp_plot_errbar(&p, x[k], rows[k]->v[XS_EMT_LO], rows[k]->v[XS_EMT_HI], colors[nt] < 0 ? 13 : colors[nt]);
         }
-        xp_plot_line(&p, x, y, m, nt);
-        xp_plot_points(&p, x, y, m, nt);
+        if (colors[nt] >= 0) xp_plot_line(&p, x, y, m, colors[nt]);
+        xp_plot_markers(&p, x, y, m, colors[nt], shapes[nt]);
         for (int k = 0; k < m && m > 1; k++) {
             char b[32];
             snprintf(b, sizeof b, "%g", rows[k]->alpha);
@@ -185,7 +214,7 @@ static int plot_tradeoff(const xp_run *run, const char *dir, sx_export_notes *no
         }
         nt++;
     }
-    xp_plot_legend(&p, tiers, colors, nt);
+    xp_plot_legend_m(&p, tiers, colors, shapes, nt);
     free(rows), free(x), free(y);
     return save(&p, dir, "tradeoff.png", notes, err);
 }

@@ -230,6 +230,44 @@ typedef struct sx_stats_run_opts {
 void sx_stats_run_opts_default(sx_stats_run_opts *o);
 int sx_ana_stats_run(const sx_stats_run_opts *o, sx_err *err);
 
+/* ---------- feature-dashboard detail (features.c) ----------
+ * For a few latents (the ones a report shows), everything SAEDashboard / Neuronpedia show
+ * about a feature, computed exactly from the first `rows` rows of an activation cache:
+ * the activation histogram of the firing tokens, the firing density, the top activating
+ * contexts and contexts sampled from equal-width activation bands, each with every token's
+ * activation, and the decoder vector.  Memory: n_latents x rows floats (the latents'
+ * activation columns) + 16 bytes a row (token ids); rows is cut so the columns stay below
+ * 2^24 floats (64 MB).  Cost: one SAE encode of those rows. */
+typedef struct sx_feature_example {
+    int band;              /* -1: a top activation; else 0 = lowest activation band */
+    double bin_min, bin_max, bin_contains; /* band range, its share of the firing tokens */
+    double act;            /* activation at the centre token */
+    int n_tok, centre;     /* window length, index of the activating token in it */
+    int32_t *ids;          /* [n_tok] token ids (-1 unknown) */
+    float *vals;           /* [n_tok] this latent's activation at each token */
+    char **text;           /* [n_tok] sx_tokenizer_token_display, or "<id>" */
+} sx_feature_example;
+typedef struct sx_feature_detail {
+    int64_t latent, n_rows, n_fire;   /* rows seen, rows with activation > 0 */
+    double max_act;
+    int n_bins;                       /* activation histogram: equal bins over (0, max_act] */
+    double *bin_lo;                   /* [n_bins + 1] edges */
+    int64_t *bin_count;               /* [n_bins] firing tokens per bin */
+    int n_ex;
+    sx_feature_example *ex;           /* top first (descending), then bands low to high */
+    int d_in;
+    float *dec;                       /* [d_in] decoder row */
+} sx_feature_detail;
+typedef struct sx_feature_opts {
+    const char *sae, *cache, *tokenizer_dir; /* tokenizer_dir may be NULL: "<id>" text */
+    int64_t rows;                     /* <= 0: the whole cache */
+    int n_top, n_bands, per_band, n_bins, before, after; /* 0: 10, 10, 5, 40, 12, 4 */
+    uint64_t seed;                    /* band sampling */
+} sx_feature_opts;
+int sx_feature_details(const sx_feature_opts *o, const int64_t *latents, int n,
+                       sx_feature_detail **out, sx_err *err);
+void sx_feature_details_free(sx_feature_detail *d, int n);
+
 /* ---------- choosing latents to steer (pick.c) ---------- */
 struct sx_csv_table;
 #define SX_PICK_MAX_TOP 16

@@ -26,8 +26,8 @@ typedef struct sx_export_opts {
     int skip_plots;     /* do not draw PNGs */
     int skip_html;
     int skip_notebook;
-    int max_contexts;   /* top contexts shown per toxic latent in the dashboard (default 8) */
-    int max_latents;    /* toxic latents shown in the dashboard (default 64) */
+    int max_contexts;   /* top_contexts.csv rows per feature page when no cache detail (default 8) */
+    int max_latents;    /* feature pages: toxic ranks interleaved over the SAEs (default 64) */
 } sx_export_opts;
 
 /* Notes collected during an export ("skipped: steering_sweep.csv not found", "wrote ...").
@@ -41,7 +41,9 @@ typedef struct sx_export_notes {
 /* Read whatever exists in in_dir (metrics.jsonl, latent_stats.csv, toxic_latents.csv,
  * top_contexts.csv, pairs.csv, families.csv, steering_sweep.csv; each looked up in in_dir,
  * then in its immediate subfolders in name order) and write into out_dir (created):
- * the report CSVs, report.ipynb, dashboard.html and PNGs in plots/.  Missing inputs skip their
+ * the report CSVs, report.ipynb, dashboard.html, neuronpedia/<sae>.json and PNGs in plots/
+ * (with logit_effects.csv, logit_hist.csv and stats_run.json also read when present: the
+ * feature pages recompute their detail from the cache a stats_run.json names).  Missing inputs skip their
  * sections (with a note); a corrupt input fails with "file:line: problem". */
 int sx_export_run(const char *in_dir, const char *out_dir, const sx_export_opts *opts,
                   sx_export_notes *notes, sx_err *err);

@@ -37,6 +37,8 @@ extern const sx_schema SX_SCHEMA_TOP_CONTEXTS;     /* analyze stats: top_context
 extern const sx_schema SX_SCHEMA_LATENT_EFFECTS;   /* analyze toxic: latent_effects.csv */
 extern const sx_schema SX_SCHEMA_TOXIC_LATENTS;    /* analyze toxic: toxic_latents.csv */
 extern const sx_schema SX_SCHEMA_FAMILY_EFFECTS;   /* analyze toxic: family_effects.csv */
+extern const sx_schema SX_SCHEMA_LOGIT_EFFECTS;   /* analyze toxic: logit_effects.csv */
+extern const sx_schema SX_SCHEMA_LOGIT_HIST;      /* analyze toxic: logit_hist.csv */
 extern const sx_schema SX_SCHEMA_STEERING_SWEEP;   /* evaluate: steering_sweep.csv */
 extern const sx_schema SX_SCHEMA_SAE_EVAL;         /* eval-sae: sae_eval.csv */
 extern const sx_schema SX_SCHEMA_TRAINING_METRICS; /* export: training_metrics.csv */

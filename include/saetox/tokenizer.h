@@ -37,6 +37,15 @@ int sx_tokenizer_adds_bos(const sx_tokenizer *t);
 /* 1 when id is an added / special token of a tokenizer.json (<bos>, <start_of_turn>, ...)
  * or GPT-2's <|endoftext|>; 0 otherwise. */
 int sx_tokenizer_is_special(const sx_tokenizer *t, int id);
+/* A token as text people read (dashboards, reports, CSV token columns), unambiguous and
+ * invertible: a special token as its vocabulary text ("<|endoftext|>", one token); else the
+ * token's decoded bytes with each leading space shown as U+2423 (open box, UTF-8 E2 90 A3),
+ * a backslash doubled, \n \t \r escaped, and \xNN (two lower-case hex digits) for other
+ * control bytes and for every byte that is not part of a whole valid UTF-8 character
+ * (GPT-2's partial emoji bytes); a literal U+2423 becomes \u2423.  Writes at most cap
+ * bytes including the NUL (truncated, still NUL-terminated); returns the full length (as
+ * snprintf), or -1 for an id outside the vocabulary (buf = ""). */
+int sx_tokenizer_token_display(const sx_tokenizer *t, int id, char *buf, size_t cap);
 
 /* A loaded tokenizer is read-only: encode/decode may run concurrently from many threads.
  * GPT-2 (encoder.json / vocab.json) follows gpt-3-encoder's Encoder.js exactly and treats

@@ -28,7 +28,7 @@ check "stats from cache" "[ \$? -eq 0 ]"
 check "stats from text" "[ \$? -eq 0 ]"
 check "latent_stats.csv header" "[ \"\$(head -1 $T/st_cache/latent_stats.csv)\" = 'sae,latent,fire_freq,mean_act,max_act,q50,q90,q99' ]"
 check "latent_stats.csv rows = d_sae" "[ \$(wc -l < $T/st_cache/latent_stats.csv) -eq 257 ]"
-check "top_contexts.csv header" "[ \"\$(head -1 $T/st_cache/top_contexts.csv)\" = 'sae,latent,rank,activation,context_before,token,context_after' ]"
+check "top_contexts.csv header" "[ \"\$(head -1 $T/st_cache/top_contexts.csv)\" = 'sae,latent,rank,activation,context_before,token,context_after,token_id,token_display' ]"
 check "cache and text stats agree" "$SAETOX_CSV_CLOSE $T/st_cache/latent_stats.csv $T/st_text/latent_stats.csv"
 check "cache and text contexts agree" "$SAETOX_CSV_CLOSE -g sae,latent $T/st_cache/top_contexts.csv $T/st_text/top_contexts.csv"
 # the comparison can fail: a context moved to another latent, or an activation off by 1e-4
@@ -47,7 +47,7 @@ for pol in max token last; do
     --top 7 --families "$T/split" --quiet --out "$T/tox_$pol"
   check "toxic --policy $pol" "[ \$? -eq 0 ] && [ \$(wc -l < $T/tox_$pol/toxic_latents.csv) -eq 8 ]"
 done
-check "toxic_latents.csv header" "[ \"\$(head -1 $T/tox_max/toxic_latents.csv)\" = 'sae,latent,rank,score,auroc,cohens_d,mean_toxic,mean_clean,mean_diff,fire_rate_toxic,fire_rate_clean,log_odds,family_id,family_size,top_promoted,top_suppressed' ]"
+check "toxic_latents.csv header" "[ \"\$(head -1 $T/tox_max/toxic_latents.csv)\" = 'sae,latent,rank,score,auroc,cohens_d,mean_toxic,mean_clean,mean_diff,fire_rate_toxic,fire_rate_clean,log_odds,family_id,family_size,top_promoted,top_suppressed,top_promoted_ids,top_suppressed_ids' ]"
 check "family columns filled" "awk -F, 'NR>1 && (\$13==\"\" || \$14<2){bad=1} END{exit bad}' $T/tox_max/toxic_latents.csv"
 check "auroc within [0,1], ranked" "awk -F, 'NR>1{if(\$5<0||\$5>1)bad=1; if(NR>2&&\$4>prev)bad=1; prev=\$4} END{exit bad}' $T/tox_max/toxic_latents.csv"
 check "family_effects.csv" "[ -s $T/tox_max/family_effects.csv ]"

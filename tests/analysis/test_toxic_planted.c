@@ -87,12 +87,13 @@ int main(void) {
         CHECK(sscanf(row, "planted-16,%d,%d,%lf,%lf", &lat, &rank, &score, &auroc) == 4, "row: %.80s", row);
         CHECK(lat == 3 && rank == 1, "planted latent ranks first (got latent %d)", lat);
         CHECK_NEAR(auroc, 1.0, 1e-9, "planted auroc");
-        /* fire_rate_toxic (10th field) 1, fire_rate_clean 0; promoted tokens start with Ġbanana */
+        /* fire_rate_toxic (10th field) 1, fire_rate_clean 0; promoted tokens (display text,
+         * sx_tokenizer_token_display: the leading space as U+2423) start with "\u2423banana" */
         char *f = row;
         for (int k = 0; k < 9 && f; k++) f = strchr(f, ',') ? strchr(f, ',') + 1 : NULL;
         CHECK(f && strncmp(f, "1.000000,0.000000,", 18) == 0, "fire rates: %.30s", f ? f : "");
         for (int k = 0; k < 5 && f; k++) f = strchr(f, ',') ? strchr(f, ',') + 1 : NULL;
-        CHECK(f && strncmp(f, "\xc4\xa0" "banana ", 8) == 0, "logit lens top token: %.40s", f ? f : "");
+        CHECK(f && strncmp(f, "\xe2\x90\xa3" "banana ", 10) == 0, "logit lens top token: %.40s", f ? f : "");
         free(txt);
     }
     snprintf(p, sizeof p, "%s/latent_effects.csv", out);

@@ -180,16 +180,65 @@ static void check_html(void) {
     for (const char *p = h; (p = strstr(p, "href=\"")); p += 6)
         CHECK(p[6] == '#', "href to a fragment only: %.30s", p);
     CHECK(!strstr(h, "<script>alert") && !strstr(h, "<img"), "data text is escaped");
-    CHECK(strstr(h, "&lt;script&gt;alert(&#39;pwned&#39;)&lt;&#47;script&gt;"), "escaped <script> text present");
+    /* tricky text appears HTML-escaped in tables and JSON-escaped in the feature data */
+    CHECK(strstr(h, "&lt;script&gt;alert(&#39;pwned&#39;)&lt;&#47;script&gt;") ||
+              strstr(h, "\\u003cscript\\u003ealert('pwned')\\u003c\\u002fscript\\u003e"),
+          "escaped <script> text present");
     CHECK(strstr(h, "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E"), "UTF-8 text kept");
     int scripts = 0, cards = 0;
     for (const char *p = h; (p = strstr(p, "<script>")); p++) scripts++;
-    for (const char *p = h; (p = strstr(p, "<section class=\"latent\"")); p++) cards++;
+    for (const char *p = h; (p = strstr(p, "{\"id\":\"")); p++) cards++;
     CHECK(scripts == 1, "exactly our one inline script: %d", scripts);
-    CHECK(cards == 13, "13 toxic latent cards: %d", cards);
+    CHECK(cards == 13, "13 feature pages in the data: %d", cards);
+    CHECK(strstr(h, "<script id=\"featdata\" type=\"application/json\">"), "feature data block");
     CHECK(strstr(h, "<svg class=\"chart\""), "trade-off chart");
-    CHECK(strstr(h, "<mark style=\"background:rgba(220,38,38,"), "token highlighting");
+    /* the trade-off chart: one series per (SAE, tier), never one line through two SAEs */
+    CHECK(!strstr(h, "data-series=\"steer\""), "no series named by tier alone");
     free(h);
+}
+
+/* OUT/neuronpedia/<sae>.json: exactly the keys SAEDashboard's NeuronpediaDashboardBatch /
+ * Feature / Activation .to_dict() write (sae_dashboard/neuronpedia/neuronpedia_dashboard.py),
+ * plus saetox's decoder_vector; values typed as there. */
+static void check_neuronpedia(void) {
+    static const char *const batch_keys[] = {"model_id", "layer", "sae_set", "features"};
+    static const char *const feat_keys[] = {
+        "feature_index", "neuron_alignment_indices", "neuron_alignment_values",
+        "neuron_alignment_l1", "correlated_neurons_indices", "correlated_neurons_l1",
+        "correlated_neurons_pearson", "correlated_features_indices", "correlated_features_l1",
+        "correlated_features_pearson", "neg_str", "neg_values", "pos_str", "pos_values",
+        "frac_nonzero", "freq_hist_data_bar_values", "freq_hist_data_bar_heights",
+        "logits_hist_data_bar_heights", "logits_hist_data_bar_values", "n_prompts_total",
+        "n_tokens_in_prompt", "dataset", "decoder_weights_dist", "activations",
+        "decoder_vector"};
+    char path[8192];
+    snprintf(path, sizeof path, "%s/neuronpedia/topk-256.json", OUT);
+    char *txt = slurp(path);
+    CHECK(txt != NULL, "%s exists", path);
+    if (!txt) return;
+    cJSON *b = cJSON_Parse(txt);
+    free(txt);
+    CHECK(b && cJSON_IsObject(b), "%s parses", path);
+    if (!b) return;
+    CHECK(cJSON_GetArraySize(b) == 4, "batch has 4 keys: %d", cJSON_GetArraySize(b));
+    for (int i = 0; i < 4; i++) CHECK(cJSON_GetObjectItemCaseSensitive(b, batch_keys[i]), "batch key %s", batch_keys[i]);
+    const cJSON *fs = cJSON_GetObjectItemCaseSensitive(b, "features");
+    CHECK(cJSON_IsArray(fs) && cJSON_GetArraySize(fs) == 8, "8 wide toxic features: %d", cJSON_GetArraySize(fs));
+    const cJSON *f;
+    int nf = 0;
+    cJSON_ArrayForEach(f, fs) {
+        int nk = (int)(sizeof feat_keys / sizeof feat_keys[0]);
+        CHECK(cJSON_GetArraySize(f) == nk, "feature has %d keys: %d", nk, cJSON_GetArraySize(f));
+        for (int i = 0; i < nk; i++)
+            CHECK(cJSON_GetObjectItemCaseSensitive(f, feat_keys[i]), "feature key %s", feat_keys[i]);
+        const cJSON *idx = cJSON_GetObjectItemCaseSensitive(f, "feature_index");
+        CHECK(cJSON_IsNumber(idx) && idx->valueint == FX_WIDE_TOX[nf], "feature_index %d", idx ? idx->valueint : -1);
+        CHECK(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(f, "activations")), "activations is a list");
+        CHECK(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(f, "frac_nonzero")), "frac_nonzero is a number");
+        CHECK(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(f, "dataset")), "dataset is a string");
+        nf++;
+    }
+    cJSON_Delete(b);
 }
 
 static void check_missing_and_corrupt(void) {
@@ -297,6 +346,7 @@ static int mode_cli(void) {
     check_png("cosine_hist.png", 300);
     check_png("family_sizes.png", 300);
     check_html();
+    check_neuronpedia();
     check_missing_and_corrupt();
     return TEST_DONE();
 }
@@ -473,6 +523,29 @@ static int mode_chromium(void) {
     lg = slurp(path);
     CHECK(lg && !strstr(lg, "CONSOLE"), "no console message from the dashboard (see %s)", path);
     CHECK(lg && !strstr(lg, "Content Security Policy") && !strstr(lg, "Refused to"), "no CSP violation");
+    free(lg);
+
+    /* The feature pages: a search from the URL fragment (#q=) finds the latent, renders its
+     * page and hides the rest; no request and no console message either. */
+    char cmd[32768];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s/profile-dom'; timeout 120 /usr/bin/chromium --headless --no-sandbox "
+             "--disable-gpu --disable-background-networking --disable-component-update --disable-sync "
+             "--no-first-run --user-data-dir='%s/profile-dom' --log-net-log='%s/dom.netlog.json' "
+             "--net-log-capture-mode=Everything --enable-logging=stderr --v=0 --dump-dom "
+             "'file://%s#q=topk-256%%3A150' >'%s/dom.html' 2>'%s/dom.log'", dir, dir, dir, page, dir, dir);
+    CHECK(sh(cmd) == 0, "chromium --dump-dom with a search");
+    snprintf(path, sizeof path, "%s/dom.html", dir);
+    char *dom = slurp(path);
+    CHECK(dom && strstr(dom, "data-feature=\"topk-256:150\""), "the search opened topk-256:150's page");
+    CHECK(dom && strstr(dom, "id=\"fcount\">1<"), "exactly one feature matches 'topk-256:150'");
+    CHECK(dom && strstr(dom, "Top 10 logits"), "the page has its logit table");
+    free(dom);
+    snprintf(path, sizeof path, "%s/dom.netlog.json", dir);
+    nreq = page_requests(path);
+    CHECK(nreq == 0, "the searched dashboard made no network request (%d)", nreq);
+    snprintf(path, sizeof path, "%s/dom.log", dir);
+    lg = slurp(path);
+    CHECK(lg && !strstr(lg, "CONSOLE") && !strstr(lg, "Refused to"), "no console message / CSP violation (see %s)", path);
     free(lg);
     return TEST_DONE();
 }
