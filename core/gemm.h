@@ -9,8 +9,8 @@
  *           shape (OpenBLAS runs its Haswell AVX2 kernels here), else cblas_sgemm; BF16 B is
  *           widened to F32 while it is packed, or, where the start-up probe finds the
  *           AVX512-BF16 dot product faster, packed as BF16 pairs and multiplied with
- *           vdpbf16ps against A split into two BF16 halves (hi + lo: ~2^-17 relative, so the
- *           result is as accurate as the widened path's);
+ *           vdpbf16ps against A split into three BF16 parts (hi + mid + lo: 2^-26 relative, so
+ *           the result is as accurate as the widened path's);
  *   avx2, generic: cblas_sgemm; BF16 B widened to F32 one column block at a time.
  * beta 0 never reads C (it may hold NaN).  Threads: OpenMP over column blocks (one thread
  * inside an enclosing parallel region). */

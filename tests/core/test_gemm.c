@@ -3,8 +3,8 @@
  * values exactly), alpha, beta 0 (C not read: it holds NaN) / 1 / 0.5, leading dimensions
  * larger than the rows, and shapes on and off the 8 x 48 tile and the 256-deep K blocks.
  * Error bound per element: (K + 2) 2^-23 sum |alpha a b| + |beta c| (F32 accumulation), plus
- * 2^-16 of it for the BF16 dot kernel (A split into two BF16 halves).  Also: the own kernel
- * gives bit-identical results on 1 and 2 threads. */
+ * 2^-24 of it for the BF16 dot kernel (A split into three BF16 parts).  Also: the own kernel
+ * (avx512 path) gives bit-identical results on 1 and 2 threads. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -58,7 +58,7 @@ static double run(const shape *s, int engine, int pad) {
                 ref += (double)s->beta * C0[(size_t)i * ldc + j];
                 mag += fabs((double)s->beta * C0[(size_t)i * ldc + j]);
             }
-            double tol = (K + 2) * ldexp(1.0, -23) * mag + (engine == 2 ? ldexp(1.0, -16) * mag : 0) + 1e-30;
+            double tol = (K + 2) * ldexp(1.0, -23) * mag + (engine == 2 ? ldexp(1.0, -24) * mag : 0) + 1e-30;
             double e = fabs(C[(size_t)i * ldc + j] - ref);
             if (!(e <= tol)) {
                 CHECK(0, "ta%d tb%d bt%d %dx%dx%d alpha %g beta %g engine %d: C[%d,%d] = %.9g, reference %.9g (tol %g)",
@@ -132,8 +132,10 @@ int main(void) {
             if (w > worst[e]) worst[e] = w;
             n++;
         }
-    thread_invariance(0, 0);
-    thread_invariance(1, 0);
+    if (sx_simd() == SX_SIMD_AVX512) { /* elsewhere "own" is OpenBLAS, which promises no such thing */
+        thread_invariance(0, 0);
+        thread_invariance(1, 0);
+    }
     if (has_dot) thread_invariance(1, 1);
     printf("path %s: %d products; worst error / sum|terms|: auto %.3g, own widened %.3g, own BF16 dot %.3g%s\n",
            sx_simd_name(sx_simd()), n, worst[0], worst[1], worst[2], has_dot ? "" : " (no AVX512-BF16 here)");
