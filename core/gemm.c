@@ -342,11 +342,14 @@ void sx__gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, 
               int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
 #ifdef __AVX512F__
-    /* Own kernel vs OpenBLAS (Haswell kernels) by shape, measured by bench_model / bench_gemm
-     * on Zen 5: the own kernel wins from ~16 rows up; BF16 B always goes through it (the
-     * widening happens in its packing, for free). */
+    /* Own kernel vs OpenBLAS (its Haswell kernels here) by shape, measured one thread at a
+     * time in GFLOP per CPU-second on Zen 5 (bench/gemm_candidates.sh): at 1024 rows own
+     * 135-155 vs OpenBLAS 85-91; at 200 rows 103-119 vs 84-90; at 64 rows 63-75 vs 73-81 and
+     * at 16 rows 23-30 vs 52-56 (packing all of B costs as much as the few rows' product).
+     * So the own kernel from 96 rows up.  BF16 B always goes through it: the widening happens
+     * in its packing, which then reads half the bytes (68 at 16 rows, above OpenBLAS F32). */
     int eng = sx__gemm_engine();
-    int use_own = eng == 1 || btype == SX_GEMM_BF16 || (eng == 0 && M >= 16 && N >= 32 && K >= 32);
+    int use_own = eng == 1 || btype == SX_GEMM_BF16 || (eng == 0 && M >= 96 && N >= 32 && K >= 32);
     if (use_own) {
         sx__gemm_own(ta, tb, M, N, K, alpha, A, lda, B, btype, ldb, beta, C, ldc, -1);
         return;
