@@ -82,6 +82,51 @@ static void gemm_blas(int ta, int tb, int M, int N, int K, float alpha, const fl
 #define MC 128  /* an A block of MC x KC (128 KB) stays in L2 while the B panels pass */
 #define NC 1536 /* a packed B block of KC x NC (1.5 MB) per thread */
 
+/* r[i] (row i of a 16 x 16 block) -> r[k] = column k: 4 rounds of in-register shuffles,
+ * 64 instructions per 256 elements (the scalar loop took ~1 cycle each; it was ~10% of a
+ * full-logits forward, whose unembedding is B^T). */
+static inline void tr16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+        __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+        r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    for (int i = 0; i < 2; i++)
+        for (int c = 0; c < 4; c++) {
+            t[8 * i + c] = _mm512_shuffle_f32x4(r[8 * i + c], r[8 * i + 4 + c], 0x88);
+            t[8 * i + 4 + c] = _mm512_shuffle_f32x4(r[8 * i + c], r[8 * i + 4 + c], 0xdd);
+        }
+    for (int c = 0; c < 8; c++) {
+        r[c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0x88);
+        r[8 + c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0xdd);
+    }
+}
+
+/* B [N, K] rows jb..jb+47, k0..k0+k16 (a multiple of 16) -> a full panel's first k16 rows */
+static void pack_bt_full(const void *B, int bt, int ldb, int jb, int k0, int k16, float *d) {
+    for (int k = 0; k < k16; k += 16)
+        for (int g = 0; g < 3; g++) {
+            __m512 r[16];
+            for (int i = 0; i < 16; i++) {
+                size_t o = (size_t)(jb + 16 * g + i) * ldb + k0 + k;
+                if (bt == SX_GEMM_F32) r[i] = _mm512_loadu_ps((const float *)B + o);
+                else
+                    r[i] = _mm512_castsi512_ps(_mm512_slli_epi32(
+                        _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)((const uint16_t *)B + o))), 16));
+            }
+            tr16(r);
+            for (int c = 0; c < 16; c++) _mm512_store_ps(d + (size_t)(k + c) * NR + 16 * g, r[c]);
+        }
+}
+
 /* op(B) rows k0..k0+kc, columns j0..j0+nc -> panels [p][kc][NR] F32 (BF16 widened). */
 static void pack_b(const void *B, int bt, int tb, int ldb, int k0, int kc, int j0, int nc, float *bp) {
     for (int p = 0; p * NR < nc; p++) {
@@ -90,7 +135,13 @@ static void pack_b(const void *B, int bt, int tb, int ldb, int k0, int kc, int j
         if (!tb) {
             for (int k = 0; k < kc; k++) {
                 float *dk = d + (size_t)k * NR;
-                if (bt == SX_GEMM_F32) {
+                if (bt == SX_GEMM_F32 && jn == NR) { /* inline: a memcpy call per 192 bytes cost more */
+                    const float *sk = (const float *)B + (size_t)(k0 + k) * ldb + jb;
+                    _mm512_store_ps(dk, _mm512_loadu_ps(sk));
+                    _mm512_store_ps(dk + 16, _mm512_loadu_ps(sk + 16));
+                    _mm512_store_ps(dk + 32, _mm512_loadu_ps(sk + 32));
+                    continue;
+                } else if (bt == SX_GEMM_F32) {
                     memcpy(dk, (const float *)B + (size_t)(k0 + k) * ldb + jb, (size_t)jn * sizeof(float));
                 } else {
                     const uint16_t *s = (const uint16_t *)B + (size_t)(k0 + k) * ldb + jb;
@@ -99,13 +150,15 @@ static void pack_b(const void *B, int bt, int tb, int ldb, int k0, int kc, int j
                 for (int j = jn; j < NR; j++) dk[j] = 0.0f;
             }
         } else {
+            int k16 = jn == NR ? kc / 16 * 16 : 0; /* whole 16 x 16 blocks transposed in registers */
+            if (k16) pack_bt_full(B, bt, ldb, jb, k0, k16, d);
             for (int j = 0; j < jn; j++) {
                 if (bt == SX_GEMM_F32) {
                     const float *s = (const float *)B + (size_t)(jb + j) * ldb + k0;
-                    for (int k = 0; k < kc; k++) d[(size_t)k * NR + j] = s[k];
+                    for (int k = k16; k < kc; k++) d[(size_t)k * NR + j] = s[k];
                 } else {
                     const uint16_t *s = (const uint16_t *)B + (size_t)(jb + j) * ldb + k0;
-                    for (int k = 0; k < kc; k++) d[(size_t)k * NR + j] = bf2f(s[k]);
+                    for (int k = k16; k < kc; k++) d[(size_t)k * NR + j] = bf2f(s[k]);
                 }
             }
             for (int j = jn; j < NR; j++)
@@ -344,12 +397,12 @@ void sx__gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, 
 #ifdef __AVX512F__
     /* Own kernel vs OpenBLAS (its Haswell kernels here) by shape, measured one thread at a
      * time in GFLOP per CPU-second on Zen 5 (bench/gemm_candidates.sh): at 1024 rows own
-     * 135-155 vs OpenBLAS 85-91; at 200 rows 103-119 vs 84-90; at 64 rows 63-75 vs 73-81 and
-     * at 16 rows 23-30 vs 52-56 (packing all of B costs as much as the few rows' product).
-     * So the own kernel from 96 rows up.  BF16 B always goes through it: the widening happens
-     * in its packing, which then reads half the bytes (68 at 16 rows, above OpenBLAS F32). */
+     * 139-161 vs OpenBLAS 89-93; at 200 rows 131-136 vs 76-80; at 64 rows 105 vs 64; at 16
+     * rows 59 vs 55 (there packing all of B costs about as much as the few rows' product).
+     * So the own kernel from 16 rows up.  BF16 B always goes through it: the widening happens
+     * in its packing. */
     int eng = sx__gemm_engine();
-    int use_own = eng == 1 || btype == SX_GEMM_BF16 || (eng == 0 && M >= 96 && N >= 32 && K >= 32);
+    int use_own = eng == 1 || btype == SX_GEMM_BF16 || (eng == 0 && M >= 16 && N >= 32 && K >= 32);
     if (use_own) {
         sx__gemm_own(ta, tb, M, N, K, alpha, A, lda, B, btype, ldb, beta, C, ldc, -1);
         return;
