@@ -104,8 +104,12 @@ int main(void) {
     static const int Ns[] = {1, 17, 48, 50, 97, 1600};
     static const int Ks[] = {0, 1, 3, 255, 256, 257, 600};
     static const float betas[] = {0.0f, 1.0f, 0.5f};
+#if defined(__x86_64__)
     __builtin_cpu_init();
     int has_dot = sx_simd() == SX_SIMD_AVX512 && __builtin_cpu_supports("avx512bf16");
+#else
+    int has_dot = 0;
+#endif
     double worst[3] = {0};
     int n = 0;
     for (int mi = 0; mi < 7; mi++)
