@@ -5,7 +5,8 @@ and the full model with every logit, plain torch ops (torch.no_grad, F32, the gi
 bench_model runs it when Debian's python3-torch is present and prints the ratios.
 
 usage: /usr/bin/python3 bench/bench_model.py [--threads N] [--reps R]
-prints: "peer fwd6 <tok/s>" and "peer logits <tok/s>" (best of R) and "peer runs ..." lines."""
+prints: "peer fwd6 <tok/s>", "peer logits <tok/s>" (best of R), the same per CPU-second
+("peer cpu fwd6 ...") and "peer runs ..." lines."""
 import argparse
 import math
 import time
@@ -61,11 +62,14 @@ tok = torch.randint(0, V, (B, T))
 with torch.no_grad():
     forward(tok, 6)  # warm-up
     for name, last in (("fwd6", 6), ("logits", L - 1)):
-        runs = []
+        runs, cpu = [], []
         for _ in range(max(1, a.reps)):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             forward(tok, last)
             runs.append(B * T / (time.perf_counter() - t))
-        print("peer runs %s %s" % (name, " ".join("%.0f" % r for r in runs)))
+            cpu.append(B * T / (time.process_time() - c))
+        print("peer runs %s %s  [tok per CPU-second: %s]" % (name, " ".join("%.0f" % r for r in runs),
+                                                           " ".join("%.0f" % r for r in cpu)))
         print("peer %s %.1f" % (name, max(runs)))
+        print("peer cpu %s %.1f" % (name, max(cpu)))
 print("peer threads %d torch %s" % (torch.get_num_threads(), torch.__version__))
