@@ -127,7 +127,8 @@ static void pack_bt_full(const void *B, int bt, int ldb, int jb, int k0, int k16
         }
 }
 
-/* op(B) rows k0..k0+kc, columns j0..j0+nc -> panels [p][kc][NR] F32 (BF16 widened). */
+/* op(B) rows k0..k0+kc, columns j0..j0+nc -> panels [p][kc][NR] F32 (BF16 widened).  No
+ * FLOP; memory bound: kc*nc*(4 or 2) bytes read, kc*nc*4 written. */
 static void pack_b(const void *B, int bt, int tb, int ldb, int k0, int kc, int j0, int nc, float *bp) {
     for (int p = 0; p * NR < nc; p++) {
         float *d = bp + (size_t)p * kc * NR;
@@ -265,6 +266,9 @@ static inline __attribute__((always_inline)) void store_tile(__m512 c[MR][3], fl
         }
 }
 
+/* One 8 x 48 tile over kc: 768*kc FLOP from (8 + 48)*4*kc bytes of packed panels (3.4
+ * FLOP/byte, served by L1/L2; each B panel is reused by MC/8 = 16 tiles, each A panel by
+ * NC/48 = 32), so the FMA ports bound it: 24 FMAs per k. */
 static void kern_f32(int kc, const float *restrict a, const float *restrict b, float *C, int ldc, int mr, int nr,
                      float beta) {
     __m512 c[MR][3];
@@ -308,7 +312,8 @@ __attribute__((target("avx512bf16"))) static void kern_dot(int kp, const uint32_
     store_tile(c, C, ldc, mr, nr, beta);
 }
 
-/* One thread's columns [j0, j1) of C. */
+/* One thread's columns [j0, j1) of C.  Packing moves (M*K*(N/NC) + K*N) floats per call
+ * against 2*M*N*K FLOP: <1% of the time at 1024 rows, ~1/M of it at few rows. */
 static void own_slice(int ta, int tb, int M, int K, float alpha, const float *A, int lda, const void *B, int bt,
                       int ldb, float beta, float *C, int ldc, int j0, int j1, int dot, void *bbuf, void *abuf) {
     for (int jc = j0; jc < j1; jc += NC) {
