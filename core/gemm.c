@@ -312,8 +312,9 @@ __attribute__((target("avx512bf16"))) static void kern_dot(int kp, const uint32_
     store_tile(c, C, ldc, mr, nr, beta);
 }
 
-/* One thread's columns [j0, j1) of C.  Packing moves (M*K*(N/NC) + K*N) floats per call
- * against 2*M*N*K FLOP: <1% of the time at 1024 rows, ~1/M of it at few rows. */
+/* One thread's columns [j0, j1) of C.  Packing moves ~(M*K*ceil(N/NC) + K*N) floats per call
+ * against 2*M*N*K FLOP: a few % at 1024 rows (13% of a forward's CPU samples before the
+ * register transposes), a large share at 16 rows, where the kernel only ties OpenBLAS. */
 static void own_slice(int ta, int tb, int M, int K, float alpha, const float *A, int lda, const void *B, int bt,
                       int ldb, float beta, float *C, int ldc, int j0, int j1, int dot, void *bbuf, void *abuf) {
     for (int jc = j0; jc < j1; jc += NC) {
