@@ -19,7 +19,7 @@ SX_DISPATCH_V(sx__geglu, (float *g, const float *u, size_t n), (g, u, n))
 SX_DISPATCH_V(sx__softcap, (float *x, size_t n, float cap), (x, n, cap))
 SX_DISPATCH_V(sx__add_bias, (float *y, int n, int d, const float *b), (y, n, d, b))
 SX_DISPATCH_V(sx__fill_rows, (float *y, int n, int d, const float *b), (y, n, d, b))
-SX_DISPATCH_V(sx__matmul, (const float *x, int n, int in, const float *w, int out, int trans_w, float beta, float *y),
+SX_DISPATCH_V(sx__matmul, (const float *x, int n, int in, sx_wmat w, int out, int trans_w, float beta, float *y),
               (x, n, in, w, out, trans_w, beta, y))
 SX_DISPATCH_R(double, sx__sum_exp, (const float *l, int n, float sub, float scale, float *out), (l, n, sub, scale, out))
 

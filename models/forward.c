@@ -2,11 +2,10 @@
  * store, the final norm / unembedding, sx_forward, sx_forward_from_hook (the same pass started
  * from a hook's residual), sx_logsumexp, sx_model_unembed and sx_loglik.
  *
- * Cost floor per token: ~2 * (params in the blocks run) flops in sgemm (GPT-2 small:
+ * Cost floor per token: ~2 * (params in the blocks run) flops in the matmuls (GPT-2 small:
  * 2*85M = 170 MFLOP for 12 blocks, plus 2*38.6M for the 50257-row unembedding) and
  * 4 * ctx * d flops of attention per block; everything else is O(d) per row. */
 #include <math.h>
-#include <stdlib.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -183,13 +182,13 @@ static void embed(const sx_model *m, const sx_rowset *rs, float *x) {
     float sc = m->embed_scale;
 #pragma omp parallel for schedule(static) if (rs->n > 64)
     for (int r = 0; r < rs->n; r++) {
-        const float *e = m->embed + (size_t)rs->tok[r] * d;
+        size_t e = (size_t)rs->tok[r] * d;
         float *xr = x + (size_t)r * d;
         if (m->wpe) {
             const float *p = m->wpe + (size_t)rs->pos[r] * d;
-            for (int i = 0; i < d; i++) xr[i] = e[i] + p[i];
+            for (int i = 0; i < d; i++) xr[i] = sx__wget(m->embed, e + i) + p[i];
         } else {
-            for (int i = 0; i < d; i++) xr[i] = e[i] * sc;
+            for (int i = 0; i < d; i++) xr[i] = sx__wget(m->embed, e + i) * sc;
         }
     }
 }

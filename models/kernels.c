@@ -1,17 +1,19 @@
-/* kernels.c — row-wise and elementwise pieces of the transformer blocks, plus the sgemm
- * wrapper.  Everything here is memory bound (a few flops per byte) except sx__matmul, which
- * carries ~all of the 2*params flops per token. */
+/* kernels.c — row-wise and elementwise pieces of the transformer blocks, plus the matmul
+ * (few rows here, more through core/gemm.h).  Everything here is memory bound (a few flops
+ * per byte) except sx__matmul, which carries ~all of the 2*params flops per token. */
 #include "models_isa.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "model_internal.h"
 
 /* Few rows (KV-cached decoding): sgemm would repack the whole weight matrix for a handful of
  * rows, so stream W once instead, with the rows' accumulators in registers (the row count
- * is a compile-time constant in each specialisation).  Memory bound: in*out*4 bytes read. */
+ * is a compile-time constant in each specialisation).  Memory bound: in*out*4 bytes read
+ * (F32 W) or in*out*2 (BF16 W, widened in registers: a shift per element; floor 2*n FLOP per
+ * 2 bytes). */
 #define SMALL_ROWS 8
 
 /* Decoding steps are memory bound: a second thread gains <2x on an idle machine but each
@@ -21,7 +23,16 @@
 #define VB 16  /* one AVX-512 vector */
 #define VBN 64 /* four vectors: 256 contiguous bytes of each W row per block (prefetch friendly) */
 
-static inline __attribute__((always_inline)) void small_nt(int n, const float *x, int in, const float *w,
+/* element i of W: F32 or BF16 (bf is a constant in each inlined copy, so the branch goes) */
+static inline __attribute__((always_inline)) float wat(const void *w, int bf, size_t i) {
+    if (!bf) return ((const float *)w)[i];
+    uint32_t u = (uint32_t)((const uint16_t *)w)[i] << 16;
+    float v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+static inline __attribute__((always_inline)) void small_nt(int n, const float *x, int in, const void *w, int bf,
                                                            int out, float beta, float *y) {
     /* W [in, out]: outputs in blocks of VBN, rows in registers */
     int nb = out / VBN;
@@ -30,11 +41,11 @@ static inline __attribute__((always_inline)) void small_nt(int n, const float *x
         int o0 = b * VBN;
         float acc[SMALL_ROWS][VBN] = {{0}};
         for (int i = 0; i < in; i++) {
-            const float *wi = w + (size_t)i * out + o0;
+            size_t wi = (size_t)i * out + o0;
             for (int r = 0; r < n; r++) {
                 float xv = x[(size_t)r * in + i];
 #pragma omp simd
-                for (int k = 0; k < VBN; k++) acc[r][k] += xv * wi[k];
+                for (int k = 0; k < VBN; k++) acc[r][k] += xv * wat(w, bf, wi + k);
             }
         }
         for (int r = 0; r < n; r++)
@@ -46,42 +57,47 @@ static inline __attribute__((always_inline)) void small_nt(int n, const float *x
     for (int o = nb * VBN; o < out; o++) /* tail */
         for (int r = 0; r < n; r++) {
             float s = 0;
-            for (int i = 0; i < in; i++) s += x[(size_t)r * in + i] * w[(size_t)i * out + o];
+            for (int i = 0; i < in; i++) s += x[(size_t)r * in + i] * wat(w, bf, (size_t)i * out + o);
             float *yo = y + (size_t)r * out + o;
             *yo = beta == 0.0f ? s : *yo * beta + s;
         }
 }
 
-static inline __attribute__((always_inline)) void small_t(int n, const float *x, int in, const float *w,
+static inline __attribute__((always_inline)) void small_t(int n, const float *x, int in, const void *w, int bf,
                                                           int out, float beta, float *y) {
     /* W [out, in]: one pass over each weight row, n vector accumulators */
     int ni = in / VB * VB;
 #pragma omp parallel for schedule(static) if (sx__g_small_par && (size_t)in * out > 65536)
     for (int o = 0; o < out; o++) {
-        const float *wo = w + (size_t)o * in;
+        size_t wo = (size_t)o * in;
         float acc[SMALL_ROWS][VB] = {{0}};
         for (int i = 0; i < ni; i += VB)
             for (int r = 0; r < n; r++) {
                 const float *xr = x + (size_t)r * in + i;
 #pragma omp simd
-                for (int k = 0; k < VB; k++) acc[r][k] += xr[k] * wo[i + k];
+                for (int k = 0; k < VB; k++) acc[r][k] += xr[k] * wat(w, bf, wo + i + k);
             }
         for (int r = 0; r < n; r++) {
             float s = 0;
             for (int k = 0; k < VB; k++) s += acc[r][k];
-            for (int i = ni; i < in; i++) s += x[(size_t)r * in + i] * wo[i];
+            for (int i = ni; i < in; i++) s += x[(size_t)r * in + i] * wat(w, bf, wo + i);
             float *yo = y + (size_t)r * out + o;
             *yo = beta == 0.0f ? s : *yo * beta + s;
         }
     }
 }
 
-static void matmul_small(const float *x, int n, int in, const float *w, int out, int trans_w, float beta,
+static void matmul_small(const float *x, int n, int in, const void *w, int bf, int out, int trans_w, float beta,
                          float *y) {
 #define SMALL_CASE(N)                                                                              \
     case N:                                                                                        \
-        if (trans_w) small_t(N, x, in, w, out, beta, y);                                           \
-        else small_nt(N, x, in, w, out, beta, y);                                                  \
+        if (trans_w) {                                                                             \
+            if (bf) small_t(N, x, in, w, 1, out, beta, y);                                         \
+            else small_t(N, x, in, w, 0, out, beta, y);                                            \
+        } else {                                                                                   \
+            if (bf) small_nt(N, x, in, w, 1, out, beta, y);                                        \
+            else small_nt(N, x, in, w, 0, out, beta, y);                                           \
+        }                                                                                          \
         break;
     switch (n) {
         SMALL_CASE(1) SMALL_CASE(2) SMALL_CASE(3) SMALL_CASE(4)
@@ -90,16 +106,18 @@ static void matmul_small(const float *x, int n, int in, const float *w, int out,
 #undef SMALL_CASE
 }
 
-void sx__matmul(const float *x, int n, int in, const float *w, int out, int trans_w, float beta,
-                float *y) {
+void sx__matmul(const float *x, int n, int in, sx_wmat w, int out, int trans_w, float beta, float *y) {
     if (n <= 0) return;
+    int bf = w.h != NULL;
+    const void *wp = bf ? (const void *)w.h : (const void *)w.f;
     if (n <= SMALL_ROWS) {
-        matmul_small(x, n, in, w, out, trans_w, beta, y);
+        matmul_small(x, n, in, wp, bf, out, trans_w, beta, y);
         return;
     }
-    /* 2*n*in*out flops over (n*in + in*out + n*out)*4 bytes: compute bound for n >~ 16. */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_w ? CblasTrans : CblasNoTrans, n, out, in, 1.0f,
-                x, in, w, trans_w ? in : out, beta, y, out);
+    /* 2*n*in*out flops over (n*in + in*out + n*out)*4 bytes: compute bound for n >~ 16; the
+     * own AVX-512 kernel or OpenBLAS by shape (core/gemm.c) */
+    sx__gemm(0, trans_w, n, out, in, 1.0f, x, in, wp, bf ? SX_GEMM_BF16 : SX_GEMM_F32, trans_w ? in : out, beta, y,
+             out);
 }
 
 /* sum_j exp((l[j] - sub) * scale) over j < n, each term also stored in out[j] when out is not

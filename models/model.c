@@ -67,7 +67,21 @@ void sx_model_embedding_row(const sx_model *m, int token, float *out) {
         memset(out, 0, (size_t)m->cfg.d_model * sizeof *out);
         return;
     }
-    memcpy(out, m->unembed + (size_t)token * m->cfg.d_model, (size_t)m->cfg.d_model * sizeof *out);
+    size_t d = (size_t)m->cfg.d_model, o = (size_t)token * d;
+    for (size_t i = 0; i < d; i++) out[i] = sx__wget(m->unembed, o + i);
 }
 
-const float *sx_model_unembed_weights(const sx_model *m) { return m->unembed; }
+/* A BF16 model keeps its unembedding BF16; the F32 view this API promises is made on the
+ * first call (vocab x d floats: 2.4 GB for Gemma-2-2B, so only if someone asks) and freed
+ * with the model.  NULL if that allocation fails. */
+const float *sx_model_unembed_weights(const sx_model *m) {
+    if (m->unembed.f) return m->unembed.f;
+    if (!m->unembed_f32) {
+        size_t n = (size_t)m->cfg.vocab_size * m->cfg.d_model;
+        float *p = malloc(n * sizeof *p);
+        if (!p) return NULL;
+        for (size_t i = 0; i < n; i++) p[i] = sx__wget(m->unembed, i);
+        ((sx_model *)m)->unembed_f32 = p; /* a cache, not a change of the model */
+    }
+    return m->unembed_f32;
+}

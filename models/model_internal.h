@@ -12,15 +12,34 @@
 
 typedef enum { SX_ACT_GELU_TANH = 0, SX_ACT_GELU_ERF = 1, SX_ACT_RELU = 2 } sx_act;
 
-/* Every pointer is F32 row-major, either straight into the safetensors mapping (F32 files,
- * 4-byte aligned) or an owned converted copy. */
+/* A weight matrix, row-major: F32 (f) or BF16 (h, the raw bits) — exactly one is set.  Both
+ * point straight into the safetensors mapping when the file's dtype is F32 (4-byte aligned)
+ * or BF16 (2-byte aligned): a BF16 checkpoint stays BF16 in memory (Gemma-2-2B: 5.2 GB, not
+ * 10.5 GB as F32) and the products widen it on the fly (core/gemm.h).  F16 and unaligned
+ * tensors become owned F32 copies. */
+typedef struct sx_wmat {
+    const float *f;
+    const uint16_t *h;
+} sx_wmat;
+
+/* element i of a weight matrix as F32 */
+static inline float sx__wget(sx_wmat w, size_t i) {
+    if (w.f) return w.f[i];
+    uint32_t u = (uint32_t)w.h[i] << 16;
+    float v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+/* Vectors (norms, biases) are F32; matrices are sx_wmat. */
 typedef struct sx_layer_w {
     /* GPT-2 (Conv1D: [in, out], y = x W + b) */
-    const float *ln1_w, *ln1_b, *attn_w, *attn_b, *proj_w, *proj_b;
-    const float *ln2_w, *ln2_b, *fc_w, *fc_b, *fc2_w, *fc2_b;
+    const float *ln1_w, *ln1_b, *attn_b, *proj_b;
+    const float *ln2_w, *ln2_b, *fc_b, *fc2_b;
+    sx_wmat attn_w, proj_w, fc_w, fc2_w;
     /* Gemma-2 (Linear: [out, in], y = x W^T); norm weights stored as (1 + w) */
-    const float *in_norm, *q_w, *k_w, *v_w, *o_w, *post_attn_norm;
-    const float *pre_ffw_norm, *post_ffw_norm, *gate_w, *up_w, *down_w;
+    const float *in_norm, *post_attn_norm, *pre_ffw_norm, *post_ffw_norm;
+    sx_wmat q_w, k_w, v_w, o_w, gate_w, up_w, down_w;
 } sx_layer_w;
 
 struct sx_model {
@@ -29,8 +48,9 @@ struct sx_model {
     char dir[4096];
     sx_safetensors *shards;
     int n_shards;
-    const float *embed;   /* [vocab, d]: wte / embed_tokens */
-    const float *unembed; /* [vocab, d]: lm_head.weight or == embed (tied) */
+    sx_wmat embed;        /* [vocab, d]: wte / embed_tokens */
+    sx_wmat unembed;      /* [vocab, d]: lm_head.weight or == embed (tied) */
+    const float *unembed_f32; /* F32 copy made by sx_model_unembed_weights for a BF16 model */
     const float *wpe;     /* GPT-2 [n_ctx, d] */
     const float *lnf_w, *lnf_b; /* ln_f (GPT-2) or (1 + model.norm.weight) (Gemma-2) */
     sx_layer_w *layers;
@@ -168,9 +188,9 @@ void sx__geglu(float *g, const float *u, size_t n); /* g = gelu_tanh(g) * u */
 void sx__softcap(float *x, size_t n, float cap);
 void sx__add_bias(float *y, int n, int d, const float *b);
 void sx__fill_rows(float *y, int n, int d, const float *b); /* every row of y = b */
-/* y[n, out] (+)= x[n, in] W; trans_w: W is [out, in] (HF Linear), else [in, out] (Conv1D). */
-void sx__matmul(const float *x, int n, int in, const float *w, int out, int trans_w, float beta,
-                float *y);
+/* y[n, out] = x[n, in] W + beta y; trans_w: W is [out, in] (HF Linear), else [in, out]
+ * (Conv1D); W F32 or BF16. */
+void sx__matmul(const float *x, int n, int in, sx_wmat w, int out, int trans_w, float beta, float *y);
 
 /* Allow OpenMP in the few-row matmul path (default on; per thread; dispatch.c). */
 void sx__small_parallel(int on);

@@ -1,11 +1,12 @@
 /* weights.c — open a Hugging Face checkpoint (model.safetensors, or shards listed by
- * model.safetensors.index.json), check every tensor against the config, and expose F32
- * pointers.
+ * model.safetensors.index.json), check every tensor against the config, and expose the
+ * weights.
  *
- * Memory: F32 tensors that are 4-byte aligned in the mapping are used in place (no copy, the
- * page cache holds them); F16/BF16 tensors are converted once to owned F32 copies at load.
- * For Gemma-2-2B in BF16 that is ~10 GB of F32 — acceptable on this project's machines, and
- * it keeps every hot loop a plain sgemm. */
+ * Memory: F32 and BF16 matrices are used in place in the mapping (no copy; the page cache
+ * holds them), so a BF16 checkpoint stays BF16 (Gemma-2-2B: 5.2 GB instead of 10.5 GB as
+ * F32) and the products widen it on the fly or run BF16 dot products (core/gemm.h).  F16
+ * matrices, unaligned tensors and every vector (norms, biases: O(d)) become owned F32
+ * copies. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,10 +89,11 @@ static void shape_str(char *buf, size_t n, int ndim, const int64_t *shape) {
     if (k < n) snprintf(buf + k, n - k, "]");
 }
 
-/* Fetch `name` (or "transformer."+name for GPT-2), check shape/dtype, give an F32 pointer.
+/* Fetch `name` (or "transformer."+name for GPT-2), check shape/dtype, give an F32 pointer,
+ * or, when bf16 is not NULL and the tensor is BF16, its bits in place in *bf16 (*out NULL).
  * optional: a missing tensor is not an error (*out = NULL). */
-static int get_w(sx_model *m, const char *name, int ndim, const int64_t *shape, const float **out,
-                 int optional, sx_err *err) {
+static int get_wx(sx_model *m, const char *name, int ndim, const int64_t *shape, const float **out,
+                  const uint16_t **bf16, int optional, sx_err *err) {
     int sh = 0;
     const sx_tensor_view *tv = find_any(m, name, &sh);
     char alt[256];
@@ -100,6 +102,7 @@ static int get_w(sx_model *m, const char *name, int ndim, const int64_t *shape, 
         tv = find_any(m, alt, &sh);
     }
     *out = NULL;
+    if (bf16) *bf16 = NULL;
     if (!tv) {
         if (optional) return 0;
         return sx_failc(err, SX_ENOTFOUND, "%s: missing tensor '%s'", m->n_shards == 1 ? m->shards[0].path : m->dir, name);
@@ -120,12 +123,27 @@ static int get_w(sx_model *m, const char *name, int ndim, const int64_t *shape, 
         *out = tv->data;
         return 0;
     }
+    if (tv->dtype == SX_BF16 && bf16 && ((uintptr_t)tv->data % sizeof(uint16_t)) == 0) {
+        *bf16 = tv->data;
+        return 0;
+    }
     float *buf = malloc((tv->numel ? tv->numel : 1) * sizeof(float));
     if (!buf) return sx_failc(err, SX_ENOMEM, "%s: out of memory converting tensor '%s'", file, tv->name);
     sx_to_f32(tv->data, tv->dtype, buf, tv->numel);
     if (add_owned(m, buf, err)) return -1;
     *out = buf;
     return 0;
+}
+
+static int get_w(sx_model *m, const char *name, int ndim, const int64_t *shape, const float **out,
+                 int optional, sx_err *err) {
+    return get_wx(m, name, ndim, shape, out, NULL, optional, err);
+}
+
+/* A matrix: F32 or BF16 as stored (see the top). */
+static int get_m(sx_model *m, const char *name, int64_t rows, int64_t cols, sx_wmat *out, int optional,
+                 sx_err *err) {
+    return get_wx(m, name, 2, (int64_t[]){rows, cols}, &out->f, &out->h, optional, err);
 }
 
 /* Gemma-2 RMSNorm weights are stored as w; the forward pass multiplies by (1 + w). */
@@ -162,13 +180,13 @@ static int check_extra_layers(const sx_model *m, sx_err *err) {
 static int load_gpt2(sx_model *m, sx_err *err) {
     const sx_model_config *c = &m->cfg;
     int64_t d = c->d_model, V = c->vocab_size, f = c->d_ff;
-    if (get_w(m, "wte.weight", 2, (int64_t[]){V, d}, &m->embed, 0, err) ||
+    if (get_m(m, "wte.weight", V, d, &m->embed, 0, err) ||
         get_w(m, "wpe.weight", 2, (int64_t[]){c->n_ctx, d}, &m->wpe, 0, err) ||
         get_w(m, "ln_f.weight", 1, (int64_t[]){d}, &m->lnf_w, 0, err) ||
         get_w(m, "ln_f.bias", 1, (int64_t[]){d}, &m->lnf_b, 0, err) ||
-        get_w(m, "lm_head.weight", 2, (int64_t[]){V, d}, &m->unembed, 1, err))
+        get_m(m, "lm_head.weight", V, d, &m->unembed, 1, err))
         return -1;
-    if (!m->unembed) m->unembed = m->embed;
+    if (!m->unembed.f && !m->unembed.h) m->unembed = m->embed;
     for (int l = 0; l < c->n_layers; l++) {
         sx_layer_w *L = &m->layers[l];
         char n[12][96];
@@ -178,15 +196,15 @@ static int load_gpt2(sx_model *m, sx_err *err) {
         for (int k = 0; k < 12; k++) snprintf(n[k], sizeof n[k], "h.%d.%s", l, suf[k]);
         if (get_w(m, n[0], 1, (int64_t[]){d}, &L->ln1_w, 0, err) ||
             get_w(m, n[1], 1, (int64_t[]){d}, &L->ln1_b, 0, err) ||
-            get_w(m, n[2], 2, (int64_t[]){d, 3 * d}, &L->attn_w, 0, err) ||
+            get_m(m, n[2], d, 3 * d, &L->attn_w, 0, err) ||
             get_w(m, n[3], 1, (int64_t[]){3 * d}, &L->attn_b, 0, err) ||
-            get_w(m, n[4], 2, (int64_t[]){d, d}, &L->proj_w, 0, err) ||
+            get_m(m, n[4], d, d, &L->proj_w, 0, err) ||
             get_w(m, n[5], 1, (int64_t[]){d}, &L->proj_b, 0, err) ||
             get_w(m, n[6], 1, (int64_t[]){d}, &L->ln2_w, 0, err) ||
             get_w(m, n[7], 1, (int64_t[]){d}, &L->ln2_b, 0, err) ||
-            get_w(m, n[8], 2, (int64_t[]){d, f}, &L->fc_w, 0, err) ||
+            get_m(m, n[8], d, f, &L->fc_w, 0, err) ||
             get_w(m, n[9], 1, (int64_t[]){f}, &L->fc_b, 0, err) ||
-            get_w(m, n[10], 2, (int64_t[]){f, d}, &L->fc2_w, 0, err) ||
+            get_m(m, n[10], f, d, &L->fc2_w, 0, err) ||
             get_w(m, n[11], 1, (int64_t[]){d}, &L->fc2_b, 0, err))
             return -1;
     }
@@ -197,11 +215,11 @@ static int load_gemma2(sx_model *m, sx_err *err) {
     const sx_model_config *c = &m->cfg;
     int64_t d = c->d_model, V = c->vocab_size, f = c->d_ff;
     int64_t qd = (int64_t)c->n_heads * c->head_dim, kd = (int64_t)c->n_kv_heads * c->head_dim;
-    if (get_w(m, "model.embed_tokens.weight", 2, (int64_t[]){V, d}, &m->embed, 0, err) ||
+    if (get_m(m, "model.embed_tokens.weight", V, d, &m->embed, 0, err) ||
         get_norm1p(m, "model.norm.weight", (int)d, &m->lnf_w, err) ||
-        get_w(m, "lm_head.weight", 2, (int64_t[]){V, d}, &m->unembed, 1, err))
+        get_m(m, "lm_head.weight", V, d, &m->unembed, 1, err))
         return -1;
-    if (!m->unembed) m->unembed = m->embed;
+    if (!m->unembed.f && !m->unembed.h) m->unembed = m->embed;
     for (int l = 0; l < c->n_layers; l++) {
         sx_layer_w *L = &m->layers[l];
         char n[11][112];
@@ -210,16 +228,16 @@ static int load_gemma2(sx_model *m, sx_err *err) {
                                "post_feedforward_layernorm", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
         for (int k = 0; k < 11; k++) snprintf(n[k], sizeof n[k], "model.layers.%d.%s.weight", l, suf[k]);
         if (get_norm1p(m, n[0], (int)d, &L->in_norm, err) ||
-            get_w(m, n[1], 2, (int64_t[]){qd, d}, &L->q_w, 0, err) ||
-            get_w(m, n[2], 2, (int64_t[]){kd, d}, &L->k_w, 0, err) ||
-            get_w(m, n[3], 2, (int64_t[]){kd, d}, &L->v_w, 0, err) ||
-            get_w(m, n[4], 2, (int64_t[]){d, qd}, &L->o_w, 0, err) ||
+            get_m(m, n[1], qd, d, &L->q_w, 0, err) ||
+            get_m(m, n[2], kd, d, &L->k_w, 0, err) ||
+            get_m(m, n[3], kd, d, &L->v_w, 0, err) ||
+            get_m(m, n[4], d, qd, &L->o_w, 0, err) ||
             get_norm1p(m, n[5], (int)d, &L->post_attn_norm, err) ||
             get_norm1p(m, n[6], (int)d, &L->pre_ffw_norm, err) ||
             get_norm1p(m, n[7], (int)d, &L->post_ffw_norm, err) ||
-            get_w(m, n[8], 2, (int64_t[]){f, d}, &L->gate_w, 0, err) ||
-            get_w(m, n[9], 2, (int64_t[]){f, d}, &L->up_w, 0, err) ||
-            get_w(m, n[10], 2, (int64_t[]){d, f}, &L->down_w, 0, err))
+            get_m(m, n[8], f, d, &L->gate_w, 0, err) ||
+            get_m(m, n[9], f, d, &L->up_w, 0, err) ||
+            get_m(m, n[10], d, f, &L->down_w, 0, err))
             return -1;
     }
     return 0;
@@ -264,6 +282,7 @@ void sx__weights_free(sx_model *m) {
     for (int i = 0; i < m->n_shards; i++) sx_st_close(&m->shards[i]);
     free(m->shards);
     free(m->layers);
+    free((void *)m->unembed_f32);
     free(m->rope_cos);
     free(m->rope_sin);
 }
