@@ -16,6 +16,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -23,6 +24,7 @@
 
 #include "encode_fused.h"
 #include "sae_internal.h"
+#include "sx_mpi.h"
 #include "train_internal.h"
 
 /* 16 partial sums (a fixed-width inner loop the compiler vectorises; GCC 12 leaves `omp simd`
@@ -83,19 +85,50 @@ static void encode_select(sx_tsae *t, const sx_step_ctx *c, int C, int kaux, int
     sx_encode_topk_fused(s->xpack, t->wpack, t->b_enc, B, d, m, s->dead_bits, &sink);
 }
 
-/* BatchTopK: keep the B*k largest candidates of the batch (ties in row order). */
+/* Data parallel: the candidates of all ranks' rows, in rank (= global row) order, in sel_tmp
+ * (sized for the global batch); returns their count.  Bytes sent per rank: 8 + 4 * its
+ * candidate count (B_local * min(4k, m)). */
+static int64_t gather_candidates(sx_scratch *s, int64_t N) {
+    int P = sx_mpi_size(), me = sx_mpi_rank();
+    int64_t cnt[P];
+    cnt[me] = N;
+    sx_mpi_allgather(&cnt[me], sizeof(int64_t), cnt);
+    int64_t tot = 0, bytes[P];
+    for (int r = 0; r < P; r++) {
+        bytes[r] = cnt[r] * (int64_t)sizeof(float);
+        tot += cnt[r];
+    }
+    float *mine = s->cand_dp; /* [B*cand_max], free until rows_backward */
+    memcpy(mine, s->sel_tmp, (size_t)N * sizeof(float));
+    sx_mpi_allgatherv(mine, N * (int64_t)sizeof(float), s->sel_tmp, bytes);
+    return tot;
+}
+
+/* BatchTopK: keep the B*k largest candidates of the batch (ties in row order; under
+ * --parallel data, of the global batch, so the kept set is the one-process set). */
 static float batch_select(sx_tsae *t, const sx_step_ctx *c) {
     sx_scratch *s = c->s;
     const int B = c->B;
-    int64_t N = 0, K = (int64_t)B * t->k;
+    int64_t N = 0, K = (int64_t)sx_loss_rows(c) * t->k;
     for (int r = 0; r < B; r++)
         for (int q = 0; q < s->row_n[r]; q++) s->sel_tmp[N++] = s->cand_val[(int64_t)r * s->cand_max + q];
+    if (c->dp) N = gather_candidates(s, N);
     if (N == 0) return 0;
     float thr = N > K ? kth_largest(s->sel_tmp, N, K - 1) : 0;
     int64_t above = 0;
     if (N > K)
         for (int64_t i = 0; i < N; i++) above += s->sel_tmp[i] > thr;
     int64_t ties_left = N > K ? K - above : 0;
+    if (c->dp && N > K) { /* ties are kept in global row order: lower ranks' rows first */
+        int P = sx_mpi_size(), me = sx_mpi_rank();
+        int64_t ties[P], mt = 0;
+        for (int r = 0; r < B; r++)
+            for (int q = 0; q < s->row_n[r]; q++) mt += s->cand_val[(int64_t)r * s->cand_max + q] == thr;
+        ties[me] = mt;
+        sx_mpi_allgather(&ties[me], sizeof(int64_t), ties);
+        for (int r = 0; r < me; r++) ties_left -= ties[r];
+        if (ties_left < 0) ties_left = 0;
+    }
     float minkept = INFINITY;
     for (int r = 0; r < B; r++) {
         int *ci = s->cand_idx + (int64_t)r * s->cand_max;
@@ -109,6 +142,11 @@ static float batch_select(sx_tsae *t, const sx_step_ctx *c) {
             }
         }
         s->row_n[r] = n;
+    }
+    if (c->dp) {
+        double mk = minkept;
+        sx_mpi_allreduce_d(&mk, 1, SX_MPI_MIN);
+        minkept = (float)mk;
     }
     return minkept;
 }
@@ -136,7 +174,7 @@ static double matryoshka_row(const sx_tsae *t, const sx_step_ctx *c, int r, floa
     const sx_scratch *s = c->s;
     const int d = t->d, ng = t->n_groups;
     const int64_t BD = (int64_t)c->B * d;
-    const float g2 = 2.0f / (float)c->B;
+    const float g2 = 2.0f / (float)sx_loss_rows(c);
     const float *xr = c->x + (int64_t)r * d;
     const int *ci = s->cand_idx + (int64_t)r * s->cand_max;
     const float *cv = s->cand_val + (int64_t)r * s->cand_max;
@@ -171,8 +209,8 @@ static double matryoshka_row(const sx_tsae *t, const sx_step_ctx *c, int r, floa
 /* Per row: sparse decode, residual, dL/dx_hat, dL/dpre of every entry, AuxK. */
 static void rows_backward(sx_tsae *t, const sx_step_ctx *c, int kaux) {
     sx_scratch *s = c->s;
-    const int B = c->B, d = t->d;
-    const float g2 = 2.0f / (float)B, ga = (float)(2.0 * c->aux_coef / B);
+    const int B = c->B, d = t->d, Bn = sx_loss_rows(c);
+    const float g2 = 2.0f / (float)Bn, ga = (float)(2.0 * c->aux_coef / Bn);
     const int ng = t->n_groups;
     const int64_t BD = (int64_t)B * d;
     memset(s->tpart, 0, (size_t)s->nthreads * 8 * sizeof(double));
@@ -227,6 +265,7 @@ static void rows_backward(sx_tsae *t, const sx_step_ctx *c, int kaux) {
     double acc[6] = {0, 0, 0, 0, 0, 0};
     for (int th = 0; th < s->nthreads; th++)
         for (int q = 0; q < 6; q++) acc[q] += s->tpart[th * 8 + q];
+    if (c->dp) sx_mpi_allreduce_d(acc, 6, SX_MPI_SUM); /* the global batch's sums */
     if (kaux > 0 && c->aux_normalize) {
         /* OpenAI (Gao et al. 2024) weight AuxK as normalised MSEs: ||x_hat - x||^2 / ||x - mean x||^2
          * + 1/32 ||e_hat - e||^2 / ||e - mean e||^2.  Our main term is not normalised, so the AuxK
@@ -235,13 +274,20 @@ static void rows_backward(sx_tsae *t, const sx_step_ctx *c, int kaux) {
          * weaker than theirs (x50 at FVU 0.02).  Applied to the finished AuxK rows. */
         double vx = 0, ve = 0;
         const float *E = s->G + (ng - 1) * BD; /* g2 (x_hat - x) */
+        double csum[c->dp ? 4 * d : 1], *cs = c->dp ? csum : NULL;
         for (int i = 0; i < d; i++) {
             double sx = 0, ssx = 0, se_ = 0, sse = 0;
             for (int r = 0; r < B; r++) {
                 double xv = c->x[(int64_t)r * d + i], ev = E[(int64_t)r * d + i] / g2;
                 sx += xv, ssx += xv * xv, se_ += ev, sse += ev * ev;
             }
-            vx += ssx - sx * sx / B, ve += sse - se_ * se_ / B;
+            if (cs) cs[4 * i] = sx, cs[4 * i + 1] = ssx, cs[4 * i + 2] = se_, cs[4 * i + 3] = sse;
+            else vx += ssx - sx * sx / B, ve += sse - se_ * se_ / B;
+        }
+        if (cs) { /* per-column moments of the global batch (4*d doubles per rank) */
+            sx_mpi_allreduce_d(cs, 4 * (int64_t)d, SX_MPI_SUM);
+            for (int i = 0; i < d; i++)
+                vx += cs[4 * i + 1] - cs[4 * i] * cs[4 * i] / Bn, ve += cs[4 * i + 3] - cs[4 * i + 2] * cs[4 * i + 2] / Bn;
         }
         float f = ve > 0 && vx > 0 ? (float)(vx / ve) : 1.0f;
         for (int64_t q = 0; q < BD; q++) s->Gaux[q] *= f;
@@ -249,10 +295,10 @@ static void rows_backward(sx_tsae *t, const sx_step_ctx *c, int kaux) {
             for (int q = 0; q < s->row_naux[r]; q++) s->aux_dp[(int64_t)r * s->aux_max + q] *= f;
         acc[1] *= f;
     }
-    t->mse_sum = acc[0], t->aux_loss = c->aux_coef * acc[1] / B, t->l0_sum = acc[2], t->maxact_sum = acc[3];
+    t->mse_sum = acc[0], t->aux_loss = c->aux_coef * acc[1] / Bn, t->l0_sum = acc[2], t->maxact_sum = acc[3];
     t->group_mse[0] = acc[5], t->group_mse[ng - 1] = acc[0];
     t->sparsity_loss = 0;
-    t->loss = acc[4] / B + t->aux_loss;
+    t->loss = acc[4] / Bn + t->aux_loss;
 }
 
 /* Group the entries by latent (counting sort; row order inside a latent). */
@@ -289,7 +335,9 @@ static void group_entries(sx_tsae *t, const sx_step_ctx *c) {
     }
 }
 
-/* mode 0: gradient norm per latent (into lat_b); 1: Adam update; 2: export the gradient.
+/* mode 0: gradient norm per latent (into lat_b); 1: Adam update; 2: export the gradient (and
+ * s->fired); 3: Adam update from the dense gradient c->grad_out (--parallel data, after the
+ * gradients of all ranks were summed).
  * Latents are independent here (no cross-latent sums), so dynamic scheduling keeps the
  * result independent of the thread count and of timing. */
 static void latent_pass(sx_tsae *t, const sx_step_ctx *c, int mode, float gscale, const sx_adam *ad) {
@@ -304,6 +352,20 @@ static void latent_pass(sx_tsae *t, const sx_step_ctx *c, int mode, float gscale
         int e0 = s->lat_ptr[j], e1 = s->lat_ptr[j + 1];
         float gbe = s->lat_a[j];
         int fired = 0;
+        if (mode == 3) {
+            const float *go = c->grad_out;
+            int64_t od = md + (int64_t)j * d, oe = (int64_t)j * d, ob = 2 * md + j;
+            sx_adam_update(wd, t->am + od, t->av + od, go + od, d, gscale, ad);
+            sx_adam_update(we, t->am + oe, t->av + oe, go + oe, d, gscale, ad);
+            float *wp = t->wpack + (int64_t)(j / SX_ENC_NR) * d * SX_ENC_NR + j % SX_ENC_NR;
+            for (int i = 0; i < d; i++) wp[(int64_t)i * SX_ENC_NR] = we[i];
+            sx_adam_update(t->b_enc + j, t->am + ob, t->av + ob, go + ob, 1, gscale, ad);
+            float nn = sqrtf(dot(wd, wd, d));
+            if (nn > 0)
+                for (int i = 0; i < d; i++) wd[i] /= nn;
+            if (s->fired[j]) t->last_fired[j] = c->tokens_before + sx_loss_rows(c);
+            continue;
+        }
         if (e1 > e0) {
             memset(gdec, 0, (size_t)2 * d * sizeof(float));
             for (int e = e0; e < e1; e++) {
@@ -332,6 +394,7 @@ static void latent_pass(sx_tsae *t, const sx_step_ctx *c, int mode, float gscale
                 memset(go + (int64_t)j * d, 0, (size_t)d * sizeof(float));
             }
             go[2 * md + j] = gbe;
+            s->fired[j] = (unsigned char)fired;
         } else {
             int64_t od = md + (int64_t)j * d, oe = (int64_t)j * d, ob = 2 * md + j;
             const int has = e1 > e0;
@@ -343,7 +406,7 @@ static void latent_pass(sx_tsae *t, const sx_step_ctx *c, int mode, float gscale
             float nn = sqrtf(dot(wd, wd, d));
             if (nn > 0)
                 for (int i = 0; i < d; i++) wd[i] /= nn;
-            if (fired) t->last_fired[j] = c->tokens_before + c->B;
+            if (fired) t->last_fired[j] = c->tokens_before + sx_loss_rows(c);
         }
     }
 }
@@ -379,7 +442,7 @@ int sx_step_sparse(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
             t->bt_threshold = t->bt_threshold > 0 ? (float)(c->bt_ema * t->bt_threshold + (1 - c->bt_ema) * mk) : mk;
     }
     rows_backward(t, c, kaux);
-    t->rows = B;
+    t->rows = sx_loss_rows(c);
     if (!isfinite(t->loss)) return sx_failc(err, SX_ENUMERIC, "%s: the loss became non-finite (diverged)", t->name);
     group_entries(t, c);
     float gbd[d > 0 ? d : 1];
@@ -388,6 +451,26 @@ int sx_step_sparse(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
     if (c->want_grad) {
         latent_pass(t, c, 2, 1.0f, NULL);
         memcpy(c->grad_out + 2 * (int64_t)m * d + m, gbd, (size_t)d * sizeof(float));
+        return 0;
+    }
+    if (c->dp) {
+        /* Data parallel: this rank's gradient, dense (at k 32 and batch 4096 nearly every latent
+         * fires in a global batch, so a sparse exchange would carry as much), summed over the
+         * ranks: 4*np bytes per rank per step, then the same Adam update everywhere. */
+        if (!t->g) return sx_failc(err, SX_EINVAL, "%s: data-parallel step without its gradient buffer", t->name);
+        sx_step_ctx c2 = *c;
+        c2.grad_out = t->g;
+        latent_pass(t, &c2, 2, 1.0f, NULL);
+        memcpy(t->g + 2 * (int64_t)m * d + m, gbd, (size_t)d * sizeof(float));
+        sx_mpi_allreduce_f(t->g, t->np, SX_MPI_SUM);
+        sx_mpi_allreduce_u8(s->fired, m, SX_MPI_MAX);
+        if (c->clip > 0) gscale = sx_grad_clip_scale(t->g, t->np, c->clip);
+        sx_adam ad;
+        sx_adam_prepare(&ad, c->lr, c->adam_t);
+        latent_pass(t, &c2, 3, gscale, &ad);
+        t->wpack_fresh = 1;
+        int64_t ob = 2 * (int64_t)m * d + m;
+        sx_adam_update(t->b_dec, t->am + ob, t->av + ob, t->g + ob, d, gscale, &ad);
         return 0;
     }
     if (c->clip > 0) {

@@ -80,7 +80,20 @@ typedef struct sx_step_ctx {
     int want_grad;        /* 1: write the gradient to grad_out instead of updating */
     float *grad_out;      /* [np] */
     sx_scratch *s;
+    /* --parallel data (train_mpi.c): x holds this rank's B rows of a global batch of B_norm
+     * rows; losses and gradients are scaled by 1/B_norm, and the step sums its statistics and
+     * gradient over the ranks (core/sx_mpi.h) before the same Adam update on every rank. */
+    int B_norm;           /* 0: B */
+    int dp;               /* 1: data parallel */
 } sx_step_ctx;
+
+/* The number of rows the loss is averaged over. */
+static inline int sx_loss_rows(const sx_step_ctx *c) { return c->B_norm > 0 ? c->B_norm : c->B; }
+
+/* Parallel mode of sx_train_run under mpirun (set by the CLI; 0 in a single process). */
+enum { SX_PAR_NONE = 0, SX_PAR_DATA = 1, SX_PAR_LATENTS = 2 };
+void sx_train_set_parallel(int mode);
+int sx_train_get_parallel(void);
 
 /* Parallel regions only pay off above this much work (elements); smaller problems (tests,
  * tiny SAEs) run serially, which is also faster on a loaded machine.  Depends only on sizes,

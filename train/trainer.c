@@ -7,7 +7,16 @@
 #include "datasets.h"
 #include "sx_json.h"
 #include "sae_internal.h"
+#include "sx_mpi.h"
 #include "train_internal.h"
+
+/* Under mpirun (core/sx_mpi.h) with --parallel data every rank reads the whole global batch
+ * (the same shuffled stream from the shared cache), trains on its contiguous slice of rows
+ * and sums its gradient with the others' inside the step (sx_step_ctx.dp); parameters, Adam
+ * state and the data order stay identical on every rank, and rank 0 alone writes. */
+static int g_parallel = SX_PAR_NONE;
+void sx_train_set_parallel(int mode) { g_parallel = mode; }
+int sx_train_get_parallel(void) { return g_parallel; }
 
 /* Gated default sparsity coefficient at d_in 768 (scaled by sqrt(d_in/768) like ReLU's), on
  * inputs normalised to mean norm sqrt(d_in). */
@@ -156,6 +165,8 @@ typedef struct run {
     sx_ckpt_state st;
     sx_rng rng;
     FILE *metrics;
+    int dp, me, P;        /* data parallel; this rank; ranks */
+    int64_t lo, hi;       /* this rank's rows of each batch */
 } run;
 
 static int run_setup(run *R, sx_err *err) {
@@ -198,6 +209,12 @@ static int run_setup(run *R, sx_err *err) {
         len += snprintf(st->fingerprint + len, sizeof st->fingerprint - (size_t)len, "%s%s", i ? "," : "", R->saes[i].name);
     for (int g = 0; g < o->n_groups && len < (int)sizeof st->fingerprint - 16; g++)
         len += snprintf(st->fingerprint + len, sizeof st->fingerprint - (size_t)len, "%s%d", g ? "," : " groups=", o->groups[g]);
+    if (R->dp) { /* a checkpoint resumes only with the same split (same sums, same rounding) */
+        snprintf(st->fingerprint + len, sizeof st->fingerprint - (size_t)len, " parallel=data ranks=%d", R->P);
+        for (int i = 0; i < R->n; i++) /* the sparse archs have no dense gradient buffer otherwise */
+            if (!R->saes[i].g && !(R->saes[i].g = malloc((size_t)R->saes[i].np * sizeof(float))))
+                return sx_failc(err, SX_ENOMEM, "train: out of memory for the data-parallel gradient of %s", R->saes[i].name);
+    }
     st->norm_scale = 1.0f;
     sx_rng_seed(&R->rng, o->seed);
     return 0;
@@ -212,7 +229,8 @@ static void run_free(run *R) {
 
 static int save_checkpoint(run *R, sx_err *err) {
     memcpy(R->st.rng, R->rng.s, sizeof R->st.rng);
-    return sx_ckpt_save(R->o->out_dir, &R->st, R->saes, R->n, err);
+    int rc = R->me == 0 ? sx_ckpt_save(R->o->out_dir, &R->st, R->saes, R->n, err) : 0;
+    return sx_mpi_check(rc, err);
 }
 
 static int save_final(run *R, sx_err *err) {
@@ -291,13 +309,16 @@ static void first_batch_init(run *R) {
 static int train_loop(run *R, sx_err *err) {
     const sx_train_opts *o = R->o;
     sx_progress pr;
-    if (o->progress) sx_progress_start(&pr, "train", (double)R->steps * o->batch, "tok");
+    const int show = o->progress && R->me == 0;
+    if (show) sx_progress_start(&pr, "train", (double)R->steps * o->batch, "tok");
     double t0 = sx_now();
     int64_t step0 = R->st.step;
     while (R->st.step < R->steps) {
-        if (read_batch(R->src, R->x, o->batch, err)) return -1;
+        int rb = read_batch(R->src, R->x, o->batch, err);
+        if (R->P > 1 && sx_mpi_check(rb, err)) return -1; /* one int per step */
+        if (rb) return -1;
         R->st.rows_consumed += o->batch;
-        int cb = check_batch(R, err);
+        int cb = check_batch(R, err); /* the same batch on every rank: the same verdict */
         if (cb < 0) return -1;
         if (cb == 1) continue;
         int64_t step = R->st.step;
@@ -314,10 +335,12 @@ static int train_loop(run *R, sx_err *err) {
             c.clip = o->grad_clip, c.aux_coef = o->aux_coef, c.aux_k = R->aux_k;
             c.aux_normalize = o->aux_normalize;
             c.eps = o->jumprelu_eps, c.bt_ema = o->batchtopk_ema;
+            if (R->dp) c.x = R->x + R->lo * R->d, c.B = (int)(R->hi - R->lo), c.B_norm = (int)o->batch, c.dp = 1;
             int rc = is_topk_family(o->arch)      ? sx_step_sparse(&R->saes[i], &c, err)
                      : o->arch == SX_SAE_GATED ? sx_step_gated(&R->saes[i], &c, err)
                                                : sx_step_dense(&R->saes[i], &c, err);
-            if (rc) return sx_fail_prefix(err, "%s: step %lld", R->src->name, (long long)step);
+            if (rc) sx_fail_prefix(err, "%s: step %lld", R->src->name, (long long)step);
+            if (R->P > 1 ? sx_mpi_check(rc, err) : rc) return -1;
         }
         R->st.step++;
         double el = sx_now() - t0;
@@ -330,24 +353,43 @@ static int train_loop(run *R, sx_err *err) {
                               lam_scale, tps);
             fflush(R->metrics);
         }
-        if (o->progress) sx_progress_update(&pr, (double)R->st.step * o->batch);
+        if (show) sx_progress_update(&pr, (double)R->st.step * o->batch);
         int stop_now = o->stop_after_steps > 0 && R->st.step == o->stop_after_steps && R->st.step < R->steps;
         if ((o->checkpoint_every > 0 && R->st.step % o->checkpoint_every == 0 && R->st.step < R->steps) || stop_now)
             if (save_checkpoint(R, err)) return -1;
         if (stop_now) return 1;
     }
-    if (o->progress) sx_progress_finish(&pr);
+    if (show) sx_progress_finish(&pr);
+    return 0;
+}
+
+/* Under mpirun: the parallel mode fits the ranks (checked on every rank: all fail together). */
+static int validate_parallel(const sx_train_opts *o, int P, sx_err *err) {
+    if (P == 1) return 0;
+    if (g_parallel == SX_PAR_NONE)
+        return sx_failc(err, SX_EINVAL, "train: started with %d MPI ranks: give --parallel data (or latents); "
+                        "otherwise every rank would train the same SAEs into %s", P, o->out_dir);
+    if (g_parallel == SX_PAR_LATENTS)
+        return sx_failc(err, SX_EUNSUPPORTED, "train: --parallel latents is not built yet (use --parallel data)");
+    if (o->batch % P)
+        return sx_failc(err, SX_EINVAL, "train: --parallel data: --batch %lld is not divisible by the %d ranks",
+                        (long long)o->batch, P);
     return 0;
 }
 
 int sx_train_run(const sx_train_opts *o, sx_batch_source *src, sx_err *err) {
     sx_blas_fix_coretype(); /* before the first BLAS call (lazy part of sx_init) */
-    if (validate(o, src->d_in, err)) return -1;
-    if (sx_mkdir_p(o->out_dir, err)) return -1;
-    sx_ckpt_clean_stale(o->out_dir);
+    const int P = sx_mpi_size(), me = sx_mpi_rank();
+    int vrc = validate(o, src->d_in, err);
+    if (!vrc) vrc = validate_parallel(o, P, err);
+    if (!vrc && me == 0) vrc = sx_mkdir_p(o->out_dir, err);
+    if (sx_mpi_check(vrc, err)) return -1;
+    if (me == 0) sx_ckpt_clean_stale(o->out_dir);
     run *R = calloc(1, sizeof *R);
     if (!R) return sx_failc(err, SX_ENOMEM, "train: out of memory");
     R->o = o, R->src = src;
+    R->P = P, R->me = me, R->dp = P > 1;
+    R->lo = o->batch * me / P, R->hi = o->batch * (me + 1) / P;
     int rc = run_setup(R, err);
     char path[4200];
     snprintf(path, sizeof path, "%s/metrics.jsonl", o->out_dir);
@@ -358,18 +400,19 @@ int sx_train_run(const sx_train_opts *o, sx_batch_source *src, sx_err *err) {
         else {
             memcpy(R->rng.s, R->st.rng, sizeof R->st.rng);
             if (src->skip(src->ctx, R->st.rows_consumed, err) ||
-                sx_metrics_truncate(path, R->st.step, err))
+                (me == 0 && sx_metrics_truncate(path, R->st.step, err)))
                 rc = -1;
         }
     }
-    if (!rc) {
+    if (!rc && me == 0) {
         R->metrics = fopen(path, o->resume ? "a" : "w");
         if (!R->metrics) rc = sx_failc(err, SX_EIO, "%s: cannot open for writing", path);
     }
+    rc = sx_mpi_check(rc, err);
     sx_blas_single(1);
     if (!rc) rc = train_loop(R, err);
     sx_blas_single(0);
-    if (rc == 0) rc = save_final(R, err);
+    if (rc == 0) rc = sx_mpi_check(me == 0 ? save_final(R, err) : 0, err);
     if (rc == 1) rc = 0; /* stopped early on purpose, checkpoint written */
     run_free(R);
     free(R);
@@ -386,8 +429,18 @@ static int reader_skip(void *ctx, int64_t rows, sx_err *err) {
 
 int sx_train_caches(const sx_train_opts *o, const char *const *paths, int n_paths, sx_err *err) {
     sx_act_reader_opts ro = {o->seed, 4 * o->batch > 16384 ? 4 * o->batch : 16384, 1};
-    sx_act_reader *r;
-    if (sx_act_reader_open(paths, n_paths, &ro, &r, err)) return -1;
+    sx_act_reader *r = NULL;
+    int orc = sx_act_reader_open(paths, n_paths, &ro, &r, err);
+    if (sx_mpi_size() > 1) { /* every rank must read the same rows (a shared filesystem) */
+        char fp[128] = "", what[4200];
+        if (!orc) snprintf(fp, sizeof fp, "rows=%lld d_in=%d", (long long)sx_act_reader_rows(r), sx_act_reader_d_in(r));
+        snprintf(what, sizeof what, "%s: the cache's rows and d_in", paths[0]);
+        if (sx_mpi_check(orc, err) || sx_mpi_same_string(fp, what, 1, err)) {
+            if (r) sx_act_reader_close(r);
+            return -1;
+        }
+    }
+    if (orc) return -1;
     char name[4200];
     snprintf(name, sizeof name, "%s%s", paths[0], n_paths > 1 ? ",..." : "");
     sx_batch_source src = {r, sx_act_reader_d_in(r), name, reader_next, reader_skip};
