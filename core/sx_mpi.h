@@ -53,6 +53,8 @@ void sx_mpi_recv(void *buf, int64_t bytes, int from, int tag);
 int sx_mpi_check(int rc, sx_err *err);
 /* 1 after sx_mpi_check reported a failure (all ranks know: exit normally, rank 0 prints). */
 int sx_mpi_failure_agreed(void);
+/* The caller knows every rank ends with the same nonzero status (e.g. a collective stop). */
+void sx_mpi_mark_agreed(void);
 /* Collective: -1 on every rank (err names the first rank that differs) when s is not the same
  * string on all ranks (options, cache fingerprints); show = 1 puts both values in the message. */
 int sx_mpi_same_string(const char *s, const char *what, int show, sx_err *err);
