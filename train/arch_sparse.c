@@ -489,3 +489,203 @@ int sx_step_sparse(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
     sx_adam_update(t->b_dec, t->am + ob, t->av + ob, gbd, d, gscale, &ad);
     return 0;
 }
+
+/* ---------- --parallel latents (trainer.c; each rank holds a slice of the latents) ----------
+ * Every rank sees the whole batch and encodes it with its own latents; each row's top-C list
+ * (the fused encoder keeps it sorted by value, equal values by lower index) is all-gathered and
+ * merged by (value desc, global index asc), so every rank holds the one-process list, in the
+ * one-process order, whatever N is.  BatchTopK then selects on the merged lists exactly as one
+ * process does.  The decoder output is summed over the ranks (each adds its kept latents'
+ * a_j d_j), so the residual, dL/dx_hat and every statistic are the one-process ones up to the
+ * order of that sum; each rank then updates only its latents, b_dec everywhere.
+ * Bytes sent per rank per step: 8*B*C (lists) + 4*B*d (reconstruction) + 4*d (b_dec's
+ * W_enc term), plus 8*B*k_aux + 4*B*d while AuxK is on (dead latents). */
+
+/* Merge the ranks' lists (local indices, shifted by each rank's offset) into idx/val/cnt. */
+static void merge_lists(const sx_tsae *t, int B, int C, int stride, int *idx, float *val, int *cnt, sx_scratch *s) {
+    const int P = sx_mpi_size();
+    typedef struct { int32_t i; float v; } pair;
+    pair *snd = s->lp_send, *rcv = s->lp_recv;
+    for (int r = 0; r < B; r++)
+        for (int q = 0; q < C; q++) {
+            int ok = q < cnt[r];
+            snd[(int64_t)r * C + q] = (pair){ok ? idx[(int64_t)r * stride + q] + t->lat_off : -1,
+                                             ok ? val[(int64_t)r * stride + q] : 0.0f};
+        }
+    sx_mpi_allgather(snd, (int64_t)B * C * (int64_t)sizeof(pair), rcv);
+#pragma omp parallel for schedule(static) if (sx_par((int64_t)B * t->m))
+    for (int r = 0; r < B; r++) {
+        int at[P];
+        for (int p = 0; p < P; p++) at[p] = 0;
+        int n = 0;
+        while (n < C) {
+            int best = -1;
+            pair bp = {-1, 0};
+            for (int p = 0; p < P; p++) {
+                if (at[p] >= C) continue;
+                pair e = rcv[((int64_t)p * B + r) * C + at[p]];
+                if (e.i < 0) continue;
+                if (best < 0 || e.v > bp.v || (e.v == bp.v && e.i < bp.i)) best = p, bp = e;
+            }
+            if (best < 0) break;
+            at[best]++;
+            idx[(int64_t)r * stride + n] = bp.i, val[(int64_t)r * stride + n] = bp.v;
+            n++;
+        }
+        cnt[r] = n;
+    }
+}
+
+/* Keep this rank's entries of the merged lists, as local indices. */
+static void keep_local(const sx_tsae *t, int B, int stride, int *idx, float *val, int *cnt) {
+    for (int r = 0; r < B; r++) {
+        int n = 0;
+        for (int q = 0; q < cnt[r]; q++) {
+            int j = idx[(int64_t)r * stride + q] - t->lat_off;
+            if (j >= 0 && j < t->m) idx[(int64_t)r * stride + n] = j, val[(int64_t)r * stride + n++] = val[(int64_t)r * stride + q];
+        }
+        cnt[r] = n;
+    }
+}
+
+/* rows_backward with the decoder sums over the ranks (see above). */
+static void rows_backward_lp(sx_tsae *t, const sx_step_ctx *c, int kaux) {
+    sx_scratch *s = c->s;
+    const int B = c->B, d = t->d;
+    const float g2 = 2.0f / (float)B, ga = (float)(2.0 * c->aux_coef / B);
+    const int64_t BD = (int64_t)B * d;
+    const int par = sx_par((int64_t)B * t->m_full);
+#pragma omp parallel for schedule(static) if (par)
+    for (int r = 0; r < B; r++) { /* this rank's part of x_hat - b_dec and of e_hat */
+        float *G = s->G + (int64_t)r * d, *Ga = s->Gaux + (int64_t)r * d;
+        const int *ci = s->cand_idx + (int64_t)r * s->cand_max;
+        const float *cv = s->cand_val + (int64_t)r * s->cand_max;
+        memset(G, 0, (size_t)d * sizeof(float));
+        for (int q = 0; q < s->row_n[r]; q++) axpy(cv[q], t->W_dec + (int64_t)ci[q] * d, G, d);
+        if (kaux > 0) {
+            memset(Ga, 0, (size_t)d * sizeof(float));
+            const int *ai = s->aux_idx + (int64_t)r * s->aux_max;
+            const float *av = s->aux_val + (int64_t)r * s->aux_max;
+            for (int q = 0; q < s->row_naux[r]; q++) axpy(av[q], t->W_dec + (int64_t)ai[q] * d, Ga, d);
+        }
+    }
+    sx_mpi_allreduce_f(s->G, BD, SX_MPI_SUM);
+    if (kaux > 0) sx_mpi_allreduce_f(s->Gaux, BD, SX_MPI_SUM);
+    memset(s->tpart, 0, (size_t)s->nthreads * 8 * sizeof(double));
+#pragma omp parallel for schedule(static) if (par)
+    for (int r = 0; r < B; r++) {
+        double *tp = s->tpart + (int64_t)tid() * 8;
+        const float *xr = c->x + (int64_t)r * d;
+        float *G = s->G + (int64_t)r * d;
+        double se = 0;
+        for (int i = 0; i < d; i++) {
+            float e = t->b_dec[i] + G[i] - xr[i];
+            se += (double)e * e;
+            G[i] = g2 * e;
+        }
+        const int *ci = s->cand_idx + (int64_t)r * s->cand_max;
+        float *cdp = s->cand_dp + (int64_t)r * s->cand_max;
+        for (int q = 0; q < s->row_n[r]; q++) cdp[q] = dot(G, t->W_dec + (int64_t)ci[q] * d, d);
+        tp[0] += se;
+        if (kaux > 0 && s->lp_naux[r] > 0) { /* as rows_backward: rows with AuxK entries */
+            float *Ga = s->Gaux + (int64_t)r * d;
+            double sa = 0;
+            for (int i = 0; i < d; i++) {
+                Ga[i] += G[i] / g2; /* e_hat - e */
+                sa += (double)Ga[i] * Ga[i];
+                Ga[i] *= ga;
+            }
+            const int *ai = s->aux_idx + (int64_t)r * s->aux_max;
+            float *adp = s->aux_dp + (int64_t)r * s->aux_max;
+            for (int q = 0; q < s->row_naux[r]; q++) adp[q] = dot(Ga, t->W_dec + (int64_t)ai[q] * d, d);
+            tp[1] += sa;
+        }
+    }
+    double acc[2] = {0, 0};
+    for (int th = 0; th < s->nthreads; th++) acc[0] += s->tpart[th * 8], acc[1] += s->tpart[th * 8 + 1];
+    if (kaux > 0 && c->aux_normalize) { /* as rows_backward: the whole batch is here */
+        double vx = 0, ve = 0;
+        for (int i = 0; i < d; i++) {
+            double sx = 0, ssx = 0, se_ = 0, sse = 0;
+            for (int r = 0; r < B; r++) {
+                double xv = c->x[(int64_t)r * d + i], ev = s->G[(int64_t)r * d + i] / g2;
+                sx += xv, ssx += xv * xv, se_ += ev, sse += ev * ev;
+            }
+            vx += ssx - sx * sx / B, ve += sse - se_ * se_ / B;
+        }
+        float f = ve > 0 && vx > 0 ? (float)(vx / ve) : 1.0f;
+        for (int64_t q = 0; q < BD; q++) s->Gaux[q] *= f;
+        for (int r = 0; r < B; r++)
+            for (int q = 0; q < s->row_naux[r]; q++) s->aux_dp[(int64_t)r * s->aux_max + q] *= f;
+        acc[1] *= f;
+    }
+    t->mse_sum = acc[0], t->aux_loss = c->aux_coef * acc[1] / B;
+    t->group_mse[0] = acc[0];
+    t->sparsity_loss = 0;
+    t->loss = acc[0] / B + t->aux_loss;
+}
+
+int sx_step_sparse_lp(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
+    sx_scratch *s = c->s;
+    const int B = c->B, d = t->d, m = t->m, M = t->m_full;
+    const int bt = t->arch == SX_SAE_BATCHTOPK;
+    if (t->arch != SX_SAE_TOPK && !bt) return sx_failc(err, SX_EUNSUPPORTED, "%s: --parallel latents is for topk and batchtopk", t->name);
+    int C = bt ? (4 * t->k < M ? 4 * t->k : M) : (t->k < M ? t->k : M);
+    if (C > s->cand_max) C = s->cand_max;
+    int n_dead = 0;
+    for (int j = 0; j < m; j++)
+        if (c->tokens_before - t->last_fired[j] >= c->dead_tokens) s->dead_list[n_dead++] = j;
+    int64_t nd_all = n_dead;
+    sx_mpi_allreduce_i64(&nd_all, 1, SX_MPI_SUM);
+    t->n_dead = nd_all;
+    int kaux = (c->aux_coef > 0 && nd_all > 0) ? (c->aux_k < nd_all ? c->aux_k : (int)nd_all) : 0;
+    if (kaux > s->aux_max) kaux = s->aux_max;
+#pragma omp parallel for schedule(static) if (sx_par((int64_t)B * M))
+    for (int r = 0; r < B; r++)
+        for (int i = 0; i < d; i++) s->xc[(int64_t)r * d + i] = c->x[(int64_t)r * d + i] - t->b_dec[i];
+    encode_select(t, c, C < m ? C : m, kaux < n_dead ? kaux : n_dead, n_dead);
+    merge_lists(t, B, C, s->cand_max, s->cand_idx, s->cand_val, s->row_n, s);
+    if (kaux > 0) merge_lists(t, B, kaux, s->aux_max, s->aux_idx, s->aux_val, s->row_naux, s);
+    else
+        for (int r = 0; r < B; r++) s->row_naux[r] = 0;
+    if (bt) { /* on the merged (global) lists: the same selection on every rank */
+        float mk = batch_select(t, c);
+        if (isfinite(mk)) t->bt_threshold = t->bt_threshold > 0 ? (float)(c->bt_ema * t->bt_threshold + (1 - c->bt_ema) * mk) : mk;
+    }
+    double l0 = 0, mx = 0;
+    for (int r = 0; r < B; r++) {
+        float rm = 0;
+        for (int q = 0; q < s->row_n[r]; q++) rm = s->cand_val[(int64_t)r * s->cand_max + q] > rm ? s->cand_val[(int64_t)r * s->cand_max + q] : rm;
+        l0 += s->row_n[r], mx += rm;
+    }
+    for (int r = 0; r < B; r++) s->lp_naux[r] = s->row_naux[r];
+    keep_local(t, B, s->cand_max, s->cand_idx, s->cand_val, s->row_n);
+    keep_local(t, B, s->aux_max, s->aux_idx, s->aux_val, s->row_naux);
+    rows_backward_lp(t, c, kaux);
+    t->l0_sum = l0, t->maxact_sum = mx, t->rows = B;
+    if (!isfinite(t->loss)) return sx_failc(err, SX_ENUMERIC, "%s: the loss became non-finite (diverged)", t->name);
+    group_entries(t, c);
+    float gbd[d > 0 ? d : 1], gpart[d > 0 ? d : 1];
+    sx_column_sums(s->G, B, d, gbd); /* the whole dL/dx_hat is on every rank */
+    memset(gpart, 0, sizeof gpart);
+    cblas_sgemv(CblasRowMajor, CblasTrans, m, d, -1.0f, t->WencT, d, s->lat_a, 1, 0.0f, gpart, 1);
+    sx_mpi_allreduce_f(gpart, d, SX_MPI_SUM); /* - W_enc gb_enc over all latents */
+    for (int i = 0; i < d; i++) gbd[i] += gpart[i];
+    float gscale = 1.0f;
+    if (c->clip > 0) {
+        latent_pass(t, c, 0, 1.0f, NULL);
+        double nn = 0;
+        for (int j = 0; j < m; j++) nn += s->lat_b[j];
+        sx_mpi_allreduce_d(&nn, 1, SX_MPI_SUM);
+        for (int i = 0; i < d; i++) nn += (double)gbd[i] * gbd[i];
+        nn = sqrt(nn);
+        if (nn > c->clip) gscale = (float)(c->clip / nn);
+    }
+    sx_adam ad;
+    sx_adam_prepare(&ad, c->lr, c->adam_t);
+    latent_pass(t, c, 1, gscale, &ad);
+    t->wpack_fresh = 1;
+    int64_t ob = 2 * (int64_t)m * d + m;
+    sx_adam_update(t->b_dec, t->am + ob, t->av + ob, gbd, d, gscale, &ad);
+    return 0;
+}

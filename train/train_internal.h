@@ -29,6 +29,9 @@ typedef struct sx_tsae {
     int wpack_fresh;      /* 1: wpack matches WencT (the last update repacked it); code that
                            * writes WencT outside a training step must set it to 0 */
     int64_t *last_fired;  /* tokens seen when latent j last fired */
+    /* --parallel latents: this rank holds latents lat_off .. lat_off+m-1 of an SAE of width
+     * m_full (the others' are on the other ranks); 0 and m in a single process. */
+    int lat_off, m_full;
     /* last step's statistics */
     double loss, mse_sum, aux_loss, sparsity_loss, l0_sum, maxact_sum;
     int64_t rows, n_dead;
@@ -66,6 +69,9 @@ typedef struct sx_scratch {
     sx_entry *ent;                /* [B*(cand_max+aux_max)] grouped by latent */
     int *dead_list;               /* [m_max] */
     double *tpart;                /* [nthreads, 8] per-thread partial sums */
+    /* --parallel latents: each rank's candidate lists packed for the all-gather (trainer.c) */
+    void *lp_send, *lp_recv;      /* [B, max(cand_max, aux_max)] and N times that, (int, float) pairs */
+    int *lp_naux;                 /* [B] AuxK entries of each row over all ranks */
 } sx_scratch;
 
 typedef struct sx_step_ctx {
@@ -85,6 +91,7 @@ typedef struct sx_step_ctx {
      * gradient over the ranks (core/sx_mpi.h) before the same Adam update on every rank. */
     int B_norm;           /* 0: B */
     int dp;               /* 1: data parallel */
+    int lp;               /* 1: latent parallel (TopK / BatchTopK: sx_step_sparse_lp) */
 } sx_step_ctx;
 
 /* The number of rows the loss is averaged over. */
@@ -119,6 +126,9 @@ int sx_scratch_gated(sx_scratch *s, sx_err *err);
 
 /* One training step (or a gradient export) of one SAE. */
 int sx_step_sparse(sx_tsae *t, const sx_step_ctx *c, sx_err *err); /* topk / batchtopk */
+/* --parallel latents: t is this rank's slice (t->lat_off, t->m of t->m_full latents); the whole
+ * batch on every rank; candidate lists merged over the ranks, reconstruction summed. */
+int sx_step_sparse_lp(sx_tsae *t, const sx_step_ctx *c, sx_err *err);
 int sx_step_dense(sx_tsae *t, const sx_step_ctx *c, sx_err *err);  /* relu / jumprelu */
 int sx_step_gated(sx_tsae *t, const sx_step_ctx *c, sx_err *err);  /* gated (arch_gated.c) */
 

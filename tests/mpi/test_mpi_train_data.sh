@@ -28,7 +28,7 @@ sys.path.insert(0, os.environ["SAETOX_SOURCE"] + "/tests")
 import st_np
 a, b, tol = sys.argv[1], sys.argv[2], float(sys.argv[3])
 worst = 0.0
-for sae in sorted(d for d in os.listdir(a) if os.path.isdir(f"{a}/{d}") and d != "checkpoint"):
+for sae in sorted(d for d in os.listdir(a) if os.path.isfile(f"{a}/{d}/sae_weights.safetensors")):
     A, B = st_np.read(f"{a}/{sae}/sae_weights.safetensors"), st_np.read(f"{b}/{sae}/sae_weights.safetensors")
     assert A.keys() == B.keys(), (A.keys(), B.keys())
     for k in A: worst = max(worst, float(abs(A[k] - B[k]).max()))
@@ -49,7 +49,7 @@ sys.exit(0 if worst <= tol else 1)
 PYEOF
 }
 
-COMMON=(--cache "$T/a.h5" --batch 256 --tokens 7680 --seed 3 --threads 1 --quiet --log-every 5 --dead-tokens 512)
+COMMON=(--cache "$T/a.h5" --batch 256 --tokens 7680 --seed 3 --threads 1 --quiet --log-every 5 --dead-tokens 256)
 run_pair() { # name, arch options...
     local name=$1; shift
     "$BIN" train "${COMMON[@]}" "$@" --out "$T/$name-1" 2>"$T/$name-1.err"
@@ -58,10 +58,11 @@ run_pair() { # name, arch options...
     check "$name: 2 ranks --parallel data" "[ $? -eq 0 ]"
     check "$name: weights within 1e-5, metrics equal" "cmp_py '$T/$name-1' '$T/$name-2' 1e-5"
 }
-run_pair topk --arch topk --widths 64,96 --k 4
+run_pair topk --arch topk --widths 64,192 --k 4
 run_pair batchtopk --arch batchtopk --widths 64 --k 4
 run_pair matryoshka --arch matryoshka --widths 96 --groups 32,96 --k 4
 run_pair relu --arch relu --widths 64
+check "dead latents were in play (AuxK exercised)" "grep -q '\"aux_loss\":0\.[0-9]*[1-9]' '$T/topk-1/metrics.jsonl'"
 run_pair jumprelu --arch jumprelu --widths 64
 run_pair gated --arch gated --widths 64
 run_pair topk-clip --arch topk --widths 64 --k 4 --grad-clip 0.05
