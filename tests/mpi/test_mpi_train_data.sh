@@ -1,7 +1,7 @@
 #!/bin/bash
 # test_mpi_train_data.sh — `mpirun -np 2 saetox train --parallel data` against one process with
 # the same global batch and seed, for every architecture (AuxK on, via a short --dead-tokens,
-# and --grad-clip on for one run): every weight within 1e-5 after 30 steps, the same metrics;
+# --grad-clip on for one run, and one SAE big enough for the shared-memory sum): every weight within 1e-5 after 30 steps, the same metrics;
 # --resume with the same N is bit-exact to the uninterrupted 2-rank run; bad inputs (batch not
 # divisible by N, no --parallel, ranks with different options) give one line, exit nonzero on
 # every rank and write nothing.
@@ -66,6 +66,8 @@ check "dead latents were in play (AuxK exercised)" "grep -q '\"aux_loss\":0\.[0-
 run_pair jumprelu --arch jumprelu --widths 64
 run_pair gated --arch gated --widths 64
 run_pair topk-clip --arch topk --widths 64 --k 4 --grad-clip 0.05
+# 2048 x 16 x 2 parameters: the gradient sum goes through node shared memory (core/mpi.c)
+run_pair topk-shm --arch topk --widths 2048 --k 4
 check "only rank 0 wrote: no stray files" "[ \"\$(ls '$T/topk-2')\" = \"\$(ls '$T/topk-1')\" ]"
 
 # --resume with the same N: stop at step 15, resume, bit-exact to the uninterrupted 2-rank run

@@ -48,31 +48,34 @@ sys.exit(0 if worst <= tol else 1)
 PYEOF
 }
 
-COMMON=(--cache "$T/a.h5" --batch 256 --tokens 7680 --seed 3 --threads 1 --quiet --log-every 5 --dead-tokens 256)
+BT=(--batch 256 --tokens 7680)
+COMMON=(--cache "$T/a.h5" --seed 3 --threads 1 --quiet --log-every 5 --dead-tokens 256)
 run_pair() { # name, arch options...
     local name=$1; shift
-    "$BIN" train "${COMMON[@]}" "$@" --out "$T/$name-1" 2>"$T/$name-1.err"
+    "$BIN" train "${COMMON[@]}" "${BT[@]}" "$@" --out "$T/$name-1" 2>"$T/$name-1.err"
     check "$name: one process" "[ $? -eq 0 ]"
-    "${MPI[@]}" "$BIN" train "${COMMON[@]}" "$@" --parallel latents --out "$T/$name-2" 2>"$T/$name-2.err"
+    "${MPI[@]}" "$BIN" train "${COMMON[@]}" "${BT[@]}" "$@" --parallel latents --out "$T/$name-2" 2>"$T/$name-2.err"
     check "$name: 2 ranks --parallel latents" "[ $? -eq 0 ]"
     check "$name: weights within 1e-5, metrics equal" "cmp_py '$T/$name-1' '$T/$name-2' 1e-5"
 }
 run_pair topk --arch topk --widths 64,192 --k 4
 run_pair topk-clip --arch topk --widths 96 --k 4 --grad-clip 0.05
 run_pair batchtopk --arch batchtopk --widths 96 --k 4
+# batch 4096 x d_in 16: the reconstruction sum and the list exchange go through node shared memory
+BT=(--batch 4096 --tokens 122880); run_pair topk-shm --arch topk --widths 96 --k 4; BT=(--batch 256 --tokens 7680)
 check "dead latents were in play (AuxK exercised)" "grep -q '\"aux_loss\":0\.[0-9]*[1-9]' '$T/topk-1/metrics.jsonl'"
 
-R=("${COMMON[@]}" --arch topk --widths 64,192 --k 4 --parallel latents)
+R=("${COMMON[@]}" "${BT[@]}" --arch topk --widths 64,192 --k 4 --parallel latents)
 "${MPI[@]}" "$BIN" train "${R[@]}" --out "$T/res" --stop-after 15 2>"$T/res.err"
 check "resume: first half stops with one checkpoint per rank" "[ $? -eq 0 ] && [ -f '$T/res/ranks/0-of-2/checkpoint/state.json' ] && [ -f '$T/res/ranks/1-of-2/checkpoint/state.json' ]"
 "${MPI[@]}" "$BIN" train "${R[@]}" --out "$T/res" --resume 2>>"$T/res.err"
 check "resume: second half" "[ $? -eq 0 ]"
 check "resume: bit-exact to the uninterrupted 2-rank run" "cmp_py '$T/topk-2' '$T/res' 0"
 
-"${MPI[@]}" "$BIN" train "${COMMON[@]}" --arch topk --widths 63 --k 4 --parallel latents --out "$T/bad1" 2>"$T/bad1.err"
+"${MPI[@]}" "$BIN" train "${COMMON[@]}" "${BT[@]}" --arch topk --widths 63 --k 4 --parallel latents --out "$T/bad1" 2>"$T/bad1.err"
 check "width 63 over 2 ranks: nonzero, one line, nothing written" \
     "[ $? -ne 0 ] && one_line '$T/bad1.err' && grep -q 'width 63 is not divisible by the 2 ranks' '$T/bad1.err' && [ ! -e '$T/bad1' ]"
-"${MPI[@]}" "$BIN" train "${COMMON[@]}" --arch relu --widths 64 --parallel latents --out "$T/bad2" 2>"$T/bad2.err"
+"${MPI[@]}" "$BIN" train "${COMMON[@]}" "${BT[@]}" --arch relu --widths 64 --parallel latents --out "$T/bad2" 2>"$T/bad2.err"
 check "relu under --parallel latents: nonzero, one line, nothing written" \
     "[ $? -ne 0 ] && one_line '$T/bad2.err' && grep -q 'built for topk and batchtopk' '$T/bad2.err' && [ ! -e '$T/bad2' ]"
 exit $fail
