@@ -36,6 +36,8 @@ int sx_mpi_failure_agreed(void) { return g_agreed; }
 void sx_mpi_mark_agreed(void) { g_agreed = 1; }
 int64_t sx_mpi_bytes_sent(void) { return g_sent; }
 void sx_mpi_bytes_reset(void) { g_sent = 0; }
+static int g_shm_off;
+void sx_mpi_set_shm(int on) { g_shm_off = !on; }
 
 /* Started by a launcher?  Open MPI's mpirun, MPICH/Hydra and Slurm's PMI/PMIx set these. */
 static int launched(void) {
@@ -46,7 +48,14 @@ static int launched(void) {
 }
 
 int sx_mpi_init(int *argc, char ***argv, sx_err *err) {
-    if (!launched()) return 0;
+    if (!launched()) {
+        /* srun without a PMI plugin starts N independent copies: they would all write the same
+         * outputs; say so instead (SLURM_STEP_NUM_TASKS is set by srun, not by sbatch) */
+        const char *st = getenv("SLURM_STEP_NUM_TASKS");
+        if (st && atoi(st) > 1)
+            return sx_failc(err, SX_EINVAL, "started by srun as one of %s tasks without an MPI environment: use srun --mpi=pmix (or mpirun)", st);
+        return 0;
+    }
 #ifdef SAETOX_HAVE_MPI
     int prov = 0;
     /* FUNNELED: only the main thread calls MPI; OpenMP workers never do. */
@@ -186,7 +195,7 @@ static int shm_allreduce_f(float *buf, int64_t n) {
 void sx_mpi_allreduce_f(float *buf, int64_t n, sx_mpi_op op) {
 #ifdef SAETOX_HAVE_MPI
     /* big sums go through node shared memory (shm_allreduce_f); small ones are latency-bound */
-    if (g_on && g_size > 1 && op == SX_MPI_SUM && n >= (1 << 16) && g_shm_ok && shm_allreduce_f(buf, n) == 0)
+    if (g_on && g_size > 1 && op == SX_MPI_SUM && n >= (1 << 16) && g_shm_ok && !g_shm_off && shm_allreduce_f(buf, n) == 0)
         return;
     allreduce(buf, n, MPI_FLOAT, sizeof(float), op);
 #else
@@ -239,10 +248,18 @@ void sx_mpi_allgatherv(const void *send, int64_t bytes, void *recv, const int64_
 #ifdef SAETOX_HAVE_MPI
     int64_t tot = 0;
     for (int r = 0; r < g_size; r++) tot += counts[r];
-    if (g_on && g_size > 1 && g_shm_ok && g_lsize == g_size && tot >= (1 << 18) && shm_allgatherv(send, bytes, recv, counts) == 0)
+    if (g_on && g_size > 1 && g_shm_ok && !g_shm_off && g_lsize == g_size && tot >= (1 << 18) && shm_allgatherv(send, bytes, recv, counts) == 0)
         return;
+    if (g_on && g_size > 1 && tot < ((int64_t)1 << 31)) { /* the usual case: straight into recv */
+        int rc[g_size], disp[g_size];
+        for (int r = 0, o = 0; r < g_size; o += (int)counts[r], r++) rc[r] = (int)counts[r], disp[r] = o;
+        MPI_Allgatherv(send, rc[g_rank], MPI_BYTE, recv, rc, disp, MPI_BYTE, MPI_COMM_WORLD);
+        g_sent += bytes;
+        return;
+    }
     if (g_on && g_size > 1) {
-        /* byte counts above 2^31 go as rounds of at most 2^30 bytes per rank */
+        /* byte counts above 2^31 go as rounds of at most 2^30 bytes per rank (a bounce buffer;
+         * a rank that cannot get one cannot leave the collective, so it ends the job) */
         int64_t done[g_size], left = 1;
         int rc[g_size], disp[g_size];
         memset(done, 0, sizeof done);

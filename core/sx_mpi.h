@@ -26,7 +26,8 @@ typedef enum { SX_MPI_SUM = 0, SX_MPI_MAX = 1, SX_MPI_MIN = 2 } sx_mpi_op;
 /* 1 when this build has MPI. */
 int sx_mpi_built(void);
 /* Initialise MPI when started by a launcher (OMPI_COMM_WORLD_SIZE, PMI_SIZE, PMIX_RANK or
- * SLURM_NTASKS with a PMI in the environment); else stay a single process.  0 or -1. */
+ * PMI_RANK in the environment); else stay a single process.  0 or -1 (also for srun with
+ * several tasks but no PMI: each would run alone and write the same outputs). */
 int sx_mpi_init(int *argc, char ***argv, sx_err *err);
 void sx_mpi_finalize(void);
 int sx_mpi_rank(void);
@@ -61,6 +62,9 @@ int sx_mpi_same_string(const char *s, const char *what, int show, sx_err *err);
 /* End every rank now (the CLI, for a failure the others cannot learn of). */
 _Noreturn void sx_mpi_abort(int code);
 int64_t sx_mpi_bytes_sent(void);
+/* 1 (default where every node has the same number of ranks): big float sums and all-gathers
+ * through the node's shared memory; 0: plain MPI collectives (also SAETOX_MPI_NO_SHM=1). */
+void sx_mpi_set_shm(int on);
 void sx_mpi_bytes_reset(void);
 
 #endif
