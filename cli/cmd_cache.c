@@ -1,13 +1,16 @@
 /* cmd_cache.c — `saetox cache`: cache residual-stream activations of a model on text to an
- * HDF5 file.  The pipeline (and resume after a crash) is sx_cache_run in datasets/. */
+ * HDF5 file.  The pipeline (and resume after a crash) is sx_cache_run in datasets/; under
+ * mpirun each rank writes a shard and rank 0 a virtual dataset over them (cache_shard.c). */
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache_shard.h"
 #include "cli.h"
 #include "datasets.h"
 #include "models.h"
+#include "sx_mpi.h"
 #include "tokenizer.h"
 
 #define CMD "cache"
@@ -70,16 +73,20 @@ int cmd_cache(int argc, char **argv) {
         return 2;
     }
     if (threads > 0) sx_set_threads((int)threads);
+    const int P = sx_mpi_size();
     char part[4200];
     sx_cache_partial_path(out, part, sizeof part);
-    if (!resume && sx_file_exists(part))
+    if (!resume && P == 1 && sx_file_exists(part))
         fprintf(stderr, "saetox cache: note: starting %s afresh (--resume would continue it)\n", part);
 
     sx_err err = {0};
     sx_model *m = NULL;
     sx_tokenizer *tok = NULL;
-    if (sx_model_load(model_dir, &m, &err)) return fail(err.msg);
-    if (sx_tokenizer_load(tok_dir ? tok_dir : model_dir, &tok, &err)) {
+    rc = sx_model_load(model_dir, &m, &err);
+    if (!rc) rc = sx_tokenizer_load(tok_dir ? tok_dir : model_dir, &tok, &err);
+    if (P > 1) rc = sx_mpi_check(rc, &err); /* every rank stops together */
+    if (rc) {
+        sx_tokenizer_free(tok);
         sx_model_free(m);
         return fail(err.msg);
     }
@@ -99,7 +106,7 @@ int cmd_cache(int argc, char **argv) {
                  .seed = (uint64_t)seed}};
     int d_in = sx_model_cfg(m)->d_model;
     sx_cache_result res;
-    rc = sx_cache_run(m, tok, &J, &res, &err);
+    rc = P > 1 ? sx_cache_run_sharded(m, tok, &J, &res, &err) : sx_cache_run(m, tok, &J, &res, &err);
     sx_tokenizer_free(tok);
     sx_model_free(m);
     if (rc) return fail(err.msg);
@@ -107,6 +114,7 @@ int cmd_cache(int argc, char **argv) {
     if (resume) fprintf(stderr, "saetox cache: resumed at row %lld of %lld\n", (long long)res.resumed_from, (long long)tokens);
     if (res.stopped) {
         fprintf(stderr, "saetox cache: stopped after %lld rows (--stop-after-rows)\n", (long long)res.rows);
+        if (P > 1) sx_mpi_mark_agreed(); /* every rank learnt of it in sx_cache_run_sharded */
         return 3;
     }
     if (res.exhausted)
@@ -115,7 +123,9 @@ int cmd_cache(int argc, char **argv) {
     if (res.bad_records)
         fprintf(stderr, "saetox cache: skipped %lld bad records (first: %s)\n", (long long)res.bad_records,
                 res.first_bad);
-    printf("wrote %s: %lld rows x %d (%s, %s), %.0f tokens/s\n", out, (long long)res.rows, d_in,
+    printf("wrote %s: %lld rows x %d (%s, %s), %.0f tokens/s", out, (long long)res.rows, d_in,
            hook, J.f16 ? "float16" : "float32", res.seconds > 0 ? (double)res.fresh_rows / res.seconds : 0.0);
+    if (P > 1) printf(" (a virtual dataset over %d shards, %s.shard-K-of-%d.h5)", P, out, P);
+    printf("\n");
     return 0;
 }

@@ -3,6 +3,7 @@
  * line per condition; sx_sweep_plan_build / sx_sweep_prepare / sx_sweep_run do the work. */
 #include "cli.h"
 #include "steering.h"
+#include "sx_mpi.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -120,7 +121,7 @@ int cmd_evaluate(int argc, char **argv) {
     int *lat = NULL, *fam = NULL, nlat = 0, nfam = 0, *ban = NULL, nban = 0;
     float *scales = NULL, *fscales = NULL;
     sx_sweep sw;
-    int have_sw = 0, ret = 1;
+    int have_sw = 0, ret = 1, in_sweep = 0;
     memset(&sae, 0, sizeof sae);
     if (latents_s && parse_latents(latents_s, &lat, &nlat)) {
         fprintf(stderr, "saetox %s: --latents: expected comma-separated latent indices, got '%s'\n", CMD, latents_s);
@@ -177,9 +178,13 @@ int cmd_evaluate(int argc, char **argv) {
     eo->seed = (uint64_t)seed;
     eo->boot_reps = (int)boot;
     eo->fluency = !no_fluency;
+    in_sweep = 1; /* under mpirun: conditions split over the ranks, rank 0 writes (sweep.c) */
     if (sx_sweep_run(&sw, out_dir, cli_evaluate_print_row, NULL, NULL, &err)) goto fail;
     ret = 0;
 fail:
+    /* under mpirun a failure while loading meets the other ranks' first check in the sweep
+     * (or their own failure here): every rank then stops with the same one-line message */
+    if (ret && !in_sweep && sx_mpi_size() > 1) sx_mpi_check(-1, &err);
     if (ret) fprintf(stderr, "saetox %s: %s\n", CMD, err.msg);
     if (have_sw) sx_sweep_free(&sw);
     sx_mc_free(items, n_items);

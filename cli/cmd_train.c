@@ -9,7 +9,9 @@
 #include "cli.h"
 #include "datasets.h"
 #include "models.h"
+#include "sx_mpi.h"
 #include "tokenizer.h"
+#include "train_internal.h"
 #include "trainer.h"
 
 static int usage_err(const char *msg) {
@@ -126,7 +128,7 @@ done:
 
 int cmd_train(int argc, char **argv) {
     const char *cache = NULL, *arch = NULL, *widths = NULL, *ks = NULL, *l1 = NULL, *out = NULL,
-               *nan = "stop", *eval = NULL, *groups = NULL;
+               *nan = "stop", *eval = NULL, *groups = NULL, *parallel = NULL;
     int64_t batch = 4096, tokens = 0, seed = 0, threads = 0, ck_every = 0, log_every = 50,
             dead = 0, aux_k = 0, stop_after = 0;
     double lr = 0, clip = 0, jr_eps = 0.001, jr_thr = 0.001, aux_coef = NAN, lr_decay = NAN;
@@ -170,6 +172,8 @@ int cmd_train(int argc, char **argv) {
         {"jumprelu-eps", CLI_DBL, &jr_eps, "EPS", "JumpReLU STE kernel width (default 0.001)", 0, 0},
         {"jumprelu-init-threshold", CLI_DBL, &jr_thr, "T", "JumpReLU initial threshold (default 0.001)", 0, 0},
         {"quiet", CLI_FLAG, &quiet, NULL, "no progress bar", 0, 0},
+        {"parallel", CLI_STR, &parallel, "data|latents", "under mpirun / srun: split each batch over the ranks (data) "
+                                                         "or each SAE's latents (latents); rank 0 writes", 0, 0},
     };
     int rc = cli_parse("train", "Train sparse autoencoders on activation caches.", opts,
                        (int)(sizeof opts / sizeof opts[0]), argc, argv);
@@ -240,6 +244,10 @@ int cmd_train(int argc, char **argv) {
     if (em.dir && (em.tokens <= 0 || em.context_size < 0 || em.context_size == 1))
         return usage_err("--eval-tokens must be positive and --eval-context-size at least 2");
     sx_set_threads((int)threads);
+    if (parallel && strcmp(parallel, "data") == 0) sx_train_set_parallel(SX_PAR_DATA);
+    else if (parallel && strcmp(parallel, "latents") == 0) sx_train_set_parallel(SX_PAR_LATENTS);
+    else if (parallel) return usage_err("--parallel must be data or latents");
+    const int rank0 = sx_mpi_rank() == 0; /* under mpirun only rank 0 evaluates and writes */
 
     /* caches: comma-separated; hook/model names from the first one's attributes */
     char *list = strdup(cache);
@@ -261,11 +269,12 @@ int cmd_train(int argc, char **argv) {
         if (em.context_size < 2)
             rc = sx_failc(&err, SX_EINVAL, "%s: the cache records no context_size: give --eval-context-size", paths[0]);
     }
-    if (!rc && em.dir) rc = eval_model_check(&em, &info, paths[0], &err);
+    if (!rc && em.dir && rank0) rc = eval_model_check(&em, &info, paths[0], &err);
+    if (sx_mpi_size() > 1) rc = sx_mpi_check(rc, &err); /* every rank learns of a failed check */
     if (!rc) rc = sx_train_caches(&o, paths, np, &err);
     double ce[SX_TRAIN_MAX_SAES * 8], kl[SX_TRAIN_MAX_SAES * 8];
-    if (!rc && em.dir) rc = eval_model_run(&em, &o, ce, kl, &err);
-    if (!rc && eval) rc = sx_train_eval_scores(&o, eval, em.dir ? ce : NULL, em.dir ? kl : NULL, &err);
+    if (!rc && em.dir && rank0) rc = eval_model_run(&em, &o, ce, kl, &err);
+    if (!rc && eval && rank0) rc = sx_train_eval_scores(&o, eval, em.dir ? ce : NULL, em.dir ? kl : NULL, &err);
     free(list);
     sx_tokenizer_free(em.tok);
     sx_model_free(em.m);

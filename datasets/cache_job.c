@@ -4,10 +4,14 @@
  *
  * Resume: windows and batches are regenerated in the same order (tokenisation only, no
  * forward pass) and the forward pass restarts at the batch holding the first missing row;
- * the batch composition is unchanged, so the rows equal an uninterrupted run bit for bit. */
+ * the batch composition is unchanged, so the rows equal an uninterrupted run bit for bit.
+ * A shard (cache_shard.c, under mpirun) is the same run restricted to rows [lo, hi) of the
+ * stream: the batches before lo are regenerated but not run, so its rows equal the
+ * one-process cache's rows lo..hi-1 bit for bit, for the same reason. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache_shard.h"
 #include "datasets.h"
 #include "models.h"
 
@@ -59,9 +63,10 @@ static int alloc_bufs(bufs *b, int B, int C, int d) {
     return b->toks && b->packed && b->docs && b->lens && b->wtok && b->wpos && b->wdoc && b->g.buf ? 0 : -1;
 }
 
-/* Append the cached rows of window s of the last batch, skipping rows already on disk.
- * *pos counts rows of the regenerated stream. */
-static int emit_window(const sx_cache_job *J, sx_cache_writer *w, bufs *b, int s, int64_t done,
+/* Append the cached rows of window s of the last batch, skipping the rows before `done` (on
+ * disk already, or another shard's) and stopping at `hi`.  *pos counts rows of the
+ * regenerated stream. */
+static int emit_window(const sx_cache_job *J, sx_cache_writer *w, bufs *b, int s, int64_t done, int64_t hi,
                        int64_t *pos, int64_t *fresh, sx_err *err) {
     int C = J->pack.context_size, d = b->g.d, p0 = J->drop_first, n = 0;
     if (b->lens[s] <= p0) return 0;
@@ -70,7 +75,7 @@ static int emit_window(const sx_cache_job *J, sx_cache_writer *w, bufs *b, int s
         b->wdoc[n] = b->docs[(size_t)s * C + p];
         b->wpos[n++] = p;
     }
-    int64_t skip = done > *pos ? done - *pos : 0, room = J->tokens - *pos;
+    int64_t skip = done > *pos ? done - *pos : 0, room = hi - *pos;
     int64_t first = skip < n ? skip : n, cnt = n - first;
     if (cnt > room) cnt = room;
     if (cnt > 0 && sx_cache_writer_append(w, b->g.buf + ((size_t)s * C + p0 + first) * d, b->wtok + first,
@@ -83,6 +88,11 @@ static int emit_window(const sx_cache_job *J, sx_cache_writer *w, bufs *b, int s
 
 int sx_cache_run(sx_model *m, const sx_tokenizer *tok, const sx_cache_job *J, sx_cache_result *res,
                  sx_err *err) {
+    return ds_cache_run_range(m, tok, J, 0, J->tokens, res, err);
+}
+
+int ds_cache_run_range(sx_model *m, const sx_tokenizer *tok, const sx_cache_job *J, int64_t lo, int64_t hi,
+                       sx_cache_result *res, sx_err *err) {
     memset(res, 0, sizeof *res);
     const sx_model_config *cfg = sx_model_cfg(m);
     int layer, C = J->pack.context_size, B = J->batch, d = cfg->d_model, status = -1;
@@ -94,6 +104,9 @@ int sx_cache_run(sx_model *m, const sx_tokenizer *tok, const sx_cache_job *J, sx
         return sx_failc(err, SX_EINVAL, "context size %d exceeds the model's context of %d", C, cfg->n_ctx);
     if (B <= 0 || J->tokens <= 0 || J->drop_first < 0 || J->drop_first >= C)
         return sx_failc(err, SX_EINVAL, "cache job: bad batch, tokens or drop_first");
+    if (lo < 0 || hi <= lo || hi > J->tokens)
+        return sx_failc(err, SX_EINVAL, "cache job: bad row range %lld..%lld of %lld", (long long)lo, (long long)hi,
+                        (long long)J->tokens);
     sx_text_source *src = NULL;
     sx_packer *pk = NULL;
     sx_cache_writer *w = NULL;
@@ -112,11 +125,12 @@ int sx_cache_run(sx_model *m, const sx_tokenizer *tok, const sx_cache_job *J, sx
     int64_t done = 0;
     if (sx_cache_writer_open(J->out, &meta, J->resume, &w, &done, err)) goto out;
     res->resumed_from = done;
-    if (done > J->tokens) {
+    if (done > hi - lo) {
         sx_failc(err, SX_EINVAL, "%s.partial already holds %lld rows, more than the %lld asked for", J->out,
-                (long long)done, (long long)J->tokens);
+                (long long)done, (long long)(hi - lo));
         goto out;
     }
+    const int64_t skip_to = lo + done; /* stream rows before this are not ours to write */
     if (sx_cache_writer_note(w)) snprintf(res->note, sizeof res->note, "%s", sx_cache_writer_note(w));
     /* resid_pre L (L > 0) equals resid_post L-1: stop one block earlier */
     sx_hook hk = {layer, pt, grab_rows, &b.g};
@@ -128,13 +142,13 @@ int sx_cache_run(sx_model *m, const sx_tokenizer *tok, const sx_cache_job *J, sx
     sx_forward_opts fo = {.hooks = &hk, .n_hooks = 1, .stop_after_layer = stop, .logits = 0};
     if (J->progress) {
         /* counts this run's rows only, so the rate and ETA stay honest after a resume */
-        sx_progress_start(&prog, "cache", (double)(J->tokens - done), "tok");
+        sx_progress_start(&prog, "cache", (double)(hi - skip_to), "tok");
         prog_on = 1;
     }
     double t0 = sx_now();
     int64_t pos = 0, fresh = 0;
     int exhausted = 0;
-    while (pos < J->tokens && !exhausted) {
+    while (pos < hi && !exhausted) {
         int nb = 0;
         int64_t brows = 0;
         while (nb < B) {
@@ -148,7 +162,7 @@ int sx_cache_run(sx_model *m, const sx_tokenizer *tok, const sx_cache_job *J, sx
             if (len > J->drop_first) brows += len - J->drop_first;
         }
         if (nb == 0) break;
-        if (pos + brows <= done) { /* already in the resumed file */
+        if (pos + brows <= skip_to) { /* already in the resumed file, or another shard's */
             pos += brows;
             continue;
         }
@@ -162,13 +176,13 @@ int sx_cache_run(sx_model *m, const sx_tokenizer *tok, const sx_cache_job *J, sx
         double tf = sx_now();
         if (sx_forward(m, in, b.lens, nb, &fo, NULL, err)) goto out;
         res->forward_seconds += sx_now() - tf;
-        for (int s = 0; s < nb && pos < J->tokens; s++)
-            if (emit_window(J, w, &b, s, done, &pos, &fresh, err)) goto out;
-        if (prog_on) sx_progress_update(&prog, (double)(pos - done));
+        for (int s = 0; s < nb && pos < hi; s++)
+            if (emit_window(J, w, &b, s, skip_to, hi, &pos, &fresh, err)) goto out;
+        if (prog_on) sx_progress_update(&prog, (double)(pos > skip_to ? pos - skip_to : 0));
         if (J->stop_after_rows > 0 && sx_cache_writer_rows(w) >= J->stop_after_rows) {
             /* testing: behave like a crash (staged rows are lost, OUT.partial stays) */
             res->stopped = 1;
-            res->rows = pos;
+            res->rows = pos - lo;
             status = 0;
             goto out;
         }
@@ -179,12 +193,17 @@ int sx_cache_run(sx_model *m, const sx_tokenizer *tok, const sx_cache_job *J, sx
         sx_failc(err, SX_EINVAL, "%s: no tokens (empty source, or documents shorter than drop_first)", J->data);
         goto out;
     }
+    if (pos <= lo) {
+        sx_failc(err, SX_EINVAL, "%s: the data ran out after %lld rows, before this shard's first row %lld (use fewer ranks or --tokens %lld)",
+                 J->data, (long long)pos, (long long)lo, (long long)pos);
+        goto out;
+    }
     int rc = sx_cache_writer_finish(w, err);
     w = NULL;
     if (rc) goto out;
-    res->rows = pos;
+    res->rows = pos - lo;
     res->fresh_rows = fresh;
-    res->exhausted = pos < J->tokens;
+    res->exhausted = pos < hi;
     res->seconds = sx_now() - t0;
     sx_source_stats(src, &res->docs, &res->bad_records, NULL);
     if (sx_source_first_bad(src)) snprintf(res->first_bad, sizeof res->first_bad, "%s", sx_source_first_bad(src));

@@ -81,6 +81,34 @@ hid_t ds_h5_f16_type(void) {
  * fuzz_cache_reader).  An unfiltered chunk takes its full size on disk, so it cannot be
  * larger than the file; a compressed one is capped at 1 GiB (saetox writes at most a few MB;
  * h5py's automatic chunks are at most 1 MB).  NULL when fine, else the message in msg. */
+/* A virtual dataset (a sharded cache, cache_shard.c) reads fill values where a source file is
+ * missing, silently; so every source must exist (a relative name is relative to the folder of
+ * the file that holds the virtual dataset, where HDF5 looks).  NULL when fine. */
+static const char *virtual_source_missing(const char *path, hid_t d, char *msg, size_t msgsz) {
+    hid_t pl = H5Dget_create_plist(d);
+    const char *bad = NULL;
+    size_t n = 0;
+    if (H5Pget_layout(pl) == H5D_VIRTUAL && H5Pget_virtual_count(pl, &n) >= 0) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", path);
+        char *sl = strrchr(dir, '/');
+        if (sl) sl[1] = 0;
+        else dir[0] = 0;
+        for (size_t i = 0; i < n && !bad; i++) {
+            char name[4096] = "", full[8200];
+            if (H5Pget_virtual_filename(pl, i, name, sizeof name) < 0) continue;
+            if (strcmp(name, ".") == 0) continue; /* this file */
+            snprintf(full, sizeof full, "%s%s", name[0] == '/' ? "" : dir, name);
+            if (!sx_file_exists(full)) {
+                snprintf(msg, msgsz, "/activations is a virtual dataset over %.4000s, which is missing (a shard of a sharded cache?)", full);
+                bad = msg;
+            }
+        }
+    }
+    H5Pclose(pl);
+    return bad;
+}
+
 static const char *chunk_too_big(hid_t f, hid_t d, size_t esz, char *msg, size_t msgsz) {
     hid_t pl = H5Dget_create_plist(d);
     const char *bad = NULL;
@@ -125,7 +153,7 @@ int ds_open_activations(const char *path, hid_t *file, hid_t *dset, int64_t *row
     int rank = H5Sget_simple_extent_ndims(sp);
     hsize_t dims[2] = {0, 0};
     const char *bad = NULL;
-    char msg[160];
+    char msg[4400];
     if (rank != 2) {
         snprintf(msg, sizeof msg, "/activations has rank %d; expected 2 [rows, d_in]", rank);
         bad = msg;
@@ -146,6 +174,7 @@ int ds_open_activations(const char *path, hid_t *file, hid_t *dset, int64_t *row
         } else {
             *elem_size = (int)sz;
             bad = chunk_too_big(f, d, sz, msg, sizeof msg);
+            if (!bad) bad = virtual_source_missing(path, d, msg, sizeof msg);
         }
     }
     H5Sclose(sp);
@@ -171,6 +200,22 @@ static int64_t chunk_rows_of(hid_t d) {
     }
     H5Pclose(pl);
     return cr;
+}
+
+/* A sharded cache's virtual /activations has no chunks of its own; its blocks (and so the
+ * training order) follow the chunk_rows its shards were written with, the root attribute the
+ * one-process cache has too, so both give the same order. */
+static int64_t virtual_chunk_rows(hid_t f, hid_t d) {
+    hid_t pl = H5Dget_create_plist(d);
+    int virt = H5Pget_layout(pl) == H5D_VIRTUAL;
+    H5Pclose(pl);
+    int64_t v = 0;
+    if (!virt || H5Aexists(f, "chunk_rows") <= 0) return 0;
+    hid_t a = H5Aopen(f, "chunk_rows", H5P_DEFAULT);
+    if (a < 0) return 0;
+    if (H5Aread(a, H5T_NATIVE_INT64, &v) < 0 || v < 0 || v > (1 << 24)) v = 0;
+    H5Aclose(a);
+    return v;
 }
 
 /* ---------- the order: a pure function of (seed, epoch, group) ---------- */
@@ -443,6 +488,7 @@ int sx_act_reader_open(const char *const *paths, int n_paths, const sx_act_reade
             goto fail;
         }
         f->chunk_rows = chunk_rows_of(f->d);
+        if (f->chunk_rows == 0) f->chunk_rows = virtual_chunk_rows(f->f, f->d);
         r->total += f->rows;
     }
     if (build_blocks(r, err)) goto fail;

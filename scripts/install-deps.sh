@@ -5,7 +5,8 @@ PKGS=(build-essential cmake pkg-config libopenblas-dev libopenblas-openmp-dev li
       libzstd-dev zlib1g-dev libcairo2-dev
       python3-h5py python3-numpy python3-pandas python3-nbformat python3-matplotlib
       jupyter-nbconvert python3-ipykernel python3-nbclient
-      python3-pip python3-setuptools)   # pip install ./python (tests/python), offline
+      python3-pip python3-setuptools    # pip install ./python (tests/python), offline
+      libopenmpi-dev openmpi-bin)        # MPI (optional at configure time): tests/mpi run mpirun -np 2
 # The HTML dashboard test runs headless Chromium; it is large (~400 MB installed), so only the
 # test command asks for it (SAETOX_WITH_CHROMIUM=1, set by `make test`), with valgrind for the
 # memcheck tests (label valgrind).

@@ -9,6 +9,7 @@
 #include "steering.h"
 #include "io.h"
 #include "schema.h"
+#include "sx_mpi.h"
 
 static int takes_alpha(sx_tier t) { return t == SX_TIER_SUPPRESS || t == SX_TIER_STEER || t == SX_TIER_MEANDIFF; }
 static int is_sae_tier(sx_tier t) { return t == SX_TIER_ABLATE || t == SX_TIER_SUPPRESS || t == SX_TIER_STEER; }
@@ -228,8 +229,127 @@ static void csv_num6(sx_csv_writer *w, double v) {
     else sx_csv_empty(w);
 }
 
+/* One row of steering_sweep.csv. */
+static void csv_row(sx_csv_writer *csv, const sx_sweep_cond *c, const sx_sweep_row *row) {
+    const sx_eval_result *res = &row->res;
+    sx_csv_str(csv, c->name);
+    sx_csv_str(csv, sx_tier_name(c->tier));
+    sx_csv_num_g(csv, c->alpha, 6);
+    sx_csv_str(csv, row->latents);
+    sx_csv_int(csv, res->n_prompts);
+    sx_csv_int(csv, res->n_samples);
+    double v[] = {res->emt, res->emt_lo, res->emt_hi, res->tox_prob, res->tox_prob_lo, res->tox_prob_hi,
+                  res->mean_tox, res->mean_tox_lo, res->mean_tox_hi, res->ppl, res->ppl_lo, res->ppl_hi,
+                  row->acc, row->acc_norm};
+    for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) csv_num6(csv, v[k]);
+    sx_csv_int(csv, row->n_bench);
+    sx_csv_row(csv);
+}
+
+/* Under mpirun (core/sx_mpi.h): condition ci runs on rank ci mod N, its generations into
+ * memory; then rank 0 receives every row and its generations and writes both files in plan
+ * order.  A condition's numbers do not depend on which conditions ran before it on the same
+ * process (prompt p samples with seed mix(seed, p), evaluate.c), so the files equal a
+ * one-process run's byte for byte.  The split is by condition, not by (condition, prompt): the
+ * per-prompt results and their bootstrap live inside sx_eval_condition (evaluate.c).  Every
+ * rank fails or succeeds together (sx_mpi_check); rank 0 alone writes. */
+static int sweep_run_mpi(sx_sweep *sw, const char *out_dir, sx_sweep_row_fn on_row, void *user, sx_sweep_row *rows,
+                         sx_err *err) {
+    const sx_sweep_plan *plan = sw->plan;
+    const int P = sx_mpi_size(), me = sx_mpi_rank(), n = plan->n;
+    sx_sweep_row *mine = calloc((size_t)(n > 0 ? n : 1), sizeof *mine);
+    char **gtext = calloc((size_t)(n > 0 ? n : 1), sizeof *gtext);
+    size_t *glen = calloc((size_t)(n > 0 ? n : 1), sizeof *glen);
+    int rc = mine && gtext && glen ? 0 : sx_failc(err, SX_ENOMEM, "out of memory");
+    if (!rc && me == 0) rc = sx_mkdir_p(out_dir, err);
+    if (sx_mpi_check(rc, err)) goto done;
+    for (int ci = me; ci < n && !rc; ci += P) {
+        FILE *g = open_memstream(&gtext[ci], &glen[ci]);
+        if (!g) {
+            rc = sx_failc(err, SX_ENOMEM, "condition %s: no memory for its generations", plan->cond[ci].name);
+            break;
+        }
+        rc = run_condition(sw, &plan->cond[ci], g, &mine[ci], err);
+        if (fclose(g) != 0 && !rc) rc = sx_failc(err, SX_ENOMEM, "condition %s: generations lost", plan->cond[ci].name);
+        if (!rc && me == 0 && on_row) on_row(user, &mine[ci]);
+    }
+    if (sx_mpi_check(rc, err)) goto done;
+    /* gather on rank 0, in plan order: first the sizes (so rank 0 can fail on memory before
+     * any transfer), then rows and generations point to point */
+    int64_t *len = calloc((size_t)(n > 0 ? n : 1), sizeof *len);
+    rc = len ? 0 : sx_failc(err, SX_ENOMEM, "out of memory");
+    if (sx_mpi_check(rc, err)) goto done;
+    for (int ci = me; ci < n; ci += P) len[ci] = (int64_t)glen[ci];
+    sx_mpi_allreduce_i64(len, n, SX_MPI_SUM);
+    if (me == 0)
+        for (int ci = 0; ci < n && !rc; ci++)
+            if (ci % P != 0 && !(gtext[ci] = malloc((size_t)len[ci] + 1)))
+                rc = sx_failc(err, SX_ENOMEM, "condition %s: no memory for its generations", plan->cond[ci].name);
+    if (sx_mpi_check(rc, err)) {
+        free(len);
+        goto done;
+    }
+    for (int ci = 0; ci < n; ci++) {
+        int owner = ci % P;
+        if (owner == 0) continue;
+        if (me == owner) {
+            sx_mpi_send(&mine[ci], sizeof mine[ci], 0, 1);
+            sx_mpi_send(gtext[ci], len[ci], 0, 2);
+        } else if (me == 0) {
+            sx_mpi_recv(&mine[ci], sizeof mine[ci], owner, 1);
+            sx_mpi_recv(gtext[ci], len[ci], owner, 2);
+            glen[ci] = (size_t)len[ci];
+            mine[ci].cond = &plan->cond[ci];
+            if (on_row) on_row(user, &mine[ci]);
+        }
+    }
+    free(len);
+    if (me == 0) { /* the same files, the same way as one process writes them */
+        sx_csv_writer csv;
+        sx_atomic_file gen = {0};
+        char path[4200];
+        if (sw->meandiff) {
+            snprintf(path, sizeof path, "%s/meandiff.safetensors", out_dir);
+            rc = sx_meandiff_save(path, sw->meandiff, sw->d_model, sw->hook, err);
+        }
+        snprintf(path, sizeof path, "%s/steering_sweep.csv", out_dir);
+        int csv_open = !rc && !sx_csv_open_schema(&csv, path, &SX_SCHEMA_STEERING_SWEEP, err);
+        if (!rc && !csv_open) rc = -1;
+        snprintf(path, sizeof path, "%s/generations.jsonl", out_dir);
+        int gen_open = !rc && !sx_atomic_open(&gen, path, err);
+        if (!rc && !gen_open) rc = -1;
+        for (int ci = 0; ci < n && !rc; ci++) {
+            mine[ci].cond = &plan->cond[ci];
+            csv_row(&csv, &plan->cond[ci], &mine[ci]);
+            if (glen[ci] && fwrite(gtext[ci], 1, glen[ci], gen.f) != glen[ci]) rc = -1;
+        }
+        if (!rc && ferror(gen.f)) rc = -1;
+        if (rc && gen_open && !err->msg[0]) sx_failc(err, SX_EIO, "%s/generations.jsonl: write error", out_dir);
+        if (rc) {
+            if (csv_open) sx_csv_abort(&csv);
+            if (gen_open) sx_atomic_abort(&gen);
+        } else if (sx_csv_close(&csv, err)) {
+            sx_atomic_abort(&gen);
+            rc = -1;
+        } else if (sx_atomic_commit(&gen, err)) {
+            rc = -1;
+        }
+    }
+    if (sx_mpi_check(rc, err)) goto done;
+    if (rows) { /* every rank gets the rows */
+        sx_mpi_bcast(mine, (int64_t)n * (int64_t)sizeof *mine, 0);
+        for (int ci = 0; ci < n; ci++) mine[ci].cond = &plan->cond[ci], rows[ci] = mine[ci];
+    }
+done:
+    if (gtext)
+        for (int ci = 0; ci < n; ci++) free(gtext[ci]);
+    free(gtext), free(glen), free(mine);
+    return rc ? -1 : (sx_mpi_failure_agreed() ? -1 : 0);
+}
+
 int sx_sweep_run(sx_sweep *sw, const char *out_dir, sx_sweep_row_fn on_row, void *user, sx_sweep_row *rows,
                  sx_err *err) {
+    if (sx_mpi_size() > 1) return sweep_run_mpi(sw, out_dir, on_row, user, rows, err);
     const sx_sweep_plan *plan = sw->plan;
     sx_csv_writer csv;
     sx_atomic_file gen = {0};
@@ -250,19 +370,7 @@ int sx_sweep_run(sx_sweep *sw, const char *out_dir, sx_sweep_row_fn on_row, void
         const sx_sweep_cond *c = &plan->cond[ci];
         sx_sweep_row row;
         if (run_condition(sw, c, gen.f, &row, err)) goto fail;
-        const sx_eval_result *res = &row.res;
-        sx_csv_str(&csv, c->name);
-        sx_csv_str(&csv, sx_tier_name(c->tier));
-        sx_csv_num_g(&csv, c->alpha, 6);
-        sx_csv_str(&csv, row.latents);
-        sx_csv_int(&csv, res->n_prompts);
-        sx_csv_int(&csv, res->n_samples);
-        double v[] = {res->emt, res->emt_lo, res->emt_hi, res->tox_prob, res->tox_prob_lo, res->tox_prob_hi,
-                      res->mean_tox, res->mean_tox_lo, res->mean_tox_hi, res->ppl, res->ppl_lo, res->ppl_hi,
-                      row.acc, row.acc_norm};
-        for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) csv_num6(&csv, v[k]);
-        sx_csv_int(&csv, row.n_bench);
-        sx_csv_row(&csv);
+        csv_row(&csv, c, &row);
         if (rows) rows[ci] = row;
         if (on_row) on_row(user, &row);
     }

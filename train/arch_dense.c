@@ -20,6 +20,7 @@
 #include <omp.h>
 #endif
 
+#include "sx_mpi.h"
 #include "train_internal.h"
 
 /* Column-range pass over a block: activation, per-latent sums, dL/dpre (into dA), theta
@@ -30,7 +31,7 @@ static void block_latents(sx_tsae *t, const sx_step_ctx *c, int nb, double lam, 
     const int m = t->m;
     const int jr = t->arch == SX_SAE_JUMPRELU;
     const float eps = (float)c->eps, half = 0.5f * (float)c->eps;
-    const float lamB = (float)(lam / c->B);
+    const float lamB = (float)(lam / sx_loss_rows(c));
     const float *dn = s->lat_a, *thr = s->lat_c;
     float *sumA = s->lat_b;
     int T = s->nthreads;
@@ -131,7 +132,8 @@ int sx_step_dense(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
     for (int r = 0; r < B; r++)
         for (int i = 0; i < d; i++) s->xc[(int64_t)r * d + i] = c->x[(int64_t)r * d + i] - t->b_dec[i];
     double mse = 0, l0 = 0, mx = 0;
-    const float g2 = 2.0f / (float)B;
+    const int Bn = sx_loss_rows(c);
+    const float g2 = 2.0f / (float)Bn;
     for (int r0 = 0; r0 < B; r0 += R) {
         int nb = B - r0 < R ? B - r0 : R;
         const float *xcb = s->xc + (int64_t)r0 * d;
@@ -171,16 +173,21 @@ int sx_step_dense(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
     /* sparsity term and its decoder gradient; b_dec; theta -> log theta */
     double sp = 0;
     for (int j = 0; j < m; j++) sp += (double)s->lat_b[j] * (jr ? 1.0 : s->lat_a[j]);
-    t->sparsity_loss = lam * sp / B;
-    t->mse_sum = mse, t->l0_sum = l0, t->maxact_sum = mx, t->aux_loss = 0, t->rows = B;
-    t->loss = mse / B + t->sparsity_loss;
+    if (c->dp) { /* the global batch's statistics (the loss check then agrees on every rank) */
+        double st[4] = {mse, l0, mx, sp};
+        sx_mpi_allreduce_d(st, 4, SX_MPI_SUM);
+        mse = st[0], l0 = st[1], mx = st[2], sp = st[3];
+    }
+    t->sparsity_loss = lam * sp / Bn;
+    t->mse_sum = mse, t->l0_sum = l0, t->maxact_sum = mx, t->aux_loss = 0, t->rows = Bn;
+    t->loss = mse / Bn + t->sparsity_loss;
     if (!isfinite(t->loss)) return sx_failc(err, SX_ENUMERIC, "%s: the loss became non-finite (diverged)", t->name);
 #pragma omp parallel for schedule(static) if (sx_par((int64_t)c->B * t->m))
     for (int j = 0; j < m; j++) {
         float *gw = gWd + (int64_t)j * d;
         const float *w = t->W_dec + (int64_t)j * d;
         if (!jr) {
-            float f = s->lat_a[j] > 0 ? (float)(lam / B) * s->lat_b[j] / s->lat_a[j] : 0.0f;
+            float f = s->lat_a[j] > 0 ? (float)(lam / Bn) * s->lat_b[j] / s->lat_a[j] : 0.0f;
             for (int i = 0; i < d; i++) gw[i] += f * w[i];
         } else {
             float pr = 0;
@@ -191,6 +198,10 @@ int sx_step_dense(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
     }
     sx_column_sums(s->G, B, d, gbd);
     cblas_sgemv(CblasRowMajor, CblasTrans, m, d, -1.0f, t->WencT, d, gbe, 1, 1.0f, gbd, 1);
+    if (c->dp) { /* every term above is linear in this rank's rows: the sum is the global gradient */
+        sx_mpi_allreduce_f(t->g, t->np, SX_MPI_SUM);
+        sx_mpi_allreduce_u8(s->fired, m, SX_MPI_MAX);
+    }
     if (c->want_grad) {
         memcpy(c->grad_out, t->g, (size_t)t->np * sizeof(float));
         return 0;
@@ -216,6 +227,6 @@ int sx_step_dense(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
         }
     }
     for (int j = 0; j < m; j++)
-        if (s->fired[j]) t->last_fired[j] = c->tokens_before + B;
+        if (s->fired[j]) t->last_fired[j] = c->tokens_before + Bn;
     return 0;
 }

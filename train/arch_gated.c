@@ -29,6 +29,7 @@
 
 #include <cblas.h>
 
+#include "sx_mpi.h"
 #include "train_internal.h"
 
 /* dL/dpi per latent for one block, summed over rows in row order by the thread owning the
@@ -38,7 +39,7 @@ static void gated_latents(sx_tsae *t, const sx_step_ctx *c, int nb, double lam, 
                           float *gbm) {
     sx_scratch *s = c->s;
     const int m = t->m;
-    const float lamB = (float)(lam / c->B);
+    const float lamB = (float)(lam / sx_loss_rows(c));
     const float *dn = s->lat_a, *em = s->lat_c;
     float *sumAG = s->lat_b;
 #pragma omp parallel num_threads(s->nthreads) if (sx_par((int64_t)c->B * t->m))
@@ -96,7 +97,8 @@ int sx_step_gated(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
     for (int r = 0; r < B; r++)
         for (int i = 0; i < d; i++) s->xc[(int64_t)r * d + i] = c->x[(int64_t)r * d + i] - t->b_dec[i];
     double mse = 0, aux = 0, l0 = 0, mx = 0;
-    const float g2 = 2.0f / (float)B;
+    const int Bn = sx_loss_rows(c);
+    const float g2 = 2.0f / (float)Bn;
     for (int r0 = 0; r0 < B; r0 += R) {
         int nb = B - r0 < R ? B - r0 : R;
         const float *xcb = s->xc + (int64_t)r0 * d;
@@ -148,14 +150,19 @@ int sx_step_gated(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
     }
     double sp = 0;
     for (int j = 0; j < m; j++) sp += (double)s->lat_b[j] * s->lat_a[j];
-    t->sparsity_loss = lam * sp / B;
-    t->aux_loss = aux / B;
-    t->mse_sum = mse, t->l0_sum = l0, t->maxact_sum = mx, t->rows = B;
-    t->loss = mse / B + t->sparsity_loss + t->aux_loss;
+    if (c->dp) { /* the global batch's statistics (the loss check then agrees on every rank) */
+        double st[5] = {mse, l0, mx, sp, aux};
+        sx_mpi_allreduce_d(st, 5, SX_MPI_SUM);
+        mse = st[0], l0 = st[1], mx = st[2], sp = st[3], aux = st[4];
+    }
+    t->sparsity_loss = lam * sp / Bn;
+    t->aux_loss = aux / Bn;
+    t->mse_sum = mse, t->l0_sum = l0, t->maxact_sum = mx, t->rows = Bn;
+    t->loss = mse / Bn + t->sparsity_loss + t->aux_loss;
     if (!isfinite(t->loss)) return sx_failc(err, SX_ENUMERIC, "%s: the loss became non-finite (diverged)", t->name);
 #pragma omp parallel for schedule(static) if (par)
     for (int j = 0; j < m; j++) { /* d/d_j of lambda/B sumAG_j ||d_j||, then tangent to the sphere */
-        float f = s->lat_a[j] > 0 ? (float)(lam / B) * s->lat_b[j] / s->lat_a[j] : 0.0f;
+        float f = s->lat_a[j] > 0 ? (float)(lam / Bn) * s->lat_b[j] / s->lat_a[j] : 0.0f;
         float *gw = gWd + (int64_t)j * d;
         const float *w = t->W_dec + (int64_t)j * d;
         float pr = 0, n2 = s->lat_a[j] * s->lat_a[j];
@@ -167,6 +174,10 @@ int sx_step_gated(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
     sx_column_sums(s->G, B, d, gbd);
     for (int j = 0; j < m; j++) s->lat_b[j] = gbg[j] + s->lat_c[j] * gbm[j];
     cblas_sgemv(CblasRowMajor, CblasTrans, m, d, -1.0f, t->WencT, d, s->lat_b, 1, 1.0f, gbd, 1);
+    if (c->dp) { /* linear in this rank's rows: the sum is the global gradient */
+        sx_mpi_allreduce_f(t->g, t->np, SX_MPI_SUM);
+        sx_mpi_allreduce_u8(s->fired, m, SX_MPI_MAX);
+    }
     if (c->want_grad) {
         memcpy(c->grad_out, t->g, (size_t)t->np * sizeof(float));
         return 0;
@@ -190,6 +201,6 @@ int sx_step_gated(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
             for (int i = 0; i < d; i++) w[i] /= n;
     }
     for (int j = 0; j < m; j++)
-        if (s->fired[j]) t->last_fired[j] = c->tokens_before + B;
+        if (s->fired[j]) t->last_fired[j] = c->tokens_before + Bn;
     return 0;
 }

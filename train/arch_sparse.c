@@ -16,6 +16,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -23,6 +24,7 @@
 
 #include "encode_fused.h"
 #include "sae_internal.h"
+#include "sx_mpi.h"
 #include "train_internal.h"
 
 /* 16 partial sums (a fixed-width inner loop the compiler vectorises; GCC 12 leaves `omp simd`
@@ -83,19 +85,50 @@ static void encode_select(sx_tsae *t, const sx_step_ctx *c, int C, int kaux, int
     sx_encode_topk_fused(s->xpack, t->wpack, t->b_enc, B, d, m, s->dead_bits, &sink);
 }
 
-/* BatchTopK: keep the B*k largest candidates of the batch (ties in row order). */
+/* Data parallel: the candidates of all ranks' rows, in rank (= global row) order, in sel_tmp
+ * (sized for the global batch); returns their count.  Bytes sent per rank: 8 + 4 * its
+ * candidate count (B_local * min(4k, m)). */
+static int64_t gather_candidates(sx_scratch *s, int64_t N) {
+    int P = sx_mpi_size(), me = sx_mpi_rank();
+    int64_t cnt[P];
+    cnt[me] = N;
+    sx_mpi_allgather(&cnt[me], sizeof(int64_t), cnt);
+    int64_t tot = 0, bytes[P];
+    for (int r = 0; r < P; r++) {
+        bytes[r] = cnt[r] * (int64_t)sizeof(float);
+        tot += cnt[r];
+    }
+    float *mine = s->cand_dp; /* [B*cand_max], free until rows_backward */
+    memcpy(mine, s->sel_tmp, (size_t)N * sizeof(float));
+    sx_mpi_allgatherv(mine, N * (int64_t)sizeof(float), s->sel_tmp, bytes);
+    return tot;
+}
+
+/* BatchTopK: keep the B*k largest candidates of the batch (ties in row order; under
+ * --parallel data, of the global batch, so the kept set is the one-process set). */
 static float batch_select(sx_tsae *t, const sx_step_ctx *c) {
     sx_scratch *s = c->s;
     const int B = c->B;
-    int64_t N = 0, K = (int64_t)B * t->k;
+    int64_t N = 0, K = (int64_t)sx_loss_rows(c) * t->k;
     for (int r = 0; r < B; r++)
         for (int q = 0; q < s->row_n[r]; q++) s->sel_tmp[N++] = s->cand_val[(int64_t)r * s->cand_max + q];
+    if (c->dp) N = gather_candidates(s, N);
     if (N == 0) return 0;
     float thr = N > K ? kth_largest(s->sel_tmp, N, K - 1) : 0;
     int64_t above = 0;
     if (N > K)
         for (int64_t i = 0; i < N; i++) above += s->sel_tmp[i] > thr;
     int64_t ties_left = N > K ? K - above : 0;
+    if (c->dp && N > K) { /* ties are kept in global row order: lower ranks' rows first */
+        int P = sx_mpi_size(), me = sx_mpi_rank();
+        int64_t ties[P], mt = 0;
+        for (int r = 0; r < B; r++)
+            for (int q = 0; q < s->row_n[r]; q++) mt += s->cand_val[(int64_t)r * s->cand_max + q] == thr;
+        ties[me] = mt;
+        sx_mpi_allgather(&ties[me], sizeof(int64_t), ties);
+        for (int r = 0; r < me; r++) ties_left -= ties[r];
+        if (ties_left < 0) ties_left = 0;
+    }
     float minkept = INFINITY;
     for (int r = 0; r < B; r++) {
         int *ci = s->cand_idx + (int64_t)r * s->cand_max;
@@ -109,6 +142,11 @@ static float batch_select(sx_tsae *t, const sx_step_ctx *c) {
             }
         }
         s->row_n[r] = n;
+    }
+    if (c->dp) {
+        double mk = minkept;
+        sx_mpi_allreduce_d(&mk, 1, SX_MPI_MIN);
+        minkept = (float)mk;
     }
     return minkept;
 }
@@ -136,7 +174,7 @@ static double matryoshka_row(const sx_tsae *t, const sx_step_ctx *c, int r, floa
     const sx_scratch *s = c->s;
     const int d = t->d, ng = t->n_groups;
     const int64_t BD = (int64_t)c->B * d;
-    const float g2 = 2.0f / (float)c->B;
+    const float g2 = 2.0f / (float)sx_loss_rows(c);
     const float *xr = c->x + (int64_t)r * d;
     const int *ci = s->cand_idx + (int64_t)r * s->cand_max;
     const float *cv = s->cand_val + (int64_t)r * s->cand_max;
@@ -171,8 +209,8 @@ static double matryoshka_row(const sx_tsae *t, const sx_step_ctx *c, int r, floa
 /* Per row: sparse decode, residual, dL/dx_hat, dL/dpre of every entry, AuxK. */
 static void rows_backward(sx_tsae *t, const sx_step_ctx *c, int kaux) {
     sx_scratch *s = c->s;
-    const int B = c->B, d = t->d;
-    const float g2 = 2.0f / (float)B, ga = (float)(2.0 * c->aux_coef / B);
+    const int B = c->B, d = t->d, Bn = sx_loss_rows(c);
+    const float g2 = 2.0f / (float)Bn, ga = (float)(2.0 * c->aux_coef / Bn);
     const int ng = t->n_groups;
     const int64_t BD = (int64_t)B * d;
     memset(s->tpart, 0, (size_t)s->nthreads * 8 * sizeof(double));
@@ -227,6 +265,7 @@ static void rows_backward(sx_tsae *t, const sx_step_ctx *c, int kaux) {
     double acc[6] = {0, 0, 0, 0, 0, 0};
     for (int th = 0; th < s->nthreads; th++)
         for (int q = 0; q < 6; q++) acc[q] += s->tpart[th * 8 + q];
+    if (c->dp) sx_mpi_allreduce_d(acc, 6, SX_MPI_SUM); /* the global batch's sums */
     if (kaux > 0 && c->aux_normalize) {
         /* OpenAI (Gao et al. 2024) weight AuxK as normalised MSEs: ||x_hat - x||^2 / ||x - mean x||^2
          * + 1/32 ||e_hat - e||^2 / ||e - mean e||^2.  Our main term is not normalised, so the AuxK
@@ -235,13 +274,20 @@ static void rows_backward(sx_tsae *t, const sx_step_ctx *c, int kaux) {
          * weaker than theirs (x50 at FVU 0.02).  Applied to the finished AuxK rows. */
         double vx = 0, ve = 0;
         const float *E = s->G + (ng - 1) * BD; /* g2 (x_hat - x) */
+        double csum[c->dp ? 4 * d : 1], *cs = c->dp ? csum : NULL;
         for (int i = 0; i < d; i++) {
             double sx = 0, ssx = 0, se_ = 0, sse = 0;
             for (int r = 0; r < B; r++) {
                 double xv = c->x[(int64_t)r * d + i], ev = E[(int64_t)r * d + i] / g2;
                 sx += xv, ssx += xv * xv, se_ += ev, sse += ev * ev;
             }
-            vx += ssx - sx * sx / B, ve += sse - se_ * se_ / B;
+            if (cs) cs[4 * i] = sx, cs[4 * i + 1] = ssx, cs[4 * i + 2] = se_, cs[4 * i + 3] = sse;
+            else vx += ssx - sx * sx / B, ve += sse - se_ * se_ / B;
+        }
+        if (cs) { /* per-column moments of the global batch (4*d doubles per rank) */
+            sx_mpi_allreduce_d(cs, 4 * (int64_t)d, SX_MPI_SUM);
+            for (int i = 0; i < d; i++)
+                vx += cs[4 * i + 1] - cs[4 * i] * cs[4 * i] / Bn, ve += cs[4 * i + 3] - cs[4 * i + 2] * cs[4 * i + 2] / Bn;
         }
         float f = ve > 0 && vx > 0 ? (float)(vx / ve) : 1.0f;
         for (int64_t q = 0; q < BD; q++) s->Gaux[q] *= f;
@@ -249,10 +295,10 @@ static void rows_backward(sx_tsae *t, const sx_step_ctx *c, int kaux) {
             for (int q = 0; q < s->row_naux[r]; q++) s->aux_dp[(int64_t)r * s->aux_max + q] *= f;
         acc[1] *= f;
     }
-    t->mse_sum = acc[0], t->aux_loss = c->aux_coef * acc[1] / B, t->l0_sum = acc[2], t->maxact_sum = acc[3];
+    t->mse_sum = acc[0], t->aux_loss = c->aux_coef * acc[1] / Bn, t->l0_sum = acc[2], t->maxact_sum = acc[3];
     t->group_mse[0] = acc[5], t->group_mse[ng - 1] = acc[0];
     t->sparsity_loss = 0;
-    t->loss = acc[4] / B + t->aux_loss;
+    t->loss = acc[4] / Bn + t->aux_loss;
 }
 
 /* Group the entries by latent (counting sort; row order inside a latent). */
@@ -289,7 +335,9 @@ static void group_entries(sx_tsae *t, const sx_step_ctx *c) {
     }
 }
 
-/* mode 0: gradient norm per latent (into lat_b); 1: Adam update; 2: export the gradient.
+/* mode 0: gradient norm per latent (into lat_b); 1: Adam update; 2: export the gradient (and
+ * s->fired); 3: Adam update from the dense gradient c->grad_out (--parallel data, after the
+ * gradients of all ranks were summed).
  * Latents are independent here (no cross-latent sums), so dynamic scheduling keeps the
  * result independent of the thread count and of timing. */
 static void latent_pass(sx_tsae *t, const sx_step_ctx *c, int mode, float gscale, const sx_adam *ad) {
@@ -304,6 +352,20 @@ static void latent_pass(sx_tsae *t, const sx_step_ctx *c, int mode, float gscale
         int e0 = s->lat_ptr[j], e1 = s->lat_ptr[j + 1];
         float gbe = s->lat_a[j];
         int fired = 0;
+        if (mode == 3) {
+            const float *go = c->grad_out;
+            int64_t od = md + (int64_t)j * d, oe = (int64_t)j * d, ob = 2 * md + j;
+            sx_adam_update(wd, t->am + od, t->av + od, go + od, d, gscale, ad);
+            sx_adam_update(we, t->am + oe, t->av + oe, go + oe, d, gscale, ad);
+            float *wp = t->wpack + (int64_t)(j / SX_ENC_NR) * d * SX_ENC_NR + j % SX_ENC_NR;
+            for (int i = 0; i < d; i++) wp[(int64_t)i * SX_ENC_NR] = we[i];
+            sx_adam_update(t->b_enc + j, t->am + ob, t->av + ob, go + ob, 1, gscale, ad);
+            float nn = sqrtf(dot(wd, wd, d));
+            if (nn > 0)
+                for (int i = 0; i < d; i++) wd[i] /= nn;
+            if (s->fired[j]) t->last_fired[j] = c->tokens_before + sx_loss_rows(c);
+            continue;
+        }
         if (e1 > e0) {
             memset(gdec, 0, (size_t)2 * d * sizeof(float));
             for (int e = e0; e < e1; e++) {
@@ -332,6 +394,7 @@ static void latent_pass(sx_tsae *t, const sx_step_ctx *c, int mode, float gscale
                 memset(go + (int64_t)j * d, 0, (size_t)d * sizeof(float));
             }
             go[2 * md + j] = gbe;
+            s->fired[j] = (unsigned char)fired;
         } else {
             int64_t od = md + (int64_t)j * d, oe = (int64_t)j * d, ob = 2 * md + j;
             const int has = e1 > e0;
@@ -349,7 +412,7 @@ static void latent_pass(sx_tsae *t, const sx_step_ctx *c, int mode, float gscale
             float nn = sqrtf(dot(wd, wd, d));
             if (nn > 0)
                 for (int i = 0; i < d; i++) wd[i] /= nn;
-            if (fired) t->last_fired[j] = c->tokens_before + c->B;
+            if (fired) t->last_fired[j] = c->tokens_before + sx_loss_rows(c);
         }
     }
 }
@@ -385,7 +448,7 @@ int sx_step_sparse(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
             t->bt_threshold = t->bt_threshold > 0 ? (float)(c->bt_ema * t->bt_threshold + (1 - c->bt_ema) * mk) : mk;
     }
     rows_backward(t, c, kaux);
-    t->rows = B;
+    t->rows = sx_loss_rows(c);
     if (!isfinite(t->loss)) return sx_failc(err, SX_ENUMERIC, "%s: the loss became non-finite (diverged)", t->name);
     group_entries(t, c);
     float gbd[d > 0 ? d : 1];
@@ -396,10 +459,230 @@ int sx_step_sparse(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
         memcpy(c->grad_out + 2 * (int64_t)m * d + m, gbd, (size_t)d * sizeof(float));
         return 0;
     }
+    if (c->dp) {
+        /* Data parallel: this rank's gradient, dense (at k 32 and batch 4096 nearly every latent
+         * fires in a global batch, so a sparse exchange would carry as much), summed over the
+         * ranks: 4*np bytes per rank per step, then the same Adam update everywhere. */
+        if (!t->g) return sx_failc(err, SX_EINVAL, "%s: data-parallel step without its gradient buffer", t->name);
+        sx_step_ctx c2 = *c;
+        c2.grad_out = t->g;
+        latent_pass(t, &c2, 2, 1.0f, NULL);
+        memcpy(t->g + 2 * (int64_t)m * d + m, gbd, (size_t)d * sizeof(float));
+        sx_mpi_allreduce_f(t->g, t->np, SX_MPI_SUM);
+        sx_mpi_allreduce_u8(s->fired, m, SX_MPI_MAX);
+        if (c->clip > 0) gscale = sx_grad_clip_scale(t->g, t->np, c->clip);
+        sx_adam ad;
+        sx_adam_prepare(&ad, c->lr, c->adam_t);
+        latent_pass(t, &c2, 3, gscale, &ad);
+        t->wpack_fresh = 1;
+        int64_t ob = 2 * (int64_t)m * d + m;
+        sx_adam_update(t->b_dec, t->am + ob, t->av + ob, t->g + ob, d, gscale, &ad);
+        return 0;
+    }
     if (c->clip > 0) {
         latent_pass(t, c, 0, 1.0f, NULL);
         double nn = 0;
         for (int j = 0; j < m; j++) nn += s->lat_b[j];
+        for (int i = 0; i < d; i++) nn += (double)gbd[i] * gbd[i];
+        nn = sqrt(nn);
+        if (nn > c->clip) gscale = (float)(c->clip / nn);
+    }
+    sx_adam ad;
+    sx_adam_prepare(&ad, c->lr, c->adam_t);
+    latent_pass(t, c, 1, gscale, &ad);
+    t->wpack_fresh = 1;
+    int64_t ob = 2 * (int64_t)m * d + m;
+    sx_adam_update(t->b_dec, t->am + ob, t->av + ob, gbd, d, gscale, &ad);
+    return 0;
+}
+
+/* ---------- --parallel latents (trainer.c; each rank holds a slice of the latents) ----------
+ * Every rank sees the whole batch and encodes it with its own latents; each row's top-C list
+ * (the fused encoder keeps it sorted by value, equal values by lower index) is all-gathered and
+ * merged by (value desc, global index asc), so every rank holds the one-process list, in the
+ * one-process order, whatever N is.  BatchTopK then selects on the merged lists exactly as one
+ * process does.  The decoder output is summed over the ranks (each adds its kept latents'
+ * a_j d_j), so the residual, dL/dx_hat and every statistic are the one-process ones up to the
+ * order of that sum; each rank then updates only its latents, b_dec everywhere.
+ * Bytes sent per rank per step: 8*B*C (lists) + 4*B*d (reconstruction) + 4*d (b_dec's
+ * W_enc term), plus 8*B*k_aux + 4*B*d while AuxK is on (dead latents). */
+
+/* Merge the ranks' lists (local indices, shifted by each rank's offset) into idx/val/cnt. */
+static void merge_lists(const sx_tsae *t, int B, int C, int stride, int *idx, float *val, int *cnt, sx_scratch *s) {
+    const int P = sx_mpi_size();
+    typedef struct { int32_t i; float v; } pair;
+    pair *snd = s->lp_send, *rcv = s->lp_recv;
+    for (int r = 0; r < B; r++)
+        for (int q = 0; q < C; q++) {
+            int ok = q < cnt[r];
+            snd[(int64_t)r * C + q] = (pair){ok ? idx[(int64_t)r * stride + q] + t->lat_off : -1,
+                                             ok ? val[(int64_t)r * stride + q] : 0.0f};
+        }
+    sx_mpi_allgather(snd, (int64_t)B * C * (int64_t)sizeof(pair), rcv);
+#pragma omp parallel for schedule(static) if (sx_par((int64_t)B * t->m))
+    for (int r = 0; r < B; r++) {
+        int at[P];
+        for (int p = 0; p < P; p++) at[p] = 0;
+        int n = 0;
+        while (n < C) {
+            int best = -1;
+            pair bp = {-1, 0};
+            for (int p = 0; p < P; p++) {
+                if (at[p] >= C) continue;
+                pair e = rcv[((int64_t)p * B + r) * C + at[p]];
+                if (e.i < 0) continue;
+                if (best < 0 || e.v > bp.v || (e.v == bp.v && e.i < bp.i)) best = p, bp = e;
+            }
+            if (best < 0) break;
+            at[best]++;
+            idx[(int64_t)r * stride + n] = bp.i, val[(int64_t)r * stride + n] = bp.v;
+            n++;
+        }
+        cnt[r] = n;
+    }
+}
+
+/* Keep this rank's entries of the merged lists, as local indices. */
+static void keep_local(const sx_tsae *t, int B, int stride, int *idx, float *val, int *cnt) {
+    for (int r = 0; r < B; r++) {
+        int n = 0;
+        for (int q = 0; q < cnt[r]; q++) {
+            int j = idx[(int64_t)r * stride + q] - t->lat_off;
+            if (j >= 0 && j < t->m) idx[(int64_t)r * stride + n] = j, val[(int64_t)r * stride + n++] = val[(int64_t)r * stride + q];
+        }
+        cnt[r] = n;
+    }
+}
+
+/* rows_backward with the decoder sums over the ranks (see above). */
+static void rows_backward_lp(sx_tsae *t, const sx_step_ctx *c, int kaux) {
+    sx_scratch *s = c->s;
+    const int B = c->B, d = t->d;
+    const float g2 = 2.0f / (float)B, ga = (float)(2.0 * c->aux_coef / B);
+    const int64_t BD = (int64_t)B * d;
+    const int par = sx_par((int64_t)B * t->m_full);
+#pragma omp parallel for schedule(static) if (par)
+    for (int r = 0; r < B; r++) { /* this rank's part of x_hat - b_dec and of e_hat */
+        float *G = s->G + (int64_t)r * d, *Ga = s->Gaux + (int64_t)r * d;
+        const int *ci = s->cand_idx + (int64_t)r * s->cand_max;
+        const float *cv = s->cand_val + (int64_t)r * s->cand_max;
+        memset(G, 0, (size_t)d * sizeof(float));
+        for (int q = 0; q < s->row_n[r]; q++) axpy(cv[q], t->W_dec + (int64_t)ci[q] * d, G, d);
+        if (kaux > 0) {
+            memset(Ga, 0, (size_t)d * sizeof(float));
+            const int *ai = s->aux_idx + (int64_t)r * s->aux_max;
+            const float *av = s->aux_val + (int64_t)r * s->aux_max;
+            for (int q = 0; q < s->row_naux[r]; q++) axpy(av[q], t->W_dec + (int64_t)ai[q] * d, Ga, d);
+        }
+    }
+    sx_mpi_allreduce_f(s->G, BD, SX_MPI_SUM);
+    if (kaux > 0) sx_mpi_allreduce_f(s->Gaux, BD, SX_MPI_SUM);
+    memset(s->tpart, 0, (size_t)s->nthreads * 8 * sizeof(double));
+#pragma omp parallel for schedule(static) if (par)
+    for (int r = 0; r < B; r++) {
+        double *tp = s->tpart + (int64_t)tid() * 8;
+        const float *xr = c->x + (int64_t)r * d;
+        float *G = s->G + (int64_t)r * d;
+        double se = 0;
+        for (int i = 0; i < d; i++) {
+            float e = t->b_dec[i] + G[i] - xr[i];
+            se += (double)e * e;
+            G[i] = g2 * e;
+        }
+        const int *ci = s->cand_idx + (int64_t)r * s->cand_max;
+        float *cdp = s->cand_dp + (int64_t)r * s->cand_max;
+        for (int q = 0; q < s->row_n[r]; q++) cdp[q] = dot(G, t->W_dec + (int64_t)ci[q] * d, d);
+        tp[0] += se;
+        if (kaux > 0 && s->lp_naux[r] > 0) { /* as rows_backward: rows with AuxK entries */
+            float *Ga = s->Gaux + (int64_t)r * d;
+            double sa = 0;
+            for (int i = 0; i < d; i++) {
+                Ga[i] += G[i] / g2; /* e_hat - e */
+                sa += (double)Ga[i] * Ga[i];
+                Ga[i] *= ga;
+            }
+            const int *ai = s->aux_idx + (int64_t)r * s->aux_max;
+            float *adp = s->aux_dp + (int64_t)r * s->aux_max;
+            for (int q = 0; q < s->row_naux[r]; q++) adp[q] = dot(Ga, t->W_dec + (int64_t)ai[q] * d, d);
+            tp[1] += sa;
+        }
+    }
+    double acc[2] = {0, 0};
+    for (int th = 0; th < s->nthreads; th++) acc[0] += s->tpart[th * 8], acc[1] += s->tpart[th * 8 + 1];
+    if (kaux > 0 && c->aux_normalize) { /* as rows_backward: the whole batch is here */
+        double vx = 0, ve = 0;
+        for (int i = 0; i < d; i++) {
+            double sx = 0, ssx = 0, se_ = 0, sse = 0;
+            for (int r = 0; r < B; r++) {
+                double xv = c->x[(int64_t)r * d + i], ev = s->G[(int64_t)r * d + i] / g2;
+                sx += xv, ssx += xv * xv, se_ += ev, sse += ev * ev;
+            }
+            vx += ssx - sx * sx / B, ve += sse - se_ * se_ / B;
+        }
+        float f = ve > 0 && vx > 0 ? (float)(vx / ve) : 1.0f;
+        for (int64_t q = 0; q < BD; q++) s->Gaux[q] *= f;
+        for (int r = 0; r < B; r++)
+            for (int q = 0; q < s->row_naux[r]; q++) s->aux_dp[(int64_t)r * s->aux_max + q] *= f;
+        acc[1] *= f;
+    }
+    t->mse_sum = acc[0], t->aux_loss = c->aux_coef * acc[1] / B;
+    t->group_mse[0] = acc[0];
+    t->sparsity_loss = 0;
+    t->loss = acc[0] / B + t->aux_loss;
+}
+
+int sx_step_sparse_lp(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
+    sx_scratch *s = c->s;
+    const int B = c->B, d = t->d, m = t->m, M = t->m_full;
+    const int bt = t->arch == SX_SAE_BATCHTOPK;
+    if (t->arch != SX_SAE_TOPK && !bt) return sx_failc(err, SX_EUNSUPPORTED, "%s: --parallel latents is for topk and batchtopk", t->name);
+    int C = bt ? (4 * t->k < M ? 4 * t->k : M) : (t->k < M ? t->k : M);
+    if (C > s->cand_max) C = s->cand_max;
+    int n_dead = 0;
+    for (int j = 0; j < m; j++)
+        if (c->tokens_before - t->last_fired[j] >= c->dead_tokens) s->dead_list[n_dead++] = j;
+    int64_t nd_all = n_dead;
+    sx_mpi_allreduce_i64(&nd_all, 1, SX_MPI_SUM);
+    t->n_dead = nd_all;
+    int kaux = (c->aux_coef > 0 && nd_all > 0) ? (c->aux_k < nd_all ? c->aux_k : (int)nd_all) : 0;
+    if (kaux > s->aux_max) kaux = s->aux_max;
+#pragma omp parallel for schedule(static) if (sx_par((int64_t)B * M))
+    for (int r = 0; r < B; r++)
+        for (int i = 0; i < d; i++) s->xc[(int64_t)r * d + i] = c->x[(int64_t)r * d + i] - t->b_dec[i];
+    encode_select(t, c, C < m ? C : m, kaux < n_dead ? kaux : n_dead, n_dead);
+    merge_lists(t, B, C, s->cand_max, s->cand_idx, s->cand_val, s->row_n, s);
+    if (kaux > 0) merge_lists(t, B, kaux, s->aux_max, s->aux_idx, s->aux_val, s->row_naux, s);
+    else
+        for (int r = 0; r < B; r++) s->row_naux[r] = 0;
+    if (bt) { /* on the merged (global) lists: the same selection on every rank */
+        float mk = batch_select(t, c);
+        if (isfinite(mk)) t->bt_threshold = t->bt_threshold > 0 ? (float)(c->bt_ema * t->bt_threshold + (1 - c->bt_ema) * mk) : mk;
+    }
+    double l0 = 0, mx = 0;
+    for (int r = 0; r < B; r++) {
+        float rm = 0;
+        for (int q = 0; q < s->row_n[r]; q++) rm = s->cand_val[(int64_t)r * s->cand_max + q] > rm ? s->cand_val[(int64_t)r * s->cand_max + q] : rm;
+        l0 += s->row_n[r], mx += rm;
+    }
+    for (int r = 0; r < B; r++) s->lp_naux[r] = s->row_naux[r];
+    keep_local(t, B, s->cand_max, s->cand_idx, s->cand_val, s->row_n);
+    keep_local(t, B, s->aux_max, s->aux_idx, s->aux_val, s->row_naux);
+    rows_backward_lp(t, c, kaux);
+    t->l0_sum = l0, t->maxact_sum = mx, t->rows = B;
+    if (!isfinite(t->loss)) return sx_failc(err, SX_ENUMERIC, "%s: the loss became non-finite (diverged)", t->name);
+    group_entries(t, c);
+    float gbd[d > 0 ? d : 1], gpart[d > 0 ? d : 1];
+    sx_column_sums(s->G, B, d, gbd); /* the whole dL/dx_hat is on every rank */
+    memset(gpart, 0, sizeof gpart);
+    cblas_sgemv(CblasRowMajor, CblasTrans, m, d, -1.0f, t->WencT, d, s->lat_a, 1, 0.0f, gpart, 1);
+    sx_mpi_allreduce_f(gpart, d, SX_MPI_SUM); /* - W_enc gb_enc over all latents */
+    for (int i = 0; i < d; i++) gbd[i] += gpart[i];
+    float gscale = 1.0f;
+    if (c->clip > 0) {
+        latent_pass(t, c, 0, 1.0f, NULL);
+        double nn = 0;
+        for (int j = 0; j < m; j++) nn += s->lat_b[j];
+        sx_mpi_allreduce_d(&nn, 1, SX_MPI_SUM);
         for (int i = 0; i < d; i++) nn += (double)gbd[i] * gbd[i];
         nn = sqrt(nn);
         if (nn > c->clip) gscale = (float)(c->clip / nn);

@@ -12,6 +12,7 @@ SX_DISPATCH_V(sx_encode_topk_fused,
                const sx_enc_sink *k),
               (ap, wp, b_enc, B, d, m, dead_bits, k))
 SX_DISPATCH_R(int, sx_step_sparse, (sx_tsae *t, const sx_step_ctx *c, sx_err *err), (t, c, err))
+SX_DISPATCH_R(int, sx_step_sparse_lp, (sx_tsae *t, const sx_step_ctx *c, sx_err *err), (t, c, err))
 SX_DISPATCH_R(int, sx_step_dense, (sx_tsae *t, const sx_step_ctx *c, sx_err *err), (t, c, err))
 SX_DISPATCH_V(sx_adam_update,
               (float *p, float *m, float *v, const float *g, int64_t n, float gscale, const sx_adam *a),

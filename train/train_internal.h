@@ -29,6 +29,9 @@ typedef struct sx_tsae {
     int wpack_fresh;      /* 1: wpack matches WencT (the last update repacked it); code that
                            * writes WencT outside a training step must set it to 0 */
     int64_t *last_fired;  /* tokens seen when latent j last fired */
+    /* --parallel latents: this rank holds latents lat_off .. lat_off+m-1 of an SAE of width
+     * m_full (the others' are on the other ranks); 0 and m in a single process. */
+    int lat_off, m_full;
     /* last step's statistics */
     double loss, mse_sum, aux_loss, sparsity_loss, l0_sum, maxact_sum;
     int64_t rows, n_dead;
@@ -66,6 +69,9 @@ typedef struct sx_scratch {
     sx_entry *ent;                /* [B*(cand_max+aux_max)] grouped by latent */
     int *dead_list;               /* [m_max] */
     double *tpart;                /* [nthreads, 8] per-thread partial sums */
+    /* --parallel latents: each rank's candidate lists packed for the all-gather (trainer.c) */
+    void *lp_send, *lp_recv;      /* [B, max(cand_max, aux_max)] and N times that, (int, float) pairs */
+    int *lp_naux;                 /* [B] AuxK entries of each row over all ranks */
 } sx_scratch;
 
 typedef struct sx_step_ctx {
@@ -81,7 +87,21 @@ typedef struct sx_step_ctx {
     int want_grad;        /* 1: write the gradient to grad_out instead of updating */
     float *grad_out;      /* [np] */
     sx_scratch *s;
+    /* --parallel data (train_mpi.c): x holds this rank's B rows of a global batch of B_norm
+     * rows; losses and gradients are scaled by 1/B_norm, and the step sums its statistics and
+     * gradient over the ranks (core/sx_mpi.h) before the same Adam update on every rank. */
+    int B_norm;           /* 0: B */
+    int dp;               /* 1: data parallel */
+    int lp;               /* 1: latent parallel (TopK / BatchTopK: sx_step_sparse_lp) */
 } sx_step_ctx;
+
+/* The number of rows the loss is averaged over. */
+static inline int sx_loss_rows(const sx_step_ctx *c) { return c->B_norm > 0 ? c->B_norm : c->B; }
+
+/* Parallel mode of sx_train_run under mpirun (set by the CLI; 0 in a single process). */
+enum { SX_PAR_NONE = 0, SX_PAR_DATA = 1, SX_PAR_LATENTS = 2 };
+void sx_train_set_parallel(int mode);
+int sx_train_get_parallel(void);
 
 /* Parallel regions only pay off above this much work (elements); smaller problems (tests,
  * tiny SAEs) run serially, which is also faster on a loaded machine.  Depends only on sizes,
@@ -111,6 +131,9 @@ int sx_scratch_gated(sx_scratch *s, sx_err *err);
 
 /* One training step (or a gradient export) of one SAE. */
 int sx_step_sparse(sx_tsae *t, const sx_step_ctx *c, sx_err *err); /* topk / batchtopk */
+/* --parallel latents: t is this rank's slice (t->lat_off, t->m of t->m_full latents); the whole
+ * batch on every rank; candidate lists merged over the ranks, reconstruction summed. */
+int sx_step_sparse_lp(sx_tsae *t, const sx_step_ctx *c, sx_err *err);
 int sx_step_dense(sx_tsae *t, const sx_step_ctx *c, sx_err *err);  /* relu / jumprelu */
 int sx_step_gated(sx_tsae *t, const sx_step_ctx *c, sx_err *err);  /* gated (arch_gated.c) */
 

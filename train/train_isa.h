@@ -9,6 +9,7 @@
 #define sx_enc_pack_latents SX_ISA_NAME(sx_enc_pack_latents)
 #define sx_encode_topk_fused SX_ISA_NAME(sx_encode_topk_fused)
 #define sx_step_sparse SX_ISA_NAME(sx_step_sparse)
+#define sx_step_sparse_lp SX_ISA_NAME(sx_step_sparse_lp)
 #define sx_step_dense SX_ISA_NAME(sx_step_dense)
 #define sx_adam_update SX_ISA_NAME(sx_adam_update)
 #define sx_column_sums SX_ISA_NAME(sx_column_sums)

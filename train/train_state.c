@@ -17,6 +17,7 @@ int sx_tsae_init(sx_tsae *t, sx_sae_arch arch, int d, int m, int k, double l1, c
     int64_t md = (int64_t)m * d;
     t->np = 2 * md + m + d + (arch == SX_SAE_JUMPRELU ? m : 0) + (arch == SX_SAE_GATED ? 2 * m : 0);
     t->n_groups = 1, t->groups[0] = m;
+    t->m_full = m;
     size_t bytes = (size_t)t->np * sizeof(float);
     t->p = calloc(1, bytes), t->am = calloc(1, bytes), t->av = calloc(1, bytes);
     int dense = arch == SX_SAE_STANDARD || arch == SX_SAE_JUMPRELU || arch == SX_SAE_GATED;
@@ -92,6 +93,9 @@ void sx_tsae_init_params(sx_tsae *t, uint64_t seed, int stream, const float *x, 
     sx_rng_stream(&rng, seed, 1000 + (uint64_t)stream);
     /* Anthropic's ReLU recipe starts decoder norms small (0.1); the constrained archs use 1. */
     const double norm = t->arch == SX_SAE_STANDARD ? 0.1 : 1.0;
+    /* --parallel latents: the slice starting at latent lat_off draws what the whole SAE would
+     * draw for it (the stream is consumed latent by latent), so the split is invisible */
+    for (int64_t q = 0; q < (int64_t)t->lat_off * d; q++) (void)sx_rng_normal(&rng);
     for (int j = 0; j < m; j++) {
         float *r = t->W_dec + (int64_t)j * d;
         double ss = 0;
@@ -150,6 +154,7 @@ void sx_scratch_free(sx_scratch *s) {
     free(s->lat_ptr), free(s->lat_cur), free(s->cand_dp), free(s->aux_dp), free(s->lat_a);
     free(s->lat_b), free(s->lat_c), free(s->fired), free(s->ent), free(s->dead_list);
     free(s->tpart);
+    free(s->lp_send), free(s->lp_recv), free(s->lp_naux);
     memset(s, 0, sizeof *s);
 }
 

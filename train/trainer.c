@@ -7,7 +7,16 @@
 #include "datasets.h"
 #include "sx_json.h"
 #include "sae_internal.h"
+#include "sx_mpi.h"
 #include "train_internal.h"
+
+/* Under mpirun (core/sx_mpi.h) with --parallel data every rank reads the whole global batch
+ * (the same shuffled stream from the shared cache), trains on its contiguous slice of rows
+ * and sums its gradient with the others' inside the step (sx_step_ctx.dp); parameters, Adam
+ * state and the data order stay identical on every rank, and rank 0 alone writes. */
+static int g_parallel = SX_PAR_NONE;
+void sx_train_set_parallel(int mode) { g_parallel = mode; }
+int sx_train_get_parallel(void) { return g_parallel; }
 
 /* Gated default sparsity coefficient at d_in 768 (scaled by sqrt(d_in/768) like ReLU's), on
  * inputs normalised to mean norm sqrt(d_in). */
@@ -134,7 +143,7 @@ static void write_metrics(FILE *f, sx_tsae *t, int64_t step, int64_t tokens, dou
             "{\"step\":%lld,\"tokens\":%lld,\"sae\":\"%s\",\"mse\":%.6g,\"fvu\":%.6g,\"l0\":%.6g,"
             "\"dead_frac\":%.6g,\"mean_max_act\":%.6g,\"lr\":%.6g,\"tokens_per_s\":%.6g,\"loss\":%.6g",
             (long long)step, (long long)tokens, t->name, t->mse_sum / (B * t->d),
-            var_sum > 0 ? t->mse_sum / var_sum : 0.0, t->l0_sum / B, (double)t->n_dead / t->m,
+            var_sum > 0 ? t->mse_sum / var_sum : 0.0, t->l0_sum / B, (double)t->n_dead / t->m_full,
             t->maxact_sum / B, lr, tps, t->loss);
     if (is_topk_family(t->arch) || t->arch == SX_SAE_GATED) fprintf(f, ",\"aux_loss\":%.6g", t->aux_loss);
     if (!is_topk_family(t->arch)) fprintf(f, ",\"sparsity_loss\":%.6g,\"sparsity_coef\":%.6g", t->sparsity_loss, t->l1 * lam_scale);
@@ -156,6 +165,9 @@ typedef struct run {
     sx_ckpt_state st;
     sx_rng rng;
     FILE *metrics;
+    int dp, lp, me, P;    /* data / latent parallel; this rank; ranks */
+    char ckdir[4200];     /* where checkpoints go: OUT, or under latents OUT/ranks/K-of-N */
+    int64_t lo, hi;       /* this rank's rows of each batch */
 } run;
 
 static int run_setup(run *R, sx_err *err) {
@@ -168,7 +180,9 @@ static int run_setup(run *R, sx_err *err) {
         char name[64];
         sae_params(o, i, R->d, &w, &k, &l1);
         sx_train_sae_name(o, i, name, sizeof name);
-        if (sx_tsae_init(&R->saes[i], o->arch, R->d, w, k, l1, name, err)) return -1;
+        int wl = R->lp ? w / R->P : w; /* --parallel latents: this rank's slice */
+        if (sx_tsae_init(&R->saes[i], o->arch, R->d, wl, k, l1, name, err)) return -1;
+        R->saes[i].lat_off = R->lp ? wl * R->me : 0, R->saes[i].m_full = w;
         if (o->arch == SX_SAE_MATRYOSHKA) {
             R->saes[i].n_groups = o->n_groups;
             memcpy(R->saes[i].groups, o->groups, (size_t)o->n_groups * sizeof(int));
@@ -188,6 +202,13 @@ static int run_setup(run *R, sx_err *err) {
         return -1;
     if (o->arch == SX_SAE_MATRYOSHKA && sx_scratch_groups(&R->scr, o->n_groups, err)) return -1;
     if (o->arch == SX_SAE_GATED && sx_scratch_gated(&R->scr, err)) return -1;
+    if (R->lp) { /* the candidate lists of every rank (arch_sparse.c, merge_lists) */
+        int64_t w = R->scr.cand_max > R->scr.aux_max ? R->scr.cand_max : R->scr.aux_max;
+        R->scr.lp_send = malloc((size_t)o->batch * (size_t)w * 8);
+        R->scr.lp_recv = malloc((size_t)o->batch * (size_t)w * 8 * (size_t)R->P);
+        R->scr.lp_naux = malloc((size_t)o->batch * sizeof(int));
+        if (!R->scr.lp_send || !R->scr.lp_recv || !R->scr.lp_naux) return sx_failc(err, SX_ENOMEM, "train: out of memory for the candidate exchange");
+    }
     R->x = malloc((size_t)o->batch * R->d * sizeof(float));
     if (!R->x) return sx_failc(err, SX_ENOMEM, "train: out of memory for the batch");
     sx_ckpt_state *st = &R->st;
@@ -198,6 +219,14 @@ static int run_setup(run *R, sx_err *err) {
         len += snprintf(st->fingerprint + len, sizeof st->fingerprint - (size_t)len, "%s%s", i ? "," : "", R->saes[i].name);
     for (int g = 0; g < o->n_groups && len < (int)sizeof st->fingerprint - 16; g++)
         len += snprintf(st->fingerprint + len, sizeof st->fingerprint - (size_t)len, "%s%d", g ? "," : " groups=", o->groups[g]);
+    if (R->lp) /* each rank checkpoints its slice: only the same split can resume */
+        snprintf(st->fingerprint + len, sizeof st->fingerprint - (size_t)len, " parallel=latents ranks=%d rank=%d", R->P, R->me);
+    if (R->dp) { /* a checkpoint resumes only with the same split (same sums, same rounding) */
+        snprintf(st->fingerprint + len, sizeof st->fingerprint - (size_t)len, " parallel=data ranks=%d", R->P);
+        for (int i = 0; i < R->n; i++) /* the sparse archs have no dense gradient buffer otherwise */
+            if (!R->saes[i].g && !(R->saes[i].g = malloc((size_t)R->saes[i].np * sizeof(float))))
+                return sx_failc(err, SX_ENOMEM, "train: out of memory for the data-parallel gradient of %s", R->saes[i].name);
+    }
     st->norm_scale = 1.0f;
     sx_rng_seed(&R->rng, o->seed);
     return 0;
@@ -212,14 +241,59 @@ static void run_free(run *R) {
 
 static int save_checkpoint(run *R, sx_err *err) {
     memcpy(R->st.rng, R->rng.s, sizeof R->st.rng);
-    return sx_ckpt_save(R->o->out_dir, &R->st, R->saes, R->n, err);
+    int rc = R->me == 0 || R->lp ? sx_ckpt_save(R->ckdir, &R->st, R->saes, R->n, err) : 0;
+    return sx_mpi_check(rc, err);
+}
+
+/* --parallel latents: SAE i assembled on rank 0 from every rank's slice (collective).  Rank 0
+ * holds the whole SAE once (2*m*d floats), its Adam state never. */
+static int gather_sae(run *R, int i, sx_sae *out, sx_err *err) {
+    const sx_tsae *t = &R->saes[i];
+    const int d = t->d, ml = t->m, M = t->m_full;
+    int rc = 0;
+    if (R->me == 0) rc = sx_sae_alloc(out, t->arch, d, M, t->k, err);
+    float *buf = R->me == 0 ? malloc(((size_t)2 * ml * d + ml) * sizeof(float)) : NULL;
+    if (R->me == 0 && !rc && !buf) rc = sx_failc(err, SX_ENOMEM, "%s: out of memory to assemble the SAE", t->name);
+    if (sx_mpi_check(rc, err)) {
+        if (R->me == 0 && !rc) sx_sae_free(out);
+        free(buf);
+        return -1;
+    }
+    const int64_t n = (int64_t)2 * ml * d + ml; /* WencT, W_dec, b_enc: contiguous in p */
+    if (R->me != 0) {
+        sx_mpi_send(t->p, n * (int64_t)sizeof(float), 0, 10 + i);
+        return 0;
+    }
+    for (int q = 0; q < R->P; q++) {
+        const float *src = t->p;
+        if (q > 0) sx_mpi_recv(buf, n * (int64_t)sizeof(float), q, 10 + i), src = buf;
+        const float *we = src, *wd = src + (int64_t)ml * d, *be = src + (int64_t)2 * ml * d;
+        for (int j = 0; j < ml; j++) {
+            int g = q * ml + j;
+            for (int k = 0; k < d; k++) out->W_enc[(int64_t)k * M + g] = we[(int64_t)j * d + k];
+            memcpy(out->W_dec + (int64_t)g * d, wd + (int64_t)j * d, (size_t)d * sizeof(float));
+            out->b_enc[g] = be[j];
+        }
+    }
+    free(buf);
+    memcpy(out->b_dec, t->b_dec, (size_t)d * sizeof(float));
+    if (t->arch == SX_SAE_BATCHTOPK)
+        for (int j = 0; j < M; j++) out->threshold[j] = t->bt_threshold;
+    out->norm_scale = R->st.norm_scale;
+    return 0;
 }
 
 static int save_final(run *R, sx_err *err) {
+    int bad = 0;
     for (int i = 0; i < R->n; i++) {
         sx_sae sae;
         char dir[4200];
-        if (sx_tsae_export(&R->saes[i], R->st.norm_scale, &sae, err)) return -1;
+        if (R->lp) {
+            if (gather_sae(R, i, &sae, err)) return -1;
+            if (R->me != 0) continue;
+        } else if (sx_tsae_export(&R->saes[i], R->st.norm_scale, &sae, err)) {
+            return -1;
+        }
         if (R->o->hook_name) snprintf(sae.hook_name, sizeof sae.hook_name, "%s", R->o->hook_name);
         if (R->o->model_name) snprintf(sae.model_name, sizeof sae.model_name, "%s", R->o->model_name);
         cJSON *extra = cJSON_CreateObject();
@@ -231,9 +305,10 @@ static int save_final(run *R, sx_err *err) {
         int rc = sx_sae_save_meta(&sae, dir, extra, err);
         cJSON_Delete(extra);
         sx_sae_free(&sae);
-        if (rc) return -1;
+        if (rc && R->lp) bad = -1; /* keep meeting the other ranks' gathers */
+        else if (rc) return -1;
     }
-    return 0;
+    return bad;
 }
 
 /* Returns 0 when the batch is usable, 1 to skip it, -1 to stop. */
@@ -296,13 +371,16 @@ static void first_batch_init(run *R) {
 static int train_loop(run *R, sx_err *err) {
     const sx_train_opts *o = R->o;
     sx_progress pr;
-    if (o->progress) sx_progress_start(&pr, "train", (double)R->steps * o->batch, "tok");
+    const int show = o->progress && R->me == 0;
+    if (show) sx_progress_start(&pr, "train", (double)R->steps * o->batch, "tok");
     double t0 = sx_now();
     int64_t step0 = R->st.step;
     while (R->st.step < R->steps) {
-        if (read_batch(R->src, R->x, o->batch, err)) return -1;
+        int rb = read_batch(R->src, R->x, o->batch, err);
+        if (R->P > 1 && sx_mpi_check(rb, err)) return -1; /* one int per step */
+        if (rb) return -1;
         R->st.rows_consumed += o->batch;
-        int cb = check_batch(R, err);
+        int cb = check_batch(R, err); /* the same batch on every rank: the same verdict */
         if (cb < 0) return -1;
         if (cb == 1) continue;
         int64_t step = R->st.step;
@@ -319,10 +397,14 @@ static int train_loop(run *R, sx_err *err) {
             c.clip = o->grad_clip, c.aux_coef = o->aux_coef, c.aux_k = R->aux_k;
             c.aux_normalize = o->aux_normalize, c.lazy_adam = !o->dense_adam;
             c.eps = o->jumprelu_eps, c.bt_ema = o->batchtopk_ema;
-            int rc = is_topk_family(o->arch)      ? sx_step_sparse(&R->saes[i], &c, err)
+            if (R->dp) c.x = R->x + R->lo * R->d, c.B = (int)(R->hi - R->lo), c.B_norm = (int)o->batch, c.dp = 1;
+            c.lp = R->lp;
+            int rc = R->lp                         ? sx_step_sparse_lp(&R->saes[i], &c, err)
+                     : is_topk_family(o->arch)      ? sx_step_sparse(&R->saes[i], &c, err)
                      : o->arch == SX_SAE_GATED ? sx_step_gated(&R->saes[i], &c, err)
                                                : sx_step_dense(&R->saes[i], &c, err);
-            if (rc) return sx_fail_prefix(err, "%s: step %lld", R->src->name, (long long)step);
+            if (rc) sx_fail_prefix(err, "%s: step %lld", R->src->name, (long long)step);
+            if (R->P > 1 ? sx_mpi_check(rc, err) : rc) return -1;
         }
         R->st.step++;
         double el = sx_now() - t0;
@@ -335,46 +417,88 @@ static int train_loop(run *R, sx_err *err) {
                               lam_scale, tps);
             fflush(R->metrics);
         }
-        if (o->progress) sx_progress_update(&pr, (double)R->st.step * o->batch);
+        if (show) sx_progress_update(&pr, (double)R->st.step * o->batch);
         int stop_now = o->stop_after_steps > 0 && R->st.step == o->stop_after_steps && R->st.step < R->steps;
         if ((o->checkpoint_every > 0 && R->st.step % o->checkpoint_every == 0 && R->st.step < R->steps) || stop_now)
             if (save_checkpoint(R, err)) return -1;
         if (stop_now) return 1;
     }
-    if (o->progress) sx_progress_finish(&pr);
+    if (show) sx_progress_finish(&pr);
+    return 0;
+}
+
+/* Under mpirun: the parallel mode fits the ranks (checked on every rank: all fail together). */
+static int validate_parallel(const sx_train_opts *o, int P, sx_err *err) {
+    if (P == 1) return 0;
+    if (g_parallel == SX_PAR_NONE)
+        return sx_failc(err, SX_EINVAL, "train: started with %d MPI ranks: give --parallel data (or latents); "
+                        "otherwise every rank would train the same SAEs into %s", P, o->out_dir);
+    if (g_parallel == SX_PAR_LATENTS) {
+        if (o->arch != SX_SAE_TOPK && o->arch != SX_SAE_BATCHTOPK)
+            return sx_failc(err, SX_EUNSUPPORTED, "train: --parallel latents is built for topk and batchtopk (use --parallel data for %s)",
+                            cli_arch_name(o->arch));
+        for (int w = 0; w < o->n_widths; w++)
+            if (o->widths[w] % P)
+                return sx_failc(err, SX_EINVAL, "train: --parallel latents: width %d is not divisible by the %d ranks", o->widths[w], P);
+        return 0;
+    }
+    if (o->batch % P)
+        return sx_failc(err, SX_EINVAL, "train: --parallel data: --batch %lld is not divisible by the %d ranks",
+                        (long long)o->batch, P);
     return 0;
 }
 
 int sx_train_run(const sx_train_opts *o, sx_batch_source *src, sx_err *err) {
     sx_blas_fix_coretype(); /* before the first BLAS call (lazy part of sx_init) */
-    if (validate(o, src->d_in, err)) return -1;
-    if (sx_mkdir_p(o->out_dir, err)) return -1;
-    sx_ckpt_clean_stale(o->out_dir);
+    const int P = sx_mpi_size(), me = sx_mpi_rank();
+    int vrc = validate(o, src->d_in, err);
+    if (!vrc) vrc = validate_parallel(o, P, err);
+    if (!vrc && me == 0) vrc = sx_mkdir_p(o->out_dir, err);
+    if (sx_mpi_check(vrc, err)) return -1;
+    if (me == 0) sx_ckpt_clean_stale(o->out_dir);
     run *R = calloc(1, sizeof *R);
     if (!R) return sx_failc(err, SX_ENOMEM, "train: out of memory");
     R->o = o, R->src = src;
-    int rc = run_setup(R, err);
+    R->P = P, R->me = me, R->lp = P > 1 && g_parallel == SX_PAR_LATENTS, R->dp = P > 1 && !R->lp;
+    R->lo = o->batch * me / P, R->hi = o->batch * (me + 1) / P;
+    snprintf(R->ckdir, sizeof R->ckdir, "%s", o->out_dir);
+    int rc = 0;
+    if (R->lp) { /* each rank's slice checkpoints into its own folder */
+        snprintf(R->ckdir, sizeof R->ckdir, "%s/ranks/%d-of-%d", o->out_dir, me, P);
+        rc = sx_mkdir_p(R->ckdir, err);
+        if (!rc) sx_ckpt_clean_stale(R->ckdir);
+    }
+    if (!rc) rc = run_setup(R, err);
     char path[4200];
     snprintf(path, sizeof path, "%s/metrics.jsonl", o->out_dir);
     if (!rc && o->resume) {
-        int l = sx_ckpt_load(o->out_dir, &R->st, R->saes, R->n, err);
+        int l = sx_ckpt_load(R->ckdir, &R->st, R->saes, R->n, err);
         if (l < 0) rc = -1;
         else if (l == 0) rc = sx_failc(err, SX_ENOTFOUND, "%s/checkpoint: no checkpoint to resume from", o->out_dir);
         else {
             memcpy(R->rng.s, R->st.rng, sizeof R->st.rng);
             if (src->skip(src->ctx, R->st.rows_consumed, err) ||
-                sx_metrics_truncate(path, R->st.step, err))
+                (me == 0 && sx_metrics_truncate(path, R->st.step, err)))
                 rc = -1;
         }
     }
-    if (!rc) {
+    if (!rc && me == 0) {
         R->metrics = fopen(path, o->resume ? "a" : "w");
         if (!R->metrics) rc = sx_failc(err, SX_EIO, "%s: cannot open for writing", path);
+    }
+    rc = sx_mpi_check(rc, err);
+    if (!rc && R->lp && o->resume) { /* the slices must be of one step (a kill between two ranks' renames) */
+        int64_t lo_hi[2] = {R->st.step, -R->st.step};
+        sx_mpi_allreduce_i64(lo_hi, 2, SX_MPI_MIN);
+        if (lo_hi[0] != -lo_hi[1])
+            rc = sx_failc(err, SX_ECORRUPT, "%s/ranks: the ranks' checkpoints are of different steps (%lld..%lld): start afresh",
+                          o->out_dir, (long long)lo_hi[0], (long long)-lo_hi[1]);
+        rc = sx_mpi_check(rc, err);
     }
     sx_blas_single(1);
     if (!rc) rc = train_loop(R, err);
     sx_blas_single(0);
-    if (rc == 0) rc = save_final(R, err);
+    if (rc == 0) rc = sx_mpi_check(me == 0 || R->lp ? save_final(R, err) : 0, err);
     if (rc == 1) rc = 0; /* stopped early on purpose, checkpoint written */
     run_free(R);
     free(R);
@@ -391,8 +515,18 @@ static int reader_skip(void *ctx, int64_t rows, sx_err *err) {
 
 int sx_train_caches(const sx_train_opts *o, const char *const *paths, int n_paths, sx_err *err) {
     sx_act_reader_opts ro = {o->seed, 4 * o->batch > 16384 ? 4 * o->batch : 16384, 1};
-    sx_act_reader *r;
-    if (sx_act_reader_open(paths, n_paths, &ro, &r, err)) return -1;
+    sx_act_reader *r = NULL;
+    int orc = sx_act_reader_open(paths, n_paths, &ro, &r, err);
+    if (sx_mpi_size() > 1) { /* every rank must read the same rows (a shared filesystem) */
+        char fp[128] = "", what[4200];
+        if (!orc) snprintf(fp, sizeof fp, "rows=%lld d_in=%d", (long long)sx_act_reader_rows(r), sx_act_reader_d_in(r));
+        snprintf(what, sizeof what, "%s: the cache's rows and d_in", paths[0]);
+        if (sx_mpi_check(orc, err) || sx_mpi_same_string(fp, what, 1, err)) {
+            if (r) sx_act_reader_close(r);
+            return -1;
+        }
+    }
+    if (orc) return -1;
     char name[4200];
     snprintf(name, sizeof name, "%s%s", paths[0], n_paths > 1 ? ",..." : "");
     sx_batch_source src = {r, sx_act_reader_d_in(r), name, reader_next, reader_skip};

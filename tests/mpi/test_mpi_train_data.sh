@@ -1,0 +1,97 @@
+#!/bin/bash
+# test_mpi_train_data.sh — `mpirun -np 2 saetox train --parallel data` against one process with
+# the same global batch and seed, for every architecture (AuxK on, via a short --dead-tokens,
+# --grad-clip on for one run, and one SAE big enough for the shared-memory sum): every weight within 1e-5 after 30 steps, the same metrics;
+# --resume with the same N is bit-exact to the uninterrupted 2-rank run; bad inputs (batch not
+# divisible by N, no --parallel, ranks with different options) give one line, exit nonzero on
+# every rank and write nothing.
+. "$(dirname "$0")/mpi_common.sh"
+T=${SAETOX_TMP:-/tmp}/mpi_train_data
+rm -rf "$T"; mkdir -p "$T"
+
+$PY - "$T" <<'PYEOF'
+import sys, h5py, numpy as np
+t = sys.argv[1]
+rng = np.random.default_rng(0)
+atoms = rng.normal(size=(48, 16)); atoms /= np.linalg.norm(atoms, axis=1, keepdims=True)
+x = 0.02 * rng.normal(size=(4000, 16))
+for r in range(4000):
+    for j in rng.choice(48, 3, replace=False): x[r] += rng.uniform(0.5, 1.5) * atoms[j]
+with h5py.File(f"{t}/a.h5", "w") as f: f["activations"] = x.astype(np.float32)
+PYEOF
+
+# max |a - b| over every tensor of two SAE folders, and metrics lines (all but tokens_per_s) equal
+cmp_py() {
+$PY - "$@" <<'PYEOF'
+import sys, json, os
+sys.path.insert(0, os.environ["SAETOX_SOURCE"] + "/tests")
+import st_np
+a, b, tol = sys.argv[1], sys.argv[2], float(sys.argv[3])
+worst = 0.0
+for sae in sorted(d for d in os.listdir(a) if os.path.isfile(f"{a}/{d}/sae_weights.safetensors")):
+    A, B = st_np.read(f"{a}/{sae}/sae_weights.safetensors"), st_np.read(f"{b}/{sae}/sae_weights.safetensors")
+    assert A.keys() == B.keys(), (A.keys(), B.keys())
+    for k in A: worst = max(worst, float(abs(A[k] - B[k]).max()))
+def rows(p):
+    out = []
+    for l in open(p):
+        j = json.loads(l); j.pop("tokens_per_s"); out.append(j)
+    return out
+ma, mb = rows(f"{a}/metrics.jsonl"), rows(f"{b}/metrics.jsonl")
+assert len(ma) == len(mb) and len(ma) > 0, (len(ma), len(mb))
+for x, y in zip(ma, mb):
+    assert x.keys() == y.keys()
+    for k in x:
+        if isinstance(x[k], float): assert abs(x[k] - y[k]) <= 1e-4 * max(1, abs(x[k])), (k, x[k], y[k])
+        else: assert x[k] == y[k], (k, x[k], y[k])
+print(f"max |w1 - w2| = {worst:.3g}")
+sys.exit(0 if worst <= tol else 1)
+PYEOF
+}
+
+COMMON=(--cache "$T/a.h5" --batch 256 --tokens 7680 --seed 3 --threads 1 --quiet --log-every 5 --dead-tokens 256)
+run_pair() { # name, arch options...
+    local name=$1; shift
+    "$BIN" train "${COMMON[@]}" "$@" --out "$T/$name-1" 2>"$T/$name-1.err"
+    check "$name: one process" "[ $? -eq 0 ]"
+    "${MPI[@]}" "$BIN" train "${COMMON[@]}" "$@" --parallel data --out "$T/$name-2" 2>"$T/$name-2.err"
+    check "$name: 2 ranks --parallel data" "[ $? -eq 0 ]"
+    check "$name: weights within 1e-5, metrics equal" "cmp_py '$T/$name-1' '$T/$name-2' 1e-5"
+}
+run_pair topk --arch topk --widths 64,192 --k 4
+run_pair batchtopk --arch batchtopk --widths 64 --k 4
+run_pair matryoshka --arch matryoshka --widths 96 --groups 32,96 --k 4
+run_pair relu --arch relu --widths 64
+check "dead latents were in play (AuxK exercised)" "grep -q '\"aux_loss\":0\.[0-9]*[1-9]' '$T/topk-1/metrics.jsonl'"
+run_pair jumprelu --arch jumprelu --widths 64
+run_pair gated --arch gated --widths 64
+run_pair topk-clip --arch topk --widths 64 --k 4 --grad-clip 0.05
+# 2048 x 16 x 2 parameters: the gradient sum goes through node shared memory (core/mpi.c)
+run_pair topk-shm --arch topk --widths 2048 --k 4
+check "only rank 0 wrote: no stray files" "[ \"\$(ls '$T/topk-2')\" = \"\$(ls '$T/topk-1')\" ]"
+
+# --resume with the same N: stop at step 15, resume, bit-exact to the uninterrupted 2-rank run
+R=("${COMMON[@]}" --arch batchtopk --widths 64 --k 4 --parallel data)
+"${MPI[@]}" "$BIN" train "${R[@]}" --out "$T/res" --stop-after 15 2>"$T/res.err"
+check "resume: first half stops with a checkpoint" "[ $? -eq 0 ] && [ -f '$T/res/checkpoint/state.json' ]"
+"${MPI[@]}" "$BIN" train "${R[@]}" --out "$T/res" --resume 2>>"$T/res.err"
+check "resume: second half" "[ $? -eq 0 ]"
+check "resume: bit-exact to the uninterrupted 2-rank run" "cmp_py '$T/batchtopk-2' '$T/res' 0"
+"$BIN" train "${COMMON[@]}" --arch batchtopk --widths 64 --k 4 --out "$T/res" --resume 2>"$T/res1.err"
+check "resume with another N: refused (fingerprint)" "[ $? -ne 0 ] && grep -q 'parallel=data ranks=2' '$T/res1.err'"
+
+# bad inputs: one line, every rank nonzero (mpirun's exit status), no output folder
+"${MPI[@]}" "$BIN" train --cache "$T/a.h5" --tokens 7680 --threads 1 --quiet --arch topk --widths 64 --k 4 --batch 255 --parallel data --out "$T/bad1" 2>"$T/bad1.err"
+check "batch 255 over 2 ranks: exit nonzero" "[ $? -ne 0 ]"
+check "batch 255: one line naming the rank" "one_line '$T/bad1.err' && grep -q 'not divisible by the 2 ranks' '$T/bad1.err'"
+check "batch 255: nothing written" "[ ! -e '$T/bad1' ]"
+"${MPI[@]}" "$BIN" train "${COMMON[@]}" --arch topk --widths 64 --k 4 --out "$T/bad2" 2>"$T/bad2.err"
+check "no --parallel under mpirun: one line, nonzero, nothing written" \
+    "[ $? -ne 0 ] && one_line '$T/bad2.err' && grep -q 'give --parallel data' '$T/bad2.err' && [ ! -e '$T/bad2' ]"
+"${MPI[@]}" bash -c "exec '$BIN' train --cache '$T/a.h5' --batch 256 --tokens 7680 --threads 1 --quiet --arch topk --widths 64 --k 4 --parallel data --out '$T/bad3' --seed \$OMPI_COMM_WORLD_RANK" 2>"$T/bad3.err"
+check "ranks with different options: one line, nonzero, nothing written" \
+    "[ $? -ne 0 ] && one_line '$T/bad3.err' && grep -q 'rank 1 of 2: the command-line options differ' '$T/bad3.err' && [ ! -e '$T/bad3' ]"
+"${MPI[@]}" "$BIN" train "${COMMON[@]}" --arch topk --widths 64 --k 4 --parallel sideways --out "$T/bad4" 2>"$T/bad4.err"
+check "--parallel sideways: usage error once, nonzero" "[ $? -ne 0 ] && [ \$(grep -c . '$T/bad4.err') -eq 1 ]"
+for f in "$T"/*.err; do grep -q "FAIL\|Sanitizer" "$f" && { echo "FAIL: $f"; cat "$f"; fail=1; }; done
+exit $fail
