@@ -353,6 +353,7 @@ static void latent_pass(sx_tsae *t, const sx_step_ctx *c, int mode, float gscale
         float gbe = s->lat_a[j];
         int fired = 0;
         if (mode == 3) {
+            if (c->lazy_adam && !s->fired[j]) continue; /* lazy Adam, as mode 1 */
             const float *go = c->grad_out;
             int64_t od = md + (int64_t)j * d, oe = (int64_t)j * d, ob = 2 * md + j;
             sx_adam_update(wd, t->am + od, t->av + od, go + od, d, gscale, ad);
@@ -363,7 +364,7 @@ static void latent_pass(sx_tsae *t, const sx_step_ctx *c, int mode, float gscale
             float nn = sqrtf(dot(wd, wd, d));
             if (nn > 0)
                 for (int i = 0; i < d; i++) wd[i] /= nn;
-            if (s->fired[j]) t->last_fired[j] = c->tokens_before + sx_loss_rows(c);
+            if (s->fired[j] == 2) t->last_fired[j] = c->tokens_before + sx_loss_rows(c);
             continue;
         }
         if (e1 > e0) {
@@ -394,7 +395,9 @@ static void latent_pass(sx_tsae *t, const sx_step_ctx *c, int mode, float gscale
                 memset(go + (int64_t)j * d, 0, (size_t)d * sizeof(float));
             }
             go[2 * md + j] = gbe;
-            s->fired[j] = (unsigned char)fired;
+            /* 2: fired, 1: only in AuxK, 0: no entry; the data-parallel step takes the MAX over
+             * the ranks, so lazy Adam skips a latent only when no rank had an entry for it */
+            s->fired[j] = (unsigned char)(fired ? 2 : e1 > e0 ? 1 : 0);
         } else {
             int64_t od = md + (int64_t)j * d, oe = (int64_t)j * d, ob = 2 * md + j;
             const int has = e1 > e0;
