@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model_internal.h"
+#include "generate_internal.h"
 
 static int argmax_first(const float *l, int V) {
     int best = 0;
@@ -148,8 +148,8 @@ static void gen_free(gen_state *g) {
     free(g->kv.k), free(g->kv.v);
 }
 
-static int validate(const sx_model *m, const int32_t *const *prompts, const int *lens, int n,
-                    const sx_gen_opts *o, sx_err *err) {
+int sx__gen_validate(const sx_model *m, const int32_t *const *prompts, const int *lens, int n,
+                     const sx_gen_opts *o, sx_err *err) {
     if (n <= 0 || !prompts || !lens || !o) return sx_failc(err, SX_EINVAL, "%s: sx_generate: no prompts given", m->dir);
     if (o->max_new_tokens < 0) return sx_failc(err, SX_EINVAL, "sx_generate: max_new_tokens %d < 0", o->max_new_tokens);
     if (o->n_stop > 0 && !o->stop_ids) return sx_failc(err, SX_EINVAL, "sx_generate: n_stop > 0 but no stop ids");
@@ -192,7 +192,7 @@ static int step_sample(gen_state *g, int n_rows, const sx_gen_opts *o, int32_t *
 
 int sx_generate(sx_model *m, const int32_t *const *prompts, const int *prompt_lens, int n,
                 const sx_gen_opts *opts, int32_t **out_ids, int *out_lens, sx_err *err) {
-    if (validate(m, prompts, prompt_lens, n, opts, err)) return -1;
+    if (sx__gen_validate(m, prompts, prompt_lens, n, opts, err)) return -1;
     const sx_model_config *c = &m->cfg;
     int mx_new = opts->max_new_tokens, V = c->vocab_size, kd = c->n_kv_heads * c->head_dim;
     for (int i = 0; i < n; i++) out_ids[i] = NULL, out_lens[i] = 0;

@@ -1,0 +1,30 @@
+/* generate_internal.h — what generate.c shares with generate_batch.c and loglik_batch.c.  Not a
+ * public header. */
+#ifndef SAETOX_GENERATE_INTERNAL_H
+#define SAETOX_GENERATE_INTERNAL_H
+
+#include "model_internal.h"
+
+/* The checks of sx_generate: prompts non-empty and in the vocabulary, options sane, hooks valid. */
+int sx__gen_validate(const sx_model *m, const int32_t *const *prompts, const int *lens, int n,
+                     const sx_gen_opts *o, sx_err *err);
+
+/* Default rows per decoding step of the batched paths (sx_batch_opts.block_rows = 0); chosen by
+ * bench/bench_eval (models/README.md, "Batched evaluation"). */
+#define SX__BLOCK_ROWS_DEFAULT 128
+
+/* Key/value store of `slots` sequences of up to slot_cap positions each, one region per slot:
+ * the layout sx_kv describes, with seq_off mapping a sequence id to its slot's first row. */
+typedef struct sx__kvslots {
+    float *k, *v;
+    int slots, slot_cap, kd, n_layers;
+} sx__kvslots;
+
+int sx__kvslots_alloc(sx__kvslots *s, const sx_model_config *c, int slots, int slot_cap);
+void sx__kvslots_free(sx__kvslots *s);
+/* Copy the first n positions of every layer's K and V from slot a to slot b. */
+void sx__kvslots_copy(const sx__kvslots *s, int a, int b, int n);
+/* An sx_kv over the store (cache mode) with the given sequence -> first-row map. */
+sx_kv sx__kvslots_view(const sx__kvslots *s, const int *seq_off);
+
+#endif
