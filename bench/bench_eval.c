@@ -133,7 +133,7 @@ static double lib_run(setup *s, int with_sae, int batch_rows, int k, int nnew, s
 
 /* Wall seconds of a shell command (stdout and stderr to log); exits on failure. */
 static double timed(const char *cmd, const char *log) {
-    char full[24000];
+    char full[24600];
     snprintf(full, sizeof full, "%s > '%s' 2>&1", cmd, log);
     double t = sx_now();
     int rc = system(full);
