@@ -9,8 +9,8 @@
 int sx__gen_validate(const sx_model *m, const int32_t *const *prompts, const int *lens, int n,
                      const sx_gen_opts *o, sx_err *err);
 
-/* Default rows per decoding step of the batched paths (sx_batch_opts.block_rows = 0); chosen by
- * bench/bench_eval (models/README.md, "Batched evaluation"). */
+/* Default sequences per decoding step of sx_generate_many (sx_batch_opts.block_rows = 0); see
+ * bench/bench_eval and steering/README.md ("Batched evaluation") for how it was chosen. */
 #define SX__BLOCK_ROWS_DEFAULT 128
 
 /* Key/value store of `slots` sequences of up to slot_cap positions each, one region per slot:
