@@ -1,7 +1,8 @@
 /* generate.c — batched KV-cached generation: one packed prefill of every prompt, then one
  * row per live sequence per step.  Sampling: greedy (first index on ties), temperature,
  * top-k, top-p, each sequence i drawing from its own stream sx_rng_stream(seed, i) so its
- * result does not depend on the rest of the batch.
+ * result does not depend on the rest of the batch.  For many prompts x samples (evaluation)
+ * generate_batch.c schedules the sequences in blocks instead, with one prefill per prompt.
  *
  * Per generated token the cost floor is the weights read once per step (shared by the whole
  * batch: ~500 MB for GPT-2 small F32 incl. the unembedding) plus 2*params flops per row. */
