@@ -72,7 +72,7 @@ int cmd_evaluate(int argc, char **argv) {
         {"no-fluency", CLI_FLAG, &no_fluency, NULL, "skip the perplexity pass", 0, 0},
         {"bootstrap", CLI_INT, &boot, "N", "bootstrap resamples (default 1000)", 0, 0},
         {"threads", CLI_INT, &threads, "N", "threads (default: all)", 0, 0},
-        {"batch-rows", CLI_INT, &batch_rows, "N", "sequences decoding together (default 0 = 128; -1 = unbatched, per prompt group)", 0, 0},
+        {"batch-rows", CLI_INT, &batch_rows, "N", "sequences decoding together (default 0 = 256; -1 = unbatched, per prompt group)", 0, 0},
         {"out", CLI_STR, &out_dir, "DIR", "output folder", 1, 0},
     };
     int rc = cli_parse(CMD, "Steering sweep on RealToxicityPrompts-style prompts: expected maximum toxicity,\n"

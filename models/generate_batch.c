@@ -38,6 +38,12 @@ int sx__kvslots_alloc(sx__kvslots *s, const sx_model_config *c, int slots, int s
     return 0;
 }
 
+int sx__kvslots_fit(const sx_model_config *c, int slot_cap) {
+    size_t per = (size_t)2 * c->n_layers * c->n_kv_heads * c->head_dim * sizeof(float) * (size_t)slot_cap;
+    size_t n = SX__KV_BUDGET_DEFAULT / (per > 0 ? per : 1);
+    return n > (1u << 20) ? 1 << 20 : n < 2 ? 1 : (int)n - 1; /* one slot is the carry */
+}
+
 void sx__kvslots_free(sx__kvslots *s) {
     free(s->k), free(s->v);
     s->k = s->v = NULL;
@@ -160,6 +166,10 @@ int sx_generate_many(sx_model *m, const int32_t *const *prompts, const int *prom
     for (int p = 0; p < n_prompts; p++) {
         int eff = prompt_lens[p] < keep ? prompt_lens[p] : keep, cp = eff + mx_new < c->n_ctx ? eff + mx_new : c->n_ctx;
         s.cap = cp > s.cap ? cp : s.cap;
+    }
+    if (!(bo && bo->block_rows > 0)) { /* the default block: within the KV budget */
+        int fit = sx__kvslots_fit(c, s.cap);
+        s.B = s.B < fit ? s.B : fit;
     }
     int rc = -1;
     if (sched_alloc(&s, c)) {

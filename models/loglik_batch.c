@@ -56,7 +56,11 @@ int sx_loglik_many(sx_model *m, const sx_loglik_item *items, int64_t n, const sx
         cap = it->n_ctx + it->n_cont > cap ? it->n_ctx + it->n_cont : cap;
     }
     const int R = bo && bo->block_rows > 0 ? bo->block_rows : SCORE_ROWS_DEFAULT;
-    const int S = (int64_t)R < n ? R : (int)n; /* item slots per pass; slot S is the carry */
+    int S = (int64_t)R < n ? R : (int)n; /* item slots per pass; slot S is the carry */
+    if (!(bo && bo->block_rows > 0)) {   /* the default: within the KV budget */
+        int fit = sx__kvslots_fit(c, cap);
+        S = S < fit ? S : fit;
+    }
     sx__kvslots kv = {0};
     int *seq_off = malloc((size_t)(S + 1) * sizeof(int)), *slot_first = malloc((size_t)S * sizeof(int));
     int *prow = malloc((size_t)S * sizeof(int)), *pctx = malloc((size_t)S * sizeof(int));

@@ -5,7 +5,7 @@
  *
  * Batching (default): every (prompt, sample) sequence of the condition goes through one
  * sx_generate_many call, a continuous-batching scheduler that decodes batch_rows sequences
- * together (default 128), prefills each prompt once and copies its keys/values into its
+ * together (default 256), prefills each prompt once and copies its keys/values into its
  * samples' slots, and refills a finished sequence's slot; the fluency pass scores all
  * continuations with sx_loglik_many (each prompt's context prefilled once for its k samples).
  * batch_rows < 0 keeps the unbatched path (sx_generate per group of 8 prompts with k samples

@@ -156,7 +156,8 @@ int sx_generate(sx_model *m, const int32_t *const *prompts, const int *prompt_le
 /* ---------- batched evaluation: many prompts x samples (generate_batch.c, loglik_batch.c) ---------- */
 typedef struct sx_batch_opts {
     /* generation: sequences decoding together (one row each per step; a finished sequence's
-     * slot is refilled at once); scoring: rows per pass.  0 = default (128); KV memory is
+     * slot is refilled at once); scoring: rows per pass.  0 = default (256 sequences / 512 rows,
+     * cut to fit 1 GiB of keys/values when prompts are long); KV memory is
      * bounded by this many sequences, never by the whole job. */
     int block_rows;
     /* called after each step with the number of sequences (generation) or items (scoring)

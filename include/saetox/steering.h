@@ -274,7 +274,7 @@ typedef struct sx_eval_opts {
     uint64_t seed;
     int boot_reps;        /* 1000 */
     int fluency;          /* compute perplexity under the unsteered model */
-    /* sequences decoding together (sx_generate_many's block_rows): 0 = default (128); < 0 =
+    /* sequences decoding together (sx_generate_many's block_rows): 0 = default (256); < 0 =
      * the unbatched path (sx_generate per group of 8 prompts, sx_loglik per continuation) */
     int batch_rows;
 } sx_eval_opts;
