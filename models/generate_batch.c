@@ -167,9 +167,10 @@ int sx_generate_many(sx_model *m, const int32_t *const *prompts, const int *prom
         int eff = prompt_lens[p] < keep ? prompt_lens[p] : keep, cp = eff + mx_new < c->n_ctx ? eff + mx_new : c->n_ctx;
         s.cap = cp > s.cap ? cp : s.cap;
     }
-    if (!(bo && bo->block_rows > 0)) { /* the default block: within the KV budget */
-        int fit = sx__kvslots_fit(c, s.cap);
+    if (!(bo && bo->block_rows > 0)) { /* the default block: within the KV and logits budgets */
+        int fit = sx__kvslots_fit(c, s.cap), lfit = (int)(SX__LOGITS_BUDGET_DEFAULT / (2 * (size_t)s.V * sizeof(float)));
         s.B = s.B < fit ? s.B : fit;
+        s.B = s.B < lfit ? s.B : lfit > 1 ? lfit : 1;
     }
     int rc = -1;
     if (sched_alloc(&s, c)) {

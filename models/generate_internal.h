@@ -15,6 +15,9 @@ int sx__gen_validate(const sx_model *m, const int32_t *const *prompts, const int
 /* KV memory the default block may take (an explicit block_rows is honoured as given): the slots
  * are cut to fit it when the prompts are long. */
 #define SX__KV_BUDGET_DEFAULT ((size_t)1 << 30)
+/* Logits memory the default block may take (2 x rows x vocab floats): Gemma-2's 256k vocabulary
+ * gets ~131 sequences / rows instead of 256 / 512. */
+#define SX__LOGITS_BUDGET_DEFAULT ((size_t)256 << 20)
 
 /* Key/value store of `slots` sequences of up to slot_cap positions each, one region per slot:
  * the layout sx_kv describes, with seq_off mapping a sequence id to its slot's first row. */

@@ -55,7 +55,11 @@ int sx_loglik_many(sx_model *m, const sx_loglik_item *items, int64_t n, const sx
         }
         cap = it->n_ctx + it->n_cont > cap ? it->n_ctx + it->n_cont : cap;
     }
-    const int R = bo && bo->block_rows > 0 ? bo->block_rows : SCORE_ROWS_DEFAULT;
+    int R = bo && bo->block_rows > 0 ? bo->block_rows : SCORE_ROWS_DEFAULT;
+    if (!(bo && bo->block_rows > 0)) { /* the default: logits rows within the budget (large vocabularies) */
+        int lfit = (int)(SX__LOGITS_BUDGET_DEFAULT / (2 * (size_t)V * sizeof(float)));
+        R = R < lfit ? R : lfit > 16 ? lfit : 16;
+    }
     int S = (int64_t)R < n ? R : (int)n; /* item slots per pass; slot S is the carry */
     if (!(bo && bo->block_rows > 0)) {   /* the default: within the KV budget */
         int fit = sx__kvslots_fit(c, cap);
