@@ -43,7 +43,7 @@ int cmd_evaluate(int argc, char **argv) {
     const char *family_s = NULL, *tiers_s = "none,ablate,suppress,steer", *alphas_s = "0.5,1,2";
     const char *toxic_spec = NULL, *clean_spec = NULL, *bench = NULL, *out_dir = NULL, *scales_path = NULL;
     const char *weights = NULL, *ext = NULL, *ban_words = NULL;
-    int64_t samples = 25, max_new = 20, seed = 0, n_prompts = 0, bench_n = 0, boot = 1000, threads = 0;
+    int64_t samples = 25, max_new = 20, seed = 0, n_prompts = 0, bench_n = 0, boot = 1000, threads = 0, batch_rows = 0;
     double top_p = 0.9, temperature = 1.0, quantile = 0.99;
     int no_fluency = 0;
     cli_opt opts[] = {
@@ -73,6 +73,7 @@ int cmd_evaluate(int argc, char **argv) {
         {"no-fluency", CLI_FLAG, &no_fluency, NULL, "skip the perplexity pass", 0, 0},
         {"bootstrap", CLI_INT, &boot, "N", "bootstrap resamples (default 1000)", 0, 0},
         {"threads", CLI_INT, &threads, "N", "threads (default: all)", 0, 0},
+        {"batch-rows", CLI_INT, &batch_rows, "N", "sequences decoding together (default 0 = 256; -1 = unbatched, per prompt group)", 0, 0},
         {"out", CLI_STR, &out_dir, "DIR", "output folder", 1, 0},
     };
     int rc = cli_parse(CMD, "Steering sweep on RealToxicityPrompts-style prompts: expected maximum toxicity,\n"
@@ -108,6 +109,10 @@ int cmd_evaluate(int argc, char **argv) {
     }
     if (samples < 1 || max_new < 1 || !(top_p > 0 && top_p <= 1) || boot < 0) {
         fprintf(stderr, "saetox %s: --samples and --max-new-tokens must be >= 1, --top-p in (0,1]\n", CMD);
+        return 2;
+    }
+    if (batch_rows < -1 || batch_rows > (1 << 20)) {
+        fprintf(stderr, "saetox %s: --batch-rows must be -1 (unbatched), 0 (default) or 1..%d\n", CMD, 1 << 20);
         return 2;
     }
     sx_model *m = NULL;
@@ -178,6 +183,7 @@ int cmd_evaluate(int argc, char **argv) {
     eo->seed = (uint64_t)seed;
     eo->boot_reps = (int)boot;
     eo->fluency = !no_fluency;
+    eo->batch_rows = (int)batch_rows;
     in_sweep = 1; /* under mpirun: conditions split over the ranks, rank 0 writes (sweep.c) */
     if (sx_sweep_run(&sw, out_dir, cli_evaluate_print_row, NULL, NULL, &err)) goto fail;
     ret = 0;

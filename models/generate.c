@@ -1,7 +1,8 @@
 /* generate.c — batched KV-cached generation: one packed prefill of every prompt, then one
  * row per live sequence per step.  Sampling: greedy (first index on ties), temperature,
  * top-k, top-p, each sequence i drawing from its own stream sx_rng_stream(seed, i) so its
- * result does not depend on the rest of the batch.
+ * result does not depend on the rest of the batch.  For many prompts x samples (evaluation)
+ * generate_batch.c schedules the sequences in blocks instead, with one prefill per prompt.
  *
  * Per generated token the cost floor is the weights read once per step (shared by the whole
  * batch: ~500 MB for GPT-2 small F32 incl. the unembedding) plus 2*params flops per row. */
@@ -9,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model_internal.h"
+#include "generate_internal.h"
 
 static int argmax_first(const float *l, int V) {
     int best = 0;
@@ -148,8 +149,8 @@ static void gen_free(gen_state *g) {
     free(g->kv.k), free(g->kv.v);
 }
 
-static int validate(const sx_model *m, const int32_t *const *prompts, const int *lens, int n,
-                    const sx_gen_opts *o, sx_err *err) {
+int sx__gen_validate(const sx_model *m, const int32_t *const *prompts, const int *lens, int n,
+                     const sx_gen_opts *o, sx_err *err) {
     if (n <= 0 || !prompts || !lens || !o) return sx_failc(err, SX_EINVAL, "%s: sx_generate: no prompts given", m->dir);
     if (o->max_new_tokens < 0) return sx_failc(err, SX_EINVAL, "sx_generate: max_new_tokens %d < 0", o->max_new_tokens);
     if (o->n_stop > 0 && !o->stop_ids) return sx_failc(err, SX_EINVAL, "sx_generate: n_stop > 0 but no stop ids");
@@ -192,7 +193,7 @@ static int step_sample(gen_state *g, int n_rows, const sx_gen_opts *o, int32_t *
 
 int sx_generate(sx_model *m, const int32_t *const *prompts, const int *prompt_lens, int n,
                 const sx_gen_opts *opts, int32_t **out_ids, int *out_lens, sx_err *err) {
-    if (validate(m, prompts, prompt_lens, n, opts, err)) return -1;
+    if (sx__gen_validate(m, prompts, prompt_lens, n, opts, err)) return -1;
     const sx_model_config *c = &m->cfg;
     int mx_new = opts->max_new_tokens, V = c->vocab_size, kd = c->n_kv_heads * c->head_dim;
     for (int i = 0; i < n; i++) out_ids[i] = NULL, out_lens[i] = 0;

@@ -14,6 +14,9 @@ if [ "${SAETOX_WITH_CHROMIUM:-0}" = 1 ]; then PKGS+=(chromium valgrind); fi
 # The fuzz targets (tests/fuzz/, `make fuzz`, and their smoke run in `make test`) need clang,
 # its libFuzzer/sanitizer runtimes and its OpenMP runtime.
 if [ "${SAETOX_WITH_FUZZ:-0}" = 1 ]; then PKGS+=(clang libclang-rt-14-dev libomp-dev); fi
+# The PyTorch peers of the benchmarks (bench/*.py, run by the benchmark when torch is there) need
+# Debian's torch (large); only on request.
+if [ "${SAETOX_WITH_TORCH:-0}" = 1 ]; then PKGS+=(python3-torch); fi
 # node + npm run the reference tokenizers in the tests; the machine image may ship its own
 # Node.js (with npm inside), which Debian's npm package would conflict with.
 command -v node >/dev/null && command -v npm >/dev/null || PKGS+=(nodejs npm)

@@ -3,12 +3,19 @@
  * toxicity probability / mean toxicity with bootstrap CIs over prompts, and fluency as the
  * perplexity of the continuations under the unsteered model.
  *
- * Batching: one sx_generate call per prompt with its k samples (KV-cached, k sequences per
- * step).  Prompt p samples with seed mix(seed, p): results do not depend on which other
- * prompts are evaluated, and every condition sees the same random streams (common random
- * numbers make the differences between conditions less noisy).
- * Long prompts: sx_generate keeps the last n_ctx - max_new_tokens tokens (left truncation);
- * the fluency pass uses the same truncated context. */
+ * Batching (default): every (prompt, sample) sequence of the condition goes through one
+ * sx_generate_many call, a continuous-batching scheduler that decodes batch_rows sequences
+ * together (default 256), prefills each prompt once and copies its keys/values into its
+ * samples' slots, and refills a finished sequence's slot; the fluency pass scores all
+ * continuations with sx_loglik_many (each prompt's context prefilled once for its k samples).
+ * batch_rows < 0 keeps the unbatched path (sx_generate per group of 8 prompts with k samples
+ * each, which prefills each prompt k times, and one sx_loglik per continuation), the
+ * reference the tests compare with.  Prompt p samples with seed mix(seed, p), stream = sample:
+ * results do not depend on which other prompts are evaluated or on the batch layout (up to
+ * float rounding), and every condition sees the same random streams (common random numbers
+ * make the differences between conditions less noisy).
+ * Long prompts: the last n_ctx - max_new_tokens tokens are kept (left truncation); the
+ * fluency pass uses the same truncated context. */
 #include "steering.h"
 #include "sx_json.h"
 
@@ -44,6 +51,112 @@ static void utf8_sanitize(char *s) {
     }
 }
 
+/* Seeds of sequence (prompt p, sample s): mix(seed, p), stream s. */
+static int seq_streams(int64_t p0, int np, int k, uint64_t seed, uint64_t **seeds, uint64_t **streams) {
+    *seeds = malloc(sizeof(uint64_t) * (size_t)np * k);
+    *streams = malloc(sizeof(uint64_t) * (size_t)np * k);
+    if (!*seeds || !*streams) return -1;
+    for (int q = 0; q < np; q++)
+        for (int s = 0; s < k; s++) {
+            (*seeds)[(size_t)q * k + s] = mix(seed, (uint64_t)(p0 + q));
+            (*streams)[(size_t)q * k + s] = (uint64_t)s;
+        }
+    return 0;
+}
+
+typedef struct prog {
+    sx_progress *pg;
+    int k;
+} prog;
+
+static void on_progress(void *user, int64_t done) {
+    prog *pr = user;
+    sx_progress_update(pr->pg, (double)(done / pr->k));
+}
+
+/* All P x k sequences through the continuous-batching scheduler. */
+static int generate_batched(sx_model *m, int32_t **ptok, const int *plen, int64_t P, int k, uint64_t seed,
+                            int batch_rows, sx_gen_opts *go, sx_progress *pg, int32_t **gen, int *glen, sx_err *err) {
+    uint64_t *seeds = NULL, *streams = NULL;
+    if (P > (1 << 30) / k || seq_streams(0, (int)P, k, seed, &seeds, &streams)) {
+        free(seeds), free(streams);
+        return sx_failc(err, SX_ENOMEM, "out of memory for %lld prompts x %d samples", (long long)P, k);
+    }
+    go->seq_seeds = seeds;
+    go->seq_streams = streams;
+    prog pr = {pg, k};
+    sx_batch_opts bo = {.block_rows = batch_rows, .progress = on_progress, .progress_user = &pr};
+    int rc = sx_generate_many(m, (const int32_t *const *)ptok, plen, (int)P, k, go, &bo, gen, glen, err);
+    free(seeds), free(streams);
+    go->seq_seeds = go->seq_streams = NULL;
+    return rc;
+}
+
+/* The unbatched path: prompts EVAL_BATCH at a time, each repeated k times in one sx_generate
+ * call (so each prompt is prefilled k times). */
+static int generate_groups(sx_model *m, int32_t **ptok, const int *plen, int64_t P, int k, uint64_t seed,
+                           int batch_rows, sx_gen_opts *go, sx_progress *pg, int32_t **gen, int *glen, sx_err *err) {
+    (void)batch_rows;
+    enum { EVAL_BATCH = 8 };
+    for (int64_t p0 = 0; p0 < P; p0 += EVAL_BATCH) {
+        int np = (int)(P - p0 < EVAL_BATCH ? P - p0 : EVAL_BATCH), rows = np * k;
+        const int32_t **pr = malloc(sizeof(int32_t *) * (size_t)rows);
+        int *pl = malloc(sizeof(int) * (size_t)rows);
+        uint64_t *seeds = NULL, *streams = NULL;
+        if (!pr || !pl || seq_streams(p0, np, k, seed, &seeds, &streams)) {
+            free(pr), free(pl), free(seeds), free(streams);
+            return sx_failc(err, SX_ENOMEM, "out of memory");
+        }
+        for (int r = 0; r < rows; r++) pr[r] = ptok[p0 + r / k], pl[r] = plen[p0 + r / k];
+        go->seq_seeds = seeds;
+        go->seq_streams = streams;
+        int rc = sx_generate(m, pr, pl, rows, go, gen + p0 * k, glen + p0 * k, err);
+        free(pr), free(pl), free(seeds), free(streams);
+        go->seq_seeds = go->seq_streams = NULL;
+        if (rc) return -1;
+        sx_progress_update(pg, (double)(p0 + np));
+    }
+    return 0;
+}
+
+/* Per-prompt NLL sums and token counts of the continuations under the unsteered model; the
+ * context of continuation i is the prompt's last min(len, n_ctx - n_i) tokens (the samples of a
+ * prompt share it, so the batched scorer prefills it once). */
+static int fluency_nll(sx_model *m, int32_t **ptok, const int *plen, int64_t P, int k, int32_t **gen, const int *glen,
+                       int batch_rows, double *pnll, double *pntok, sx_err *err) {
+    const int n_ctx = sx_model_cfg(m)->n_ctx;
+    const int64_t N = P * k;
+    sx_loglik_item *it = malloc(sizeof(sx_loglik_item) * (size_t)N);
+    double *lp = malloc(sizeof(double) * (size_t)N);
+    int64_t *of = malloc(sizeof(int64_t) * (size_t)N);
+    int64_t n = 0;
+    int rc = 0;
+    if (!it || !lp || !of) rc = sx_failc(err, SX_ENOMEM, "out of memory in the fluency pass");
+    for (int64_t i = 0; !rc && i < N; i++) {
+        int64_t p = i / k;
+        int nc = glen[i];
+        if (nc < 1) continue;
+        if (nc >= n_ctx) nc = n_ctx - 1;
+        int keep = n_ctx - nc, cl = plen[p] < keep ? plen[p] : keep;
+        it[n] = (sx_loglik_item){ptok[p] + (plen[p] - cl), cl, gen[i], nc};
+        of[n++] = i;
+    }
+    if (!rc && n > 0) {
+        if (batch_rows < 0) {
+            for (int64_t j = 0; !rc && j < n; j++)
+                rc = sx_loglik(m, it[j].ctx, it[j].n_ctx, it[j].cont, it[j].n_cont, NULL, 0, &lp[j], err);
+        } else {
+            rc = sx_loglik_many(m, it, n, NULL, 0, NULL, lp, err);
+        }
+    }
+    for (int64_t j = 0; !rc && j < n; j++) {
+        pnll[of[j] / k] -= lp[j];
+        pntok[of[j] / k] += it[j].n_cont;
+    }
+    free(it), free(lp), free(of);
+    return rc ? -1 : 0;
+}
+
 int sx_eval_condition(sx_model *m, const sx_tokenizer *tok, const sx_textlist *prompts,
                       sx_intervention *iv, const sx_eval_opts *o, const sx_scorer *scorer,
                       const char *external_cmd, const char *condition, FILE *gen_out,
@@ -76,9 +189,6 @@ int sx_eval_condition(sx_model *m, const sx_tokenizer *tok, const sx_textlist *p
     go.n_hooks = nh;
     sx_progress pg;
     sx_progress_start(&pg, condition, (double)P, "prompts");
-    /* Prompts are generated EVAL_BATCH at a time (k samples each) so the unembedding runs as
-     * one sgemm over many rows instead of a bandwidth-bound pass per prompt; every sequence
-     * keeps its own stream (prompt seed, sample), so results do not depend on the batching. */
     for (int64_t p = 0; p < P; p++) {
         const char *pt = prompts->text[p];
         if (sx_tokenizer_encode(tok, pt, strlen(pt), 1, &ptok[p], &plen[p], err)) goto done;
@@ -87,36 +197,13 @@ int sx_eval_condition(sx_model *m, const sx_tokenizer *tok, const sx_textlist *p
             goto done;
         }
     }
-    enum { EVAL_BATCH = 8 };
-    for (int64_t p0 = 0; p0 < P; p0 += EVAL_BATCH) {
-        int np = (int)(P - p0 < EVAL_BATCH ? P - p0 : EVAL_BATCH), rows = np * k;
-        const int32_t **pr = malloc(sizeof(int32_t *) * (size_t)rows);
-        int *pl = malloc(sizeof(int) * (size_t)rows);
-        uint64_t *seeds = malloc(sizeof(uint64_t) * (size_t)rows), *streams = malloc(sizeof(uint64_t) * (size_t)rows);
-        if (!pr || !pl || !seeds || !streams) {
-            free(pr), free(pl), free(seeds), free(streams);
-            sx_failc(err, SX_ENOMEM, "out of memory");
-            goto done;
-        }
-        for (int q = 0; q < np; q++)
-            for (int s = 0; s < k; s++) {
-                int r = q * k + s;
-                pr[r] = ptok[p0 + q], pl[r] = plen[p0 + q];
-                seeds[r] = mix(o->seed, (uint64_t)(p0 + q));
-                streams[r] = (uint64_t)s;
-            }
-        go.seq_seeds = seeds;
-        go.seq_streams = streams;
-        int rc = sx_generate(m, pr, pl, rows, &go, gen + p0 * k, glen + p0 * k, err);
-        free(pr), free(pl), free(seeds), free(streams);
-        if (rc) goto done;
-        for (int r = 0; r < rows; r++) {
-            size_t tl;
-            int64_t i = p0 * k + r;
-            if (sx_tokenizer_decode(tok, gen[i], glen[i], &texts[i], &tl, err)) goto done;
-            utf8_sanitize(texts[i]);
-        }
-        sx_progress_update(&pg, (double)(p0 + np));
+    if ((o->batch_rows < 0 ? generate_groups : generate_batched)(m, ptok, plen, P, k, o->seed, o->batch_rows, &go,
+                                                                 &pg, gen, glen, err))
+        goto done;
+    for (int64_t i = 0; i < N; i++) {
+        size_t tl;
+        if (sx_tokenizer_decode(tok, gen[i], glen[i], &texts[i], &tl, err)) goto done;
+        utf8_sanitize(texts[i]);
     }
     sx_progress_finish(&pg);
     if (external_cmd) {
@@ -135,19 +222,7 @@ int sx_eval_condition(sx_model *m, const sx_tokenizer *tok, const sx_textlist *p
         pmax[p] = mx, pany[p] = any, pmean[p] = sum / k;
     }
     /* fluency: NLL of each continuation given its (truncated) prompt, unsteered model */
-    if (o->fluency) {
-        for (int64_t i = 0; i < N; i++) {
-            int64_t p = i / k;
-            int nc = glen[i];
-            if (nc < 1) continue;
-            if (nc >= c->n_ctx) nc = c->n_ctx - 1;
-            int keep = c->n_ctx - nc, cl = plen[p] < keep ? plen[p] : keep;
-            double lp;
-            if (sx_loglik(m, ptok[p] + (plen[p] - cl), cl, gen[i], nc, NULL, 0, &lp, err)) goto done;
-            pnll[p] -= lp;
-            pntok[p] += nc;
-        }
-    }
+    if (o->fluency && fluency_nll(m, ptok, plen, P, k, gen, glen, o->batch_rows, pnll, pntok, err)) goto done;
     res->n_prompts = P;
     res->n_samples = k;
     uint64_t bs = mix(o->seed, 0xB007);

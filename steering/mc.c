@@ -156,53 +156,94 @@ int sx_mc_load(const char *path, int64_t max, sx_mc_item **items, int64_t *n, sx
     return rc;
 }
 
+/* Context ids of an item: its encoding, or the BOS/EOS token alone when it encodes to nothing. */
+static int encode_ctx(const sx_tokenizer *tok, const sx_mc_item *it, int64_t i, int32_t **ctx, int *nc, sx_err *err) {
+    if (sx_tokenizer_encode(tok, it->context, strlen(it->context), 1, ctx, nc, err)) return -1;
+    if (*nc > 0) return 0;
+    int b = sx_tokenizer_bos(tok) >= 0 ? sx_tokenizer_bos(tok) : sx_tokenizer_eos(tok);
+    free(*ctx);
+    *ctx = NULL;
+    if (b < 0) return sx_failc(err, SX_EINVAL, "benchmark item %lld: empty context and no BOS/EOS token", (long long)i + 1);
+    if (!(*ctx = malloc(sizeof(int32_t)))) return sx_failc(err, SX_ENOMEM, "out of memory");
+    (*ctx)[0] = b;
+    *nc = 1;
+    return 0;
+}
+
 int sx_mc_eval(sx_model *m, const sx_tokenizer *tok, const sx_mc_item *items, int64_t n,
                const sx_hook *hooks, int n_hooks, double *acc, double *acc_norm, sx_err *err) {
+    return sx_mc_eval_opts(m, tok, items, n, hooks, n_hooks, 0, acc, acc_norm, err);
+}
+
+/* Every (item, choice) pair becomes one scoring item; the choices of an item point at the same
+ * context ids (truncated alike when they have the same length), so sx_loglik_many prefills the
+ * context once per item.  A choice that encodes to nothing scores -inf, as before. */
+int sx_mc_eval_opts(sx_model *m, const sx_tokenizer *tok, const sx_mc_item *items, int64_t n,
+                    const sx_hook *hooks, int n_hooks, int block_rows, double *acc, double *acc_norm, sx_err *err) {
     const int nctx = sx_model_cfg(m)->n_ctx;
-    int64_t right = 0, right_n = 0;
-    for (int64_t i = 0; i < n; i++) {
+    int64_t np = 0;
+    for (int64_t i = 0; i < n; i++) np += items[i].n_choices;
+    int32_t **ctx = calloc((size_t)(n > 0 ? n : 1), sizeof(int32_t *));
+    int32_t **ch = calloc((size_t)(np > 0 ? np : 1), sizeof(int32_t *));
+    sx_loglik_item *li = malloc(sizeof(sx_loglik_item) * (size_t)(np > 0 ? np : 1));
+    int64_t *pair = malloc(sizeof(int64_t) * (size_t)(np > 0 ? np : 1));
+    double *lp = malloc(sizeof(double) * (size_t)(np > 0 ? np : 1));
+    int rc = 0;
+    if (!ctx || !ch || !li || !pair || !lp) rc = sx_failc(err, SX_ENOMEM, "out of memory for %lld benchmark items", (long long)n);
+    int64_t q = 0, nl = 0;
+    for (int64_t i = 0; !rc && i < n; i++) {
         const sx_mc_item *it = &items[i];
-        int32_t *ctx = NULL;
         int nc = 0;
-        if (sx_tokenizer_encode(tok, it->context, strlen(it->context), 1, &ctx, &nc, err)) return -1;
-        if (nc == 0) {
-            int b = sx_tokenizer_bos(tok) >= 0 ? sx_tokenizer_bos(tok) : sx_tokenizer_eos(tok);
-            if (b < 0) {
-                free(ctx);
-                return sx_failc(err, SX_EINVAL, "benchmark item %lld: empty context and no BOS/EOS token", (long long)i + 1);
-            }
-            free(ctx);
-            ctx = malloc(sizeof(int32_t));
-            ctx[0] = b;
-            nc = 1;
+        if (encode_ctx(tok, it, i, &ctx[i], &nc, err)) {
+            rc = -1;
+            break;
         }
+        for (int c = 0; !rc && c < it->n_choices; c++, q++) {
+            int nh = 0;
+            if (sx_tokenizer_encode(tok, it->choices[c], strlen(it->choices[c]), 0, &ch[q], &nh, err)) {
+                rc = -1;
+                break;
+            }
+            lp[q] = -INFINITY;
+            if (nh >= nctx) nh = nctx - 1;
+            if (nh <= 0) continue;
+            int keep = nctx - nh, cl = nc < keep ? nc : keep;
+            li[nl] = (sx_loglik_item){ctx[i] + (nc - cl), cl, ch[q], nh};
+            pair[nl++] = q;
+        }
+    }
+    double *lv = rc || nl == 0 ? NULL : malloc(sizeof(double) * (size_t)nl);
+    if (!rc && nl > 0 && !lv) rc = sx_failc(err, SX_ENOMEM, "out of memory");
+    if (!rc && nl > 0) {
+        if (block_rows < 0) {
+            for (int64_t j = 0; !rc && j < nl; j++)
+                rc = sx_loglik(m, li[j].ctx, li[j].n_ctx, li[j].cont, li[j].n_cont, hooks, n_hooks, &lv[j], err);
+        } else {
+            sx_batch_opts bo = {.block_rows = block_rows};
+            rc = sx_loglik_many(m, li, nl, hooks, n_hooks, &bo, lv, err);
+        }
+        for (int64_t j = 0; !rc && j < nl; j++) lp[pair[j]] = lv[j];
+    }
+    int64_t right = 0, right_n = 0;
+    q = 0;
+    for (int64_t i = 0; !rc && i < n; i++) {
+        const sx_mc_item *it = &items[i];
         double best = -INFINITY, best_n = -INFINITY;
         int arg = 0, arg_n = 0;
-        for (int c = 0; c < it->n_choices; c++) {
-            int32_t *ch = NULL;
-            int nh = 0;
-            if (sx_tokenizer_encode(tok, it->choices[c], strlen(it->choices[c]), 0, &ch, &nh, err)) {
-                free(ctx);
-                return -1;
-            }
-            if (nh >= nctx) nh = nctx - 1;
-            int keep = nctx - nh, cl = nc < keep ? nc : keep;
-            double lp = -INFINITY;
-            int rc = nh > 0 ? sx_loglik(m, ctx + (nc - cl), cl, ch, nh, hooks, n_hooks, &lp, err) : 0;
-            free(ch);
-            if (rc) {
-                free(ctx);
-                return -1;
-            }
-            double ln = lp / (double)strlen(it->choices[c]);
-            if (lp > best) best = lp, arg = c;
+        for (int c = 0; c < it->n_choices; c++, q++) {
+            double ln = lp[q] / (double)strlen(it->choices[c]);
+            if (lp[q] > best) best = lp[q], arg = c;
             if (ln > best_n) best_n = ln, arg_n = c;
         }
-        free(ctx);
         right += arg == it->label;
         right_n += arg_n == it->label;
     }
-    *acc = n ? (double)right / (double)n : NAN;
-    *acc_norm = n ? (double)right_n / (double)n : NAN;
-    return 0;
+    if (!rc) {
+        *acc = n ? (double)right / (double)n : NAN;
+        *acc_norm = n ? (double)right_n / (double)n : NAN;
+    }
+    for (int64_t i = 0; ctx && i < n; i++) free(ctx[i]);
+    for (int64_t j = 0; ch && j < np; j++) free(ch[j]);
+    free(ctx), free(ch), free(li), free(pair), free(lp), free(lv);
+    return rc ? -1 : 0;
 }

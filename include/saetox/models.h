@@ -153,6 +153,46 @@ typedef struct sx_gen_opts {
 int sx_generate(sx_model *m, const int32_t *const *prompts, const int *prompt_lens, int n,
                 const sx_gen_opts *opts, int32_t **out_ids, int *out_lens, sx_err *err);
 
+/* ---------- batched evaluation: many prompts x samples (generate_batch.c, loglik_batch.c) ---------- */
+typedef struct sx_batch_opts {
+    /* generation: sequences decoding together (one row each per step; a finished sequence's
+     * slot is refilled at once); scoring: rows per pass.  0 = default (256 sequences / 512 rows,
+     * cut to fit 1 GiB of keys/values when prompts are long); KV memory is
+     * bounded by this many sequences, never by the whole job. */
+    int block_rows;
+    /* called after each step with the number of sequences (generation) or items (scoring)
+     * finished so far; may be NULL */
+    void (*progress)(void *user, int64_t done);
+    void *progress_user;
+} sx_batch_opts;
+
+/* k sampled continuations of each of n_prompts prompts, all decoding together through a
+ * continuous-batching scheduler: sequence i = p * k + s (prompt p, sample s) gets out_ids[i]
+ * (malloc'd, caller frees; new tokens only) and out_lens[i].  Each prompt's prefill runs once
+ * and its keys/values are copied into its samples' slots.  Options as sx_generate, with
+ * sequence i sampling from sx_rng_stream(seq_seeds[i], seq_streams[i]) (or (seed, i)), so the
+ * tokens equal those of sx_generate over the prompts repeated k times, up to float rounding
+ * (both use the same kernels; only the rows per product differ).  logits_fn gets seq = i and
+ * may be called from several threads at once (for different sequences); hooks see
+ * seq_of_row = i.  bo may be NULL. */
+int sx_generate_many(sx_model *m, const int32_t *const *prompts, const int *prompt_lens, int n_prompts, int k,
+                     const sx_gen_opts *opts, const sx_batch_opts *bo, int32_t **out_ids, int *out_lens,
+                     sx_err *err);
+
+/* One scoring item: log p(cont | ctx) summed (natural log), as sx_loglik. */
+typedef struct sx_loglik_item {
+    const int32_t *ctx;
+    int n_ctx;
+    const int32_t *cont;
+    int n_cont;
+} sx_loglik_item;
+
+/* sx_loglik for n items in batched passes: consecutive items with the same context (same
+ * pointer and length) share one prefill of it.  sum_logprob[i] gets item i's sum.  Equal to
+ * sx_loglik per item up to float rounding.  bo may be NULL. */
+int sx_loglik_many(sx_model *m, const sx_loglik_item *items, int64_t n, const sx_hook *hooks, int n_hooks,
+                   const sx_batch_opts *bo, double *sum_logprob, sx_err *err);
+
 /* Opt-in (SAETOX_LOAD_ADAPT=1): 1 when the 1-minute load average exceeds the CPU count
  * (+0.5); forward passes and generation then run single-threaded for that call
  * (multi-threaded barriers are several times slower on an overloaded machine).  Off by

@@ -260,6 +260,11 @@ void sx_mc_free(sx_mc_item *items, int64_t n);
  * is scored after the EOS/BOS token. */
 int sx_mc_eval(sx_model *m, const sx_tokenizer *tok, const sx_mc_item *items, int64_t n,
                const sx_hook *hooks, int n_hooks, double *acc, double *acc_norm, sx_err *err);
+/* The same with the batch setting of sx_loglik_many: every (context, choice) pair scored in
+ * batched passes, the choices of an item sharing one prefill of its context (block_rows 0 =
+ * default, as sx_mc_eval; block_rows < 0 = one sx_loglik call per pair, the unbatched path). */
+int sx_mc_eval_opts(sx_model *m, const sx_tokenizer *tok, const sx_mc_item *items, int64_t n,
+                    const sx_hook *hooks, int n_hooks, int block_rows, double *acc, double *acc_norm, sx_err *err);
 
 typedef struct sx_eval_opts {
     int samples;          /* continuations per prompt (25) */
@@ -269,6 +274,9 @@ typedef struct sx_eval_opts {
     uint64_t seed;
     int boot_reps;        /* 1000 */
     int fluency;          /* compute perplexity under the unsteered model */
+    /* sequences decoding together (sx_generate_many's block_rows): 0 = default (256); < 0 =
+     * the unbatched path (sx_generate per group of 8 prompts, sx_loglik per continuation) */
+    int batch_rows;
 } sx_eval_opts;
 void sx_eval_defaults(sx_eval_opts *o);
 
