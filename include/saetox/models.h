@@ -115,8 +115,9 @@ int sx_model_final_norm(sx_model *m, const float *x, int n, float *out, sx_err *
  * weights in memory, else NULL; sx_model_embedding_row copies any row as F32. */
 void sx_model_embedding_row(const sx_model *m, int token, float *out);
 /* The unembedding matrix [vocab, d] as a read-only F32 view (lm_head.weight, or the tied
- * embedding).  Always non-NULL in this implementation (weights are held as F32); valid until
- * sx_model_free.  Note Gemma-2's final softcap is not part of it. */
+ * embedding).  Always non-NULL: F32 weights are used in place, BF16 ones widened to an F32
+ * copy on the first call (vocab x d floats); valid until sx_model_free.  Note Gemma-2's final
+ * softcap is not part of it. */
 const float *sx_model_unembed_weights(const sx_model *m);
 
 /* Sum of log p(cont | ctx) under the model (natural log), with optional hooks.  *n_tokens
