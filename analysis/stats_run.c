@@ -96,20 +96,6 @@ int sx_ana_same_ctx(const sx_ana_tape *t, int64_t r, int64_t q) {
     return 1;
 }
 
-/* Length of the whole valid UTF-8 character at s (n bytes left), else 0. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-    unsigned c = s[0];
-    size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-    if (!len || len > n) return 0;
-    uint32_t cp = len == 1 ? c : len == 2 ? c & 0x1F : len == 3 ? c & 0x0F : c & 0x07;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        cp = cp << 6 | (s[i] & 0x3F);
-    }
-    static const uint32_t lo[5] = {0, 0, 0x80, 0x800, 0x10000};
-    return cp < lo[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ? 0 : len;
-}
-
 /* Decoded context text with every byte that is not part of a whole UTF-8 character (a
  * window edge cutting an emoji, GPT-2's byte tokens) as \xNN, so the CSV is valid UTF-8
  * and reads as text (the same rule as sx_tokenizer_token_display). */
@@ -122,7 +108,7 @@ static char *render(const sx_tokenizer *tok, const int32_t *ids, int n) {
         if (!o) return s;
         size_t k = 0;
         for (size_t i = 0; i < len;) {
-            size_t w = utf8_len((const unsigned char *)s + i, len - i);
+            size_t w = sx_utf8_whole((const unsigned char *)s + i, len - i);
             if (w) memcpy(o + k, s + i, w), k += w, i += w;
             else k += (size_t)snprintf(o + k, 5, "\\x%02x", (unsigned char)s[i++]);
         }

@@ -164,22 +164,6 @@ int sx_tokenizer_is_special(const sx_tokenizer *t, int id) {
     return id == t->eos && t->kind == TOK_GPT2;
 }
 
-/* Length of the whole, valid UTF-8 character at s (n bytes left), else 0: overlong forms,
- * surrogates and code points past U+10FFFF are not whole characters either. */
-static size_t utf8_whole(const unsigned char *s, size_t n) {
-    unsigned c = s[0];
-    size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-    if (!len || len > n) return 0;
-    uint32_t cp = len == 1 ? c : len == 2 ? c & 0x1F : len == 3 ? c & 0x0F : c & 0x07;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        cp = cp << 6 | (s[i] & 0x3F);
-    }
-    static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < min_cp[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    return len;
-}
-
 int sx_tokenizer_token_display(const sx_tokenizer *t, int id, char *buf, size_t cap) {
     if (cap) buf[0] = 0;
     if (!t || id < 0 || id >= t->n_vocab || !t->id_str[id]) return -1;
@@ -206,7 +190,7 @@ int sx_tokenizer_token_display(const sx_tokenizer *t, int id, char *buf, size_t 
         char esc[8];
         if (c == ' ' && leading) { PUT("\xE2\x90\xA3", 3); i++; continue; } /* U+2423 OPEN BOX */
         leading = 0;
-        size_t w = utf8_whole(s + i, len - i);
+        size_t w = sx_utf8_whole(s + i, len - i);
         if (c == '\\') PUT("\\\\", 2);
         else if (c == '\n') PUT("\\n", 2);
         else if (c == '\t') PUT("\\t", 2);

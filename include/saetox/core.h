@@ -62,6 +62,9 @@ int sx_init(sx_err *err);
 /* Read a whole file (at most max_bytes) into a NUL-terminated malloc'd buffer. */
 int sx_read_file(const char *path, size_t max_bytes, char **data, size_t *len, sx_err *err);
 int sx_file_exists(const char *path);
+/* Length of the whole, valid UTF-8 character at s (n bytes left), else 0 (truncated, overlong,
+ * a surrogate or past U+10FFFF). */
+size_t sx_utf8_whole(const unsigned char *s, size_t n);
 int sx_is_dir(const char *path);
 int sx_mkdir_p(const char *path, sx_err *err);
 /* Join a directory and a file name into out (size outsz). Returns -1 if it does not fit. */
