@@ -122,9 +122,13 @@ static void top_latents(demo_ctx *c, const char *analysis, FILE *md) {
             if (strcmp(sx_csv_cell(&t, r, cs), names[i]) != 0 || atoll(sx_csv_cell(&t, r, cr)) != 1) continue;
             char promoted[200], across[160];
             const char *lat = sx_csv_cell(&t, r, cl);
-            snprintf(promoted, sizeof promoted, "%s", sx_csv_cell(&t, r, sx_csv_col(&t, "top_promoted")));
-            for (char *q = promoted; *q; q++)
-                if (*q == '|' || *q == '\n') *q = ' ';
+            /* a Markdown cell: '|' (as in <|endoftext|>) escaped as \|, what GitHub renders as | */
+            size_t np = 0;
+            for (const char *q = sx_csv_cell(&t, r, sx_csv_col(&t, "top_promoted")); *q && np + 3 < sizeof promoted; q++) {
+                if (*q == '|') promoted[np++] = '\\';
+                promoted[np++] = *q == '\n' ? ' ' : *q;
+            }
+            promoted[np] = 0;
             /* the tokens are display text (multi-byte marks): cut at a token boundary */
             if (strlen(promoted) > 80) {
                 promoted[80] = 0;

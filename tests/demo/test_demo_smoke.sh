@@ -28,6 +28,19 @@ elif [[ "$split" == Splitting* ]]; then
 fi
 grep -qE "vs all [0-9]+ children|alone EMT .*no split to compare" "$out.stdout" ||
   { echo "FAIL: summary lacks the single-vs-children lines"; fail=1; }
+# the Matryoshka SAE beside the TopK pair: its row in the SAE table, its toxic latent's group,
+# and the latent is one analyze toxic ranked first for it
+grep -qE "^\| matryoshka-[0-9]+ \|" "$out.stdout" || { echo "FAIL: the SAE table lacks the Matryoshka row"; fail=1; }
+mat=$(grep -E "^Matryoshka SAE \(" "$out.stdout" || true)
+if [ -z "$mat" ]; then echo "FAIL: summary lacks the Matryoshka paragraph"; fail=1
+else
+  lat=$(sed -E 's/.*top toxic latent ([0-9]+) is in group.*/\1/' <<<"$mat")
+  grep -qE "^matryoshka-[0-9]+,$lat,1," "$out/analysis-matryoshka/toxic_latents.csv" ||
+    { echo "FAIL: Matryoshka latent $lat is not rank 1 in analysis-matryoshka/toxic_latents.csv"; fail=1; }
+fi
+# Markdown tables: every row of the toxic-latent table has its 6 cells (a '|' inside a token is escaped)
+bad=$(grep -E "^\| topk-[0-9]+ \| [0-9]+ \|" "$out.stdout" | sed 's/\\|//g' | awk -F'|' 'NF != 8' | head -1)
+[ -z "$bad" ] || { echo "FAIL: a summary table row has a stray '|': $bad"; fail=1; }
 # the --help contract
 "$SAETOX_BIN" demo --help | grep -q -- "--seed" || { echo "FAIL: demo --help"; fail=1; }
 if [ $fail = 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi
