@@ -48,7 +48,7 @@ sx_code sx_code_from_errno(int e);
 const char *sx_code_text(int code);
 
 /* ---------- library ---------- */
-/* "0.2.0": the version of the library that is running (the headers' is SAETOX_VERSION_STRING
+/* "0.3.0": the version of the library that is running (the headers' is SAETOX_VERSION_STRING
  * in saetox/version.h). */
 const char *sx_version(void);
 /* Optional explicit start-up: picks the kernel path (SAETOX_SIMD, else the best the CPU

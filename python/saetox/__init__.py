@@ -30,7 +30,7 @@ from ._lib import SxErr, SxSteer
 
 _LIB, LIBRARY_PATH = _lib.load()
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 # sx_code (core.h)
 SX_OK, SX_ERROR, SX_ENOMEM, SX_EIO, SX_ENOTFOUND, SX_ECORRUPT, SX_EINVAL, SX_EUNSUPPORTED, SX_ENUMERIC = range(9)

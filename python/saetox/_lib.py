@@ -32,7 +32,7 @@ def _candidates():
                            timeout=10)
         libdir = r.stdout.strip()
         if r.returncode == 0 and libdir:
-            for name in ("libsaetox.so", "libsaetox.so.0.2", "libsaetox.dylib"):
+            for name in ("libsaetox.so", "libsaetox.so.0.3", "libsaetox.dylib"):
                 p = os.path.normpath(os.path.join(libdir, name))
                 if os.path.exists(p):
                     out.append((p, "pkg-config --variable=libdir saetox"))

@@ -68,10 +68,11 @@ if command -v c++ >/dev/null; then
 fi
 # a CMake project with find_package(saetox)
 mkdir -p "$T/cmk"
-cat >"$T/cmk/CMakeLists.txt" <<'CM'
+# the running version's MAJOR.MINOR: the package config accepts only that minor (0.x ABI)
+cat >"$T/cmk/CMakeLists.txt" <<CM
 cmake_minimum_required(VERSION 3.18)
 project(use_saetox C)
-find_package(saetox 0.2 REQUIRED)
+find_package(saetox ${ver%.*} REQUIRED)
 add_executable(v v.c)
 target_link_libraries(v PRIVATE saetox::saetox)
 CM

@@ -170,7 +170,7 @@ pre = os.path.join(WORK, "prefix")
 os.makedirs(os.path.join(pre, "lib", "pkgconfig"))
 os.symlink(os.path.realpath(saetox.LIBRARY_PATH), os.path.join(pre, "lib", "libsaetox.so"))
 with open(os.path.join(pre, "lib", "pkgconfig", "saetox.pc"), "w") as fh:
-    fh.write(f"prefix={pre}\nlibdir=${{prefix}}/lib\nName: saetox\nDescription: x\nVersion: 0.2.0\n"
+    fh.write(f"prefix={pre}\nlibdir=${{prefix}}/lib\nName: saetox\nDescription: x\nVersion: 0.3.0\n"
              "Libs: -L${libdir} -lsaetox\n")
 env = {k: v for k, v in os.environ.items() if k != "SAETOX_LIBRARY"}
 env["PKG_CONFIG_PATH"] = os.path.join(pre, "lib", "pkgconfig")
