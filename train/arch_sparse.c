@@ -426,6 +426,30 @@ static void bdec_grad(sx_tsae *t, const sx_step_ctx *c, float *out) {
     cblas_sgemv(CblasRowMajor, CblasTrans, t->m, t->d, -1.0f, t->WencT, t->d, c->s->lat_a, 1, 1.0f, out, 1);
 }
 
+/* The optimiser's half of a step: the optional global-norm clip (latent norms summed over the
+ * ranks when each holds a slice of the latents: sum_ranks), then Adam on the latents (lazy:
+ * those the step touched) and on b_dec. */
+static void clip_and_update(sx_tsae *t, const sx_step_ctx *c, const float *gbd, int sum_ranks) {
+    sx_scratch *s = c->s;
+    const int d = t->d, m = t->m;
+    float gscale = 1.0f;
+    if (c->clip > 0) {
+        latent_pass(t, c, 0, 1.0f, NULL);
+        double nn = 0;
+        for (int j = 0; j < m; j++) nn += s->lat_b[j];
+        if (sum_ranks) sx_mpi_allreduce_d(&nn, 1, SX_MPI_SUM);
+        for (int i = 0; i < d; i++) nn += (double)gbd[i] * gbd[i];
+        nn = sqrt(nn);
+        if (nn > c->clip) gscale = (float)(c->clip / nn);
+    }
+    sx_adam ad;
+    sx_adam_prepare(&ad, c->lr, c->adam_t);
+    latent_pass(t, c, 1, gscale, &ad);
+    t->wpack_fresh = 1;
+    int64_t ob = 2 * (int64_t)m * d + m;
+    sx_adam_update(t->b_dec, t->am + ob, t->av + ob, gbd, d, gscale, &ad);
+}
+
 int sx_step_sparse(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
     sx_scratch *s = c->s;
     const int B = c->B, d = t->d, m = t->m;
@@ -482,20 +506,7 @@ int sx_step_sparse(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
         sx_adam_update(t->b_dec, t->am + ob, t->av + ob, t->g + ob, d, gscale, &ad);
         return 0;
     }
-    if (c->clip > 0) {
-        latent_pass(t, c, 0, 1.0f, NULL);
-        double nn = 0;
-        for (int j = 0; j < m; j++) nn += s->lat_b[j];
-        for (int i = 0; i < d; i++) nn += (double)gbd[i] * gbd[i];
-        nn = sqrt(nn);
-        if (nn > c->clip) gscale = (float)(c->clip / nn);
-    }
-    sx_adam ad;
-    sx_adam_prepare(&ad, c->lr, c->adam_t);
-    latent_pass(t, c, 1, gscale, &ad);
-    t->wpack_fresh = 1;
-    int64_t ob = 2 * (int64_t)m * d + m;
-    sx_adam_update(t->b_dec, t->am + ob, t->av + ob, gbd, d, gscale, &ad);
+    clip_and_update(t, c, gbd, 0);
     return 0;
 }
 
@@ -680,21 +691,6 @@ int sx_step_sparse_lp(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
     cblas_sgemv(CblasRowMajor, CblasTrans, m, d, -1.0f, t->WencT, d, s->lat_a, 1, 0.0f, gpart, 1);
     sx_mpi_allreduce_f(gpart, d, SX_MPI_SUM); /* - W_enc gb_enc over all latents */
     for (int i = 0; i < d; i++) gbd[i] += gpart[i];
-    float gscale = 1.0f;
-    if (c->clip > 0) {
-        latent_pass(t, c, 0, 1.0f, NULL);
-        double nn = 0;
-        for (int j = 0; j < m; j++) nn += s->lat_b[j];
-        sx_mpi_allreduce_d(&nn, 1, SX_MPI_SUM);
-        for (int i = 0; i < d; i++) nn += (double)gbd[i] * gbd[i];
-        nn = sqrt(nn);
-        if (nn > c->clip) gscale = (float)(c->clip / nn);
-    }
-    sx_adam ad;
-    sx_adam_prepare(&ad, c->lr, c->adam_t);
-    latent_pass(t, c, 1, gscale, &ad);
-    t->wpack_fresh = 1;
-    int64_t ob = 2 * (int64_t)m * d + m;
-    sx_adam_update(t->b_dec, t->am + ob, t->av + ob, gbd, d, gscale, &ad);
+    clip_and_update(t, c, gbd, 1);
     return 0;
 }
