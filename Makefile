@@ -22,8 +22,7 @@ build: deps $(BUILD)/Makefile
 # The full suite on the optimised (portable) build: every test on the best kernel path, the
 # numeric ones again on each path below it (label simd), a few under valgrind (label
 # valgrind); then the sanitizer build (ASan + UBSan) of the same tests except those labelled
-# "slow", "valgrind" or "bitexact" (byte-for-byte comparisons between runs, which the ASan
-# build does not repeat exactly: tests/mpi/CMakeLists.txt); then a few seconds of each fuzz target (clang).
+# "slow" or "valgrind"; then a few seconds of each fuzz target (clang).
 test: export SAETOX_WITH_CHROMIUM = 1
 test: export SAETOX_WITH_FUZZ = 1
 test: build
@@ -38,7 +37,7 @@ test-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSAETOX_SANITIZE=ON >/dev/null
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		ctest --output-on-failure -j $(JOBS) -LE 'slow|valgrind|bitexact'
+		ctest --output-on-failure -j $(JOBS) -LE 'slow|valgrind'
 
 # libFuzzer targets of tests/fuzz/ (build-fuzz/, clang): FUZZ_SECONDS each, corpus kept in
 # build-fuzz/fuzz-corpus/; crashing inputs land in build-fuzz/fuzz-artifacts/.
