@@ -86,7 +86,7 @@ static void keep_side(sx_textlist *t, double split, int holdout) {
     if (!(split > 0)) return;
     int64_t k = 0;
     for (int64_t i = 0; i < t->n; i++) {
-        if (sx_text_is_holdout(t->text[i], split) == holdout) t->text[k++] = t->text[i];
+        if ((sx_text_is_holdout(t->text[i], split) != 0) == holdout) t->text[k++] = t->text[i];
         else free(t->text[i]);
     }
     t->n = k;
