@@ -347,6 +347,9 @@ int sx_study_findings(const sx_study_run *runs, int64_t n_runs, const sx_study_s
             double mid = (p + z * z / (2 * items)) / (1 + z * z / items);
             double half = z / (1 + z * z / items) * sqrt(p * (1 - p) / items + z * z / (4 * items * items));
             wl = mid - half - p, wh = mid + half - p; /* as a band for acc(c*) - acc(none) */
+            /* the Wilson interval contains p; at p = 0 or 1 rounding can put an end 1e-16 past it */
+            if (wl > 0) wl = 0;
+            if (wh < 0) wh = 0;
         }
         const char *v = "inconclusive";
         if (f->n >= 2 && isfinite(f->lo) && isfinite(f->hi) && isfinite(wl)) {

@@ -124,7 +124,7 @@ def findings(runs, seeds, names):
     p, n_items, z = float(np.mean(acc0)), float(np.mean(items)), stats.norm.ppf(0.975)
     mid = (p + z * z / (2 * n_items)) / (1 + z * z / n_items)
     half = z / (1 + z * z / n_items) * math.sqrt(p * (1 - p) / n_items + z * z / (4 * n_items ** 2))
-    bl, bh = mid - half - p, mid + half - p
+    bl, bh = min(0.0, mid - half - p), max(0.0, mid + half - p)  # the interval contains p
 
     def f3(n, lo, hi):
         if n < 2 or not math.isfinite(lo):

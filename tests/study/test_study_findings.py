@@ -31,7 +31,7 @@ def scenario(rng, n_seeds, p):
         s = 10 + k
         noise = lambda: p["noise"] * rng.standard_normal()
         e0, ppl0 = 0.8 + 0.01 * rng.standard_normal(), 100.0 * (1 + 0.05 * rng.standard_normal())
-        acc0 = 0.6
+        acc0 = p.get("acc0", 0.6)
 
         def add(sae, set_, cond, tier, alpha, emt, ratio, acc=acc0):
             runs.append(dict(seed=s, sae=sae, set=set_, condition=cond, tier=tier, alpha=alpha, emt=emt, ppl=ratio * ppl0,
@@ -88,6 +88,9 @@ SCEN = {
                     children=[1, 1, 1], mat_groups=[(1, 0)]),
     # noise swamps every effect
     "noisy": dict(CLEAR, noise=0.3, acc_noise=0.2, children=[0, 2, 5], mat_groups=[(0, 0), (1, 2), (0, 0), (0, 1)]),
+    # a benchmark the model gets all right, and steering keeps it so: the Wilson band must still
+    # hold 0 (rounding put its upper end at -1e-16 once)
+    "perfect": dict(CLEAR, acc0=1.0, acc_noise=0.0),
 }
 
 
@@ -107,6 +110,8 @@ def main():
             fails += [f"{name}-{n_seeds}: {m}" for m in ref.compare(f"{d}/findings.csv", want)]
             for fid, v in want.items():
                 seen.setdefault(fid, set()).add(v["verdict"])
+            if name == "perfect" and want["F3"]["verdict"] != "reproduced":
+                fails.append(f"perfect: F3 {want['F3']}")
             # the schema check of the tables written
             sc = subprocess.run([os.environ["SCHEMA_CHECK"], f"{d}/findings.csv", f"{d}/study_runs.csv",
                                  f"{d}/study_seeds.csv"], capture_output=True, text=True)
