@@ -206,6 +206,10 @@ def compare(findings_csv, ref, tol=1e-8):
             b = want[k]
             if math.isnan(a) != math.isnan(b) or (not math.isnan(a) and abs(a - b) > tol * max(1.0, abs(b))):
                 bad.append(f"{fid}: {col} {a!r} vs {b!r}")
+        vals = [float(x.split(":")[1]) for x in g["values"].split()]
+        if len(vals) != len(want["values"]) or any(abs(a - b) > 1e-5 * max(1.0, abs(b))
+                                                   for a, b in zip(vals, want["values"])):
+            bad.append(f"{fid}: values {g['values']!r} vs {list(want['values'])!r}")
         if g["verdict"] != want["verdict"]:
             bad.append(f"{fid}: verdict {g['verdict']!r} vs {want['verdict']!r}")
     extra = set(got) - set(ref)
