@@ -270,12 +270,12 @@ int cmd_study(int argc, char **argv) {
     c->out = s->root;
     if (sx_mkdir_p(s->root, &err) || demo_load_model(c, &err)) goto fail;
     if (!s->width_narrow) s->width_narrow = 8 * c->d_model, s->width_wide = 32 * c->d_model;
-    snprintf(c->data_dir, sizeof c->data_dir, "%s/data", s->root);
+    snprintf(c->data_dir, sizeof c->data_dir, "%.3800s/data", s->root);
     if (prepare_data(s, &d, &err)) goto fail;
 
     /* the shared cache */
     char acts[4300], src[13000];
-    snprintf(acts, sizeof acts, "%s/activations.h5", s->root);
+    snprintf(acts, sizeof acts, "%.3800s/activations.h5", s->root);
     if (cache_data) {
         snprintf(src, sizeof src, "%s", cache_data);
     } else {
@@ -290,15 +290,15 @@ int cmd_study(int argc, char **argv) {
         if (study_seed(s, seed0 + k, acts, &err)) goto fail;
 
     char p[4400];
-    snprintf(p, sizeof p, "%s/study_runs.csv", s->root);
+    snprintf(p, sizeof p, "%.3800s/study_runs.csv", s->root);
     if (study_write_runs(p, s->rows, s->n_rows, &err)) goto fail;
-    snprintf(p, sizeof p, "%s/study_seeds.csv", s->root);
+    snprintf(p, sizeof p, "%.3800s/study_seeds.csv", s->root);
     if (study_write_seeds(p, s, &err)) goto fail;
     char hdr[2048];
     snprintf(hdr, sizeof hdr,
              "Run: %lld seeds (%lld..%lld); SAEs topk-%d, topk-%d%s (k 16, %lld epochs over a %lld-row cache); "
-             "%lld evaluation prompts x %lld continuations of %lld tokens; strengths %s; %lld benchmark items; "
-             "%s threads; %.0f s wall time.",
+             "%lld evaluation prompts x %lld continuations of %lld tokens; strengths %.120s; %lld benchmark items; "
+             "%.15s threads; %.0f s wall time.",
              (long long)seeds, (long long)seed0, (long long)(seed0 + seeds - 1), s->width_narrow, s->width_wide,
              s->with_mat ? ", matryoshka (same two widths as groups)" : "", (long long)c->epochs,
              (long long)c->sample_tokens, (long long)s->prompts.n, (long long)c->samples, (long long)s->max_new_tokens,
