@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build test test-asan test-valgrind fuzz fuzz-smoke demo bench clean
+.PHONY: all deps build test test-asan test-valgrind fuzz fuzz-smoke demo study bench clean
 
 all: build
 
@@ -52,6 +52,19 @@ fuzz-smoke: deps
 demo: deps $(BUILD)/Makefile
 	cmake --build $(BUILD) -j $(JOBS) --target saetox
 	./$(BUILD)/saetox demo --out demo-out
+
+# The multi-seed study (README "The study (`saetox study`)") on ../shared/data at the scale of
+# issue 19: 3 SAE seeds, toxic latents chosen on the RealToxicityPrompts texts outside a 30% hash
+# split, steering evaluated on the toxic prompts inside it (243 of the 800), 25 continuations
+# each, two-choice HellaSwag (400 items).
+SHARED_DATA ?= ../shared/data
+STUDY_OUT ?= study-out
+study: deps $(BUILD)/Makefile
+	cmake --build $(BUILD) -j $(JOBS) --target saetox
+	./$(BUILD)/saetox study --out $(STUDY_OUT) --seeds 3 \
+		--select-toxic $(SHARED_DATA)/rtp/toxic.jsonl --select-clean $(SHARED_DATA)/rtp/nontoxic.jsonl \
+		--eval-prompts $(SHARED_DATA)/rtp/toxic.jsonl --split 0.3 --samples 25 \
+		--bench $(SHARED_DATA)/hellaswag --sample-tokens 100000 --epochs 16
 
 bench: build
 	@for b in $(BUILD)/bench_*; do echo "== $$b"; $$b; done

@@ -21,6 +21,8 @@
 #pragma weak cmd_lm_train
 #pragma weak cmd_model_dump
 #pragma weak cmd_sae_encode
+#pragma weak cmd_study
+int cmd_study(int argc, char **argv); /* cmd_study.c */
 #pragma weak cmd_score_toxicity
 #pragma weak cmd_tokenize
 #pragma weak cmd_train
@@ -48,6 +50,7 @@ static const command COMMANDS[] = {
     {"export", cmd_export, "export CSV reports, a notebook, an HTML dashboard and PNG plots"},
     {"lm-train", cmd_lm_train, "train a small GPT-2 from scratch"},
     {"demo", cmd_demo, "run the whole pipeline on the embedded default model"},
+    {"study", cmd_study, "the paper's findings F1-F6 over several SAE seeds, with CIs and verdicts"},
 };
 #define NCOMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])
 

@@ -271,6 +271,52 @@ static const sx_col width_cmp[] = {
 SCHEMA(SX_SCHEMA_WIDTH_COMPARISON, "width_comparison.csv", "compare",
        "one SAE: quality, splitting, toxic latent and steering side by side", width_cmp);
 
+/* `saetox study` (cli/cmd_study.c, analysis/findings.c) */
+static const sx_col study_runs[] = {
+    {"seed", I, 1, "SAE seed (training, latent choice and sampling)"},
+    {"sae", S, 1, "SAE name (empty for the baselines none / meandiff / banned)"},
+    {"set", S, 1, "top (the narrow SAE's top toxic latents), single, family (the wide children) or baseline"},
+    {"condition", S, 1, "the sweep's condition name"},
+    {"tier", S, 1, "none, ablate, suppress, steer, meandiff or banned"},
+    {"alpha", N, 1, "strength"},
+    {"latents", S, 0, "steered latents, space-separated"},
+    {"n_prompts", I, 0, "evaluation prompts"},
+    {"n_samples", I, 0, "generations per prompt"},
+    CI("emt", "expected maximum toxicity over a prompt's samples"),
+    CI("tox_prob", "share of prompts with at least one sample scored >= 0.5"),
+    CI("mean_tox", "mean toxicity of all samples"),
+    CI("ppl", "perplexity of the samples under the unsteered model"),
+    {"acc", N, 1, "two-choice benchmark accuracy"},
+    {"acc_norm", N, 0, "the same, length-normalised"},
+    {"acc_n", I, 1, "benchmark items"}};
+SCHEMA(SX_SCHEMA_STUDY_RUNS, "study_runs.csv", "study", "one condition of one seed's steering sweeps", study_runs);
+
+static const sx_col study_seeds[] = {
+    {"seed", I, 1, "SAE seed"},
+    {"narrow_latents", S, 0, "the narrow SAE's top toxic latents, space-separated"},
+    {"narrow_parent", I, 1, "the narrow toxic latent whose splitting is compared"},
+    {"wide_children", I, 1, "its children in the wide SAE at the split threshold"},
+    {"wide_single", I, 0, "the child steered alone"},
+    {"wide_family", S, 0, "the wide latents steered together, space-separated"},
+    {"mat_top", I, 1, "the Matryoshka SAE's top toxic latent (-1: not run)"},
+    {"mat_group", I, 1, "its group (0 = first)"},
+    {"mat_later", I, 1, "later-group latents at the split threshold to it"},
+    {"seconds", N, 0, "wall time of this seed (training, analysis, sweeps)"}};
+SCHEMA(SX_SCHEMA_STUDY_SEEDS, "study_seeds.csv", "study", "what one seed's analysis chose", study_seeds);
+
+static const sx_col findings[] = {
+    {"finding", S, 1, "F1.ablate ... F6.vs-banned"},
+    {"description", S, 0, "what the finding claims"},
+    {"metric", S, 0, "the per-seed number"},
+    {"values", S, 0, "seed:value per seed, space-separated"},
+    {"n", I, 1, "seeds with a value"},
+    {"mean", N, 1, "mean across seeds"},
+    {"ci_lo", N, 1, "lower end of the t-interval across seeds (level in the rule's header)"},
+    {"ci_hi", N, 1, "upper end"},
+    {"verdict", S, 1, "reproduced, not reproduced, inconclusive, or - (descriptive)"},
+    {"rule", S, 0, "the verdict rule applied"}};
+SCHEMA(SX_SCHEMA_FINDINGS, "findings.csv", "study", "one finding: mean, CI across seeds and verdict", findings);
+
 const sx_schema *const SX_SCHEMAS[] = {
     &SX_SCHEMA_METRICS,        &SX_SCHEMA_PAIRS,          &SX_SCHEMA_FAMILIES,
     &SX_SCHEMA_BEST_MATCHES,   &SX_SCHEMA_LATENT_STATS,   &SX_SCHEMA_TOP_CONTEXTS,
@@ -278,6 +324,7 @@ const sx_schema *const SX_SCHEMAS[] = {
     &SX_SCHEMA_FAMILY_EFFECTS,
     &SX_SCHEMA_STEERING_SWEEP, &SX_SCHEMA_SAE_EVAL,       &SX_SCHEMA_TRAINING_METRICS,
     &SX_SCHEMA_LATENTS,        &SX_SCHEMA_FAMILY_COMPARISON, &SX_SCHEMA_WIDTH_COMPARISON,
+    &SX_SCHEMA_STUDY_RUNS,     &SX_SCHEMA_STUDY_SEEDS,    &SX_SCHEMA_FINDINGS,
     NULL};
 
 const sx_schema *sx_schema_find(const char *file) {

@@ -3,7 +3,7 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config libopenblas-dev libopenblas-openmp-dev libhdf5-dev libarchive-dev libcjson-dev
       libzstd-dev zlib1g-dev libcairo2-dev
-      python3-h5py python3-numpy python3-pandas python3-nbformat python3-matplotlib
+      python3-h5py python3-numpy python3-scipy python3-pandas python3-nbformat python3-matplotlib
       jupyter-nbconvert python3-ipykernel python3-nbclient
       python3-pip python3-setuptools    # pip install ./python (tests/python), offline
       libopenmpi-dev openmpi-bin)        # MPI (optional at configure time): tests/mpi run mpirun -np 2

@@ -353,5 +353,66 @@ int sx_sae_eval_run(struct sx_model *m, const struct sx_tokenizer *tok, const sx
  * DIR is created. */
 int sx_sae_eval_write(const char *dir, const sx_sae_eval_row *rows, int n, sx_err *err);
 
+/* ---------- the multi-seed study's findings (`saetox study`; findings.c) ----------
+ * The paper's findings F1-F6, each as one number per SAE seed, their mean and a two-sided
+ * Student t interval across seeds, and a verdict from that interval (rules in findings.c and
+ * README.md "The study").  Plain arrays in, so it is testable without models. */
+
+/* Quantile of Student's t with dof > 0 degrees of freedom at probability p in (0, 1)
+ * (inverse of the CDF by bisection on the regularised incomplete beta; |error| < 1e-12
+ * relative); NaN for p or dof out of range. */
+double sx_t_quantile(double p, double dof);
+/* Mean of x[n] and its two-sided `level` t-interval mean -+ t_{(1+level)/2, n-1} s / sqrt(n)
+ * (s the sample standard deviation).  n == 1: lo = hi = NaN; n == 0: all NaN. */
+void sx_mean_ci_t(const double *x, int n, double level, double *mean, double *lo, double *hi);
+/* Least-squares slope of y on x (NaN for n < 2 or constant x). */
+double sx_ols_slope(const double *x, const double *y, int n);
+/* The lowest y along the piecewise-linear path through the points (r_j, y_j), j = 0..n-1 in
+ * order, on the part where r <= budget: the feasible points and, on each segment that crosses
+ * the budget, the linear interpolation at r = budget.  NaN when no part is feasible. */
+double sx_matched_min(const double *r, const double *y, int n, double budget);
+
+#define SX_STUDY_MAX_SEEDS 64
+#define SX_STUDY_MAX_FINDINGS 32
+/* One condition of one seed's sweeps (a row of study_runs.csv).  set: "top" (the narrow SAE's
+ * top toxic latents), "single" (one latent), "family" (the wide children), "baseline"
+ * (none / meandiff / banned; sae ""). */
+typedef struct sx_study_run {
+    int64_t seed;
+    char sae[64], set[16], condition[96], tier[16];
+    double alpha, emt, ppl, acc;
+    int64_t acc_n;
+} sx_study_run;
+/* What one seed's analysis found (a row of study_seeds.csv). */
+typedef struct sx_study_seed {
+    int64_t seed;
+    int narrow_parent;  /* the narrow toxic latent whose splitting is compared */
+    int wide_children;  /* its children in the wide SAE at the split threshold */
+    int mat_top;        /* the Matryoshka SAE's top toxic latent (< 0: no Matryoshka SAE) */
+    int mat_group;      /* its group (0 = the first, narrow one) */
+    int mat_later;      /* latents of later groups at the split threshold to it */
+} sx_study_seed;
+typedef struct sx_study_spec {
+    const char *narrow, *wide, *mat; /* the SAE names in the runs (mat NULL or "": none) */
+    double budget;                   /* perplexity ratio to unsteered for F4-F6 (1.25) */
+    double level;                    /* CI level (0.95) */
+    double margin;                   /* F5 non-inferiority margin in EMT (0.02) */
+} sx_study_spec;
+void sx_study_spec_default(sx_study_spec *s);
+typedef struct sx_finding {
+    char id[32];                /* "F1.steer", ... */
+    char description[256], metric[256], rule[256];
+    char verdict[20];           /* reproduced, not reproduced, inconclusive, or "-" (descriptive) */
+    int n;                      /* seeds with a finite value */
+    int64_t seed[SX_STUDY_MAX_SEEDS];
+    double value[SX_STUDY_MAX_SEEDS];
+    double mean, lo, hi;
+} sx_finding;
+/* The findings from the runs and seeds (every seed of seeds[] needs its unsteered row;
+ * findings whose conditions are absent get n = 0 and verdict inconclusive).  out has room
+ * for SX_STUDY_MAX_FINDINGS. */
+int sx_study_findings(const sx_study_run *runs, int64_t n_runs, const sx_study_seed *seeds, int n_seeds,
+                      const sx_study_spec *spec, sx_finding *out, int *n_out, sx_err *err);
+
 SX_END_DECLS
 #endif

@@ -45,6 +45,9 @@ extern const sx_schema SX_SCHEMA_TRAINING_METRICS; /* export: training_metrics.c
 extern const sx_schema SX_SCHEMA_LATENTS;          /* export: latents_<sae>.csv */
 extern const sx_schema SX_SCHEMA_FAMILY_COMPARISON; /* export: family_comparison.csv */
 extern const sx_schema SX_SCHEMA_WIDTH_COMPARISON; /* compare: width_comparison.csv */
+extern const sx_schema SX_SCHEMA_STUDY_RUNS;       /* study: study_runs.csv */
+extern const sx_schema SX_SCHEMA_STUDY_SEEDS;      /* study: study_seeds.csv */
+extern const sx_schema SX_SCHEMA_FINDINGS;         /* study: findings.csv */
 
 /* Every schema above, NULL-terminated (README and tests walk it). */
 extern const sx_schema *const SX_SCHEMAS[];
