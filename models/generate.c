@@ -19,6 +19,22 @@ static int argmax_first(const float *l, int V) {
     return best;
 }
 
+/* logits[argmax_first(l, V)], in 16 lanes (a vectorisable compare-and-select): a NaN at l[0]
+ * stays (nothing compares greater), NaNs after it are skipped, as in argmax_first.  Only a
+ * maximum of 0 present as both -0 and +0 can come out with the other sign, which changes no
+ * difference l[j] - max that the sampler takes. */
+static float max_first(const float *l, int V) {
+    float acc[16];
+    for (int q = 0; q < 16; q++) acc[q] = l[0];
+    int j = 0;
+    for (; j + 16 <= V; j += 16)
+        for (int q = 0; q < 16; q++) acc[q] = l[j + q] > acc[q] ? l[j + q] : acc[q];
+    float m = acc[0];
+    for (int q = 1; q < 16; q++) m = acc[q] > m ? acc[q] : m;
+    for (; j < V; j++) m = l[j] > m ? l[j] : m;
+    return m;
+}
+
 static int cmp_desc(const void *a, const void *b, void *ctx) {
     const float *p = ctx;
     int i = *(const int *)a, j = *(const int *)b;
@@ -44,22 +60,24 @@ static int nucleus_select(int *idx, int n, const float *p, double target, double
     while (hi > lo) {
         float a = p[idx[lo]], b = p[idx[lo + (hi - lo) / 2]], c = p[idx[hi - 1]];
         float v = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
-        /* three-way partition of idx[lo..hi): > v | == v | < v */
+        /* three-way partition of idx[lo..hi): > v | == v | < v.  Branch-free: on the flat
+         * distributions of evaluation (thousands of tokens in the nucleus) the comparisons are
+         * coin flips, and the branchy loop spent most of its time in mispredictions.  The swap
+         * partner is gt (> v), lt - 1 (< v) or i itself (== v: a no-op), which is exactly the
+         * swap sequence of the branchy Dijkstra loop, and the masses add the same terms in the
+         * same order (plus exact zeros), so the set, its order and its mass are unchanged. */
         int gt = lo, i = lo, lt = hi;
         double m_gt = 0, m_eq = 0;
         while (i < lt) {
             int t = idx[i];
-            if (p[t] > v) {
-                idx[i] = idx[gt], idx[gt] = t;
-                m_gt += p[t];
-                gt++, i++;
-            } else if (p[t] < v) {
-                lt--;
-                idx[i] = idx[lt], idx[lt] = t;
-            } else {
-                m_eq += p[t];
-                i++;
-            }
+            float pt = p[t];
+            int g = pt > v, l = pt < v, e = !g & !l;
+            int j = i + g * (gt - i) + l * (lt - 1 - i);
+            idx[i] = idx[j];
+            idx[j] = t;
+            m_gt += (double)(g ? pt : 0.0f);
+            m_eq += (double)(e ? pt : 0.0f);
+            gt += g, i += !l, lt -= l;
         }
         if (taken + m_gt >= target && gt > lo) {
             hi = gt; /* the answer lies inside the larger part */
@@ -86,7 +104,7 @@ static int nucleus_select(int *idx, int n, const float *p, double target, double
 int sx__sample(float *logits, int V, float temperature, float top_p, int top_k, sx_rng *rng,
                int *idx, float *p) {
     if (temperature <= 0) return argmax_first(logits, V);
-    float mx = logits[argmax_first(logits, V)];
+    float mx = max_first(logits, V);
     double sum = sx__sum_exp(logits, V, mx, 1.0f / temperature, p); /* vectorised exp (~1-2 ulp) */
     int use_k = top_k > 0 && top_k < V, use_p = top_p > 0 && top_p < 1;
     if (!use_k && !use_p) {
@@ -105,11 +123,13 @@ int sx__sample(float *logits, int V, float temperature, float top_p, int top_k, 
         if (t < 1e-37) t = 0;
         cnt = 0;
         double mass = 0;
-        for (int j = 0; j < V; j++)
-            if (p[j] >= t) {
-                idx[cnt++] = j;
-                mass += p[j];
-            }
+        for (int j = 0; j < V; j++) { /* branch-free (flat distributions: coin flips) */
+            float pj = p[j];
+            int take = pj >= t;
+            idx[cnt] = j; /* cnt <= j: in bounds; kept only when taken */
+            cnt += take;
+            mass += (double)(take ? pj : 0.0f); /* + exact zeros: the same sum as adding the taken */
+        }
         if (t == 0 || (use_k && cnt >= top_k) || (!use_k && mass >= top_p * sum) ||
             (use_k && use_p && mass >= top_p * sum))
             break;
