@@ -11,7 +11,9 @@
  *
  * Floor: 2*M*N*K FLOP over (M*K + K*N + M*N)*4 bytes (K*N*2 for BF16 B); at the prefill
  * shapes (1024 x 768 x 3072) that is ~380 FLOP/byte, compute bound: the ceiling is the FMA
- * rate (2 cores x 2 x 16 lanes x 2 FLOP per cycle).  The packing is O(M*K + K*N) per call. */
+ * rate (2 cores x 2 x 16 lanes x 2 FLOP per cycle).  The packing is O(M*K + K*N) per call;
+ * an F32 B [K, N] (tb 0) with full panels is not packed but read in place (kern_f32_direct):
+ * at a decoding step's 200 rows each weight (4 bytes, from memory) serves 400 FLOP. */
 #include "core_isa.h"
 
 #include <cblas.h>

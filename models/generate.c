@@ -58,7 +58,8 @@ static int cmp_desc(const void *a, const void *b, void *ctx) {
  * O(V) per draw (one histogram pass shared by the nucleus and the draw, one or two passes
  * collecting a bin's members) instead of O(V log V); for the random model's flat
  * distributions (nucleus of ~40k of 50k tokens) the quickselect this replaces took ~1.5 ms
- * per row, a quarter of the evaluation's CPU. */
+ * per row, a quarter of the evaluation's CPU.  Floor: memory bound, ~3 passes over the V
+ * floats of p (200 KB for GPT-2, in L2) and a few hundred cycles of bin walks per draw. */
 typedef unsigned __int128 u128;
 
 static inline uint32_t pkey(float p) {
