@@ -11,7 +11,9 @@
  *
  * Floor: 2*M*N*K FLOP over (M*K + K*N + M*N)*4 bytes (K*N*2 for BF16 B); at the prefill
  * shapes (1024 x 768 x 3072) that is ~380 FLOP/byte, compute bound: the ceiling is the FMA
- * rate (2 cores x 2 x 16 lanes x 2 FLOP per cycle).  The packing is O(M*K + K*N) per call. */
+ * rate (2 cores x 2 x 16 lanes x 2 FLOP per cycle).  The packing is O(M*K + K*N) per call;
+ * an F32 B [K, N] (tb 0) with full panels is not packed but read in place (kern_f32_direct):
+ * at a decoding step's 200 rows each weight (4 bytes, from memory) serves 400 FLOP. */
 #include "core_isa.h"
 
 #include <cblas.h>
@@ -269,13 +271,16 @@ static inline __attribute__((always_inline)) void store_tile(__m512 c[MR][3], fl
 /* One 8 x 48 tile over kc: 768*kc FLOP from (8 + 48)*4*kc bytes of packed panels (3.4
  * FLOP/byte, served by L1/L2; each B panel is reused by MC/8 = 16 tiles, each A panel by
  * NC/48 = 32), so the FMA ports bound it: 24 FMAs per k. */
-static void kern_f32(int kc, const float *restrict a, const float *restrict b, float *C, int ldc, int mr, int nr,
-                     float beta) {
+static inline __attribute__((always_inline)) void kern_f32_ld(int kc, const float *restrict a,
+                                                               const float *restrict b, size_t ldbp, float *C,
+                                                               int ldc, int mr, int nr, float beta, int aligned) {
     __m512 c[MR][3];
     for (int r = 0; r < MR; r++) c[r][0] = c[r][1] = c[r][2] = _mm512_setzero_ps();
     for (int k = 0; k < kc; k++) {
-        const float *bk = b + (size_t)k * NR;
-        __m512 b0 = _mm512_load_ps(bk), b1 = _mm512_load_ps(bk + 16), b2 = _mm512_load_ps(bk + 32);
+        const float *bk = b + (size_t)k * ldbp;
+        __m512 b0, b1, b2;
+        if (aligned) b0 = _mm512_load_ps(bk), b1 = _mm512_load_ps(bk + 16), b2 = _mm512_load_ps(bk + 32);
+        else b0 = _mm512_loadu_ps(bk), b1 = _mm512_loadu_ps(bk + 16), b2 = _mm512_loadu_ps(bk + 32);
         for (int r = 0; r < MR; r++) {
             __m512 x = _mm512_set1_ps(a[(size_t)k * MR + r]);
             c[r][0] = _mm512_fmadd_ps(x, b0, c[r][0]);
@@ -284,6 +289,21 @@ static void kern_f32(int kc, const float *restrict a, const float *restrict b, f
         }
     }
     store_tile(c, C, ldc, mr, nr, beta);
+}
+
+/* a packed panel ([kc][NR], aligned) */
+static void kern_f32(int kc, const float *restrict a, const float *restrict b, float *C, int ldc, int mr, int nr,
+                     float beta) {
+    kern_f32_ld(kc, a, b, NR, C, ldc, mr, nr, beta, 1);
+}
+
+/* B [K, N] F32 read in place: row k of the panel is 48 contiguous floats of B's row k (the
+ * values and order of the packed panel, so the same bits), without packing's copy of all of
+ * B per call, which was ~10% of the CPU of batched decoding steps (~200 rows; the weights
+ * come from memory either way).  Full panels only. */
+static void kern_f32_direct(int kc, const float *restrict a, const float *restrict b, int ldb, float *C, int ldc,
+                            int mr, float beta) {
+    kern_f32_ld(kc, a, b, (size_t)ldb, C, ldc, mr, NR, beta, 0);
 }
 
 /* The same tile from BF16 pairs: per pair of k, 3 panel loads and, per row, the lo, mid and
@@ -317,13 +337,17 @@ __attribute__((target("avx512bf16"))) static void kern_dot(int kp, const uint32_
  * register transposes), a large share at 16 rows, where the kernel only ties OpenBLAS. */
 static void own_slice(int ta, int tb, int M, int K, float alpha, const float *A, int lda, const void *B, int bt,
                       int ldb, float beta, float *C, int ldc, int j0, int j1, int dot, void *bbuf, void *abuf) {
+    /* B [K, N] F32 whose column panels are all full: read in place (kern_f32_direct) */
+    int direct = !dot && !tb && bt == SX_GEMM_F32 && (j1 - j0) % NR == 0 && sx__gemm_direct();
     for (int jc = j0; jc < j1; jc += NC) {
         int nc = j1 - jc < NC ? j1 - jc : NC;
         for (int pc = 0; pc < K; pc += KC) {
             int kc = K - pc < KC ? K - pc : KC, kp = (kc + 1) / 2;
             float be = pc == 0 ? beta : 1.0f;
-            if (dot) pack_b_pairs(B, tb, ldb, pc, kc, jc, nc, bbuf);
-            else pack_b(B, bt, tb, ldb, pc, kc, jc, nc, bbuf);
+            if (!direct) { /* else B is read in place */
+                if (dot) pack_b_pairs(B, tb, ldb, pc, kc, jc, nc, bbuf);
+                else pack_b(B, bt, tb, ldb, pc, kc, jc, nc, bbuf);
+            }
             for (int ic = 0; ic < M; ic += MC) {
                 int mc = M - ic < MC ? M - ic : MC;
                 if (dot) pack_a_pairs(A, ta, lda, alpha, ic, mc, pc, kc, abuf);
@@ -336,6 +360,9 @@ static void own_slice(int ta, int tb, int M, int K, float alpha, const float *A,
                         if (dot)
                             kern_dot(kp, (const uint32_t *)abuf + (size_t)q * kp * 3 * MR,
                                      (const uint32_t *)bbuf + (size_t)p * kp * NR, ct, ldc, mr, nr, be);
+                        else if (direct)
+                            kern_f32_direct(kc, (const float *)abuf + (size_t)q * kc * MR,
+                                            (const float *)B + (size_t)pc * ldb + jc + p * NR, ldb, ct, ldc, mr, be);
                         else
                             kern_f32(kc, (const float *)abuf + (size_t)q * kc * MR,
                                      (const float *)bbuf + (size_t)p * kc * NR, ct, ldc, mr, nr, be);

@@ -36,6 +36,10 @@ void sx__gemm_own(int ta, int tb, int M, int N, int K, float alpha, const float 
  * kernel, 2 always cblas (SAETOX_GEMM=auto|own|blas; read once). */
 int sx__gemm_engine(void);
 
+/* 1 (default): the own kernel reads an F32 B [K, N] (tb 0) whose column panels are all full
+ * in place instead of packing it (the same bits); SAETOX_GEMM_DIRECT=0 packs (A/B runs). */
+int sx__gemm_direct(void);
+
 /* BF16 dot product: 1 when this CPU has AVX512-BF16 and the start-up probe measured it faster
  * than widening (SAETOX_BF16=dot|widen overrides; read once). */
 int sx__gemm_bf16dot(void);

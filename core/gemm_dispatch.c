@@ -27,6 +27,17 @@ static void eng_once(void) {
     g_eng = !e ? 0 : !strcmp(e, "own") ? 1 : !strcmp(e, "blas") ? 2 : 0;
 }
 
+static pthread_once_t g_dir_once = PTHREAD_ONCE_INIT;
+static int g_dir;
+static void dir_once(void) {
+    const char *e = getenv("SAETOX_GEMM_DIRECT");
+    g_dir = !(e && !strcmp(e, "0"));
+}
+int sx__gemm_direct(void) {
+    pthread_once(&g_dir_once, dir_once);
+    return g_dir;
+}
+
 int sx__gemm_engine(void) {
     pthread_once(&g_eng_once, eng_once);
     return g_eng;

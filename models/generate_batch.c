@@ -29,8 +29,8 @@
 int sx__kvslots_alloc(sx__kvslots *s, const sx_model_config *c, int slots, int slot_cap) {
     s->slots = slots, s->slot_cap = slot_cap, s->kd = c->n_kv_heads * c->head_dim, s->n_layers = c->n_layers;
     size_t n = (size_t)c->n_layers * (size_t)slots * (size_t)slot_cap * (size_t)s->kd;
-    s->k = malloc(n * sizeof(float));
-    s->v = malloc(n * sizeof(float));
+    s->k = sx__alloc_big(n * sizeof(float)); /* huge pages: first touch of ~0.4 GB (200 rows) */
+    s->v = sx__alloc_big(n * sizeof(float));
     if (!s->k || !s->v) {
         sx__kvslots_free(s);
         return -1;
@@ -104,7 +104,7 @@ static int sched_alloc(sched *s, const sx_model_config *c) {
     s->drow = malloc(B * sizeof(int));
     s->ptok = malloc(B * s->cap * sizeof(int32_t)), s->pseq = malloc(B * s->cap * sizeof(int));
     s->ppos = malloc(B * s->cap * sizeof(int)), s->prow = malloc(B * sizeof(int));
-    s->dlog = malloc(B * V * sizeof(float)), s->plog = malloc((B + 1) * V * sizeof(float));
+    s->dlog = sx__alloc_big(B * V * sizeof(float)), s->plog = sx__alloc_big((B + 1) * V * sizeof(float));
     s->clog = malloc(V * sizeof(float));
     s->ent = malloc(2 * B * sizeof(entry)), s->ent2 = malloc(2 * B * sizeof(entry));
     s->idx = malloc(nt * V * sizeof(int)), s->p = malloc(nt * V * sizeof(float)), s->row = malloc(nt * V * sizeof(float));

@@ -67,6 +67,11 @@ struct sx_model {
     size_t iws_cap[4];
 };
 
+/* model.c: malloc for large, long-lived buffers (64-byte aligned; from 2 MB up 2 MB aligned
+ * and marked for transparent huge pages where the kernel allows them on request); free()
+ * releases it. */
+void *sx__alloc_big(size_t bytes);
+
 /* scratch slots */
 enum { WS_X, WS_H, WS_QKV, WS_K, WS_V, WS_ATT, WS_FF, WS_FF2, WS_TMP, WS_SCORES, WS_SEL, WS_LOGIT };
 float *sx__ws(sx_model *m, int slot, size_t n, sx_err *err);
