@@ -2,8 +2,14 @@
 # test_mpi_evaluate.sh — `mpirun -np 2 saetox evaluate` against one process on the embedded
 # model with every tier (none, ablate, suppress, steer at two strengths, meandiff, banned) and a
 # benchmark: steering_sweep.csv, generations.jsonl and meandiff.safetensors byte-identical; 3
-# ranks (more ranks than some share) too; bad inputs (an SAE that does not load, an output
-# folder that cannot be made) give one line, exit nonzero on every rank, write nothing.
+# ranks too.  The split is by (condition, prompt chunk): with --batch-rows 6 and 3 samples a
+# chunk is 2 prompts, so 7 prompts make chunks of 2,2,2,1, and 2 ranks cut one condition's
+# prompts in the middle; 2 conditions on 3 ranks (fewer conditions than ranks: every rank
+# works, on prompt ranges of one condition), with the fluency pass and a benchmark of 70 items
+# (two benchmark chunks of 64 + 6, split too), and the unbatched path (--batch-rows -1, groups
+# of 8 prompts) are byte-identical to one process as well, on 2 and 3 ranks.  Bad inputs (an SAE
+# that does not load, an output folder that cannot be made) give one line, exit nonzero on
+# every rank, write nothing.
 . "$(dirname "$0")/mpi_common.sh"
 SRC=${SAETOX_SOURCE:?}
 T=${SAETOX_TMP:-/tmp}/mpi_evaluate
@@ -26,6 +32,28 @@ check "2 ranks: one progress line per condition (rank 0 only)" "[ \$(grep -c ' e
 MPI3=("${MPI[@]}"); MPI3[4]=3
 "${MPI3[@]}" "$BIN" evaluate "${E[@]}" --sae sae/topk-256 --out ev3 2>err3.txt
 check "3 ranks: byte-identical" "[ $? -eq 0 ] && same ev3"
+# (condition, prompt) split: 2 conditions, 7 prompts in chunks of 2 (--batch-rows 6 / 3 samples)
+$PY - "$SRC/datasets/demo/benchmark.jsonl" bench70.jsonl <<'PYEOF'
+import sys
+lines = [l for l in open(sys.argv[1]) if l.strip()]
+open(sys.argv[2], "w").writelines((lines * (70 // len(lines) + 1))[:70])
+PYEOF
+F=(--model "$SRC/models/embedded" --prompts "$SRC/datasets/demo/prompts.txt" --n-prompts 7 --samples 3 --max-new-tokens 8
+   --latents 1,5,9 --tiers none,steer --alphas 2 --bench bench70.jsonl --bootstrap 100 --threads 1 --seed 6)
+for br in 6 -1; do
+    "$BIN" evaluate "${F[@]}" --batch-rows $br --sae sae/topk-256 --out f1_$br 2>errf1.txt
+    check "2 conditions, batch-rows $br: one process" "[ $? -eq 0 ] && [ \$(grep -c ' emt ' errf1.txt) -eq 2 ]"
+    for np in 2 3; do
+        MPIN=("${MPI[@]}"); MPIN[4]=$np
+        "${MPIN[@]}" "$BIN" evaluate "${F[@]}" --batch-rows $br --sae sae/topk-256 --out f${np}_$br 2>errf$np.txt
+        check "2 conditions on $np ranks, batch-rows $br: steering_sweep.csv and generations.jsonl byte-identical" \
+            "[ $? -eq 0 ] && cmp -s f1_$br/steering_sweep.csv f${np}_$br/steering_sweep.csv && cmp -s f1_$br/generations.jsonl f${np}_$br/generations.jsonl"
+        check "2 conditions on $np ranks, batch-rows $br: one line per condition" "[ \$(grep -c ' emt ' errf$np.txt) -eq 2 ]"
+    done
+done
+# the fluency and benchmark columns were in play (not empty), and 7 prompts x 3 samples per condition
+check "fluency and accuracy filled, 42 generations" \
+    "$PY -c \"import csv,sys; r=list(csv.DictReader(open('f1_6/steering_sweep.csv'))); sys.exit(not (len(r)==2 and all(x['ppl'] and x['acc'] and x['acc_n']=='70' and x['n_prompts']=='7' for x in r)))\" && [ \$(wc -l < f1_6/generations.jsonl) -eq 42 ]"
 # bad inputs
 "${MPI[@]}" "$BIN" evaluate "${E[@]}" --sae "$T/nosae" --out bad1 2>errb1.txt
 check "SAE that does not load: nonzero, one line, nothing written" "[ $? -ne 0 ] && one_line errb1.txt && [ ! -e bad1 ]"
