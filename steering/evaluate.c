@@ -3,11 +3,13 @@
  * toxicity probability / mean toxicity with bootstrap CIs over prompts, and fluency as the
  * perplexity of the continuations under the unsteered model.
  *
- * Batching (default): every (prompt, sample) sequence of the condition goes through one
- * sx_generate_many call, a continuous-batching scheduler that decodes batch_rows sequences
- * together (default 256), prefills each prompt once and copies its keys/values into its
+ * Batching (default): the prompts go in chunks of batch_rows / k prompts (eval_parts.h: one
+ * wave of the block, the unit the MPI sweep hands out); every (prompt, sample) sequence of a
+ * chunk goes through one sx_generate_many call, a continuous-batching scheduler that decodes
+ * batch_rows sequences together (default 256), prefills each prompt once and copies its keys/values into its
  * samples' slots, and refills a finished sequence's slot; the fluency pass scores all
- * continuations with sx_loglik_many (each prompt's context prefilled once for its k samples).
+ * continuations of the chunk with sx_loglik_many (each prompt's context prefilled once for
+ * its k samples).
  * batch_rows < 0 keeps the unbatched path (sx_generate per group of 8 prompts with k samples
  * each, which prefills each prompt k times, and one sx_loglik per continuation), the
  * reference the tests compare with.  Prompt p samples with seed mix(seed, p), stream = sample:
