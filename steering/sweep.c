@@ -214,7 +214,9 @@ static int mc_count(const sx_sweep *sw, const sx_sweep_cond *c, sx_intervention 
         int64_t m = SX__MC_CHUNK - a % SX__MC_CHUNK;
         m = m < i0 + n - a ? m : i0 + n - a;
         double acc, acc_n;
-        if (sx_mc_eval(in->model, in->tok, in->bench + a, m, nh ? &h : NULL, nh, &acc, &acc_n, err)) return -1;
+        if (sx_mc_eval(in->model, in->tok, in->bench + a, m, nh ? &h : NULL, nh, &acc, &acc_n, err))
+            return sx_fail_prefix(err, "benchmark items %lld-%lld (numbered from 1 within them)", (long long)a + 1,
+                                  (long long)(a + m));
         *right += llround(acc * (double)m), *right_n += llround(acc_n * (double)m);
         a += m;
     }
