@@ -184,7 +184,7 @@ int cmd_evaluate(int argc, char **argv) {
     eo->boot_reps = (int)boot;
     eo->fluency = !no_fluency;
     eo->batch_rows = (int)batch_rows;
-    in_sweep = 1; /* under mpirun: conditions split over the ranks, rank 0 writes (sweep.c) */
+    in_sweep = 1; /* under mpirun: (condition, prompt chunk) units split over the ranks, rank 0 writes (sweep.c) */
     if (sx_sweep_run(&sw, out_dir, cli_evaluate_print_row, NULL, NULL, &err)) goto fail;
     ret = 0;
 fail:

@@ -1,6 +1,8 @@
 /* mpi.c — the private MPI layer (sx_mpi.h).  Without SAETOX_HAVE_MPI (a build where CMake's
  * FindMPI found nothing) every call is the single-process case. */
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include "sx_mpi.h"
+#include "gemm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +75,15 @@ int sx_mpi_init(int *argc, char ***argv, sx_err *err) {
         MPI_Allreduce(MPI_IN_PLACE, mm, 2, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
         g_shm_ok = mm[0] == -mm[1] && g_lsize <= 1024 && !getenv("SAETOX_MPI_NO_SHM");
     }
+    /* The BF16 kernel is picked by a timing probe (core/gemm_dispatch.c) and the two kernels
+     * round differently (~1e-6), so ranks timed under different load could pick differently
+     * and the "same bits as one process" of the sweep and the cache would hold on some ranks
+     * only (seen in the ASan build at load average 10: one continuation of 54 differed on a
+     * 3-rank sweep).  Rank 0's pick binds every rank: the others get it through SAETOX_BF16,
+     * which their probe reads at its first use (nothing has multiplied yet). */
+    int dot = g_rank == 0 ? sx__gemm_bf16dot() : 0;
+    MPI_Bcast(&dot, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (g_rank != 0) setenv("SAETOX_BF16", dot ? "dot" : "widen", 1);
     return 0;
 #else
     (void)argc, (void)argv;

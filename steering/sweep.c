@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eval_parts.h"
 #include "steering.h"
 #include "io.h"
 #include "schema.h"
@@ -181,42 +182,76 @@ static void latents_str(const int *l, int n, char *buf, size_t sz) {
 }
 
 
-/* One condition: the intervention, the generations (into gen), the benchmark. */
-static int run_condition(sx_sweep *sw, const sx_sweep_cond *c, FILE *gen, sx_sweep_row *row, sx_err *err) {
+/* The intervention of condition c (*have = 0 for the baseline: no intervention). */
+static int cond_iv(const sx_sweep *sw, const sx_sweep_cond *c, sx_intervention *iv, int *have, sx_err *err) {
+    const sx_sweep_inputs *in = &sw->in;
+    memset(iv, 0, sizeof *iv);
+    *have = 1;
+    switch (c->tier) {
+    case SX_TIER_NONE: *have = 0; return 0;
+    case SX_TIER_ABLATE:
+    case SX_TIER_SUPPRESS:
+    case SX_TIER_STEER:
+        return sae_iv(sw, iv, c->tier, c->family, c->family ? sw->family_scales : sw->scales, c->alpha, err);
+    case SX_TIER_MEANDIFF:
+        return sx_intervention_meandiff(iv, sw->hook, sw->d_model, sw->n_layers, sw->meandiff, c->alpha, err);
+    case SX_TIER_BANNED: return sx_intervention_banned(iv, in->ban_ids, in->n_ban, sw->vocab, err);
+    }
+    return 0;
+}
+
+/* Benchmark items [i0, i0 + n) under the condition's hooks (the banned tier changes decoding
+ * only), in chunks of SX__MC_CHUNK items from global multiples of the chunk, each one
+ * sx_mc_eval call: its accuracy is right / items exactly, so the counts come back exactly and
+ * the chunks' sums do not depend on who ran which chunk. */
+static int mc_count(const sx_sweep *sw, const sx_sweep_cond *c, sx_intervention *iv, int have_iv, int64_t i0,
+                    int64_t n, int64_t *right, int64_t *right_n, sx_err *err) {
+    const sx_sweep_inputs *in = &sw->in;
+    sx_hook h;
+    sx_gen_opts dummy = {0};
+    int nh = have_iv && c->tier != SX_TIER_BANNED ? sx_intervention_attach(iv, &h, &dummy) : 0;
+    for (int64_t a = i0; a < i0 + n;) {
+        int64_t m = SX__MC_CHUNK - a % SX__MC_CHUNK;
+        m = m < i0 + n - a ? m : i0 + n - a;
+        double acc, acc_n;
+        if (sx_mc_eval(in->model, in->tok, in->bench + a, m, nh ? &h : NULL, nh, &acc, &acc_n, err))
+            return sx_fail_prefix(err, "benchmark items %lld-%lld (numbered from 1 within them)", (long long)a + 1,
+                                  (long long)(a + m));
+        *right += llround(acc * (double)m), *right_n += llround(acc_n * (double)m);
+        a += m;
+    }
+    return 0;
+}
+
+static void row_init(const sx_sweep *sw, const sx_sweep_cond *c, sx_sweep_row *row) {
     const sx_sweep_inputs *in = &sw->in;
     memset(row, 0, sizeof *row);
     row->cond = c;
     row->acc = row->acc_norm = NAN;
     row->n_bench = in->bench ? in->n_bench : 0;
-    sx_intervention iv;
-    memset(&iv, 0, sizeof iv);
-    int have_iv = 1, r2 = 0;
-    switch (c->tier) {
-    case SX_TIER_NONE: have_iv = 0; break;
-    case SX_TIER_ABLATE:
-    case SX_TIER_SUPPRESS:
-    case SX_TIER_STEER:
-        r2 = sae_iv(sw, &iv, c->tier, c->family, c->family ? sw->family_scales : sw->scales, c->alpha, err);
-        break;
-    case SX_TIER_MEANDIFF:
-        r2 = sx_intervention_meandiff(&iv, sw->hook, sw->d_model, sw->n_layers, sw->meandiff, c->alpha, err);
-        break;
-    case SX_TIER_BANNED: r2 = sx_intervention_banned(&iv, in->ban_ids, in->n_ban, sw->vocab, err); break;
-    }
-    if (r2) return -1;
-    double t0 = sx_now();
-    r2 = sx_eval_condition(in->model, in->tok, in->prompts, have_iv ? &iv : NULL, &in->eval, in->scorer,
-                           in->external_cmd, c->name, gen, &row->res, err);
-    if (!r2 && in->bench) {
-        sx_hook h;
-        sx_gen_opts dummy = {0};
-        int nh = have_iv && c->tier != SX_TIER_BANNED ? sx_intervention_attach(&iv, &h, &dummy) : 0;
-        r2 = sx_mc_eval(in->model, in->tok, in->bench, in->n_bench, nh ? &h : NULL, nh, &row->acc, &row->acc_norm,
-                        err);
-    }
     if (is_sae_tier(c->tier))
         latents_str(c->family ? in->family : in->latents, c->family ? in->n_family : in->n_latents, row->latents,
                     sizeof row->latents);
+}
+
+static void row_bench(sx_sweep_row *row, int64_t right, int64_t right_n) {
+    if (row->n_bench > 0)
+        row->acc = (double)right / (double)row->n_bench, row->acc_norm = (double)right_n / (double)row->n_bench;
+}
+
+/* One condition in one process: the intervention, the generations (into gen), the benchmark. */
+static int run_condition(sx_sweep *sw, const sx_sweep_cond *c, FILE *gen, sx_sweep_row *row, sx_err *err) {
+    const sx_sweep_inputs *in = &sw->in;
+    row_init(sw, c, row);
+    sx_intervention iv;
+    int have_iv;
+    if (cond_iv(sw, c, &iv, &have_iv, err)) return -1;
+    double t0 = sx_now();
+    int64_t right = 0, right_n = 0;
+    int r2 = sx_eval_condition(in->model, in->tok, in->prompts, have_iv ? &iv : NULL, &in->eval, in->scorer,
+                               in->external_cmd, c->name, gen, &row->res, err);
+    if (!r2 && in->bench) r2 = mc_count(sw, c, &iv, have_iv, 0, in->n_bench, &right, &right_n, err);
+    row_bench(row, right, right_n);
     sx_intervention_free(&iv);
     row->seconds = sx_now() - t0;
     if (r2) return sx_fail_prefix(err, "condition %s", c->name);
@@ -246,64 +281,99 @@ static void csv_row(sx_csv_writer *csv, const sx_sweep_cond *c, const sx_sweep_r
     sx_csv_row(csv);
 }
 
-/* Under mpirun (core/sx_mpi.h): condition ci runs on rank ci mod N, its generations into
- * memory; then rank 0 receives every row and its generations and writes both files in plan
- * order.  A condition's numbers do not depend on which conditions ran before it on the same
- * process (prompt p samples with seed mix(seed, p), evaluate.c), so the files equal a
- * one-process run's byte for byte.  The split is by condition, not by (condition, prompt): the
- * per-prompt results and their bootstrap live inside sx_eval_condition (evaluate.c).  Every
- * rank fails or succeeds together (sx_mpi_check); rank 0 alone writes. */
+/* Under mpirun (core/sx_mpi.h) the work is cut into (condition, chunk) units: the prompt
+ * chunks of every condition (eval_parts.h: sx__eval_chunk prompts each) in plan order form
+ * one list, the benchmark chunks (SX__MC_CHUNK items) a second; rank r takes the contiguous
+ * stretch [r U / N, (r + 1) U / N) of each list, so a rank holds at most a few conditions,
+ * each as one prompt range (evaluated batched, one scheduler call per chunk) and one item
+ * range, and more ranks than conditions still all work.  A chunk's numbers depend on the chunk
+ * alone, so the per-prompt results (SX__EVAL_NSTAT doubles each) summed over the ranks (each
+ * entry is written by exactly one rank, the others add +0: exact) and the benchmark counts are
+ * the one-process numbers; every rank then aggregates them as sx_eval_condition does (the
+ * bootstrap over prompts in prompt order), rank 0 receives the generations piece by piece
+ * (condition-major, rank-minor: the prompt order) and writes the files the one-process path
+ * writes, byte for byte.  Every rank fails or succeeds together (sx_mpi_check). */
+typedef struct span {
+    int64_t lo, hi;
+} span;
+
+static span share(int64_t units, int rank, int n) {
+    return (span){units * rank / n, units * (rank + 1) / n};
+}
+
 static int sweep_run_mpi(sx_sweep *sw, const char *out_dir, sx_sweep_row_fn on_row, void *user, sx_sweep_row *rows,
                          sx_err *err) {
     const sx_sweep_plan *plan = sw->plan;
-    const int P = sx_mpi_size(), me = sx_mpi_rank(), n = plan->n;
-    sx_sweep_row *mine = calloc((size_t)(n > 0 ? n : 1), sizeof *mine);
-    char **gtext = calloc((size_t)(n > 0 ? n : 1), sizeof *gtext);
-    size_t *glen = calloc((size_t)(n > 0 ? n : 1), sizeof *glen);
-    int rc = mine && gtext && glen ? 0 : sx_failc(err, SX_ENOMEM, "out of memory");
+    const sx_sweep_inputs *in = &sw->in;
+    const int N = sx_mpi_size(), me = sx_mpi_rank(), n = plan->n > 0 ? plan->n : 0;
+    const int64_t P = in->prompts->n, Q = sx__eval_chunk(&in->eval), G = (P + Q - 1) / Q;
+    const int64_t B = in->bench ? in->n_bench : 0, H = (B + SX__MC_CHUNK - 1) / SX__MC_CHUNK;
+    const span sp = share((int64_t)n * G, me, N), sb = share((int64_t)n * H, me, N);
+    const size_t nn = (size_t)(n > 0 ? n : 1);
+    double *stat = calloc(nn * (size_t)(P > 0 ? P : 1) * SX__EVAL_NSTAT, sizeof *stat);
+    double *secs = calloc(nn, sizeof *secs);
+    int64_t *cnt = calloc(nn * 2, sizeof *cnt), *len = calloc(nn * (size_t)N, sizeof *len);
+    char **gtext = calloc(nn * (size_t)N, sizeof *gtext); /* [ci * N + r]: rank r's lines of ci */
+    sx_sweep_row *all = calloc(nn, sizeof *all);
+    int rc = stat && secs && cnt && len && gtext && all ? 0 : sx_failc(err, SX_ENOMEM, "out of memory");
+    if (!rc) rc = sx__eval_check(in->model, &in->eval, P, err);
     if (!rc && me == 0) rc = sx_mkdir_p(out_dir, err);
     if (sx_mpi_check(rc, err)) goto done;
-    for (int ci = me; ci < n && !rc; ci += P) {
-        FILE *g = open_memstream(&gtext[ci], &glen[ci]);
-        if (!g) {
-            rc = sx_failc(err, SX_ENOMEM, "condition %s: no memory for its generations", plan->cond[ci].name);
-            break;
+    for (int ci = 0; ci < n && !rc; ci++) {
+        const sx_sweep_cond *c = &plan->cond[ci];
+        /* this rank's prompts [a, b) and items [ia, ib) of condition ci */
+        int64_t g0 = sp.lo > ci * G ? sp.lo : ci * G, g1 = sp.hi < (ci + 1) * G ? sp.hi : (ci + 1) * G;
+        int64_t h0 = sb.lo > ci * H ? sb.lo : ci * H, h1 = sb.hi < (ci + 1) * H ? sb.hi : (ci + 1) * H;
+        if (g0 >= g1 && h0 >= h1) continue;
+        double t0 = sx_now();
+        sx_intervention iv;
+        int have_iv;
+        if ((rc = cond_iv(sw, c, &iv, &have_iv, err))) break;
+        if (g0 < g1) {
+            int64_t a = (g0 - ci * G) * Q, b = (g1 - ci * G) * Q;
+            b = b < P ? b : P;
+            size_t gl = 0;
+            FILE *g = open_memstream(&gtext[(size_t)ci * N + me], &gl);
+            if (!g) rc = sx_failc(err, SX_ENOMEM, "no memory for the generations");
+            if (!rc)
+                rc = sx__eval_prompts(in->model, in->tok, in->prompts, a, b - a, have_iv ? &iv : NULL, &in->eval,
+                                      in->scorer, in->external_cmd, c->name, g,
+                                      stat + ((size_t)ci * P + a) * SX__EVAL_NSTAT, err);
+            if (g && fclose(g) != 0 && !rc) rc = sx_failc(err, SX_ENOMEM, "generations lost");
+            len[(size_t)ci * N + me] = (int64_t)gl;
         }
-        rc = run_condition(sw, &plan->cond[ci], g, &mine[ci], err);
-        if (fclose(g) != 0 && !rc) rc = sx_failc(err, SX_ENOMEM, "condition %s: generations lost", plan->cond[ci].name);
-        if (!rc && me == 0 && on_row) on_row(user, &mine[ci]);
+        if (!rc && h0 < h1) {
+            int64_t ia = (h0 - ci * H) * SX__MC_CHUNK, ib = (h1 - ci * H) * SX__MC_CHUNK;
+            ib = ib < B ? ib : B;
+            rc = mc_count(sw, c, &iv, have_iv, ia, ib - ia, &cnt[2 * ci], &cnt[2 * ci + 1], err);
+        }
+        sx_intervention_free(&iv);
+        secs[ci] = sx_now() - t0;
+        if (rc) sx_fail_prefix(err, "condition %s", c->name);
     }
     if (sx_mpi_check(rc, err)) goto done;
-    /* gather on rank 0, in plan order: first the sizes (so rank 0 can fail on memory before
-     * any transfer), then rows and generations point to point */
-    int64_t *len = calloc((size_t)(n > 0 ? n : 1), sizeof *len);
-    rc = len ? 0 : sx_failc(err, SX_ENOMEM, "out of memory");
+    /* every rank: the per-prompt results, the counts, the sizes of the generation pieces */
+    sx_mpi_allreduce_d(stat, (int64_t)n * P * SX__EVAL_NSTAT, SX_MPI_SUM);
+    sx_mpi_allreduce_d(secs, n, SX_MPI_SUM);
+    sx_mpi_allreduce_i64(cnt, 2 * (int64_t)n, SX_MPI_SUM);
+    sx_mpi_allreduce_i64(len, (int64_t)n * N, SX_MPI_SUM);
+    for (int ci = 0; ci < n && !rc; ci++) {
+        row_init(sw, &plan->cond[ci], &all[ci]);
+        rc = sx__eval_aggregate(stat + (size_t)ci * P * SX__EVAL_NSTAT, P, &in->eval, &all[ci].res, err);
+        row_bench(&all[ci], cnt[2 * ci], cnt[2 * ci + 1]);
+        all[ci].seconds = secs[ci]; /* summed over the ranks that worked on it */
+    }
+    /* rank 0 makes room for the pieces it receives (sizes known: it can fail before any transfer) */
+    for (size_t i = 0; !rc && me == 0 && i < (size_t)n * N; i++)
+        if (i % (size_t)N != 0 && len[i] > 0 && !(gtext[i] = malloc((size_t)len[i])))
+            rc = sx_failc(err, SX_ENOMEM, "no memory for %lld bytes of generations", (long long)len[i]);
     if (sx_mpi_check(rc, err)) goto done;
-    for (int ci = me; ci < n; ci += P) len[ci] = (int64_t)glen[ci];
-    sx_mpi_allreduce_i64(len, n, SX_MPI_SUM);
-    if (me == 0)
-        for (int ci = 0; ci < n && !rc; ci++)
-            if (ci % P != 0 && !(gtext[ci] = malloc((size_t)len[ci] + 1)))
-                rc = sx_failc(err, SX_ENOMEM, "condition %s: no memory for its generations", plan->cond[ci].name);
-    if (sx_mpi_check(rc, err)) {
-        free(len);
-        goto done;
+    for (size_t i = 0; i < (size_t)n * N; i++) { /* in condition-major, rank-minor order on both sides */
+        int r = (int)(i % (size_t)N);
+        if (r == 0 || len[i] == 0) continue;
+        if (me == r) sx_mpi_send(gtext[i], len[i], 0, 2);
+        else if (me == 0) sx_mpi_recv(gtext[i], len[i], r, 2);
     }
-    for (int ci = 0; ci < n; ci++) {
-        int owner = ci % P;
-        if (owner == 0) continue;
-        if (me == owner) {
-            sx_mpi_send(&mine[ci], sizeof mine[ci], 0, 1);
-            sx_mpi_send(gtext[ci], len[ci], 0, 2);
-        } else if (me == 0) {
-            sx_mpi_recv(&mine[ci], sizeof mine[ci], owner, 1);
-            sx_mpi_recv(gtext[ci], len[ci], owner, 2);
-            glen[ci] = (size_t)len[ci];
-            mine[ci].cond = &plan->cond[ci];
-            if (on_row) on_row(user, &mine[ci]);
-        }
-    }
-    free(len);
     if (me == 0) { /* the same files, the same way as one process writes them */
         sx_csv_writer csv;
         sx_atomic_file gen = {0};
@@ -319,9 +389,12 @@ static int sweep_run_mpi(sx_sweep *sw, const char *out_dir, sx_sweep_row_fn on_r
         int gen_open = !rc && !sx_atomic_open(&gen, path, err);
         if (!rc && !gen_open) rc = -1;
         for (int ci = 0; ci < n && !rc; ci++) {
-            mine[ci].cond = &plan->cond[ci];
-            csv_row(&csv, &plan->cond[ci], &mine[ci]);
-            if (glen[ci] && fwrite(gtext[ci], 1, glen[ci], gen.f) != glen[ci]) rc = -1;
+            csv_row(&csv, &plan->cond[ci], &all[ci]);
+            for (int r = 0; r < N; r++) {
+                size_t i = (size_t)ci * N + r, l = (size_t)len[i];
+                if (l && fwrite(gtext[i], 1, l, gen.f) != l) rc = -1;
+            }
+            if (on_row) on_row(user, &all[ci]);
         }
         if (!rc && ferror(gen.f)) rc = -1;
         if (rc && gen_open && !err->msg[0]) sx_failc(err, SX_EIO, "%s/generations.jsonl: write error", out_dir);
@@ -336,14 +409,12 @@ static int sweep_run_mpi(sx_sweep *sw, const char *out_dir, sx_sweep_row_fn on_r
         }
     }
     if (sx_mpi_check(rc, err)) goto done;
-    if (rows) { /* every rank gets the rows */
-        sx_mpi_bcast(mine, (int64_t)n * (int64_t)sizeof *mine, 0);
-        for (int ci = 0; ci < n; ci++) mine[ci].cond = &plan->cond[ci], rows[ci] = mine[ci];
-    }
+    if (rows)
+        for (int ci = 0; ci < n; ci++) rows[ci] = all[ci];
 done:
     if (gtext)
-        for (int ci = 0; ci < n; ci++) free(gtext[ci]);
-    free(gtext), free(glen), free(mine);
+        for (size_t i = 0; i < (size_t)n * N; i++) free(gtext[i]);
+    free(gtext), free(len), free(cnt), free(secs), free(stat), free(all);
     return rc ? -1 : (sx_mpi_failure_agreed() ? -1 : 0);
 }
 

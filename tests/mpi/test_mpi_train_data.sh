@@ -3,7 +3,8 @@
 # the same global batch and seed, for every architecture (AuxK on, via a short --dead-tokens,
 # --grad-clip on for one run, and one SAE big enough for the shared-memory sum): every weight within 1e-5 after 30 steps, the same metrics;
 # --resume with the same N is bit-exact to the uninterrupted 2-rank run; bad inputs (batch not
-# divisible by N, no --parallel, ranks with different options) give one line, exit nonzero on
+# divisible by N, no --parallel, ranks with different options, ranks whose --cache path
+# resolves to caches with other rows or another d_in) give one line, exit nonzero on
 # every rank and write nothing.
 . "$(dirname "$0")/mpi_common.sh"
 T=${SAETOX_TMP:-/tmp}/mpi_train_data
@@ -69,6 +70,29 @@ run_pair topk-clip --arch topk --widths 64 --k 4 --grad-clip 0.05
 # 2048 x 16 x 2 parameters: the gradient sum goes through node shared memory (core/mpi.c)
 run_pair topk-shm --arch topk --widths 2048 --k 4
 check "only rank 0 wrote: no stray files" "[ \"\$(ls '$T/topk-2')\" = \"\$(ls '$T/topk-1')\" ]"
+
+# ranks that see different caches under the same path (no shared filesystem, a stale copy): the
+# relative --cache c.h5 resolves in a per-rank folder; rank 1's has other rows, then another
+# d_in; every rank refuses with one line naming rank 1 and both values, nothing is written
+$PY - "$T" <<'PYEOF'
+import sys, os, h5py, numpy as np
+t = sys.argv[1]
+rng = np.random.default_rng(1)
+for name, rows, d in (("rows", 4000, 16), ("rows1", 3000, 16), ("din", 4000, 16), ("din1", 4000, 12)):
+    os.makedirs(f"{t}/{name}", exist_ok=True)
+    with h5py.File(f"{t}/{name}/c.h5", "w") as f: f["activations"] = rng.normal(size=(rows, d)).astype(np.float32)
+PYEOF
+for what in rows din; do
+    # rank 0 runs in $T/$what, rank 1 in $T/${what}1: the same command line, different files
+    "${MPI[@]}" bash -c "cd '$T/$what'\${OMPI_COMM_WORLD_RANK/#0/} && '$BIN' train --cache c.h5 --batch 256 --tokens 7680 --threads 1 --quiet --arch topk --widths 64 --k 4 --parallel data --out '$T/badc-$what'; r=\$?; echo \$r >'$T/badc-$what.rc'\$OMPI_COMM_WORLD_RANK; exit \$r" 2>"$T/badc-$what.err"
+    check "caches differing in $what across ranks: exit nonzero, on each rank" \
+        "[ $? -ne 0 ] && [ \$(cat '$T/badc-$what.rc0') -ne 0 ] && [ \$(cat '$T/badc-$what.rc1') -ne 0 ]"
+    check "caches differing in $what: nothing written" "[ ! -e '$T/badc-$what' ]"
+done
+check "caches with other rows: one line naming rank 1 and both row counts" \
+    "one_line '$T/badc-rows.err' && grep -q 'rank 1 of 2: c.h5: the cache.s rows and d_in differ from rank 0.s (rows=3000 d_in=16 here, rows=4000 d_in=16 on rank 0)' '$T/badc-rows.err'"
+check "caches with another d_in: one line naming rank 1 and both d_in" \
+    "one_line '$T/badc-din.err' && grep -q 'rank 1 of 2: c.h5: the cache.s rows and d_in differ from rank 0.s (rows=4000 d_in=12 here, rows=4000 d_in=16 on rank 0)' '$T/badc-din.err'"
 
 # --resume with the same N: stop at step 15, resume, bit-exact to the uninterrupted 2-rank run
 R=("${COMMON[@]}" --arch batchtopk --widths 64 --k 4 --parallel data)
