@@ -109,6 +109,22 @@ int cli_parse(const char *cmd, const char *summary, cli_opt *opts, int nopts, in
     return 0;
 }
 
+int cli_parse_dbl_list(const char *s, double *out, int max) {
+    int n = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        errno = 0;
+        double v = strtod(p, &end);
+        if (errno || end == p || n >= max) return -1;
+        out[n++] = v;
+        if (*end == ',') end++;
+        else if (*end) return -1;
+        p = end;
+    }
+    return n;
+}
+
 int cli_parse_int_list(const char *s, int64_t *out, int max) {
     int n = 0;
     const char *p = s;

@@ -34,6 +34,9 @@ void cli_usage(const char *cmd, const char *summary, const cli_opt *opts, int no
 
 /* Split "1,2,3" into at most max int64 values. Returns the count or -1 (bad number). */
 int cli_parse_int_list(const char *s, int64_t *out, int max);
+/* Split "0.5,1,2" into at most max doubles (strtod: inf and nan parse; callers check range).
+ * Returns the count or -1 (bad number, too many). */
+int cli_parse_dbl_list(const char *s, double *out, int max);
 /* Print "saetox CMD: message" on stderr. */
 void cli_error(const char *cmd, const char *msg);
 

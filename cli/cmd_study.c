@@ -39,20 +39,11 @@ static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
 }
 static void rm_tree(const char *p) { nftw(p, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
 
+/* Strengths: positive, finite, strictly increasing (the sweep's path order). */
 static int parse_alphas(const char *s, double *out, int max) {
-    int n = 0;
-    const char *p = s;
-    while (*p) {
-        char *end;
-        errno = 0;
-        double v = strtod(p, &end);
-        if (end == p || errno || !(v > 0) || !isfinite(v) || n == max) return -1;
-        if (n && !(v > out[n - 1])) return -1;
-        out[n++] = v;
-        if (*end == ',') end++;
-        else if (*end) return -1;
-        p = end;
-    }
+    int n = cli_parse_dbl_list(s, out, max);
+    for (int i = 0; i < n; i++)
+        if (!(out[i] > 0) || !isfinite(out[i]) || (i && !(out[i] > out[i - 1]))) return -1;
     return n;
 }
 

@@ -19,23 +19,6 @@ static int usage_err(const char *msg) {
     return 2;
 }
 
-/* Split "a,b,c" of doubles. */
-static int parse_dbl_list(const char *s, double *out, int max) {
-    int n = 0;
-    const char *p = s;
-    while (*p) {
-        char *end;
-        errno = 0;
-        double v = strtod(p, &end);
-        if (errno || end == p || n >= max) return -1;
-        out[n++] = v;
-        if (*end == ',') p = end + 1;
-        else if (*end == 0) p = end;
-        else return -1;
-    }
-    return n;
-}
-
 static int parse_int_list(const char *s, int *out, int max) {
     int64_t v[64];
     int n = cli_parse_int_list(s, v, max < 64 ? max : 64);
@@ -198,7 +181,7 @@ int cmd_train(int argc, char **argv) {
     if (l1) {
         if (o.arch != SX_SAE_STANDARD && o.arch != SX_SAE_JUMPRELU && o.arch != SX_SAE_GATED)
             return usage_err("--l1 applies to relu, jumprelu and gated");
-        o.n_l1 = parse_dbl_list(l1, o.l1s, 8);
+        o.n_l1 = cli_parse_dbl_list(l1, o.l1s, 8);
         if (o.n_l1 <= 0) return usage_err("--l1 expects a comma-separated list of numbers");
     }
     if (groups) {
