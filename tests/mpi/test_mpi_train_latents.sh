@@ -10,43 +10,7 @@
 T=${SAETOX_TMP:-/tmp}/mpi_train_latents
 rm -rf "$T"; mkdir -p "$T"
 
-$PY - "$T" <<'PYEOF'
-import sys, h5py, numpy as np
-t = sys.argv[1]
-rng = np.random.default_rng(0)
-atoms = rng.normal(size=(48, 16)); atoms /= np.linalg.norm(atoms, axis=1, keepdims=True)
-x = 0.02 * rng.normal(size=(4000, 16))
-for r in range(4000):
-    for j in rng.choice(48, 3, replace=False): x[r] += rng.uniform(0.5, 1.5) * atoms[j]
-with h5py.File(f"{t}/a.h5", "w") as f: f["activations"] = x.astype(np.float32)
-PYEOF
-cmp_py() {
-$PY - "$@" <<'PYEOF'
-import sys, json, os
-sys.path.insert(0, os.environ["SAETOX_SOURCE"] + "/tests")
-import st_np
-a, b, tol = sys.argv[1], sys.argv[2], float(sys.argv[3])
-worst = 0.0
-for sae in sorted(d for d in os.listdir(a) if os.path.isfile(f"{a}/{d}/sae_weights.safetensors")):
-    A, B = st_np.read(f"{a}/{sae}/sae_weights.safetensors"), st_np.read(f"{b}/{sae}/sae_weights.safetensors")
-    assert A.keys() == B.keys(), (A.keys(), B.keys())
-    for k in A: worst = max(worst, float(abs(A[k] - B[k]).max()))
-def rows(p):
-    out = []
-    for l in open(p):
-        j = json.loads(l); j.pop("tokens_per_s"); out.append(j)
-    return out
-ma, mb = rows(f"{a}/metrics.jsonl"), rows(f"{b}/metrics.jsonl")
-assert len(ma) == len(mb) and len(ma) > 0, (len(ma), len(mb))
-for x, y in zip(ma, mb):
-    assert x.keys() == y.keys()
-    for k in x:
-        if isinstance(x[k], float): assert abs(x[k] - y[k]) <= 1e-4 * max(1, abs(x[k])), (k, x[k], y[k])
-        else: assert x[k] == y[k], (k, x[k], y[k])
-print(f"max |w1 - w2| = {worst:.3g}")
-sys.exit(0 if worst <= tol else 1)
-PYEOF
-}
+planted_cache "$T"
 
 BT=(--batch 256 --tokens 7680)
 COMMON=(--cache "$T/a.h5" --seed 3 --threads 1 --quiet --log-every 5 --dead-tokens 256)
