@@ -84,11 +84,7 @@ static int rs_cross(const float *p, int V, const u128 *h1, u128 X, int *idx, u12
     u128 cum = 0, h[RS_BINS];
     int b = RS_BINS - 1;
     for (; b > 0 && cum + h1[b] <= X; b--) cum += h1[b];
-    int n = 0;
-    for (int j = 0; j < V; j++) { /* the bin's members, in index order (branch-free append) */
-        idx[n] = j;
-        n += rs_bin(pkey(p[j]), 0) == b;
-    }
+    int n = sx__bin_members(p, V, b, idx); /* the bin's members, in index order */
     for (int level = 1; level < 3; level++) {
         int nb = level == 1 ? 2048 : 1024;
         memset(h, 0, (size_t)nb * sizeof *h);

@@ -157,6 +157,8 @@ static inline float sx__sum_sq_dev(const float *x, int n, float c) {
 /* sum_j exp((l[j] - sub) * scale) over j < n, each term also stored in out[j] when out is not
  * NULL (kernels.c; ~1-2 ulp per term). */
 double sx__sum_exp(const float *l, int n, float sub, float scale, float *out);
+/* indices of p's level-0 radix bin `bin`, ascending (generate.c's sampler); returns the count */
+int sx__bin_members(const float *p, int n, int bin, int *idx);
 
 /* tanh(x), branch-free, relative error ~2 ulp like tanhf (Cephes tanhf: an odd polynomial
  * below 0.625, where 1 - 2 / (1 + exp(2x)) would lose the small values to cancellation). */

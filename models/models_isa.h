@@ -17,6 +17,7 @@
 #define sx__fill_rows SX_ISA_NAME(sx__fill_rows)
 #define sx__matmul SX_ISA_NAME(sx__matmul)
 #define sx__sum_exp SX_ISA_NAME(sx__sum_exp)
+#define sx__bin_members SX_ISA_NAME(sx__bin_members)
 /* attention.c */
 #define sx__attention_ws SX_ISA_NAME(sx__attention_ws)
 #define sx__attention SX_ISA_NAME(sx__attention)
