@@ -26,11 +26,13 @@
 
 #include "generate_internal.h"
 
-int sx__kvslots_alloc(sx__kvslots *s, const sx_model_config *c, int slots, int slot_cap) {
+int sx__kvslots_alloc(sx__kvslots *s, sx_model *m, int slots, int slot_cap) {
+    const sx_model_config *c = &m->cfg;
     s->slots = slots, s->slot_cap = slot_cap, s->kd = c->n_kv_heads * c->head_dim, s->n_layers = c->n_layers;
     size_t n = (size_t)c->n_layers * (size_t)slots * (size_t)slot_cap * (size_t)s->kd;
-    s->k = sx__alloc_big(n * sizeof(float)); /* huge pages: first touch of ~0.4 GB (200 rows) */
-    s->v = sx__alloc_big(n * sizeof(float));
+    s->m = m, s->bytes = n * sizeof(float);
+    s->k = sx__big_take(m, s->bytes); /* ~0.4 GB at 200 rows: kept by the model between calls */
+    s->v = sx__big_take(m, s->bytes);
     if (!s->k || !s->v) {
         sx__kvslots_free(s);
         return -1;
@@ -45,7 +47,7 @@ int sx__kvslots_fit(const sx_model_config *c, int slot_cap) {
 }
 
 void sx__kvslots_free(sx__kvslots *s) {
-    free(s->k), free(s->v);
+    if (s->m) sx__big_give(s->m, s->k, s->bytes), sx__big_give(s->m, s->v, s->bytes);
     s->k = s->v = NULL;
 }
 
@@ -73,6 +75,7 @@ typedef struct entry {
 } entry;
 
 typedef struct sched {
+    sx_model *m;
     int B, cap, V, k, nt;
     int64_t N;
     sx__kvslots kv;
@@ -92,19 +95,22 @@ static void sched_free(sched *s) {
     sx__kvslots_free(&s->kv);
     free(s->seq_off), free(s->slot_seq), free(s->cur), free(s->rng), free(s->dtok), free(s->ptok);
     free(s->dseq), free(s->dpos), free(s->drow), free(s->pseq), free(s->ppos), free(s->prow);
-    free(s->dlog), free(s->plog), free(s->clog), free(s->ent), free(s->ent2), free(s->idx), free(s->p), free(s->row);
+    if (s->m) sx__big_give(s->m, s->dlog, (size_t)s->B * s->V * sizeof(float)),
+        sx__big_give(s->m, s->plog, (size_t)(s->B + 1) * s->V * sizeof(float));
+    free(s->clog), free(s->ent), free(s->ent2), free(s->idx), free(s->p), free(s->row);
 }
 
-static int sched_alloc(sched *s, const sx_model_config *c) {
+static int sched_alloc(sched *s, sx_model *m) {
     size_t B = (size_t)s->B, V = (size_t)s->V, nt = (size_t)s->nt;
-    if (sx__kvslots_alloc(&s->kv, c, s->B + 1, s->cap)) return -1;
+    s->m = m;
+    if (sx__kvslots_alloc(&s->kv, m, s->B + 1, s->cap)) return -1;
     s->seq_off = malloc((size_t)s->N * sizeof(int));
     s->slot_seq = malloc(B * sizeof(int64_t)), s->cur = malloc(B * sizeof(int)), s->rng = malloc(B * sizeof(sx_rng));
     s->dtok = malloc(B * sizeof(int32_t)), s->dseq = malloc(B * sizeof(int)), s->dpos = malloc(B * sizeof(int));
     s->drow = malloc(B * sizeof(int));
     s->ptok = malloc(B * s->cap * sizeof(int32_t)), s->pseq = malloc(B * s->cap * sizeof(int));
     s->ppos = malloc(B * s->cap * sizeof(int)), s->prow = malloc(B * sizeof(int));
-    s->dlog = sx__alloc_big(B * V * sizeof(float)), s->plog = sx__alloc_big((B + 1) * V * sizeof(float));
+    s->dlog = sx__big_take(m, B * V * sizeof(float)), s->plog = sx__big_take(m, (B + 1) * V * sizeof(float));
     s->clog = malloc(V * sizeof(float));
     s->ent = malloc(2 * B * sizeof(entry)), s->ent2 = malloc(2 * B * sizeof(entry));
     s->idx = malloc(nt * V * sizeof(int)), s->p = malloc(nt * V * sizeof(float)), s->row = malloc(nt * V * sizeof(float));
@@ -173,7 +179,7 @@ int sx_generate_many(sx_model *m, const int32_t *const *prompts, const int *prom
         s.B = s.B < lfit ? s.B : lfit > 1 ? lfit : 1;
     }
     int rc = -1;
-    if (sched_alloc(&s, c)) {
+    if (sched_alloc(&s, m)) {
         sx_failc(err, SX_ENOMEM, "%s: out of memory for a block of %d sequences x %d positions", m->dir, s.B, s.cap);
         goto out;
     }

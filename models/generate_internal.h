@@ -24,9 +24,11 @@ int sx__gen_validate(const sx_model *m, const int32_t *const *prompts, const int
 typedef struct sx__kvslots {
     float *k, *v;
     int slots, slot_cap, kd, n_layers;
+    sx_model *m; /* the blocks come from and go back to its cache (sx__big_take) */
+    size_t bytes;
 } sx__kvslots;
 
-int sx__kvslots_alloc(sx__kvslots *s, const sx_model_config *c, int slots, int slot_cap);
+int sx__kvslots_alloc(sx__kvslots *s, sx_model *m, int slots, int slot_cap);
 void sx__kvslots_free(sx__kvslots *s);
 /* Slots of slot_cap positions that fit SX__KV_BUDGET_DEFAULT (at least 1). */
 int sx__kvslots_fit(const sx_model_config *c, int slot_cap);

@@ -70,18 +70,18 @@ int sx_loglik_many(sx_model *m, const sx_loglik_item *items, int64_t n, const sx
     int *prow = malloc((size_t)S * sizeof(int)), *pctx = malloc((size_t)S * sizeof(int));
     int32_t *ptok = malloc((size_t)S * cap * sizeof(int32_t));
     int *pseq = malloc((size_t)S * cap * sizeof(int)), *ppos = malloc((size_t)S * cap * sizeof(int));
-    float *plog = malloc((size_t)S * V * sizeof(float)), *clog = malloc((size_t)V * sizeof(float));
+    float *plog = sx__big_take(m, (size_t)S * V * sizeof(float)), *clog = malloc((size_t)V * sizeof(float));
     /* continuation rows: at most max(R, longest continuation) */
     int maxr = R;
     for (int64_t i = 0; i < n; i++) maxr = items[i].n_cont - 1 > maxr ? items[i].n_cont - 1 : maxr;
     int32_t *dtok = malloc((size_t)maxr * sizeof(int32_t));
     int *dseq = malloc((size_t)maxr * sizeof(int)), *dpos = malloc((size_t)maxr * sizeof(int));
     int *drow = malloc((size_t)maxr * sizeof(int)), *ditem = malloc((size_t)maxr * sizeof(int));
-    float *dlog = malloc((size_t)maxr * V * sizeof(float));
+    float *dlog = sx__big_take(m, (size_t)maxr * V * sizeof(float)); /* both kept by the model between calls */
     double *dlp = malloc((size_t)maxr * sizeof(double));
     int rc = -1;
     if (!seq_off || !slot_first || !prow || !pctx || !ptok || !pseq || !ppos || !plog || !clog || !dtok || !dseq ||
-        !dpos || !drow || !ditem || !dlog || !dlp || sx__kvslots_alloc(&kv, c, S + 1, cap)) {
+        !dpos || !drow || !ditem || !dlog || !dlp || sx__kvslots_alloc(&kv, m, S + 1, cap)) {
         sx_failc(err, SX_ENOMEM, "%s: out of memory scoring %lld items (block of %d rows)", m->dir, (long long)n, R);
         goto out;
     }
@@ -161,7 +161,8 @@ int sx_loglik_many(sx_model *m, const sx_loglik_item *items, int64_t n, const sx
     rc = 0;
 out:
     sx__kvslots_free(&kv);
-    free(seq_off), free(slot_first), free(prow), free(pctx), free(ptok), free(pseq), free(ppos), free(plog), free(clog);
-    free(dtok), free(dseq), free(dpos), free(drow), free(ditem), free(dlog), free(dlp);
+    free(seq_off), free(slot_first), free(prow), free(pctx), free(ptok), free(pseq), free(ppos), free(clog);
+    sx__big_give(m, plog, (size_t)S * V * sizeof(float)), sx__big_give(m, dlog, (size_t)maxr * V * sizeof(float));
+    free(dtok), free(dseq), free(dpos), free(drow), free(ditem), free(dlp);
     return rc;
 }

@@ -30,7 +30,13 @@ void sx_model_free(sx_model *m) {
     sx__weights_free(m);
     for (int i = 0; i < 12; i++) free(m->ws[i]);
     for (int i = 0; i < 4; i++) free(m->iws[i]);
+    sx_model_trim(m);
     free(m);
+}
+
+void sx_model_trim(sx_model *m) {
+    if (!m) return;
+    for (int i = 0; i < SX__BIG_SLOTS; i++) free(m->big[i]), m->big[i] = NULL, m->big_cap[i] = 0;
 }
 
 const sx_model_config *sx_model_cfg(const sx_model *m) { return &m->cfg; }
@@ -101,4 +107,45 @@ void *sx__alloc_big(size_t bytes) {
     if (p && !(e && !strcmp(e, "0"))) (void)madvise(p, n, MADV_HUGEPAGE);
 #endif
     return p;
+}
+
+/* Why a cache: on this project's VM the first touch of fresh memory costs ~3 ms of kernel
+ * time per MB even with huge pages (measured: 512 MB took 1.3-2.1 s of sys time, a memset of
+ * the same pages afterwards 0.04 s), and an evaluation makes one sx_generate_many call per
+ * (condition, prompt chunk), each needing ~0.5 GB of KV slots and logits rows, which free()
+ * returned to the kernel.  Bounded: at most SX__BIG_SLOTS blocks and BIG_POOL_MAX bytes are
+ * kept; the smallest cached block that fits is taken. */
+#define BIG_POOL_MAX ((size_t)3 << 30)
+
+void *sx__big_take(sx_model *m, size_t bytes) {
+    int best = -1;
+    for (int i = 0; i < SX__BIG_SLOTS; i++)
+        if (m->big[i] && m->big_cap[i] >= bytes && (best < 0 || m->big_cap[i] < m->big_cap[best])) best = i;
+    if (best < 0) return sx__alloc_big(bytes);
+    void *p = m->big[best];
+    m->big[best] = NULL, m->big_cap[best] = 0;
+    return p;
+}
+
+void sx__big_give(sx_model *m, void *p, size_t bytes) {
+    if (!p) return;
+    size_t held = 0;
+    int freei = -1;
+    for (int i = 0; i < SX__BIG_SLOTS; i++) {
+        held += m->big_cap[i];
+        if (!m->big[i] && freei < 0) freei = i;
+    }
+    if (freei < 0 || held + bytes > BIG_POOL_MAX) { /* full: keep the larger of p and the smallest kept */
+        int small = -1;
+        for (int i = 0; i < SX__BIG_SLOTS; i++)
+            if (m->big[i] && (small < 0 || m->big_cap[i] < m->big_cap[small])) small = i;
+        if (small < 0 || m->big_cap[small] >= bytes || held - m->big_cap[small] + bytes > BIG_POOL_MAX) {
+            free(p);
+            return;
+        }
+        free(m->big[small]);
+        m->big[small] = NULL, m->big_cap[small] = 0;
+        freei = small;
+    }
+    m->big[freei] = p, m->big_cap[freei] = bytes;
 }

@@ -42,6 +42,7 @@ typedef struct sx_layer_w {
     sx_wmat q_w, k_w, v_w, o_w, gate_w, up_w, down_w;
 } sx_layer_w;
 
+#define SX__BIG_SLOTS 8
 struct sx_model {
     sx_model_config cfg;
     sx_act act;
@@ -65,12 +66,21 @@ struct sx_model {
     size_t ws_cap[12];
     int *iws[4];
     size_t iws_cap[4];
+    /* big blocks (sx__big_take/give) kept between calls: see model.c */
+    void *big[SX__BIG_SLOTS];
+    size_t big_cap[SX__BIG_SLOTS];
 };
 
 /* model.c: malloc for large, long-lived buffers (64-byte aligned; from 2 MB up 2 MB aligned
  * and marked for transparent huge pages where the kernel allows them on request); free()
  * releases it. */
 void *sx__alloc_big(size_t bytes);
+/* The same, cached by the model between calls (KV slots, logits rows of the batched
+ * generation and scoring): take returns a cached block of at least `bytes` (contents
+ * arbitrary) or a new one (NULL when out of memory); give hands it back (NULL is a no-op).
+ * sx_model_trim and sx_model_free release them. */
+void *sx__big_take(sx_model *m, size_t bytes);
+void sx__big_give(sx_model *m, void *p, size_t bytes);
 
 /* scratch slots */
 enum { WS_X, WS_H, WS_QKV, WS_K, WS_V, WS_ATT, WS_FF, WS_FF2, WS_TMP, WS_SCORES, WS_SEL, WS_LOGIT };

@@ -43,6 +43,10 @@ typedef struct sx_model sx_model;
  * Every tensor is checked against the config. */
 int sx_model_load(const char *dir, sx_model **out, sx_err *err);
 void sx_model_free(sx_model *m);
+/* Release the large buffers the model keeps between batched calls (sx_generate_many,
+ * sx_loglik_many keep their key/value slots and logits rows, up to ~1.5 GB, because fresh
+ * memory is expensive to fault in); the next call allocates them again. */
+void sx_model_trim(sx_model *m);
 const sx_model_config *sx_model_cfg(const sx_model *m);
 
 /* ---------- hooks (TransformerLens names) ---------- */
