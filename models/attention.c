@@ -44,11 +44,22 @@
 
 static inline size_t round_vl(size_t x) { return (x + VL - 1) / VL * VL; }
 
+/* The keys (or values) of one task, relative to its first visible position: rows j < split
+ * at a + j*stride (a prompt prefix shared by the prompt's samples, sx_kv.pre_off), the rest at
+ * b + (j - split)*stride (the sequence's own rows).  split 0: one contiguous run at b. */
+typedef struct seg2 {
+    const float *a, *b;
+    int split;
+} seg2;
+static inline const float *seg_row(seg2 g, int j, int64_t stride) {
+    return j < g.split ? g.a + j * stride : g.b + (j - g.split) * stride;
+}
+
 typedef struct att_args {
     const sx_rowset *rs;
     const float *q, *kb, *vb;
     float *out;
-    const int *seq_off;
+    const int *seq_off, *pre_off, *pre_len;
     int64_t kv_stride; /* floats between consecutive positions in K/V */
     int q_stride, nh, hd, grp, window;
     float scale, cap;
@@ -109,13 +120,13 @@ static void qk_tile(int R, const float *const *qp, const float *KT, size_t ld, i
 
 /* R rows x NV*16 output columns starting at column c; keys ja..jb inclusive.  mask != 0xffff
  * only with NV == 1 (the head_dim % 16 tail). */
-AI void pv_k(const int R, const int NV, __mmask16 mask, const float *S, size_t lds, const float *V, int64_t vs,
+AI void pv_k(const int R, const int NV, __mmask16 mask, const float *S, size_t lds, seg2 V, int64_t vs,
              int ja, int jb, const float *inv, float *const *op, int c) {
     __m512 acc[TILE][4];
     for (int r = 0; r < R; r++)
         for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
     for (int j = ja; j <= jb; j++) {
-        const float *vr = V + j * vs + c;
+        const float *vr = seg_row(V, j, vs) + c;
         __m512 vv[4];
         for (int v = 0; v < NV; v++) vv[v] = _mm512_maskz_loadu_ps(mask, vr + VL * v);
         for (int r = 0; r < R; r++) {
@@ -137,7 +148,7 @@ AI void pv_k(const int R, const int NV, __mmask16 mask, const float *S, size_t l
     default: pv_k(4, NV, MASK, S, ld, V0, vs, ja, jb, inv, op, c); break;                   \
     }
 
-static void pv_tile(int R, const float *S, size_t ld, const float *V0, int64_t vs, int ja, int jb, int hd,
+static void pv_tile(int R, const float *S, size_t ld, seg2 V0, int64_t vs, int ja, int jb, int hd,
                     const float *inv, float *const *op) {
     int c = 0;
     for (; c + 4 * VL <= hd; c += 4 * VL) PV_R(4, 0xffff);
@@ -149,15 +160,21 @@ static void pv_tile(int R, const float *S, size_t ld, const float *V0, int64_t v
 }
 
 /* KT[i][j] = K[j][i] for j < nk, 0 for nk <= j < ld (ld = round_vl(nk)): gathers of 16 keys. */
-static void transpose_keys(const float *K, int64_t ks, int nk, int hd, float *KT, size_t ld) {
-    __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                     _mm512_set1_epi32((int)ks));
+static void transpose_keys(seg2 K, int64_t ks, int nk, int hd, float *KT, size_t ld) {
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i idx = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)ks));
     for (int j = 0; j < nk; j += VL) {
         int m = nk - j;
         __mmask16 mk = m >= VL ? (__mmask16)0xffff : (__mmask16)((1u << m) - 1);
-        const float *base = K + j * ks;
-        for (int i = 0; i < hd; i++)
-            _mm512_store_ps(KT + (size_t)i * ld + j, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, idx, base + i, 4));
+        /* lanes before the split gather from the prefix, the others from the own rows */
+        __mmask16 ma = _mm512_mask_cmplt_epi32_mask(mk, lane, _mm512_set1_epi32(K.split - j)), mb = mk & ~ma;
+        const float *ba = K.a + j * ks, *bb = K.b + (j - K.split) * ks;
+        for (int i = 0; i < hd; i++) {
+            __m512 x = _mm512_setzero_ps();
+            if (ma) x = _mm512_mask_i32gather_ps(x, ma, idx, ba + i, 4);
+            if (mb) x = _mm512_mask_i32gather_ps(x, mb, idx, bb + i, 4);
+            _mm512_store_ps(KT + (size_t)i * ld + j, x);
+        }
     }
 }
 
@@ -201,12 +218,12 @@ static void qk_tile(int R, const float *const *qp, const float *KT, size_t ld, i
 }
 
 /* R rows x NV*8 columns from column c */
-AI void pv_g(const int R, const int NV, const float *S, size_t lds, const float *V, int64_t vs, int ja, int jb,
+AI void pv_g(const int R, const int NV, const float *S, size_t lds, seg2 V, int64_t vs, int ja, int jb,
              const float *inv, float *const *op, int c) {
     v8 acc[TILE][2];
     for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = (v8){0};
     for (int j = ja; j <= jb; j++) {
-        const float *vr = V + j * vs + c;
+        const float *vr = seg_row(V, j, vs) + c;
         v8 v0 = ld8(vr), v1 = NV > 1 ? ld8(vr + 8) : (v8){0};
         for (int r = 0; r < R; r++) {
             float b = S[r * lds + j];
@@ -228,7 +245,7 @@ AI void pv_g(const int R, const int NV, const float *S, size_t lds, const float 
     default: pv_g(4, NV, S, ld, V0, vs, ja, jb, inv, op, c); break;                 \
     }
 
-static void pv_tile(int R, const float *S, size_t ld, const float *V0, int64_t vs, int ja, int jb, int hd,
+static void pv_tile(int R, const float *S, size_t ld, seg2 V0, int64_t vs, int ja, int jb, int hd,
                     const float *inv, float *const *op) {
     int c = 0;
     for (; c + 16 <= hd; c += 16) PVG_R(2);
@@ -236,15 +253,17 @@ static void pv_tile(int R, const float *S, size_t ld, const float *V0, int64_t v
     for (int r = 0; r < R && c < hd; r++) { /* the last head_dim % 8 columns */
         for (int i = c; i < hd; i++) {
             float o = 0;
-            for (int j = ja; j <= jb; j++) o += S[r * ld + j] * V0[j * vs + i];
+            for (int j = ja; j <= jb; j++) o += S[r * ld + j] * seg_row(V0, j, vs)[i];
             op[r][i] = o * inv[r];
         }
     }
 }
 
-static void transpose_keys(const float *K, int64_t ks, int nk, int hd, float *KT, size_t ld) {
-    for (int j = 0; j < nk; j++)
-        for (int i = 0; i < hd; i++) KT[(size_t)i * ld + j] = K[j * ks + i];
+static void transpose_keys(seg2 K, int64_t ks, int nk, int hd, float *KT, size_t ld) {
+    for (int j = 0; j < nk; j++) {
+        const float *kj = seg_row(K, j, ks);
+        for (int i = 0; i < hd; i++) KT[(size_t)i * ld + j] = kj[i];
+    }
     for (int i = 0; i < hd; i++)
         for (size_t j = (size_t)nk; j < ld; j++) KT[(size_t)i * ld + j] = 0;
 }
@@ -267,14 +286,14 @@ static void qk_tile(int R, const float *const *qp, const float *KT, size_t ld, i
     }
 }
 
-static void pv_tile(int R, const float *S, size_t ld, const float *V0, int64_t vs, int ja, int jb, int hd,
+static void pv_tile(int R, const float *S, size_t ld, seg2 V0, int64_t vs, int ja, int jb, int hd,
                     const float *inv, float *const *op) {
     for (int r = 0; r < R; r++) {
         float *o = op[r];
         const float *s = S + (size_t)r * ld;
         for (int i = 0; i < hd; i++) o[i] = 0;
         for (int j = ja; j <= jb; j++) {
-            const float *vr = V0 + j * vs;
+            const float *vr = seg_row(V0, j, vs);
             float w = s[j];
 #pragma omp simd
             for (int i = 0; i < hd; i++) o[i] += w * vr[i];
@@ -283,9 +302,11 @@ static void pv_tile(int R, const float *S, size_t ld, const float *V0, int64_t v
     }
 }
 
-static void transpose_keys(const float *K, int64_t ks, int nk, int hd, float *KT, size_t ld) {
-    for (int j = 0; j < nk; j++)
-        for (int i = 0; i < hd; i++) KT[(size_t)i * ld + j] = K[j * ks + i];
+static void transpose_keys(seg2 K, int64_t ks, int nk, int hd, float *KT, size_t ld) {
+    for (int j = 0; j < nk; j++) {
+        const float *kj = seg_row(K, j, ks);
+        for (int i = 0; i < hd; i++) KT[(size_t)i * ld + j] = kj[i];
+    }
     for (int i = 0; i < hd; i++)
         for (size_t j = (size_t)nk; j < ld; j++) KT[(size_t)i * ld + j] = 0;
 }
@@ -366,8 +387,16 @@ static void run_chunk(const att_args *A, int r0, int r1, int g, float *tw) {
     int lo = W > 0 && p0 - W + 1 > 0 ? p0 - W + 1 : 0;
     int nk = p0 + nr - 1 - lo + 1;
     size_t ld = round_vl((size_t)nk);
-    int64_t ks = A->kv_stride, base = ((int64_t)A->seq_off[rs->seq[r0]] + lo) * ks + (int64_t)g * hd;
-    const float *K0 = A->kb + base, *V0 = A->vb + base; /* key/value of position lo */
+    int64_t ks = A->kv_stride, gh = (int64_t)g * hd;
+    int sq = rs->seq[r0], pl = A->pre_len ? A->pre_len[sq] : 0; /* positions < pl: the shared prefix */
+    seg2 K0, V0;                                                  /* keys/values from position lo */
+    if (lo >= pl) {
+        int64_t o = ((int64_t)A->seq_off[sq] + lo - pl) * ks + gh;
+        K0 = (seg2){A->kb + o, A->kb + o, 0}, V0 = (seg2){A->vb + o, A->vb + o, 0};
+    } else {
+        int64_t oa = ((int64_t)A->pre_off[sq] + lo) * ks + gh, ob = (int64_t)A->seq_off[sq] * ks + gh;
+        K0 = (seg2){A->kb + oa, A->kb + ob, pl - lo}, V0 = (seg2){A->vb + oa, A->vb + ob, pl - lo};
+    }
     float *KT = tw, *S = tw + (size_t)hd * ld;
     int transposed = nr >= TILE;
     if (transposed) transpose_keys(K0, ks, nk, hd, KT, ld);
@@ -393,7 +422,7 @@ static void run_chunk(const att_args *A, int r0, int r1, int g, float *tw) {
                 for (int r = 0; r < R; r++) {
                     float *s = S + (size_t)r * ld;
                     for (int j = a[r]; j <= b[r]; j++) {
-                        const float *kj = K0 + j * ks, *qr = qp[r];
+                        const float *kj = seg_row(K0, j, ks), *qr = qp[r];
                         float d = 0;
 #pragma omp simd reduction(+ : d)
                         for (int i = 0; i < hd; i++) d += qr[i] * kj[i];
@@ -430,6 +459,8 @@ void sx__attention(const sx_model_config *c, int layer, const sx_rowset *rs, con
                   kv->v + layer * kv->layer_stride,
                   out,
                   kv->seq_off,
+                  kv->pre_off,
+                  kv->pre_len,
                   kv->row_stride,
                   q_stride,
                   c->n_heads,

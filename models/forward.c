@@ -21,7 +21,9 @@
 static void cache_store(const sx_rowset *rs, sx_kv *kv, int layer, const float *k, const float *v,
                         int src_stride, int kd) {
     for (int r = 0; r < rs->n; r++) {
-        int64_t off = layer * kv->layer_stride + ((int64_t)kv->seq_off[rs->seq[r]] + rs->pos[r]) * kv->row_stride;
+        int sq = rs->seq[r], j = rs->pos[r], pl = kv->pre_len ? kv->pre_len[sq] : 0;
+        int64_t row = j < pl ? (int64_t)kv->pre_off[sq] + j : (int64_t)kv->seq_off[sq] + j - pl;
+        int64_t off = layer * kv->layer_stride + row * kv->row_stride;
         memcpy(kv->k + off, k + (size_t)r * src_stride, (size_t)kd * sizeof(float));
         memcpy(kv->v + off, v + (size_t)r * src_stride, (size_t)kd * sizeof(float));
     }

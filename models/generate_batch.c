@@ -2,11 +2,13 @@
  * many prompts decode together, block_rows sequences at a time.
  *
  * Scheduler: sequences (prompt p, sample s) are admitted in order into B = block_rows slots,
- * each slot a KV region of slot_cap positions.  A prompt is prefilled once, into the slot of
- * its first admitted sample (all prompts admitted in a round share one packed prefill pass),
- * and its keys/values are copied into the slots of its other samples; when a prompt's samples
- * do not all fit, its prefix and last logits wait in one extra "carry" slot until the rest are
- * admitted (admission is in order, so at most one prompt is ever partly admitted).  Each
+ * each slot the KV rows of its sequence's new positions.  A prompt is prefilled once (all
+ * prompts admitted in a round share one packed prefill pass) into a prefix entry that all its
+ * samples read (sx_kv.pre_off/pre_len) until the last of them finishes: no per-sample copy,
+ * and a third less fresh memory at the sweep's shape (prompts of ~10 tokens, 20 new).  Entries
+ * are reused lowest first.  When a prompt's samples do not all fit, its last logits wait in a
+ * carry row until the rest are admitted (admission is in order, so at most one prompt is ever
+ * partly admitted; hence at most B + 1 prompts hold an entry).  Each
  * round: admit into the free slots (prefill), run one decoding pass over the live sequences,
  * sample every sequence that has logits (in parallel: each has its own stream), append, and
  * free the slots of the finished ones, which the next round refills.
@@ -16,8 +18,9 @@
  * (weights ~500 MB read once per step, ~2 flop per weight byte per row), so the floor is
  * 247 MFLOP / (sgemm GFLOP/s) per token: ~1,200 tokens/s at 300 GFLOP/s.  Prefill adds
  * 247 MFLOP per prompt token once per prompt (not once per sample).  Sampling is O(V) per
- * row (softmax + nucleus selection), run across the threads.  Memory: KV of B + 1 slots
- * (2 * n_layers * kd * 4 bytes per position: 74 KB for GPT-2 small), 2 B + 1 logits rows. */
+ * row (softmax + nucleus selection), run across the threads.  Memory: KV of B slots of the new
+ * positions and B + 1 prefix entries, of which only those in use are touched (2 * n_layers *
+ * kd * 4 bytes per position: 74 KB for GPT-2 small), 2 B + 1 logits rows. */
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -61,7 +64,8 @@ void sx__kvslots_copy(const sx__kvslots *s, int a, int b, int n) {
 }
 
 sx_kv sx__kvslots_view(const sx__kvslots *s, const int *seq_off) {
-    sx_kv kv = {s->k, s->v, (int64_t)s->slots * s->slot_cap * s->kd, s->kd, seq_off, 1};
+    sx_kv kv = {.k = s->k, .v = s->v, .layer_stride = (int64_t)s->slots * s->slot_cap * s->kd, .row_stride = s->kd,
+                .seq_off = seq_off, .cache = 1};
     return kv;
 }
 
@@ -77,9 +81,13 @@ typedef struct entry {
 typedef struct sched {
     sx_model *m;
     int B, cap, V, k, nt;
+    int own_cap, pre_cap;     /* rows per slot (new positions), per prefix entry (prompt) */
     int64_t N;
-    sx__kvslots kv;
-    int *seq_off;             /* [N]: sequence -> first row of its slot */
+    sx__kvslots kv;           /* rows: B slots x own_cap, then B + 1 entries x pre_cap */
+    int *seq_off;             /* [N]: sequence -> its slot's first row (position pre_len) */
+    int *pre_off, *pre_len;   /* [N]: sequence -> its prompt's entry row, prompt length */
+    int *pentry;              /* [n_prompts]: prompt -> entry, -1 = not prefilled */
+    int *eref;                /* [B + 1]: samples of the entry's prompt not yet finished, 0 = free */
     int64_t *slot_seq;        /* [B]: the sequence in each slot, -1 = free */
     int *cur;                 /* [B]: next position of the slot's sequence */
     sx_rng *rng;              /* [B] */
@@ -91,20 +99,32 @@ typedef struct sched {
     float *p, *row;           /* [nt, V] each */
 } sched;
 
+/* The lowest free prefix entry (one exists: at most B + 1 prompts hold one). */
+static int entry_take(sched *s) {
+    int e = 0;
+    while (e < s->B && s->eref[e] > 0) e++;
+    s->eref[e] = s->k;
+    return e;
+}
+
 static void sched_free(sched *s) {
     sx__kvslots_free(&s->kv);
-    free(s->seq_off), free(s->slot_seq), free(s->cur), free(s->rng), free(s->dtok), free(s->ptok);
+    free(s->seq_off), free(s->pre_off), free(s->pre_len), free(s->pentry), free(s->eref), free(s->slot_seq), free(s->cur), free(s->rng), free(s->dtok), free(s->ptok);
     free(s->dseq), free(s->dpos), free(s->drow), free(s->pseq), free(s->ppos), free(s->prow);
     if (s->m) sx__big_give(s->m, s->dlog, (size_t)s->B * s->V * sizeof(float)),
         sx__big_give(s->m, s->plog, (size_t)(s->B + 1) * s->V * sizeof(float));
     free(s->clog), free(s->ent), free(s->ent2), free(s->idx), free(s->p), free(s->row);
 }
 
-static int sched_alloc(sched *s, sx_model *m) {
+static int sched_alloc(sched *s, sx_model *m, int n_prompts) {
     size_t B = (size_t)s->B, V = (size_t)s->V, nt = (size_t)s->nt;
     s->m = m;
-    if (sx__kvslots_alloc(&s->kv, m, s->B + 1, s->cap)) return -1;
+    if (sx__kvslots_alloc(&s->kv, m, 1, s->B * s->own_cap + (s->B + 1) * s->pre_cap)) return -1;
     s->seq_off = malloc((size_t)s->N * sizeof(int));
+    s->pre_off = malloc((size_t)s->N * sizeof(int)), s->pre_len = malloc((size_t)s->N * sizeof(int));
+    s->pentry = malloc((size_t)n_prompts * sizeof(int)), s->eref = calloc(B + 1, sizeof(int));
+    if (!s->pre_off || !s->pre_len || !s->pentry || !s->eref) return -1;
+    for (int p = 0; p < n_prompts; p++) s->pentry[p] = -1;
     s->slot_seq = malloc(B * sizeof(int64_t)), s->cur = malloc(B * sizeof(int)), s->rng = malloc(B * sizeof(sx_rng));
     s->dtok = malloc(B * sizeof(int32_t)), s->dseq = malloc(B * sizeof(int)), s->dpos = malloc(B * sizeof(int));
     s->drow = malloc(B * sizeof(int));
@@ -172,18 +192,22 @@ int sx_generate_many(sx_model *m, const int32_t *const *prompts, const int *prom
     for (int p = 0; p < n_prompts; p++) {
         int eff = prompt_lens[p] < keep ? prompt_lens[p] : keep, cp = eff + mx_new < c->n_ctx ? eff + mx_new : c->n_ctx;
         s.cap = cp > s.cap ? cp : s.cap;
+        s.pre_cap = eff > s.pre_cap ? eff : s.pre_cap;
     }
+    s.own_cap = mx_new < c->n_ctx ? mx_new : c->n_ctx; /* a sequence's positions past its prompt */
     if (!(bo && bo->block_rows > 0)) { /* the default block: within the KV and logits budgets */
         int fit = sx__kvslots_fit(c, s.cap), lfit = (int)(SX__LOGITS_BUDGET_DEFAULT / (2 * (size_t)s.V * sizeof(float)));
         s.B = s.B < fit ? s.B : fit;
         s.B = s.B < lfit ? s.B : lfit > 1 ? lfit : 1;
     }
     int rc = -1;
-    if (sched_alloc(&s, m)) {
+    if (sched_alloc(&s, m, n_prompts)) {
         sx_failc(err, SX_ENOMEM, "%s: out of memory for a block of %d sequences x %d positions", m->dir, s.B, s.cap);
         goto out;
     }
-    const int carry = s.B; /* the extra KV slot */
+    sx_kv kv = sx__kvslots_view(&s.kv, s.seq_off);
+    kv.pre_off = s.pre_off, kv.pre_len = s.pre_len;
+    const int pre0 = s.B * s.own_cap; /* first row of the prefix entries */
     int carry_p = -1, n_live = 0;
     int64_t next = 0, done = 0;
     sx__small_parallel(!sx_machine_busy()); /* as sx_generate: few-row steps serial on an overloaded machine */
@@ -196,24 +220,26 @@ int sx_generate_many(sx_model *m, const int32_t *const *prompts, const int *prom
             int64_t i = next++;
             int p = (int)(i / k), eff = prompt_lens[p] < keep ? prompt_lens[p] : keep;
             s.slot_seq[b] = i;
-            s.seq_off[i] = b * s.cap;
+            s.seq_off[i] = b * s.own_cap;
+            s.pre_len[i] = eff;
             s.cur[b] = eff;
             if (o->seq_seeds && o->seq_streams) sx_rng_stream(&s.rng[b], o->seq_seeds[i], o->seq_streams[i]);
             else sx_rng_stream(&s.rng[b], o->seed, (uint64_t)i);
             entry *e = &ne[n_new++];
             e->seq = i, e->slot = b, e->shared = 1;
-            if (p == carry_p) { /* rest of a prompt prefilled in an earlier round */
-                carry_row = 1; /* its logits go to plog row np, after the prefill's */
-                sx__kvslots_copy(&s.kv, carry, b, eff);
+            if (s.pentry[p] >= 0) { /* a later sample of a prompt already prefilled */
+                s.pre_off[i] = pre0 + s.pentry[p] * s.pre_cap;
                 e->logits = NULL; /* resolved after the prefill */
-                e->tok = -1;
+                if (p == carry_p) { /* in an earlier round */
+                    carry_row = 1; /* its logits go to plog row np, after the prefill's */
+                    e->tok = -1;
+                } else { /* now: the last prompt of this round's prefill */
+                    e->tok = -2 - (np - 1);
+                }
                 continue;
             }
-            if (np > 0 && s.pseq[nr - 1] / k == p) { /* a later sample of a prompt prefilled now */
-                e->logits = NULL;
-                e->tok = -2 - (np - 1); /* prompt index in this round, resolved below */
-                continue;
-            }
+            s.pentry[p] = entry_take(&s);
+            s.pre_off[i] = pre0 + s.pentry[p] * s.pre_cap;
             const int32_t *pr = prompts[p] + (prompt_lens[p] - eff);
             for (int j = 0; j < eff; j++, nr++) s.ptok[nr] = pr[j], s.pseq[nr] = (int)i, s.ppos[nr] = j;
             s.prow[np++] = nr - 1;
@@ -222,38 +248,26 @@ int sx_generate_many(sx_model *m, const int32_t *const *prompts, const int *prom
         }
         if (np > 0) {
             sx_rowset rs = {nr, s.ptok, s.pseq, s.ppos};
-            sx_kv kv = sx__kvslots_view(&s.kv, s.seq_off);
             if (sx__run(m, &rs, &kv, o->hooks, o->n_hooks, -1, s.prow, np, s.plog, err)) goto out;
         }
         if (carry_row >= 0) memcpy(s.plog + (size_t)np * s.V, s.clog, (size_t)s.V * sizeof(float));
-        /* resolve the new entries' logits; copy prefixes into the later samples' slots */
+        /* resolve the new entries' logits */
         for (int j = 0; j < n_new; j++) {
             entry *e = &ne[j];
-            if (e->tok == -1) {
-                e->logits = s.plog + (size_t)np * s.V;
-                continue;
-            }
-            int q = -2 - e->tok, first = s.pseq[s.prow[q]];
-            int p = (int)(e->seq / k), eff = prompt_lens[p] < keep ? prompt_lens[p] : keep;
-            e->logits = s.plog + (size_t)q * s.V;
-            if (e->seq != first) sx__kvslots_copy(&s.kv, s.seq_off[first] / s.cap, e->slot, eff);
+            e->logits = s.plog + (size_t)(e->tok == -1 ? np : -2 - e->tok) * s.V;
         }
-        /* a prompt whose samples did not all fit waits in the carry slot */
+        /* a prompt whose samples did not all fit: its logits wait in the carry row */
         if (n_new > 0 && next < N) {
             entry *last = &ne[n_new - 1];
             int p = (int)(last->seq / k);
             if (next / k == p && p != carry_p) {
-                int q = -2 - last->tok, first = s.pseq[s.prow[q]];
-                int eff = prompt_lens[p] < keep ? prompt_lens[p] : keep;
-                sx__kvslots_copy(&s.kv, s.seq_off[first] / s.cap, carry, eff);
-                memcpy(s.clog, s.plog + (size_t)q * s.V, (size_t)s.V * sizeof(float));
+                memcpy(s.clog, s.plog + (size_t)(-2 - last->tok) * s.V, (size_t)s.V * sizeof(float));
                 carry_p = p;
             }
         }
         /* 2. one decoding pass over the live sequences */
         if (n_live > 0) {
             sx_rowset rs = {n_live, s.dtok, s.dseq, s.dpos};
-            sx_kv kv = sx__kvslots_view(&s.kv, s.seq_off);
             if (sx__run(m, &rs, &kv, o->hooks, o->n_hooks, -1, s.drow, n_live, s.dlog, err)) goto out;
             for (int r = 0; r < n_live; r++) s.ent[r].logits = s.dlog + (size_t)r * s.V, s.ent[r].shared = 0;
         }
@@ -273,6 +287,7 @@ int sx_generate_many(sx_model *m, const int32_t *const *prompts, const int *prom
             for (int q = 0; q < o->n_stop && !stop; q++) stop = o->stop_ids[q] == e->tok;
             if (stop) {
                 s.slot_seq[b] = -1;
+                s.eref[s.pentry[p]]--; /* the last sample of the prompt frees its entry */
                 done++;
                 continue;
             }

@@ -104,7 +104,9 @@ typedef struct sx_rowset {
 } sx_rowset;
 
 /* Where keys/values live.  Key of (layer l, sequence s, position j), kv head g:
- *   k + l*layer_stride + (seq_off[s] + j)*row_stride + g*head_dim.
+ *   k + l*layer_stride + row*row_stride + g*head_dim, row = seq_off[s] + j;
+ * with pre_len set (batched sampling: a prompt's samples share its prefix), positions
+ * j < pre_len[s] are at row pre_off[s] + j and the others at row seq_off[s] + j - pre_len[s].
  * cache != 0: the rows' K/V are copied in before attention (generation); cache == 0: the
  * pointers are set by the forward pass to its own packed buffers (one pass over whole
  * sequences). */
@@ -113,6 +115,7 @@ typedef struct sx_kv {
     int64_t layer_stride, row_stride;
     const int *seq_off;
     int cache;
+    const int *pre_off, *pre_len; /* NULL: no shared prefixes */
 } sx_kv;
 
 /* forward.c: run rows through the model.  kv NULL = rows are whole sequences packed in order

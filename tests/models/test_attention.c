@@ -31,10 +31,13 @@ static void ref_row(const sx_model_config *c, int layer, const sx_rowset *rs, co
     double scale = c->arch == SX_ARCH_GEMMA2 ? 1.0 / sqrt(c->query_pre_attn_scalar) : 1.0 / sqrt((double)hd);
     double cap = c->arch == SX_ARCH_GEMMA2 ? c->attn_softcap : 0.0;
     const float *qr = q + (size_t)r * qs + (size_t)h * hd;
-    int64_t base = layer * kv->layer_stride + (int64_t)kv->seq_off[rs->seq[r]] * kv->row_stride + (int64_t)g * hd;
+    int sq = rs->seq[r], pl = kv->pre_len ? kv->pre_len[sq] : 0;
+    /* the row of position j: the layout sx_kv documents, written out independently */
+#define ROW_OF(j) ((j) < pl ? (int64_t)kv->pre_off[sq] + (j) : (int64_t)kv->seq_off[sq] + (j) - pl)
+    int64_t base = layer * kv->layer_stride + (int64_t)g * hd;
     double *s = malloc((size_t)(p + 1) * sizeof *s), mx = -INFINITY, sum = 0;
     for (int j = lo; j <= p; j++) {
-        const float *kj = kv->k + base + (int64_t)j * kv->row_stride;
+        const float *kj = kv->k + base + ROW_OF(j) * kv->row_stride;
         double d = 0;
         for (int i = 0; i < hd; i++) d += (double)qr[i] * kj[i];
         d *= scale;
@@ -45,10 +48,11 @@ static void ref_row(const sx_model_config *c, int layer, const sx_rowset *rs, co
     for (int j = lo; j <= p; j++) sum += s[j] = exp(s[j] - mx);
     for (int i = 0; i < hd; i++) o[i] = 0;
     for (int j = lo; j <= p; j++) {
-        const float *vj = kv->v + base + (int64_t)j * kv->row_stride;
+        const float *vj = kv->v + base + ROW_OF(j) * kv->row_stride;
         for (int i = 0; i < hd; i++) o[i] += s[j] / sum * vj[i];
     }
     free(s);
+#undef ROW_OF
 }
 
 /* Run sx__attention with `threads` threads into out (n * nh * hd). */
@@ -122,7 +126,7 @@ static void case_prefill(const cfg_case *k, sx_rng *rng) {
         for (int j = 0; j < lens[s]; j++, r++) seq[r] = s, pos[r] = j;
     }
     sx_rowset rs = {n, NULL, seq, pos};
-    sx_kv kv = {buf + qd, buf + qd + kd, 0, stride, off, 0};
+    sx_kv kv = {.k = buf + qd, .v = buf + qd + kd, .layer_stride = 0, .row_stride = stride, .seq_off = off};
     char what[128];
     snprintf(what, sizeof what, "%s prefill", k->name);
     check(what, &c, k->layer, &rs, buf, stride, &kv);
@@ -139,7 +143,7 @@ static void case_cache(const cfg_case *k, sx_rng *rng) {
     float *K = malloc(nkv * sizeof *K), *V = malloc(nkv * sizeof *V);
     for (size_t i = 0; i < nkv; i++) K[i] = urand(rng), V[i] = urand(rng);
     int off[3] = {2 * maxp, 0, maxp}; /* sequences stored out of order */
-    sx_kv kv = {K, V, layer_stride, kd, off, 1};
+    sx_kv kv = {.k = K, .v = V, .layer_stride = layer_stride, .row_stride = kd, .seq_off = off, .cache = 1};
     int nmax = 64;
     float *q = malloc((size_t)nmax * qd * sizeof *q);
     for (size_t i = 0; i < (size_t)nmax * qd; i++) q[i] = urand(rng) * k->qmul;
@@ -166,6 +170,61 @@ static void case_cache(const cfg_case *k, sx_rng *rng) {
     free(K), free(V), free(q);
 }
 
+/* Shared prompt prefixes (generate_batch.c): sequences 0 and 2 read positions < 23 from one
+ * prefix region, sequence 1 has a prefix of its own (9), and their later positions live in
+ * own rows.  The same rows against a contiguous copy of every sequence must give the same
+ * bits (the kernels only change where a key row is read), and both match the reference. */
+static void case_prefix(const cfg_case *k, sx_rng *rng) {
+    sx_model_config c = make_cfg(k);
+    int qd = k->nh * k->hd, kd = k->nkv * k->hd, maxp = 120, nseq = 3;
+    int pl[3] = {23, 9, 23};
+    /* contiguous: sequence s at rows s*maxp.. ; shared: prefix A (23 rows) at 0, prefix B (9)
+     * at 23, own rows of s at 32 + s*maxp (positions pl[s]..) */
+    int64_t ls_c = (int64_t)nseq * maxp * kd, ls_s = (int64_t)(32 + nseq * maxp) * kd;
+    float *Kc = malloc((size_t)2 * ls_c * sizeof *Kc), *Vc = malloc((size_t)2 * ls_c * sizeof *Vc);
+    float *Ks = malloc((size_t)2 * ls_s * sizeof *Ks), *Vs = malloc((size_t)2 * ls_s * sizeof *Vs);
+    for (size_t i = 0; i < (size_t)2 * ls_s; i++) Ks[i] = NAN, Vs[i] = NAN; /* rows nobody may read */
+    for (size_t i = 0; i < (size_t)2 * ls_c; i++) Kc[i] = urand(rng), Vc[i] = urand(rng);
+    int off_c[3] = {0, maxp, 2 * maxp}, pre_off[3] = {0, 23, 0}, own[3] = {32, 32 + maxp, 32 + 2 * maxp};
+    for (int l = 0; l < 2; l++)
+        for (int s = 0; s < nseq; s++) {
+            if (s == 2) /* sequence 2 shares sequence 0's prefix: same keys there */
+                for (int j = 0; j < pl[0]; j++) {
+                    memcpy(Kc + l * ls_c + ((int64_t)off_c[2] + j) * kd, Kc + l * ls_c + ((int64_t)off_c[0] + j) * kd, kd * sizeof(float));
+                    memcpy(Vc + l * ls_c + ((int64_t)off_c[2] + j) * kd, Vc + l * ls_c + ((int64_t)off_c[0] + j) * kd, kd * sizeof(float));
+                }
+            for (int j = 0; j < maxp; j++) {
+                int64_t src = l * ls_c + ((int64_t)off_c[s] + j) * kd;
+                int64_t dst = l * ls_s + (j < pl[s] ? (int64_t)pre_off[s] + j : (int64_t)own[s] + j - pl[s]) * kd;
+                memcpy(Ks + dst, Kc + src, kd * sizeof(float));
+                memcpy(Vs + dst, Vc + src, kd * sizeof(float));
+            }
+        }
+    sx_kv kc = {.k = Kc, .v = Vc, .layer_stride = ls_c, .row_stride = kd, .seq_off = off_c, .cache = 1};
+    sx_kv ks = {.k = Ks, .v = Vs, .layer_stride = ls_s, .row_stride = kd, .seq_off = own, .cache = 1,
+                .pre_off = pre_off, .pre_len = pl};
+    float *q = malloc((size_t)64 * qd * sizeof *q);
+    for (size_t i = 0; i < (size_t)64 * qd; i++) q[i] = urand(rng) * k->qmul;
+    int seq[64], pos[64], n = 0;
+    /* decoding rows (inside, at and past the split), a prefill of a prefix, a chunk across the split */
+    int dseq[6] = {0, 1, 2, 0, 1, 2}, dp[6] = {23, 9, 100, 5, 119, 22};
+    for (; n < 6; n++) seq[n] = dseq[n], pos[n] = dp[n];
+    for (int j = 0; j < 23; j++, n++) seq[n] = 0, pos[n] = j;
+    for (int j = 15; j < 45; j++, n++) seq[n] = 2, pos[n] = j;
+    sx_rowset rs = {n, NULL, seq, pos};
+    char what[128];
+    size_t no = (size_t)n * k->nh * k->hd;
+    float *o1 = malloc(no * sizeof *o1), *o2 = malloc(no * sizeof *o2);
+    for (int layer = k->layer; layer <= k->layer; layer++) { /* the case's layer: windowed or global */
+        snprintf(what, sizeof what, "%s shared prefixes", k->name);
+        check(what, &c, layer, &rs, q, qd, &ks);
+        run(&c, layer, &rs, q, qd, &kc, o1, 2);
+        run(&c, layer, &rs, q, qd, &ks, o2, 2);
+        CHECK(memcmp(o1, o2, no * sizeof *o1) == 0, "%s: shared and contiguous layouts differ", what);
+    }
+    free(Kc), free(Vc), free(Ks), free(Vs), free(q), free(o1), free(o2);
+}
+
 int main(void) {
     const cfg_case cases[] = {
         {"gpt2 hd64", SX_ARCH_GPT2, 4, 4, 64, 0, 0, 0, 0, 3.0f},
@@ -180,6 +239,7 @@ int main(void) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         case_prefill(&cases[i], &rng);
         case_cache(&cases[i], &rng);
+        case_prefix(&cases[i], &rng);
     }
     return TEST_DONE();
 }
