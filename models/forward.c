@@ -20,6 +20,9 @@
 /* Copy the rows' K and V (row stride src_stride) into the cache at (layer, seq, pos). */
 static void cache_store(const sx_rowset *rs, sx_kv *kv, int layer, const float *k, const float *v,
                         int src_stride, int kd) {
+    /* in parallel: these are the first writes to fresh KV pages (page faults and zeroing, ~10%
+     * of a batched evaluation's CPU on this VM), which one thread alone would serialise */
+#pragma omp parallel for schedule(static) if (rs->n >= 64)
     for (int r = 0; r < rs->n; r++) {
         int sq = rs->seq[r], j = rs->pos[r], pl = kv->pre_len ? kv->pre_len[sq] : 0;
         int64_t row = j < pl ? (int64_t)kv->pre_off[sq] + j : (int64_t)kv->seq_off[sq] + j - pl;
