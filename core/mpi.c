@@ -10,6 +10,13 @@
 
 #ifdef SAETOX_HAVE_MPI
 #include <mpi.h>
+#include <stdatomic.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#endif
 #endif
 
 static int g_on, g_rank, g_size = 1, g_lrank, g_lsize = 1, g_agreed;
@@ -21,6 +28,13 @@ static MPI_Win g_win = MPI_WIN_NULL;
 static char *g_seg[1024];    /* each local rank's segment: [input S bytes][result chunk] */
 static int g_shm_ok;         /* every node has the same number of ranks (the chunks line up) */
 static int64_t g_seg_bytes;  /* S: bytes per input segment */
+/* The node's passive barrier (node_barrier): a counter and a generation in a small shared
+ * window of its own (the big one is re-allocated when it grows). */
+typedef struct {
+    _Atomic int count, gen, sleepers;
+} sx_node_bar;
+static MPI_Win g_bwin = MPI_WIN_NULL;
+static sx_node_bar *g_bar;
 #endif
 
 int sx_mpi_built(void) {
@@ -74,6 +88,20 @@ int sx_mpi_init(int *argc, char ***argv, sx_err *err) {
         int mm[2] = {g_lsize, -g_lsize};
         MPI_Allreduce(MPI_IN_PLACE, mm, 2, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
         g_shm_ok = mm[0] == -mm[1] && g_lsize <= 1024 && !getenv("SAETOX_MPI_NO_SHM");
+        /* SAETOX_MPI_BUSY_WAIT=1: Open MPI's own (polling) barriers, for A/B measurements */
+        if (g_lsize > 1 && !getenv("SAETOX_MPI_NO_SHM") && !getenv("SAETOX_MPI_BUSY_WAIT")) {
+            char *base = NULL;
+            MPI_Aint sz = g_lrank == 0 ? (MPI_Aint)sizeof(sx_node_bar) : 0;
+            int du;
+            if (MPI_Win_allocate_shared(sz, 1, MPI_INFO_NULL, g_node, &base, &g_bwin) == MPI_SUCCESS &&
+                MPI_Win_shared_query(g_bwin, 0, &sz, &du, &base) == MPI_SUCCESS) {
+                g_bar = (sx_node_bar *)base;
+                if (g_lrank == 0) atomic_init(&g_bar->count, 0), atomic_init(&g_bar->gen, 0), atomic_init(&g_bar->sleepers, 0);
+                MPI_Barrier(g_node);
+            } else {
+                g_bar = NULL;
+            }
+        }
     }
     /* The BF16 kernel is picked by a timing probe (core/gemm_dispatch.c) and the two kernels
      * round differently (~1e-6), so ranks timed under different load could pick differently
@@ -99,6 +127,7 @@ int sx_mpi_init(int *argc, char ***argv, sx_err *err) {
 void sx_mpi_finalize(void) {
 #ifdef SAETOX_HAVE_MPI
     if (g_on && g_win != MPI_WIN_NULL) MPI_Win_unlock_all(g_win), MPI_Win_free(&g_win);
+    if (g_on && g_bwin != MPI_WIN_NULL) MPI_Win_free(&g_bwin), g_bar = NULL;
     if (g_on && g_leaders != MPI_COMM_NULL) MPI_Comm_free(&g_leaders);
     if (g_on && g_node != MPI_COMM_NULL) MPI_Comm_free(&g_node);
     if (g_on) MPI_Finalize();
@@ -107,6 +136,47 @@ void sx_mpi_finalize(void) {
 }
 
 #ifdef SAETOX_HAVE_MPI
+/* Wait for every rank of this node, giving the core away while waiting.  Open MPI's barrier
+ * and collectives busy-poll; with more runnable threads than cores (ranks oversubscribed, or
+ * a machine shared with other jobs) the rank that arrived first spins through its time slices
+ * while the one it waits for queues for a core: profiled on this 2-core machine at load 3, 11%
+ * of a latent-parallel rank's CPU was Open MPI polling.  Here: spin ~20 us, then sleep on a
+ * futex (1 ms timeouts, so a missed wake-up costs a millisecond, never a hang).  A sense-
+ * reversing counter; seq_cst atomics order the shared-memory data around it. */
+static void node_barrier(void) {
+    sx_node_bar *b = g_bar;
+    const int gen = atomic_load(&b->gen);
+    if (atomic_fetch_add(&b->count, 1) == g_lsize - 1) {
+        atomic_store(&b->count, 0);
+        atomic_fetch_add(&b->gen, 1);
+#ifdef __linux__
+        if (atomic_load(&b->sleepers) > 0) syscall(SYS_futex, (int *)&b->gen, FUTEX_WAKE, 1 << 30, NULL, NULL, 0);
+#endif
+        return;
+    }
+    for (int i = 0; i < 4000; i++) {
+        if (atomic_load_explicit(&b->gen, memory_order_acquire) != gen) return;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+    atomic_fetch_add(&b->sleepers, 1);
+    while (atomic_load(&b->gen) == gen) {
+#ifdef __linux__
+        struct timespec to = {0, 1000000};
+        syscall(SYS_futex, (int *)&b->gen, FUTEX_WAIT, gen, &to, NULL, 0);
+#else
+        struct timespec to = {0, 50000};
+        nanosleep(&to, NULL);
+#endif
+    }
+    atomic_fetch_sub(&b->sleepers, 1);
+}
+/* Before an MPI collective: let the node's ranks arrive passively (node_barrier), so that the
+ * collective itself, with everyone present, polls for microseconds only. */
+static void pre_collective(void) {
+    if (g_bar && !g_shm_off) node_barrier();
+}
 static MPI_Op op_of(sx_mpi_op op) { return op == SX_MPI_SUM ? MPI_SUM : op == SX_MPI_MAX ? MPI_MAX : MPI_MIN; }
 /* MPI counts are int: large buffers go in pieces of 2^28 elements. */
 #define CHUNK ((int64_t)1 << 28)
@@ -114,6 +184,7 @@ static void allreduce(void *buf, int64_t n, MPI_Datatype t, size_t es, sx_mpi_op
     if (!g_on || g_size == 1) return;
     for (int64_t o = 0; o < n; o += CHUNK) {
         int64_t c = n - o < CHUNK ? n - o : CHUNK;
+        pre_collective();
         MPI_Allreduce(MPI_IN_PLACE, (char *)buf + o * es, (int)c, t, op_of(op), MPI_COMM_WORLD);
     }
     g_sent += n * (int64_t)es;
@@ -147,7 +218,8 @@ static int shm_reserve(int64_t bytes) {
 
 static void node_sync(void) {
     MPI_Win_sync(g_win);
-    MPI_Barrier(g_node);
+    if (g_bar) node_barrier();
+    else MPI_Barrier(g_node);
     MPI_Win_sync(g_win);
 }
 
@@ -264,6 +336,7 @@ void sx_mpi_allgatherv(const void *send, int64_t bytes, void *recv, const int64_
     if (g_on && g_size > 1 && tot < ((int64_t)1 << 31)) { /* the usual case: straight into recv */
         int rc[g_size], disp[g_size];
         for (int r = 0, o = 0; r < g_size; o += (int)counts[r], r++) rc[r] = (int)counts[r], disp[r] = o;
+        pre_collective();
         MPI_Allgatherv(send, rc[g_rank], MPI_BYTE, recv, rc, disp, MPI_BYTE, MPI_COMM_WORLD);
         g_sent += bytes;
         return;
@@ -314,6 +387,7 @@ void sx_mpi_allgather(const void *send, int64_t bytes, void *recv) {
 void sx_mpi_bcast(void *buf, int64_t bytes, int root) {
 #ifdef SAETOX_HAVE_MPI
     if (!g_on || g_size == 1) return;
+    pre_collective();
     for (int64_t o = 0; o < bytes; o += CHUNK) {
         int64_t c = bytes - o < CHUNK ? bytes - o : CHUNK;
         MPI_Bcast((char *)buf + o, (int)c, MPI_BYTE, root, MPI_COMM_WORLD);
@@ -326,7 +400,7 @@ void sx_mpi_bcast(void *buf, int64_t bytes, int root) {
 
 void sx_mpi_barrier(void) {
 #ifdef SAETOX_HAVE_MPI
-    if (g_on && g_size > 1) MPI_Barrier(MPI_COMM_WORLD);
+    if (g_on && g_size > 1) pre_collective(), MPI_Barrier(MPI_COMM_WORLD);
 #endif
 }
 

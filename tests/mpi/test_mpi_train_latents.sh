@@ -25,6 +25,9 @@ run_pair() { # name, arch options...
 run_pair topk --arch topk --widths 64,192 --k 4
 run_pair topk-clip --arch topk --widths 96 --k 4 --grad-clip 0.05
 run_pair batchtopk --arch batchtopk --widths 96 --k 4
+# two BatchTopK SAEs in one pass (the configuration that once diverged at step 17 of 30 near a
+# tie of the batch threshold; not reproduced since on 7 seeds): all 30 steps within 1e-5
+run_pair batchtopk2 --arch batchtopk --widths 64,96 --k 4
 # batch 4096 x d_in 16: the reconstruction sum and the list exchange go through node shared memory
 BT=(--batch 4096 --tokens 122880); run_pair topk-shm --arch topk --widths 96 --k 4; BT=(--batch 256 --tokens 7680)
 check "dead latents were in play (AuxK exercised)" "grep -q '\"aux_loss\":0\.[0-9]*[1-9]' '$T/topk-1/metrics.jsonl'"
