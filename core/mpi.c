@@ -25,9 +25,11 @@ static int64_t g_sent;
 /* Node-local shared memory for the big reductions (see shm_allreduce_f). */
 static MPI_Comm g_node = MPI_COMM_NULL, g_leaders = MPI_COMM_NULL;
 static MPI_Win g_win = MPI_WIN_NULL;
-static char *g_seg[1024];    /* each local rank's segment: [input S bytes][result chunk] */
+static char *g_seg[1024];    /* each local rank's input segment (S bytes); local rank 0's is
+                              * followed by the result area (S bytes, g_res) */
 static int g_shm_ok;         /* every node has the same number of ranks (the chunks line up) */
 static int64_t g_seg_bytes;  /* S: bytes per input segment */
+static float *g_res;         /* the node's sums, contiguous (shm_sum_reduce) */
 /* The node's passive barrier (node_barrier): a counter and a generation in a small shared
  * window of its own (the big one is re-allocated when it grows). */
 typedef struct {
@@ -198,9 +200,8 @@ static int shm_reserve(int64_t bytes) {
     if (bytes <= g_seg_bytes && g_win != MPI_WIN_NULL) return 0;
     if (g_lsize > 1024) return -1;
     if (g_win != MPI_WIN_NULL) MPI_Win_unlock_all(g_win), MPI_Win_free(&g_win), g_win = MPI_WIN_NULL;
-    int64_t want = bytes < ((int64_t)16 << 20) ? ((int64_t)16 << 20) : bytes;
-    int64_t chunk = (want + g_lsize - 1) / g_lsize + 64;
-    MPI_Aint mine = (MPI_Aint)(want + chunk);
+    int64_t want = (bytes < ((int64_t)16 << 20) ? ((int64_t)16 << 20) : bytes + 63) / 64 * 64;
+    MPI_Aint mine = (MPI_Aint)(g_lrank == 0 ? 2 * want : want);
     char *base = NULL;
     if (MPI_Win_allocate_shared(mine, 1, MPI_INFO_NULL, g_node, &base, &g_win) != MPI_SUCCESS) {
         g_win = MPI_WIN_NULL;
@@ -213,6 +214,7 @@ static int shm_reserve(int64_t bytes) {
     }
     MPI_Win_lock_all(MPI_MODE_NOCHECK, g_win);
     g_seg_bytes = want;
+    g_res = (float *)(g_seg[0] + want);
     return 0;
 }
 
@@ -223,57 +225,67 @@ static void node_sync(void) {
     MPI_Win_sync(g_win);
 }
 
-/* Sum of n floats over all ranks, through the node's shared memory: every rank copies its
- * buffer in, each of the L local ranks sums its 1/L of the elements over the L inputs in local
- * rank order (so every rank gets the same bits), the node leaders add the nodes' sums with
- * MPI_Allreduce, and every rank copies the result out.  Three node barriers instead of MPI's
- * fragment-by-fragment hand-offs, which on a loaded machine wait on the scheduler for each
- * fragment (100 MB took 2 s by MPI_Allreduce on 2 ranks here, about 0.1 s this way).
- * Bytes moved per rank: 4n in, 4n out of memory; between nodes 4n per leader. */
+/* Sum of n floats over all ranks, through the node's shared memory: every rank has put its n
+ * floats in its input segment; each of the L local ranks sums its 1/L of the elements over the
+ * L inputs in local rank order into the contiguous result area (so every rank gets the same
+ * bits), the node leaders add the nodes' sums with MPI_Allreduce, and every rank reads g_res.
+ * Two or three node barriers instead of MPI's fragment-by-fragment hand-offs, which on a
+ * loaded machine wait on the scheduler for each fragment (100 MB took 2 s by MPI_Allreduce on
+ * 2 ranks here, about 0.1 s this way).  g_res stays valid until this rank's next call of this
+ * layer: the next writer of g_res passes a node barrier that every reader must reach first. */
+static const float *shm_sum_reduce(int64_t n) {
+    const int L = g_lsize;
+    node_sync();
+    const int64_t per = (n + L - 1) / L, lo = per * g_lrank < n ? per * g_lrank : n, hi = lo + per < n ? lo + per : n;
+    float *out = g_res + lo;
+    if (hi > lo) memcpy(out, (const float *)g_seg[0] + lo, (size_t)(hi - lo) * sizeof(float));
+    for (int p = 1; p < L; p++) {
+        const float *in = (const float *)g_seg[p] + lo;
+#pragma omp parallel for schedule(static) if (hi - lo > (1 << 18))
+        for (int64_t i = 0; i < hi - lo; i++) out[i] += in[i];
+    }
+    node_sync();
+    if (g_size > g_lsize) { /* several nodes: the leaders add the nodes' sums */
+        if (g_leaders != MPI_COMM_NULL)
+            for (int64_t o = 0; o < n; o += CHUNK) {
+                int64_t c = n - o < CHUNK ? n - o : CHUNK;
+                MPI_Allreduce(MPI_IN_PLACE, g_res + o, (int)c, MPI_FLOAT, MPI_SUM, g_leaders);
+            }
+        node_sync();
+    }
+    g_sent += n * (int64_t)sizeof(float);
+    return g_res;
+}
+/* Bytes moved per rank: 4n in, 4n out of memory; between nodes 4n per leader. */
 static int shm_allreduce_f(float *buf, int64_t n) {
     const int64_t bytes = n * (int64_t)sizeof(float);
     if (shm_reserve(bytes)) return -1;
-    const int L = g_lsize;
     memcpy(g_seg[g_lrank], buf, (size_t)bytes);
-    node_sync();
-    /* result chunks live after each rank's input segment: chunk q in segment q */
-    const int64_t per = (n + L - 1) / L;
-    {
-        const int q = g_lrank;
-        int64_t lo = per * q, hi = lo + per < n ? lo + per : n;
-        float *out = (float *)(g_seg[q] + g_seg_bytes);
-        if (hi > lo) memcpy(out, (const float *)g_seg[0] + lo, (size_t)(hi - lo) * sizeof(float));
-        for (int p = 1; p < L; p++) {
-            const float *in = (const float *)g_seg[p] + lo;
-#pragma omp parallel for schedule(static) if (hi - lo > (1 << 18))
-            for (int64_t i = 0; i < hi - lo; i++) out[i] += in[i];
-        }
-    }
-    node_sync();
-    if (g_leaders != MPI_COMM_NULL) {
-        int nl = 1;
-        MPI_Comm_size(g_leaders, &nl);
-        if (nl > 1)
-            for (int q = 0; q < L; q++) {
-                int64_t lo = per * q, hi = lo + per < n ? lo + per : n;
-                float *out = (float *)(g_seg[q] + g_seg_bytes);
-                for (int64_t o = 0; o < hi - lo; o += CHUNK) {
-                    int64_t c = hi - lo - o < CHUNK ? hi - lo - o : CHUNK;
-                    MPI_Allreduce(MPI_IN_PLACE, out + o, (int)c, MPI_FLOAT, MPI_SUM, g_leaders);
-                }
-            }
-        node_sync();
-    } else {
-        node_sync();
-    }
-    for (int q = 0; q < L; q++) {
-        int64_t lo = per * q, hi = lo + per < n ? lo + per : n;
-        if (hi > lo) memcpy(buf + lo, g_seg[q] + g_seg_bytes, (size_t)(hi - lo) * sizeof(float));
-    }
-    g_sent += bytes;
+    const float *r = shm_sum_reduce(n);
+    memcpy(buf, r, (size_t)bytes);
     return 0;
 }
+static int shm_sum_ok(int64_t n) {
+    return g_on && g_size > 1 && n >= (1 << 16) && g_shm_ok && !g_shm_off;
+}
 #endif
+
+float *sx_mpi_sum_begin(int64_t n) {
+#ifdef SAETOX_HAVE_MPI
+    if (shm_sum_ok(n) && shm_reserve(n * (int64_t)sizeof(float)) == 0) return (float *)g_seg[g_lrank];
+#else
+    (void)n;
+#endif
+    return NULL;
+}
+const float *sx_mpi_sum_end(int64_t n) {
+#ifdef SAETOX_HAVE_MPI
+    return shm_sum_reduce(n);
+#else
+    (void)n;
+    return NULL;
+#endif
+}
 
 void sx_mpi_allreduce_f(float *buf, int64_t n, sx_mpi_op op) {
 #ifdef SAETOX_HAVE_MPI
