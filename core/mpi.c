@@ -10,6 +10,13 @@
 
 #ifdef SAETOX_HAVE_MPI
 #include <mpi.h>
+#include <stdatomic.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#endif
 #endif
 
 static int g_on, g_rank, g_size = 1, g_lrank, g_lsize = 1, g_agreed;
@@ -18,9 +25,18 @@ static int64_t g_sent;
 /* Node-local shared memory for the big reductions (see shm_allreduce_f). */
 static MPI_Comm g_node = MPI_COMM_NULL, g_leaders = MPI_COMM_NULL;
 static MPI_Win g_win = MPI_WIN_NULL;
-static char *g_seg[1024];    /* each local rank's segment: [input S bytes][result chunk] */
+static char *g_seg[1024];    /* each local rank's input segment (S bytes); local rank 0's is
+                              * followed by the result area (S bytes, g_res) */
 static int g_shm_ok;         /* every node has the same number of ranks (the chunks line up) */
 static int64_t g_seg_bytes;  /* S: bytes per input segment */
+static float *g_res;         /* the node's sums, contiguous (shm_sum_reduce) */
+/* The node's passive barrier (node_barrier): a counter and a generation in a small shared
+ * window of its own (the big one is re-allocated when it grows). */
+typedef struct {
+    _Atomic int count, gen, sleepers;
+} sx_node_bar;
+static MPI_Win g_bwin = MPI_WIN_NULL;
+static sx_node_bar *g_bar;
 #endif
 
 int sx_mpi_built(void) {
@@ -74,6 +90,20 @@ int sx_mpi_init(int *argc, char ***argv, sx_err *err) {
         int mm[2] = {g_lsize, -g_lsize};
         MPI_Allreduce(MPI_IN_PLACE, mm, 2, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
         g_shm_ok = mm[0] == -mm[1] && g_lsize <= 1024 && !getenv("SAETOX_MPI_NO_SHM");
+        /* SAETOX_MPI_BUSY_WAIT=1: Open MPI's own (polling) barriers, for A/B measurements */
+        if (g_lsize > 1 && !getenv("SAETOX_MPI_NO_SHM") && !getenv("SAETOX_MPI_BUSY_WAIT")) {
+            char *base = NULL;
+            MPI_Aint sz = g_lrank == 0 ? (MPI_Aint)sizeof(sx_node_bar) : 0;
+            int du;
+            if (MPI_Win_allocate_shared(sz, 1, MPI_INFO_NULL, g_node, &base, &g_bwin) == MPI_SUCCESS &&
+                MPI_Win_shared_query(g_bwin, 0, &sz, &du, &base) == MPI_SUCCESS) {
+                g_bar = (sx_node_bar *)base;
+                if (g_lrank == 0) atomic_init(&g_bar->count, 0), atomic_init(&g_bar->gen, 0), atomic_init(&g_bar->sleepers, 0);
+                MPI_Barrier(g_node);
+            } else {
+                g_bar = NULL;
+            }
+        }
     }
     /* The BF16 kernel is picked by a timing probe (core/gemm_dispatch.c) and the two kernels
      * round differently (~1e-6), so ranks timed under different load could pick differently
@@ -99,6 +129,7 @@ int sx_mpi_init(int *argc, char ***argv, sx_err *err) {
 void sx_mpi_finalize(void) {
 #ifdef SAETOX_HAVE_MPI
     if (g_on && g_win != MPI_WIN_NULL) MPI_Win_unlock_all(g_win), MPI_Win_free(&g_win);
+    if (g_on && g_bwin != MPI_WIN_NULL) MPI_Win_free(&g_bwin), g_bar = NULL;
     if (g_on && g_leaders != MPI_COMM_NULL) MPI_Comm_free(&g_leaders);
     if (g_on && g_node != MPI_COMM_NULL) MPI_Comm_free(&g_node);
     if (g_on) MPI_Finalize();
@@ -107,6 +138,47 @@ void sx_mpi_finalize(void) {
 }
 
 #ifdef SAETOX_HAVE_MPI
+/* Wait for every rank of this node, giving the core away while waiting.  Open MPI's barrier
+ * and collectives busy-poll; with more runnable threads than cores (ranks oversubscribed, or
+ * a machine shared with other jobs) the rank that arrived first spins through its time slices
+ * while the one it waits for queues for a core: profiled on this 2-core machine at load 3, 11%
+ * of a latent-parallel rank's CPU was Open MPI polling.  Here: spin ~20 us, then sleep on a
+ * futex (1 ms timeouts, so a missed wake-up costs a millisecond, never a hang).  A sense-
+ * reversing counter; seq_cst atomics order the shared-memory data around it. */
+static void node_barrier(void) {
+    sx_node_bar *b = g_bar;
+    const int gen = atomic_load(&b->gen);
+    if (atomic_fetch_add(&b->count, 1) == g_lsize - 1) {
+        atomic_store(&b->count, 0);
+        atomic_fetch_add(&b->gen, 1);
+#ifdef __linux__
+        if (atomic_load(&b->sleepers) > 0) syscall(SYS_futex, (int *)&b->gen, FUTEX_WAKE, 1 << 30, NULL, NULL, 0);
+#endif
+        return;
+    }
+    for (int i = 0; i < 4000; i++) {
+        if (atomic_load_explicit(&b->gen, memory_order_acquire) != gen) return;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+    atomic_fetch_add(&b->sleepers, 1);
+    while (atomic_load(&b->gen) == gen) {
+#ifdef __linux__
+        struct timespec to = {0, 1000000};
+        syscall(SYS_futex, (int *)&b->gen, FUTEX_WAIT, gen, &to, NULL, 0);
+#else
+        struct timespec to = {0, 50000};
+        nanosleep(&to, NULL);
+#endif
+    }
+    atomic_fetch_sub(&b->sleepers, 1);
+}
+/* Before an MPI collective: let the node's ranks arrive passively (node_barrier), so that the
+ * collective itself, with everyone present, polls for microseconds only. */
+static void pre_collective(void) {
+    if (g_bar && !g_shm_off) node_barrier();
+}
 static MPI_Op op_of(sx_mpi_op op) { return op == SX_MPI_SUM ? MPI_SUM : op == SX_MPI_MAX ? MPI_MAX : MPI_MIN; }
 /* MPI counts are int: large buffers go in pieces of 2^28 elements. */
 #define CHUNK ((int64_t)1 << 28)
@@ -114,6 +186,7 @@ static void allreduce(void *buf, int64_t n, MPI_Datatype t, size_t es, sx_mpi_op
     if (!g_on || g_size == 1) return;
     for (int64_t o = 0; o < n; o += CHUNK) {
         int64_t c = n - o < CHUNK ? n - o : CHUNK;
+        pre_collective();
         MPI_Allreduce(MPI_IN_PLACE, (char *)buf + o * es, (int)c, t, op_of(op), MPI_COMM_WORLD);
     }
     g_sent += n * (int64_t)es;
@@ -127,9 +200,8 @@ static int shm_reserve(int64_t bytes) {
     if (bytes <= g_seg_bytes && g_win != MPI_WIN_NULL) return 0;
     if (g_lsize > 1024) return -1;
     if (g_win != MPI_WIN_NULL) MPI_Win_unlock_all(g_win), MPI_Win_free(&g_win), g_win = MPI_WIN_NULL;
-    int64_t want = bytes < ((int64_t)16 << 20) ? ((int64_t)16 << 20) : bytes;
-    int64_t chunk = (want + g_lsize - 1) / g_lsize + 64;
-    MPI_Aint mine = (MPI_Aint)(want + chunk);
+    int64_t want = (bytes < ((int64_t)16 << 20) ? ((int64_t)16 << 20) : bytes + 63) / 64 * 64;
+    MPI_Aint mine = (MPI_Aint)(g_lrank == 0 ? 2 * want : want);
     char *base = NULL;
     if (MPI_Win_allocate_shared(mine, 1, MPI_INFO_NULL, g_node, &base, &g_win) != MPI_SUCCESS) {
         g_win = MPI_WIN_NULL;
@@ -142,66 +214,78 @@ static int shm_reserve(int64_t bytes) {
     }
     MPI_Win_lock_all(MPI_MODE_NOCHECK, g_win);
     g_seg_bytes = want;
+    g_res = (float *)(g_seg[0] + want);
     return 0;
 }
 
 static void node_sync(void) {
     MPI_Win_sync(g_win);
-    MPI_Barrier(g_node);
+    if (g_bar) node_barrier();
+    else MPI_Barrier(g_node);
     MPI_Win_sync(g_win);
 }
 
-/* Sum of n floats over all ranks, through the node's shared memory: every rank copies its
- * buffer in, each of the L local ranks sums its 1/L of the elements over the L inputs in local
- * rank order (so every rank gets the same bits), the node leaders add the nodes' sums with
- * MPI_Allreduce, and every rank copies the result out.  Three node barriers instead of MPI's
- * fragment-by-fragment hand-offs, which on a loaded machine wait on the scheduler for each
- * fragment (100 MB took 2 s by MPI_Allreduce on 2 ranks here, about 0.1 s this way).
- * Bytes moved per rank: 4n in, 4n out of memory; between nodes 4n per leader. */
+/* Sum of n floats over all ranks, through the node's shared memory: every rank has put its n
+ * floats in its input segment; each of the L local ranks sums its 1/L of the elements over the
+ * L inputs in local rank order into the contiguous result area (so every rank gets the same
+ * bits), the node leaders add the nodes' sums with MPI_Allreduce, and every rank reads g_res.
+ * Two or three node barriers instead of MPI's fragment-by-fragment hand-offs, which on a
+ * loaded machine wait on the scheduler for each fragment (100 MB took 2 s by MPI_Allreduce on
+ * 2 ranks here, about 0.1 s this way).  g_res stays valid until this rank's next call of this
+ * layer: the next writer of g_res passes a node barrier that every reader must reach first. */
+static const float *shm_sum_reduce(int64_t n) {
+    const int L = g_lsize;
+    node_sync();
+    const int64_t per = (n + L - 1) / L, lo = per * g_lrank < n ? per * g_lrank : n, hi = lo + per < n ? lo + per : n;
+    float *out = g_res + lo;
+    if (hi > lo) memcpy(out, (const float *)g_seg[0] + lo, (size_t)(hi - lo) * sizeof(float));
+    for (int p = 1; p < L; p++) {
+        const float *in = (const float *)g_seg[p] + lo;
+#pragma omp parallel for schedule(static) if (hi - lo > (1 << 18))
+        for (int64_t i = 0; i < hi - lo; i++) out[i] += in[i];
+    }
+    node_sync();
+    if (g_size > g_lsize) { /* several nodes: the leaders add the nodes' sums */
+        if (g_leaders != MPI_COMM_NULL)
+            for (int64_t o = 0; o < n; o += CHUNK) {
+                int64_t c = n - o < CHUNK ? n - o : CHUNK;
+                MPI_Allreduce(MPI_IN_PLACE, g_res + o, (int)c, MPI_FLOAT, MPI_SUM, g_leaders);
+            }
+        node_sync();
+    }
+    g_sent += n * (int64_t)sizeof(float);
+    return g_res;
+}
+/* Bytes moved per rank: 4n in, 4n out of memory; between nodes 4n per leader. */
 static int shm_allreduce_f(float *buf, int64_t n) {
     const int64_t bytes = n * (int64_t)sizeof(float);
     if (shm_reserve(bytes)) return -1;
-    const int L = g_lsize;
     memcpy(g_seg[g_lrank], buf, (size_t)bytes);
-    node_sync();
-    /* result chunks live after each rank's input segment: chunk q in segment q */
-    const int64_t per = (n + L - 1) / L;
-    {
-        const int q = g_lrank;
-        int64_t lo = per * q, hi = lo + per < n ? lo + per : n;
-        float *out = (float *)(g_seg[q] + g_seg_bytes);
-        if (hi > lo) memcpy(out, (const float *)g_seg[0] + lo, (size_t)(hi - lo) * sizeof(float));
-        for (int p = 1; p < L; p++) {
-            const float *in = (const float *)g_seg[p] + lo;
-#pragma omp parallel for schedule(static) if (hi - lo > (1 << 18))
-            for (int64_t i = 0; i < hi - lo; i++) out[i] += in[i];
-        }
-    }
-    node_sync();
-    if (g_leaders != MPI_COMM_NULL) {
-        int nl = 1;
-        MPI_Comm_size(g_leaders, &nl);
-        if (nl > 1)
-            for (int q = 0; q < L; q++) {
-                int64_t lo = per * q, hi = lo + per < n ? lo + per : n;
-                float *out = (float *)(g_seg[q] + g_seg_bytes);
-                for (int64_t o = 0; o < hi - lo; o += CHUNK) {
-                    int64_t c = hi - lo - o < CHUNK ? hi - lo - o : CHUNK;
-                    MPI_Allreduce(MPI_IN_PLACE, out + o, (int)c, MPI_FLOAT, MPI_SUM, g_leaders);
-                }
-            }
-        node_sync();
-    } else {
-        node_sync();
-    }
-    for (int q = 0; q < L; q++) {
-        int64_t lo = per * q, hi = lo + per < n ? lo + per : n;
-        if (hi > lo) memcpy(buf + lo, g_seg[q] + g_seg_bytes, (size_t)(hi - lo) * sizeof(float));
-    }
-    g_sent += bytes;
+    const float *r = shm_sum_reduce(n);
+    memcpy(buf, r, (size_t)bytes);
     return 0;
 }
+static int shm_sum_ok(int64_t n) {
+    return g_on && g_size > 1 && n >= (1 << 16) && g_shm_ok && !g_shm_off;
+}
 #endif
+
+float *sx_mpi_sum_begin(int64_t n) {
+#ifdef SAETOX_HAVE_MPI
+    if (shm_sum_ok(n) && shm_reserve(n * (int64_t)sizeof(float)) == 0) return (float *)g_seg[g_lrank];
+#else
+    (void)n;
+#endif
+    return NULL;
+}
+const float *sx_mpi_sum_end(int64_t n) {
+#ifdef SAETOX_HAVE_MPI
+    return shm_sum_reduce(n);
+#else
+    (void)n;
+    return NULL;
+#endif
+}
 
 void sx_mpi_allreduce_f(float *buf, int64_t n, sx_mpi_op op) {
 #ifdef SAETOX_HAVE_MPI
@@ -264,6 +348,7 @@ void sx_mpi_allgatherv(const void *send, int64_t bytes, void *recv, const int64_
     if (g_on && g_size > 1 && tot < ((int64_t)1 << 31)) { /* the usual case: straight into recv */
         int rc[g_size], disp[g_size];
         for (int r = 0, o = 0; r < g_size; o += (int)counts[r], r++) rc[r] = (int)counts[r], disp[r] = o;
+        pre_collective();
         MPI_Allgatherv(send, rc[g_rank], MPI_BYTE, recv, rc, disp, MPI_BYTE, MPI_COMM_WORLD);
         g_sent += bytes;
         return;
@@ -314,6 +399,7 @@ void sx_mpi_allgather(const void *send, int64_t bytes, void *recv) {
 void sx_mpi_bcast(void *buf, int64_t bytes, int root) {
 #ifdef SAETOX_HAVE_MPI
     if (!g_on || g_size == 1) return;
+    pre_collective();
     for (int64_t o = 0; o < bytes; o += CHUNK) {
         int64_t c = bytes - o < CHUNK ? bytes - o : CHUNK;
         MPI_Bcast((char *)buf + o, (int)c, MPI_BYTE, root, MPI_COMM_WORLD);
@@ -326,7 +412,7 @@ void sx_mpi_bcast(void *buf, int64_t bytes, int root) {
 
 void sx_mpi_barrier(void) {
 #ifdef SAETOX_HAVE_MPI
-    if (g_on && g_size > 1) MPI_Barrier(MPI_COMM_WORLD);
+    if (g_on && g_size > 1) pre_collective(), MPI_Barrier(MPI_COMM_WORLD);
 #endif
 }
 

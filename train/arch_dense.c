@@ -127,6 +127,7 @@ int sx_step_dense(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
     }
     int64_t n_dead = 0;
     for (int j = 0; j < m; j++) n_dead += c->tokens_before - t->last_fired[j] >= c->dead_tokens;
+    if (c->lp) sx_mpi_allreduce_i64(&n_dead, 1, SX_MPI_SUM); /* over the whole width */
     t->n_dead = n_dead;
 #pragma omp parallel for schedule(static) if (sx_par((int64_t)c->B * t->m))
     for (int r = 0; r < B; r++)
@@ -147,10 +148,12 @@ int sx_step_dense(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
             int cnt = 0;
             float rowmax = activate_row(P, t->b_enc, jr ? s->lat_c : NULL, m, A, &cnt);
             l0b += cnt, mxb += rowmax;
+            if (c->lp) s->lp_rowmax[r0 + rr] = rowmax; /* the row's maximum is over all ranks */
         }
         l0 += l0b, mx += mxb;
-        for (int rr = 0; rr < nb; rr++) memcpy(Gb + (int64_t)rr * d, t->b_dec, (size_t)d * sizeof(float));
+        sx_lp_decode_init(t, c, Gb, nb);
         sx_par_sgemm(1, 0, 0, nb, d, m, 1.0f, s->A, m, t->W_dec, d, 1.0f, Gb, d);
+        if (c->lp) sx_mpi_allreduce_f(Gb, (int64_t)nb * d, SX_MPI_SUM); /* the ranks' a_j d_j summed */
         double mseb = 0;
 #pragma omp parallel for schedule(static) if (sx_par((int64_t)c->B * t->m)) reduction(+ : mseb)
         for (int rr = 0; rr < nb; rr++) {
@@ -178,6 +181,11 @@ int sx_step_dense(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
         sx_mpi_allreduce_d(st, 4, SX_MPI_SUM);
         mse = st[0], l0 = st[1], mx = st[2], sp = st[3];
     }
+    if (c->lp) { /* mse is the whole batch's already (the reconstruction was summed) */
+        double st[2] = {l0, sp};
+        sx_mpi_allreduce_d(st, 2, SX_MPI_SUM);
+        l0 = st[0], sp = st[1], mx = sx_lp_rowmax_sum(c);
+    }
     t->sparsity_loss = lam * sp / Bn;
     t->mse_sum = mse, t->l0_sum = l0, t->maxact_sum = mx, t->aux_loss = 0, t->rows = Bn;
     t->loss = mse / Bn + t->sparsity_loss;
@@ -197,7 +205,7 @@ int sx_step_dense(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
         }
     }
     sx_column_sums(s->G, B, d, gbd);
-    cblas_sgemv(CblasRowMajor, CblasTrans, m, d, -1.0f, t->WencT, d, gbe, 1, 1.0f, gbd, 1);
+    sx_lp_bdec_enc_term(t, c, gbe, gbd);
     if (c->dp) { /* every term above is linear in this rank's rows: the sum is the global gradient */
         sx_mpi_allreduce_f(t->g, t->np, SX_MPI_SUM);
         sx_mpi_allreduce_u8(s->fired, m, SX_MPI_MAX);
@@ -206,7 +214,7 @@ int sx_step_dense(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
         memcpy(c->grad_out, t->g, (size_t)t->np * sizeof(float));
         return 0;
     }
-    float gscale = sx_grad_clip_scale(t->g, t->np, c->clip);
+    float gscale = c->lp ? sx_lp_clip_scale(t, c->clip) : sx_grad_clip_scale(t->g, t->np, c->clip);
     sx_adam ad;
     sx_adam_prepare(&ad, c->lr, c->adam_t);
     const int64_t CH = 1 << 16;

@@ -92,6 +92,7 @@ int sx_step_gated(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
     }
     int64_t n_dead = 0;
     for (int j = 0; j < m; j++) n_dead += c->tokens_before - t->last_fired[j] >= c->dead_tokens;
+    if (c->lp) sx_mpi_allreduce_i64(&n_dead, 1, SX_MPI_SUM); /* over the whole width */
     t->n_dead = n_dead;
 #pragma omp parallel for schedule(static) if (par)
     for (int r = 0; r < B; r++)
@@ -120,14 +121,17 @@ int sx_step_gated(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
                 rowmax = f > rowmax ? f : rowmax;
             }
             l0b += cnt, mxb += rowmax;
+            if (c->lp) s->lp_rowmax[r0 + rr] = rowmax; /* the row's maximum is over all ranks */
         }
         l0 += l0b, mx += mxb;
-        for (int rr = 0; rr < nb; rr++) {
-            memcpy(Gb + (int64_t)rr * d, t->b_dec, (size_t)d * sizeof(float));
-            memcpy(Ab + (int64_t)rr * d, t->b_dec, (size_t)d * sizeof(float));
-        }
+        sx_lp_decode_init(t, c, Gb, nb);
+        sx_lp_decode_init(t, c, Ab, nb);
         sx_par_sgemm(1, 0, 0, nb, d, m, 1.0f, s->A, m, t->W_dec, d, 1.0f, Gb, d);
         sx_par_sgemm(1, 0, 0, nb, d, m, 1.0f, s->P2, m, t->W_dec, d, 1.0f, Ab, d);
+        if (c->lp) { /* both reconstructions summed over the ranks (Gb and Ab are adjacent only per block) */
+            sx_mpi_allreduce_f(Gb, (int64_t)nb * d, SX_MPI_SUM);
+            sx_mpi_allreduce_f(Ab, (int64_t)nb * d, SX_MPI_SUM);
+        }
         double mseb = 0, auxb = 0;
 #pragma omp parallel for schedule(static) if (par) reduction(+ : mseb, auxb)
         for (int rr = 0; rr < nb; rr++) {
@@ -155,6 +159,11 @@ int sx_step_gated(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
         sx_mpi_allreduce_d(st, 5, SX_MPI_SUM);
         mse = st[0], l0 = st[1], mx = st[2], sp = st[3], aux = st[4];
     }
+    if (c->lp) { /* mse and aux are the whole batch's already (the reconstructions were summed) */
+        double st[2] = {l0, sp};
+        sx_mpi_allreduce_d(st, 2, SX_MPI_SUM);
+        l0 = st[0], sp = st[1], mx = sx_lp_rowmax_sum(c);
+    }
     t->sparsity_loss = lam * sp / Bn;
     t->aux_loss = aux / Bn;
     t->mse_sum = mse, t->l0_sum = l0, t->maxact_sum = mx, t->rows = Bn;
@@ -173,7 +182,7 @@ int sx_step_gated(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
     /* b_dec: + sum_r dL/dx_hat (the auxiliary path has it detached), - W_enc^T sum_r dL/dP */
     sx_column_sums(s->G, B, d, gbd);
     for (int j = 0; j < m; j++) s->lat_b[j] = gbg[j] + s->lat_c[j] * gbm[j];
-    cblas_sgemv(CblasRowMajor, CblasTrans, m, d, -1.0f, t->WencT, d, s->lat_b, 1, 1.0f, gbd, 1);
+    sx_lp_bdec_enc_term(t, c, s->lat_b, gbd);
     if (c->dp) { /* linear in this rank's rows: the sum is the global gradient */
         sx_mpi_allreduce_f(t->g, t->np, SX_MPI_SUM);
         sx_mpi_allreduce_u8(s->fired, m, SX_MPI_MAX);
@@ -182,7 +191,7 @@ int sx_step_gated(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
         memcpy(c->grad_out, t->g, (size_t)t->np * sizeof(float));
         return 0;
     }
-    float gscale = sx_grad_clip_scale(t->g, t->np, c->clip);
+    float gscale = c->lp ? sx_lp_clip_scale(t, c->clip) : sx_grad_clip_scale(t->g, t->np, c->clip);
     sx_adam ad;
     sx_adam_prepare(&ad, c->lr, c->adam_t);
     const int64_t CH = 1 << 16;

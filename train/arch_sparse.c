@@ -575,9 +575,15 @@ static void rows_backward_lp(sx_tsae *t, const sx_step_ctx *c, int kaux) {
     const float g2 = 2.0f / (float)B, ga = (float)(2.0 * c->aux_coef / B);
     const int64_t BD = (int64_t)B * d;
     const int par = sx_par((int64_t)B * t->m_full);
+    /* This rank's parts of x_hat - b_dec and e_hat go straight into the node's shared window
+     * when there is one (sx_mpi_sum_begin: no copy in or out, one sum for both), else into G
+     * and Gaux and through sx_mpi_allreduce_f. */
+    const int64_t nsum = kaux > 0 ? 2 * BD : BD;
+    float *win = sx_mpi_sum_begin(nsum);
+    float *Gp = win ? win : s->G, *Gap = win ? win + BD : s->Gaux;
 #pragma omp parallel for schedule(static) if (par)
-    for (int r = 0; r < B; r++) { /* this rank's part of x_hat - b_dec and of e_hat */
-        float *G = s->G + (int64_t)r * d, *Ga = s->Gaux + (int64_t)r * d;
+    for (int r = 0; r < B; r++) {
+        float *G = Gp + (int64_t)r * d, *Ga = Gap + (int64_t)r * d;
         const int *ci = s->cand_idx + (int64_t)r * s->cand_max;
         const float *cv = s->cand_val + (int64_t)r * s->cand_max;
         memset(G, 0, (size_t)d * sizeof(float));
@@ -589,17 +595,23 @@ static void rows_backward_lp(sx_tsae *t, const sx_step_ctx *c, int kaux) {
             for (int q = 0; q < s->row_naux[r]; q++) axpy(av[q], t->W_dec + (int64_t)ai[q] * d, Ga, d);
         }
     }
-    sx_mpi_allreduce_f(s->G, BD, SX_MPI_SUM);
-    if (kaux > 0) sx_mpi_allreduce_f(s->Gaux, BD, SX_MPI_SUM);
+    const float *Gs = s->G, *Gas = s->Gaux; /* the sums over the ranks */
+    if (win) {
+        Gs = sx_mpi_sum_end(nsum), Gas = Gs + BD;
+    } else {
+        sx_mpi_allreduce_f(s->G, BD, SX_MPI_SUM);
+        if (kaux > 0) sx_mpi_allreduce_f(s->Gaux, BD, SX_MPI_SUM);
+    }
     memset(s->tpart, 0, (size_t)s->nthreads * 8 * sizeof(double));
 #pragma omp parallel for schedule(static) if (par)
     for (int r = 0; r < B; r++) {
         double *tp = s->tpart + (int64_t)tid() * 8;
         const float *xr = c->x + (int64_t)r * d;
         float *G = s->G + (int64_t)r * d;
+        const float *Gr = Gs + (int64_t)r * d; /* == G without the window */
         double se = 0;
         for (int i = 0; i < d; i++) {
-            float e = t->b_dec[i] + G[i] - xr[i];
+            float e = t->b_dec[i] + Gr[i] - xr[i];
             se += (double)e * e;
             G[i] = g2 * e;
         }
@@ -609,9 +621,10 @@ static void rows_backward_lp(sx_tsae *t, const sx_step_ctx *c, int kaux) {
         tp[0] += se;
         if (kaux > 0 && s->lp_naux[r] > 0) { /* as rows_backward: rows with AuxK entries */
             float *Ga = s->Gaux + (int64_t)r * d;
+            const float *Gar = Gas + (int64_t)r * d;
             double sa = 0;
             for (int i = 0; i < d; i++) {
-                Ga[i] += G[i] / g2; /* e_hat - e */
+                Ga[i] = Gar[i] + G[i] / g2; /* e_hat - e */
                 sa += (double)Ga[i] * Ga[i];
                 Ga[i] *= ga;
             }
@@ -634,7 +647,9 @@ static void rows_backward_lp(sx_tsae *t, const sx_step_ctx *c, int kaux) {
             vx += ssx - sx * sx / B, ve += sse - se_ * se_ / B;
         }
         float f = ve > 0 && vx > 0 ? (float)(vx / ve) : 1.0f;
-        for (int64_t q = 0; q < BD; q++) s->Gaux[q] *= f;
+        for (int r = 0; r < B; r++) /* the rows with AuxK entries: the others' Gaux is never read (nor written) */
+            if (s->lp_naux[r] > 0)
+                for (int i = 0; i < d; i++) s->Gaux[(int64_t)r * d + i] *= f;
         for (int r = 0; r < B; r++)
             for (int q = 0; q < s->row_naux[r]; q++) s->aux_dp[(int64_t)r * s->aux_max + q] *= f;
         acc[1] *= f;

@@ -72,6 +72,7 @@ typedef struct sx_scratch {
     /* --parallel latents: each rank's candidate lists packed for the all-gather (trainer.c) */
     void *lp_send, *lp_recv;      /* [B, max(cand_max, aux_max)] and N times that, (int, float) pairs */
     int *lp_naux;                 /* [B] AuxK entries of each row over all ranks */
+    float *lp_rowmax;             /* [B] dense archs: each row's largest activation (MAX over ranks) */
 } sx_scratch;
 
 typedef struct sx_step_ctx {
@@ -92,7 +93,8 @@ typedef struct sx_step_ctx {
      * gradient over the ranks (core/sx_mpi.h) before the same Adam update on every rank. */
     int B_norm;           /* 0: B */
     int dp;               /* 1: data parallel */
-    int lp;               /* 1: latent parallel (TopK / BatchTopK: sx_step_sparse_lp) */
+    int lp;               /* 1: latent parallel (TopK / BatchTopK: sx_step_sparse_lp; the dense
+                           * steps: train_lp.c) */
 } sx_step_ctx;
 
 /* The number of rows the loss is averaged over. */
@@ -135,6 +137,11 @@ int sx_step_sparse(sx_tsae *t, const sx_step_ctx *c, sx_err *err); /* topk / bat
  * batch on every rank; candidate lists merged over the ranks, reconstruction summed. */
 int sx_step_sparse_lp(sx_tsae *t, const sx_step_ctx *c, sx_err *err);
 int sx_step_dense(sx_tsae *t, const sx_step_ctx *c, sx_err *err);  /* relu / jumprelu */
+/* --parallel latents in the dense steps (train_lp.c; c->lp = 0: the one-process behaviour). */
+void sx_lp_decode_init(const sx_tsae *t, const sx_step_ctx *c, float *Gb, int nb); /* b_dec once */
+double sx_lp_rowmax_sum(const sx_step_ctx *c); /* sum over rows of the max over ranks of s->lp_rowmax */
+void sx_lp_bdec_enc_term(const sx_tsae *t, const sx_step_ctx *c, const float *gpre, float *gbd);
+float sx_lp_clip_scale(const sx_tsae *t, double clip);
 int sx_step_gated(sx_tsae *t, const sx_step_ctx *c, sx_err *err);  /* gated (arch_gated.c) */
 
 /* C (+)= alpha op(A) op(B) (row-major), split over the OpenMP threads by rows or columns of

@@ -154,7 +154,7 @@ void sx_scratch_free(sx_scratch *s) {
     free(s->lat_ptr), free(s->lat_cur), free(s->cand_dp), free(s->aux_dp), free(s->lat_a);
     free(s->lat_b), free(s->lat_c), free(s->fired), free(s->ent), free(s->dead_list);
     free(s->tpart);
-    free(s->lp_send), free(s->lp_recv), free(s->lp_naux);
+    free(s->lp_send), free(s->lp_recv), free(s->lp_naux), free(s->lp_rowmax);
     memset(s, 0, sizeof *s);
 }
 

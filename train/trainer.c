@@ -207,7 +207,8 @@ static int run_setup(run *R, sx_err *err) {
         R->scr.lp_send = malloc((size_t)o->batch * (size_t)w * 8);
         R->scr.lp_recv = malloc((size_t)o->batch * (size_t)w * 8 * (size_t)R->P);
         R->scr.lp_naux = malloc((size_t)o->batch * sizeof(int));
-        if (!R->scr.lp_send || !R->scr.lp_recv || !R->scr.lp_naux) return sx_failc(err, SX_ENOMEM, "train: out of memory for the candidate exchange");
+        R->scr.lp_rowmax = malloc((size_t)o->batch * sizeof(float));
+        if (!R->scr.lp_send || !R->scr.lp_recv || !R->scr.lp_naux || !R->scr.lp_rowmax) return sx_failc(err, SX_ENOMEM, "train: out of memory for the candidate exchange");
     }
     R->x = malloc((size_t)o->batch * R->d * sizeof(float));
     if (!R->x) return sx_failc(err, SX_ENOMEM, "train: out of memory for the batch");
@@ -246,33 +247,41 @@ static int save_checkpoint(run *R, sx_err *err) {
 }
 
 /* --parallel latents: SAE i assembled on rank 0 from every rank's slice (collective).  Rank 0
- * holds the whole SAE once (2*m*d floats), its Adam state never. */
+ * holds the whole SAE once (2*m*d floats), its Adam state never.  A slice's parameters are
+ * [WencT][W_dec][b_enc] (contiguous), b_dec (the same everywhere), then the per-latent extras
+ * (jumprelu log-thresholds; gated r_mag, b_mag): both latent parts are sent. */
 static int gather_sae(run *R, int i, sx_sae *out, sx_err *err) {
     const sx_tsae *t = &R->saes[i];
     const int d = t->d, ml = t->m, M = t->m_full;
     int rc = 0;
     if (R->me == 0) rc = sx_sae_alloc(out, t->arch, d, M, t->k, err);
-    float *buf = R->me == 0 ? malloc(((size_t)2 * ml * d + ml) * sizeof(float)) : NULL;
+    const int64_t n = (int64_t)2 * ml * d + ml, nx = t->np - n - d; /* latent blocks; extras after b_dec */
+    float *buf = R->me == 0 ? malloc((size_t)(n + nx) * sizeof(float)) : NULL;
     if (R->me == 0 && !rc && !buf) rc = sx_failc(err, SX_ENOMEM, "%s: out of memory to assemble the SAE", t->name);
     if (sx_mpi_check(rc, err)) {
         if (R->me == 0 && !rc) sx_sae_free(out);
         free(buf);
         return -1;
     }
-    const int64_t n = (int64_t)2 * ml * d + ml; /* WencT, W_dec, b_enc: contiguous in p */
     if (R->me != 0) {
         sx_mpi_send(t->p, n * (int64_t)sizeof(float), 0, 10 + i);
+        if (nx > 0) sx_mpi_send(t->p + n + d, nx * (int64_t)sizeof(float), 0, 10 + i);
         return 0;
     }
     for (int q = 0; q < R->P; q++) {
-        const float *src = t->p;
-        if (q > 0) sx_mpi_recv(buf, n * (int64_t)sizeof(float), q, 10 + i), src = buf;
+        const float *src = t->p, *ext = t->p + n + d;
+        if (q > 0) {
+            sx_mpi_recv(buf, n * (int64_t)sizeof(float), q, 10 + i), src = buf, ext = buf + n;
+            if (nx > 0) sx_mpi_recv(buf + n, nx * (int64_t)sizeof(float), q, 10 + i);
+        }
         const float *we = src, *wd = src + (int64_t)ml * d, *be = src + (int64_t)2 * ml * d;
         for (int j = 0; j < ml; j++) {
             int g = q * ml + j;
             for (int k = 0; k < d; k++) out->W_enc[(int64_t)k * M + g] = we[(int64_t)j * d + k];
             memcpy(out->W_dec + (int64_t)g * d, wd + (int64_t)j * d, (size_t)d * sizeof(float));
             out->b_enc[g] = be[j];
+            if (t->arch == SX_SAE_JUMPRELU) out->threshold[g] = expf(ext[j]); /* as sx_tsae_export */
+            if (t->arch == SX_SAE_GATED) out->r_mag[g] = ext[j], out->b_mag[g] = ext[ml + j];
         }
     }
     free(buf);
@@ -399,7 +408,7 @@ static int train_loop(run *R, sx_err *err) {
             c.eps = o->jumprelu_eps, c.bt_ema = o->batchtopk_ema;
             if (R->dp) c.x = R->x + R->lo * R->d, c.B = (int)(R->hi - R->lo), c.B_norm = (int)o->batch, c.dp = 1;
             c.lp = R->lp;
-            int rc = R->lp                         ? sx_step_sparse_lp(&R->saes[i], &c, err)
+            int rc = R->lp && is_topk_family(o->arch) ? sx_step_sparse_lp(&R->saes[i], &c, err)
                      : is_topk_family(o->arch)      ? sx_step_sparse(&R->saes[i], &c, err)
                      : o->arch == SX_SAE_GATED ? sx_step_gated(&R->saes[i], &c, err)
                                                : sx_step_dense(&R->saes[i], &c, err);
@@ -434,8 +443,8 @@ static int validate_parallel(const sx_train_opts *o, int P, sx_err *err) {
         return sx_failc(err, SX_EINVAL, "train: started with %d MPI ranks: give --parallel data (or latents); "
                         "otherwise every rank would train the same SAEs into %s", P, o->out_dir);
     if (g_parallel == SX_PAR_LATENTS) {
-        if (o->arch != SX_SAE_TOPK && o->arch != SX_SAE_BATCHTOPK)
-            return sx_failc(err, SX_EUNSUPPORTED, "train: --parallel latents is built for topk and batchtopk (use --parallel data for %s)",
+        if (o->arch == SX_SAE_MATRYOSHKA)
+            return sx_failc(err, SX_EUNSUPPORTED, "train: --parallel latents is not built for %s (use --parallel data)",
                             cli_arch_name(o->arch));
         for (int w = 0; w < o->n_widths; w++)
             if (o->widths[w] % P)
