@@ -41,6 +41,8 @@ typedef struct demo_ctx {
     double mat_fvu, mat_fvu0, mat_dead, mat_auroc, mat_d, mat_narrow_cos;
     int mat_top, mat_group, mat_in_later, mat_narrow, mat_wide_n; /* mat_top < 0: not run */
     char mat_family[1024], mat_wide[1024];
+    /* the causal selection (demo_sweeps) */
+    char causal_latents[256];
 } demo_ctx;
 
 /* Print "  $ saetox ARGS..." (the command that does the same as the next step; NULL-ended). */

@@ -15,7 +15,8 @@
  *  (b) verification (sx_causal_select): the n_verify best-attributed candidates are each steered
  *      alone (tier steer at alpha) on validation prompts, which must be disjoint from the
  *      evaluation prompts, and the continuations scored with the toxicity scorer (sx_eval_condition);
- *      the verified candidates are ordered by that EMT and the set size s = 1..max_set is chosen
+ *      the verified candidates are ordered by that EMT (those within the perplexity budget
+ *      first) and the set size s = 1..max_set is chosen
  *      as the prefix with the lowest validation EMT whose perplexity stays <= budget x unsteered
  *      (the smallest such set on ties; size 1 when none keeps the budget).
  * No printing; errors through sx_err. */
@@ -239,9 +240,12 @@ int sx_causal_select(const sx_causal_inputs *in, const sx_causal_opts *o, sx_cau
     for (int j = 0; j < K; j++) { /* scales follow their latents through the re-sort */
         int ci = 0;
         while (in->cand[ci] != res->ver_lat[j]) ci++;
-        vk[j] = (keyed){res->ver_lat[j], -res->ver_emt[j], ci};
+        /* within the perplexity budget first (EMT is in [0, 1], so -10 puts the others after),
+         * then the lowest validation EMT: a latent that only wrecks fluency lowers EMT too */
+        int ok = res->ver_ppl[j] <= o->budget * res->ppl_none;
+        vk[j] = (keyed){res->ver_lat[j], -res->ver_emt[j] - (ok ? 0 : 10), ci};
     }
-    qsort(vk, (size_t)K, sizeof *vk, cmp_desc); /* lowest validation EMT first */
+    qsort(vk, (size_t)K, sizeof *vk, cmp_desc);
     for (int j = 0; j < K; j++) sl[j] = vk[j].lat, sc[j] = in->scales[vk[j].idx];
     /* the set size: prefixes of the verified order (size 1 is the best single, already measured) */
     res->n_sizes = S;

@@ -455,12 +455,14 @@ typedef struct sx_causal_result {
     int n_sizes;                /* set sizes 1..n_sizes tried (prefixes of the verified order) */
     double *set_emt, *set_ppl;  /* [n_sizes] */
     int n_chosen;               /* the chosen size */
-    int *chosen;                /* [n_chosen] the causal latents, lowest validation EMT first */
+    int *chosen;                /* [n_chosen] the causal latents: the verified order (within the
+                                 * budget alone first, then lowest validation EMT) */
     int within_budget;          /* 0: no set kept the perplexity budget (size 1 taken) */
 } sx_causal_result;
 /* Attribution of every candidate, verification of the best n_verify by steering each alone on
- * the validation prompts (continuations scored by scorer), then the set size by validation
- * EMT within the perplexity budget (smallest on ties).  res is freed with sx_causal_result_free. */
+ * the validation prompts (continuations scored by scorer), ordered by (perplexity within the
+ * budget, lowest EMT), then the set size: the prefix with the lowest validation EMT within the
+ * perplexity budget (smallest on ties; size 1 when none keeps it).  res is freed with sx_causal_result_free. */
 int sx_causal_select(const sx_causal_inputs *in, const sx_causal_opts *o, sx_causal_result *res, sx_err *err);
 void sx_causal_result_free(sx_causal_result *r);
 

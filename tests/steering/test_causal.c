@@ -205,6 +205,13 @@ int main(void) {
             if (r.set_ppl[s] <= o.budget * r.ppl_none && (best < 0 || r.set_emt[s] < r.set_emt[best])) best = s;
         CHECK(r.n_chosen == (best < 0 ? 1 : best + 1) && r.within_budget == (best >= 0), "chosen size %d (argmin %d)",
               r.n_chosen, best + 1);
+        /* the verified order: within the budget first, then the lowest EMT */
+        int first = -1;
+        for (int j = 0; j < r.n_verified; j++) {
+            int okj = r.ver_ppl[j] <= o.budget * r.ppl_none, okf = first >= 0 && r.ver_ppl[first] <= o.budget * r.ppl_none;
+            if (first < 0 || (okj && !okf) || (okj == okf && r.ver_emt[j] < r.ver_emt[first])) first = j;
+        }
+        CHECK(r.chosen[0] == r.ver_lat[first], "chosen first %d = the best verified %d", r.chosen[0], r.ver_lat[first]);
         sx_causal_result_free(&r);
         /* bad arguments */
         o.max_set = 3;
