@@ -22,6 +22,8 @@
  *   F5.whole: the share of seeds whose Matryoshka top toxic latent is in the first group with no
  *     later-group child: reproduced when lo > 0.5, not reproduced when hi <= 0.5;
  *   F5.steer (non-inferiority with margin m): reproduced when hi < m, not reproduced when lo > m.
+ *   F6.causal-vs-*: sign rule on the causal latents' steer minus the activation-ranked steer / the
+ *     baseline (< 0: the causal choice is better).
  */
 #include <math.h>
 #include <stdio.h>
@@ -408,7 +410,11 @@ int sx_study_findings(const sx_study_run *runs, int64_t n_runs, const sx_study_s
             {"F6.suppress", N, "top", "suppress"},       {"F6.steer", N, "top", "steer"},
             {"F6.meandiff", "", "baseline", "meandiff"}, {"F6.banned", "", "baseline", "banned"},
             {"F6.narrow-single", N, "single", "steer"},  {"F6.wide-single", W, "single", "steer"},
-            {"F6.wide-family", W, "family", "steer"},    {"F6.matryoshka", M ? M : "", "single", "steer"}};
+            {"F6.wide-family", W, "family", "steer"},    {"F6.matryoshka", M ? M : "", "single", "steer"},
+            /* issue 19 item 3: the conditional steer on the activation-ranked latents, and the
+             * causally chosen latents (set "causal", sx_causal_select) steered and cond-steered */
+            {"F6.cond", N, "top", "cond"},               {"F6.causal-steer", N, "causal", "steer"},
+            {"F6.causal-cond", N, "causal", "cond"}};
         for (size_t i = 0; i < sizeof meth / sizeof meth[0]; i++) {
             if (i == 9 && !M) continue;
             int is_none = !strcmp(meth[i].tier, "none");
@@ -444,6 +450,24 @@ int sx_study_findings(const sx_study_run *runs, int64_t n_runs, const sx_study_s
             for (int s = 0; s < n_seeds; s++)
                 add_value(f, seeds[s].seed, matched(&c, seeds[s].seed, N, "top", "steer") -
                                                 matched(&c, seeds[s].seed, "", "baseline", base[b]));
+            finish(f, spec->level);
+            verdict_sign(f, WANT_NEG);
+        }
+        /* the causal ranking against the activation ranking and the baselines (same SAE, same tier) */
+        static const char *cmp_id[3] = {"F6.causal-vs-act", "F6.causal-vs-meandiff", "F6.causal-vs-banned"};
+        for (int b = 0; b < 3; b++) {
+            if (b == 0)
+                snprintf(d, sizeof d, "steering the causally chosen latents (%s) reaches lower EMT than steering the "
+                                      "activation-ranked top latents at matched fluency", N);
+            else
+                snprintf(d, sizeof d, "SAE steering (%s causal latents) reaches lower EMT than %s at matched fluency", N,
+                         base[b - 1]);
+            snprintf(m, sizeof m, "EMT@%gx ppl: %s causal steer - %s", spec->budget, N, b == 0 ? "top steer" : base[b - 1]);
+            sx_finding *f = new_finding(out, &n, cmp_id[b], d, m);
+            for (int s = 0; s < n_seeds; s++)
+                add_value(f, seeds[s].seed, matched(&c, seeds[s].seed, N, "causal", "steer") -
+                                                (b == 0 ? matched(&c, seeds[s].seed, N, "top", "steer")
+                                                        : matched(&c, seeds[s].seed, "", "baseline", base[b - 1])));
             finish(f, spec->level);
             verdict_sign(f, WANT_NEG);
         }

@@ -44,7 +44,7 @@ int cmd_evaluate(int argc, char **argv) {
     const char *toxic_spec = NULL, *clean_spec = NULL, *bench = NULL, *out_dir = NULL, *scales_path = NULL;
     const char *weights = NULL, *ext = NULL, *ban_words = NULL;
     int64_t samples = 25, max_new = 20, seed = 0, n_prompts = 0, bench_n = 0, boot = 1000, threads = 0, batch_rows = 0;
-    double top_p = 0.9, temperature = 1.0, quantile = 0.99;
+    double top_p = 0.9, temperature = 1.0, quantile = 0.99, cond_thr = 0;
     int no_fluency = 0;
     cli_opt opts[] = {
         {"model", CLI_STR, &model_dir, "DIR", "model folder (config.json, weights, tokenizer files)", 1, 0},
@@ -53,7 +53,8 @@ int cmd_evaluate(int argc, char **argv) {
         {"hook", CLI_STR, &hook, "NAME", "hook, e.g. blocks.6.hook_resid_pre (default: the SAE's hook_name)", 0, 0},
         {"latents", CLI_STR, &latents_s, "I,J,..", "toxic latents S", 0, 0},
         {"family-latents", CLI_STR, &family_s, "I,J,..", "a second latent set (e.g. the wide SAE's split family); SAE tiers run for it too", 0, 0},
-        {"tiers", CLI_STR, &tiers_s, "LIST", "none,ablate,suppress,steer,meandiff,banned (default none,ablate,suppress,steer)", 0, 0},
+        {"tiers", CLI_STR, &tiers_s, "LIST", "none,ablate,suppress,steer,meandiff,banned,cond (default none,ablate,suppress,steer)", 0, 0},
+        {"cond-threshold", CLI_DBL, &cond_thr, "T", "tier cond steers a position only where some latent fires above T x A_i (default 0: fires at all)", 0, 0},
         {"alphas", CLI_STR, &alphas_s, "LIST", "strengths for suppress/steer/meandiff (default 0.5,1,2)", 0, 0},
         {"samples", CLI_INT, &samples, "K", "continuations per prompt (default 25)", 0, 0},
         {"max-new-tokens", CLI_INT, &max_new, "N", "new tokens per continuation (default 20)", 0, 0},
@@ -81,6 +82,10 @@ int cmd_evaluate(int argc, char **argv) {
                             "unsteered model, multiple-choice accuracy; per tier and strength.",
                        opts, (int)(sizeof opts / sizeof opts[0]), argc, argv);
     if (rc) return rc == 1 ? 0 : 2;
+    if (!(cond_thr >= 0) || !isfinite(cond_thr)) {
+        fprintf(stderr, "saetox %s: --cond-threshold must be a finite number >= 0\n", CMD);
+        return 2;
+    }
     sx_set_threads((int)threads);
     double alphas[64];
     int na = 0;
@@ -144,7 +149,7 @@ int cmd_evaluate(int argc, char **argv) {
     sx_sweep_inputs in;
     sx_sweep_inputs_default(&in);
     in.model = m, in.tok = tok, in.scorer = scorer, in.external_cmd = ext, in.prompts = &prompts;
-    in.hook = hook, in.scale_quantile = quantile;
+    in.hook = hook, in.scale_quantile = quantile, in.cond_threshold = cond_thr;
     if (plan.need_sae) {
         if (sx_sae_load(sae_path, &sae, &err)) goto fail;
         have_sae = 1;

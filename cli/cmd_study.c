@@ -168,6 +168,9 @@ int cmd_study(int argc, char **argv) {
     data_opts d = {0};
     int64_t seeds = 3, seed0 = 1, threads = 0;
     double budget = 1.25;
+    int no_causal = 0;
+    int64_t causal_m = 16, causal_verify = 4, causal_val = 20;
+    double causal_alpha = 2;
     c->sample_tokens = 40000, c->samples = 5, c->epochs = 8;
     s->max_new_tokens = 20;
     cli_opt opts[] = {
@@ -191,6 +194,12 @@ int cmd_study(int argc, char **argv) {
         {"sample-tokens", CLI_INT, &c->sample_tokens, "N", "cache rows (default 40000)", 0, 0},
         {"epochs", CLI_INT, &c->epochs, "E", "passes of SAE training over the cache (default 8)", 0, 0},
         {"budget", CLI_DBL, &budget, "R", "matched fluency: perplexity <= R x unsteered (default 1.25)", 0, 0},
+        {"no-causal", CLI_FLAG, &no_causal, NULL, "skip the causal latent selection, its sweep and the cond tier", 0, 0},
+        {"causal-m", CLI_INT, &causal_m, "M", "candidates for the causal selection: the top M by activation contrast (default 16, at most 16)", 0, 0},
+        {"causal-verify", CLI_INT, &causal_verify, "K", "best-attributed candidates verified by steering, and the largest set tried (default 4)", 0, 0},
+        {"causal-val", CLI_INT, &causal_val, "V", "validation prompts for it: toxic selection texts, never evaluation prompts (default 20)", 0, 0},
+        {"causal-alpha", CLI_DBL, &causal_alpha, "A", "verification strength (tier steer, default 2)", 0, 0},
+        {"cond-threshold", CLI_DBL, &s->cond_threshold, "T", "tier cond steers a position where some chosen latent fires above T x A_i (default 0)", 0, 0},
         {"threads", CLI_INT, &threads, "N", "threads (default: all)", 0, 0},
         {"recompute", CLI_STR, &recompute, "DIR", "only recompute DIR/findings.* from its tables", 0, 0},
     };
@@ -213,6 +222,13 @@ int cmd_study(int argc, char **argv) {
     if (seeds < 1 || seeds > SX_STUDY_MAX_SEEDS) return cli_error("study", "--seeds must be in 1..64"), 2;
     if (c->samples < 1 || c->epochs < 1 || s->max_new_tokens < 1 || d.n_prompts < 0 || s->bench_items < 0)
         return cli_error("study", "--samples, --epochs, --max-new-tokens must be >= 1, --n-prompts, --bench-items >= 0"), 2;
+    if (causal_m < 1 || causal_m > 16 || causal_verify < 1 || causal_verify > causal_m || causal_val < 1 ||
+        !(causal_alpha > 0) || !isfinite(causal_alpha) || !(s->cond_threshold >= 0) || !isfinite(s->cond_threshold))
+        return cli_error("study", "--causal-m must be in 1..16, --causal-verify in 1..M, --causal-val >= 1, "
+                                  "--causal-alpha > 0, --cond-threshold >= 0"), 2;
+    s->causal = !no_causal;
+    s->causal_cfg = (demo_causal_cfg){(int)causal_m, (int)causal_verify, (int)causal_val, (int)c->samples,
+                                      (int)s->max_new_tokens, causal_alpha, 0};
     if (c->sample_tokens < 1000) return cli_error("study", "--sample-tokens must be >= 1000"), 2;
     if (!(d.split >= 0 && d.split < 1)) return cli_error("study", "--split must be in [0, 1)"), 2;
     if ((s->n_alphas = parse_alphas(alphas, s->alphas, STUDY_MAX_ALPHAS)) < 1)

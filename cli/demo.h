@@ -41,6 +41,8 @@ typedef struct demo_ctx {
     double mat_fvu, mat_fvu0, mat_dead, mat_auroc, mat_d, mat_narrow_cos;
     int mat_top, mat_group, mat_in_later, mat_narrow, mat_wide_n; /* mat_top < 0: not run */
     char mat_family[1024], mat_wide[1024];
+    /* the causal selection (demo_sweeps) */
+    char causal_latents[256];
 } demo_ctx;
 
 /* Print "  $ saetox ARGS..." (the command that does the same as the next step; NULL-ended). */
@@ -85,6 +87,20 @@ int demo_pick_latents(demo_ctx *c, const char *analysis, sx_err *err);
  * OUT/steer-narrow and of the wide one (one child vs the family) into OUT/steer-wide, merged
  * into OUT/steering_sweep.csv (SAE conditions prefixed by the SAE's name). */
 int demo_sweeps(demo_ctx *c, void (*step)(demo_ctx *, int, const char *), sx_err *err);
+/* Causal latent selection (causal_pick.c, issue 19 item 3): among the narrow SAE's top m latents
+ * by activation contrast (ANALYSIS/toxic_latents.csv), sx_causal_select's choice; validation
+ * prompts = the first n_val toxic selection texts that are not evaluation prompts, attribution on
+ * the next (<= 64); DIR/causal_latents.csv; the chosen latents into latents as "I,J,..". */
+typedef struct demo_causal_cfg {
+    int m, n_verify, n_val, samples, max_new_tokens;
+    double alpha;
+    uint64_t seed;
+} demo_causal_cfg;
+struct sx_textlist;
+struct sx_scorer;
+int demo_causal_pick(demo_ctx *c, const demo_causal_cfg *cfg, const char *analysis, const struct sx_textlist *toxic,
+                     const struct sx_textlist *eval_prompts, const struct sx_scorer *scorer, const int *ban, int nban,
+                     const char *out_dir, char *latents, size_t latents_sz, sx_err *err);
 /* Step 9: the report folder (what `saetox export --quiet` does). */
 int demo_export(demo_ctx *c, const char *report, sx_err *err);
 /* Print the summary table (stdout) and write OUT/summary.md. */

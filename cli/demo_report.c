@@ -162,6 +162,45 @@ static int find_row(const sweep_row *rows, int n, const char *condition) {
     return -1;
 }
 
+/* One seed gives no interval, so no verdict: the summary says on which side of the rule's
+ * threshold the one value lies (the rule of findings.csv: "reproduced if ci_hi < T" wants the
+ * value below T, "ci_lo > T" above, F3's band inside it). */
+static const char *one_seed_reading(const char *rule, double v) {
+    double t, lo, hi;
+    if (!isfinite(v)) return "not measured";
+    if (sscanf(rule, "reproduced if ci_hi < %lf", &t) == 1) return v < t ? "paper's side" : "other side";
+    if (sscanf(rule, "reproduced if ci_lo > %lf", &t) == 1) return v > t ? "paper's side" : "other side";
+    if (sscanf(rule, "band [%lf, %lf]", &lo, &hi) == 2) return v >= lo && v <= hi ? "paper's side" : "other side";
+    return "-";
+}
+
+/* The study's findings table of this run (OUT/findings.csv, one seed). */
+static void findings_summary(demo_ctx *c, FILE *md) {
+    char p[4300];
+    snprintf(p, sizeof p, "%s/findings.csv", c->out);
+    sx_csv_table t;
+    sx_err e = {0};
+    if (sx_csv_read(p, &t, &e)) {
+        out2(md, "\n(the findings table is missing: %s)\n", e.msg);
+        return;
+    }
+    int cf = sx_csv_col(&t, "finding"), cd = sx_csv_col(&t, "description"), cr = sx_csv_col(&t, "rule");
+    out2(md, "\nThe study's findings on this run (`saetox study`'s table, one seed: no interval across seeds, so no "
+             "verdict; the reading says on which side of the verdict rule's threshold the one value lies; the "
+             "sweep table above has each condition's bootstrap CI over prompts; causal latents %s; findings.md):\n\n"
+             "| finding | claim | one-seed value | reading |\n|---|---|---|---|\n",
+         c->causal_latents[0] ? c->causal_latents : "-");
+    for (int64_t r = 0; r < t.nrows; r++) {
+        double v = num(&t, r, "mean");
+        char vs[32];
+        if (isfinite(v)) snprintf(vs, sizeof vs, "%.4g", v);
+        else snprintf(vs, sizeof vs, "-");
+        out2(md, "| %s | %s | %s | %s |\n", sx_csv_cell(&t, r, cf), sx_csv_cell(&t, r, cd), vs,
+             one_seed_reading(sx_csv_cell(&t, r, cr), v));
+    }
+    sx_csv_free(&t);
+}
+
 int demo_summary(demo_ctx *c, const char *analysis, const char *report, sx_err *err) {
     char p[4300], mdp[4300];
     snprintf(p, sizeof p, "%s/steering_sweep.csv", c->out);
@@ -233,6 +272,7 @@ int demo_summary(demo_ctx *c, const char *analysis, const char *report, sx_err *
             out2(md, "Wide SAE %s: latent %s alone EMT %.3f (PPL %.1f); no split to compare.\n", tier_at,
                  c->wide_single, rows[i].emt, rows[i].ppl);
     }
+    findings_summary(c, md);
     out2(md, "\nReports: %s (dashboard.html, report.ipynb, plots/*.png, CSVs)\n", report);
     free(rows);
     sx_csv_free(&t);

@@ -23,6 +23,9 @@ typedef struct study_ctx {
     demo_ctx c;              /* model, names, per-seed paths (c.out = the seed's folder) */
     char root[3800];         /* the output being built (OUT.partial) */
     int width_narrow, width_wide, with_mat;
+    int causal;                  /* run the causal selection, the causal sweep and the cond tier */
+    demo_causal_cfg causal_cfg;  /* its settings (seed set per seed) */
+    double cond_threshold;       /* tier cond: steer where some a_j > this x A_j */
     double alphas[STUDY_MAX_ALPHAS];
     int n_alphas;
     char alphas_s[128];
@@ -39,6 +42,7 @@ typedef struct study_ctx {
     sx_study_seed seeds[SX_STUDY_MAX_SEEDS];
     char seed_latents[SX_STUDY_MAX_SEEDS][256], seed_family[SX_STUDY_MAX_SEEDS][2048];
     int seed_single[SX_STUDY_MAX_SEEDS];
+    char seed_causal[SX_STUDY_MAX_SEEDS][256];
     double seed_seconds[SX_STUDY_MAX_SEEDS];
     int n_seeds;
 } study_ctx;

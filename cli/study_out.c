@@ -66,6 +66,8 @@ int study_write_seeds(const char *path, const study_ctx *s, sx_err *err) {
         sx_csv_int(&w, d->mat_top);
         sx_csv_int(&w, d->mat_group);
         sx_csv_int(&w, d->mat_later);
+        join(buf, sizeof buf, s->seed_causal[i]);
+        sx_csv_str(&w, buf);
         sx_csv_numf(&w, s->seed_seconds[i], 1);
         sx_csv_row(&w);
     }

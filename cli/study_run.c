@@ -5,6 +5,9 @@
  *   narrow single       steer@a on the narrow toxic latent whose splitting is compared
  *   wide                steer@a on its best child alone and steer-family@a on all its children
  *   matryoshka          steer@a on its top toxic latent
+ *   causal              steer@a and cond@a on the narrow latents chosen by sx_causal_select
+ *                       (causal_pick.c; validation prompts from the toxic selection texts)
+ * (the narrow top sweep also runs cond@a, the conditional steer, when the causal part runs)
  * Every sweep of a seed samples with the seed's evaluation seed, so the conditions see the same
  * random streams and differ only by the intervention.  The steps are the demo's (demo_steps.c,
  * demo_matryoshka.c, demo_sweep.c's picking), run per seed on paths inside the seed's folder. */
@@ -46,12 +49,15 @@ static int push_row(study_ctx *s, int64_t seed, const char *sae, const char *set
     return 0;
 }
 
-typedef enum { SW_NARROW_TOP, SW_SINGLE, SW_WIDE } sweep_kind;
+typedef enum { SW_NARROW_TOP, SW_SINGLE, SW_WIDE, SW_CAUSAL } sweep_kind;
 
 /* One sweep (as `saetox evaluate`) into out_dir, its rows appended with their sae / set. */
 static int sweep(study_ctx *s, int64_t seed, sweep_kind kind, const char *sae_path, const char *sae_name,
                  const char *latents, const char *family, const char *out_dir, sx_err *err) {
-    const char *tiers = kind == SW_NARROW_TOP ? "none,ablate,suppress,steer,meandiff,banned" : "steer";
+    const char *tiers = kind == SW_NARROW_TOP ? (s->causal ? "none,ablate,suppress,steer,cond,meandiff,banned"
+                                                           : "none,ablate,suppress,steer,meandiff,banned")
+                        : kind == SW_CAUSAL ? "steer,cond"
+                                            : "steer";
     demo_ctx *c = &s->c;
     char seed_s[32], samples_s[32];
     snprintf(seed_s, sizeof seed_s, "%lld", (long long)seed);
@@ -90,6 +96,7 @@ static int sweep(study_ctx *s, int64_t seed, sweep_kind kind, const char *sae_pa
     in.sae = &sae, in.sae_name = sae_path;
     in.latents = lat, in.n_latents = nlat, in.family = family ? fam : NULL, in.n_family = nfam;
     in.toxic = &s->toxic, in.clean = &s->clean;
+    in.cond_threshold = s->cond_threshold;
     in.ban_ids = s->ban, in.n_ban = s->nban;
     in.bench = s->items, in.n_bench = s->n_items;
     in.eval.samples = (int)c->samples;
@@ -101,8 +108,13 @@ static int sweep(study_ctx *s, int64_t seed, sweep_kind kind, const char *sae_pa
     if (sx_sweep_run(&sw, out_dir, cli_evaluate_print_row, NULL, rows, err)) goto done;
     for (int i = 0; i < plan->n; i++) {
         const sx_sweep_cond *cd = rows[i].cond;
-        int sae_tier = cd->tier == SX_TIER_ABLATE || cd->tier == SX_TIER_SUPPRESS || cd->tier == SX_TIER_STEER;
-        const char *set = !sae_tier ? "baseline" : kind == SW_NARROW_TOP ? "top" : cd->family ? "family" : "single";
+        int sae_tier = cd->tier == SX_TIER_ABLATE || cd->tier == SX_TIER_SUPPRESS || cd->tier == SX_TIER_STEER ||
+                       cd->tier == SX_TIER_COND;
+        const char *set = !sae_tier                ? "baseline"
+                          : kind == SW_NARROW_TOP ? "top"
+                          : kind == SW_CAUSAL     ? "causal"
+                          : cd->family            ? "family"
+                                                  : "single";
         if (push_row(s, seed, sae_tier ? sae_name : "", set, &rows[i], err)) goto done;
     }
     rc = 0;
@@ -175,6 +187,16 @@ int study_seed(study_ctx *s, int64_t seed, const char *acts, sx_err *err) {
     if (demo_pick_latents(c, analysis, err)) return -1;
 
     char dir[4400], parent[32], mat[32];
+    int k = s->n_seeds;
+    s->seed_causal[k][0] = 0;
+    if (s->causal) {
+        fprintf(stderr, "[seed %lld] causal latent selection\n", (long long)seed);
+        demo_causal_cfg cc = s->causal_cfg;
+        cc.seed = (uint64_t)seed;
+        if (demo_causal_pick(c, &cc, analysis, &s->toxic, &s->prompts, s->scorer, s->ban, s->nban, c->out,
+                             s->seed_causal[k], sizeof s->seed_causal[k], err))
+            return -1;
+    }
     snprintf(parent, sizeof parent, "%d", c->top_narrow);
     fprintf(stderr, "[seed %lld] sweeps\n", (long long)seed);
     snprintf(dir, sizeof dir, "%s/steer-narrow", c->out);
@@ -183,12 +205,16 @@ int study_seed(study_ctx *s, int64_t seed, const char *acts, sx_err *err) {
     if (sweep(s, seed, SW_SINGLE, c->sae_narrow, c->name_narrow, parent, NULL, dir, err)) return -1;
     snprintf(dir, sizeof dir, "%s/steer-wide", c->out);
     if (sweep(s, seed, SW_WIDE, c->sae_wide, c->name_wide, c->wide_single, c->wide_family, dir, err)) return -1;
+    if (s->causal) {
+        snprintf(dir, sizeof dir, "%s/steer-causal", c->out);
+        if (sweep(s, seed, SW_CAUSAL, c->sae_narrow, c->name_narrow, s->seed_causal[k], NULL, dir, err)) return -1;
+    }
     if (s->with_mat) {
         snprintf(mat, sizeof mat, "%d", c->mat_top);
         snprintf(dir, sizeof dir, "%s/steer-matryoshka", c->out);
         if (sweep(s, seed, SW_SINGLE, c->sae_mat, c->name_mat, mat, NULL, dir, err)) return -1;
     }
-    int k = s->n_seeds++;
+    s->n_seeds++;
     sx_study_seed *sd = &s->seeds[k];
     memset(sd, 0, sizeof *sd);
     sd->seed = seed;

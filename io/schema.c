@@ -275,9 +275,9 @@ SCHEMA(SX_SCHEMA_WIDTH_COMPARISON, "width_comparison.csv", "compare",
 static const sx_col study_runs[] = {
     {"seed", I, 1, "SAE seed (training, latent choice and sampling)"},
     {"sae", S, 1, "SAE name (empty for the baselines none / meandiff / banned)"},
-    {"set", S, 1, "top (the narrow SAE's top toxic latents), single, family (the wide children) or baseline"},
+    {"set", S, 1, "top (the narrow SAE's top toxic latents), causal (its causally chosen latents), single, family (the wide children) or baseline"},
     {"condition", S, 1, "the sweep's condition name"},
-    {"tier", S, 1, "none, ablate, suppress, steer, meandiff or banned"},
+    {"tier", S, 1, "none, ablate, suppress, steer, cond, meandiff or banned"},
     {"alpha", N, 1, "strength"},
     {"latents", S, 0, "steered latents, space-separated"},
     {"n_prompts", I, 0, "evaluation prompts"},
@@ -301,11 +301,26 @@ static const sx_col study_seeds[] = {
     {"mat_top", I, 1, "the Matryoshka SAE's top toxic latent (-1: not run)"},
     {"mat_group", I, 1, "its group (0 = first)"},
     {"mat_later", I, 1, "later-group latents at the split threshold to it"},
+    {"causal_latents", S, 0, "the narrow SAE's causally chosen latents (causal_latents.csv), space-separated"},
     {"seconds", N, 0, "wall time of this seed (training, analysis, sweeps)"}};
 SCHEMA(SX_SCHEMA_STUDY_SEEDS, "study_seeds.csv", "study", "what one seed's analysis chose", study_seeds);
 
+static const sx_col causal[] = {
+    {"kind", S, 1, "candidate (one latent) or set (a prefix of the verified order)"},
+    {"latent", I, 1, "the candidate latent (-1 for a set)"},
+    {"act_rank", I, 0, "its rank by activation contrast (toxic_latents.csv; 1 = top)"},
+    {"attribution", N, 0, "first-order drop of the toxic tokens' log-mass per position when steered away where it fires"},
+    {"set_size", I, 0, "latents in the set (1 for a candidate)"},
+    {"val_emt", N, 0, "EMT of steering it (tier steer) on the validation prompts (empty: not verified)"},
+    {"val_ppl", N, 0, "perplexity of those continuations"},
+    {"unsteered_emt", N, 0, "EMT without intervention on the validation prompts"},
+    {"unsteered_ppl", N, 0, "perplexity without intervention on the validation prompts"},
+    {"chosen", I, 1, "1: in the chosen set (candidate rows) / the chosen set (set rows)"}};
+SCHEMA(SX_SCHEMA_CAUSAL, "causal_latents.csv", "study, demo",
+       "causal latent selection: one candidate's attribution and verification, or one set size", causal);
+
 static const sx_col findings[] = {
-    {"finding", S, 1, "F1.ablate ... F6.vs-banned"},
+    {"finding", S, 1, "F1.ablate ... F6.causal-vs-banned"},
     {"description", S, 0, "what the finding claims"},
     {"metric", S, 0, "the per-seed number"},
     {"values", S, 0, "seed:value per seed, space-separated"},
@@ -324,7 +339,7 @@ const sx_schema *const SX_SCHEMAS[] = {
     &SX_SCHEMA_FAMILY_EFFECTS,
     &SX_SCHEMA_STEERING_SWEEP, &SX_SCHEMA_SAE_EVAL,       &SX_SCHEMA_TRAINING_METRICS,
     &SX_SCHEMA_LATENTS,        &SX_SCHEMA_FAMILY_COMPARISON, &SX_SCHEMA_WIDTH_COMPARISON,
-    &SX_SCHEMA_STUDY_RUNS,     &SX_SCHEMA_STUDY_SEEDS,    &SX_SCHEMA_FINDINGS,
+    &SX_SCHEMA_STUDY_RUNS,     &SX_SCHEMA_STUDY_SEEDS,    &SX_SCHEMA_FINDINGS, &SX_SCHEMA_CAUSAL,
     NULL};
 
 const sx_schema *sx_schema_find(const char *file) {

@@ -4,6 +4,9 @@
  *   suppress x -= (a_i(x) + alpha A_i) dec_i   for each i in S with a_i(x) > 0
  *   steer    x -= alpha A_i dec_i              for each i in S, every row
  *   meandiff x -= alpha v
+ *   cond     x -= alpha sum_{i in S} A_i dec_i  only at rows where some j in S has
+ *            a_j(x) > cond_thr A_j: the steer acts where the toxic family fires and leaves
+ *            every other position (the template, the clean text) untouched
  * Rows where nothing fires are left bit-for-bit untouched (we skip, never add zero).
  * Cost per row: 2 d |S| FLOPs for a_i (non-topk) + 2 d |S| for the update: negligible next
  * to a transformer block (~24 d^2), so steered decoding runs at unsteered speed. */
@@ -13,14 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *TIER_NAMES[] = {"none", "ablate", "suppress", "steer", "meandiff", "banned"};
+static const char *TIER_NAMES[] = {"none", "ablate", "suppress", "steer", "meandiff", "banned", "cond"};
 
 const char *sx_tier_name(sx_tier t) {
-    return (t >= SX_TIER_NONE && t <= SX_TIER_BANNED) ? TIER_NAMES[t] : "?";
+    return (t >= SX_TIER_NONE && t <= SX_TIER_COND) ? TIER_NAMES[t] : "?";
 }
 
 int sx_tier_parse(const char *s, sx_tier *t) {
-    for (int i = 0; i <= SX_TIER_BANNED; i++)
+    for (int i = 0; i <= SX_TIER_COND; i++)
         if (!strcmp(s, TIER_NAMES[i])) {
             *t = (sx_tier)i;
             return 0;
@@ -51,7 +54,7 @@ int sx_intervention_sae(sx_intervention *iv, sx_tier tier, const sx_sae *sae, co
                         int d_model, int n_layers, const int *latents, int n_lat,
                         const float *scales, float alpha, sx_err *err) {
     memset(iv, 0, sizeof *iv);
-    if (tier != SX_TIER_ABLATE && tier != SX_TIER_SUPPRESS && tier != SX_TIER_STEER)
+    if (tier != SX_TIER_ABLATE && tier != SX_TIER_SUPPRESS && tier != SX_TIER_STEER && tier != SX_TIER_COND)
         return sx_fail(err, "tier %s does not use an SAE", sx_tier_name(tier));
     if (parse_hook(hook, n_layers, &iv->layer, &iv->point, err)) return -1;
     if (sae->d_in != d_model)
@@ -187,7 +190,7 @@ int sx_intervention_hook(void *user, const sx_hook_ctx *ctx, float *x, sx_err *e
         }
         return 0;
     }
-    if (iv->tier != SX_TIER_ABLATE && iv->tier != SX_TIER_SUPPRESS) return 0;
+    if (iv->tier != SX_TIER_ABLATE && iv->tier != SX_TIER_SUPPRESS && iv->tier != SX_TIER_COND) return 0;
     const int L = iv->n_lat;
     float *acts = malloc(sizeof(float) * (size_t)n * L);
     if (!acts) return sx_failc(err, SX_ENOMEM, "out of memory in the steering hook");
@@ -198,6 +201,23 @@ int sx_intervention_hook(void *user, const sx_hook_ctx *ctx, float *x, sx_err *e
     /* a_i for every latent is computed from the unmodified x first (the SAE's reading of
      * this residual), then all updates are applied */
     int64_t fired = 0;
+    if (iv->tier == SX_TIER_COND) {
+        for (int r = 0; r < n; r++) {
+            int on = 0;
+            for (int j = 0; j < L && !on; j++) on = acts[(size_t)r * L + j] > iv->cond_thr * iv->scale[j];
+            if (!on) continue;
+            fired++;
+            float *xr = x + (size_t)r * d;
+            for (int j = 0; j < L; j++) {
+                const float c = iv->alpha * iv->scale[j];
+                const float *dv = iv->dec + (size_t)j * d;
+                for (int k = 0; k < d; k++) xr[k] -= c * dv[k];
+            }
+        }
+        iv->fired += fired;
+        free(acts);
+        return 0;
+    }
     for (int r = 0; r < n; r++)
         for (int j = 0; j < L; j++) {
             float a = acts[(size_t)r * L + j];

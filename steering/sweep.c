@@ -12,8 +12,12 @@
 #include "schema.h"
 #include "sx_mpi.h"
 
-static int takes_alpha(sx_tier t) { return t == SX_TIER_SUPPRESS || t == SX_TIER_STEER || t == SX_TIER_MEANDIFF; }
-static int is_sae_tier(sx_tier t) { return t == SX_TIER_ABLATE || t == SX_TIER_SUPPRESS || t == SX_TIER_STEER; }
+static int takes_alpha(sx_tier t) {
+    return t == SX_TIER_SUPPRESS || t == SX_TIER_STEER || t == SX_TIER_MEANDIFF || t == SX_TIER_COND;
+}
+static int is_sae_tier(sx_tier t) {
+    return t == SX_TIER_ABLATE || t == SX_TIER_SUPPRESS || t == SX_TIER_STEER || t == SX_TIER_COND;
+}
 
 int sx_sweep_plan_build(const char *tiers, const double *alphas, int n_alphas, int with_family,
                         sx_sweep_plan *p, sx_err *err) {
@@ -25,7 +29,7 @@ int sx_sweep_plan_build(const char *tiers, const double *alphas, int n_alphas, i
     for (char *sv = NULL, *t = strtok_r(buf, ",", &sv); t; t = strtok_r(NULL, ",", &sv)) {
         sx_tier tr;
         if (sx_tier_parse(t, &tr))
-            return sx_failc(err, SX_EINVAL, "unknown tier '%s' (none|ablate|suppress|steer|meandiff|banned)", t);
+            return sx_failc(err, SX_EINVAL, "unknown tier '%s' (none|ablate|suppress|steer|meandiff|banned|cond)", t);
         int sae_t = is_sae_tier(tr);
         p->need_sae |= sae_t;
         p->need_meandiff |= tr == SX_TIER_MEANDIFF;
@@ -193,6 +197,10 @@ static int cond_iv(const sx_sweep *sw, const sx_sweep_cond *c, sx_intervention *
     case SX_TIER_SUPPRESS:
     case SX_TIER_STEER:
         return sae_iv(sw, iv, c->tier, c->family, c->family ? sw->family_scales : sw->scales, c->alpha, err);
+    case SX_TIER_COND:
+        if (sae_iv(sw, iv, c->tier, c->family, c->family ? sw->family_scales : sw->scales, c->alpha, err)) return -1;
+        iv->cond_thr = (float)in->cond_threshold;
+        return 0;
     case SX_TIER_MEANDIFF:
         return sx_intervention_meandiff(iv, sw->hook, sw->d_model, sw->n_layers, sw->meandiff, c->alpha, err);
     case SX_TIER_BANNED: return sx_intervention_banned(iv, in->ban_ids, in->n_ban, sw->vocab, err);

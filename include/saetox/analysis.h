@@ -373,9 +373,10 @@ double sx_ols_slope(const double *x, const double *y, int n);
 double sx_matched_min(const double *r, const double *y, int n, double budget);
 
 #define SX_STUDY_MAX_SEEDS 64
-#define SX_STUDY_MAX_FINDINGS 32
+#define SX_STUDY_MAX_FINDINGS 48
 /* One condition of one seed's sweeps (a row of study_runs.csv).  set: "top" (the narrow SAE's
- * top toxic latents), "single" (one latent), "family" (the wide children), "baseline"
+ * top toxic latents by activation contrast), "causal" (the narrow SAE's latents chosen by
+ * sx_causal_select), "single" (one latent), "family" (the wide children), "baseline"
  * (none / meandiff / banned; sae ""). */
 typedef struct sx_study_run {
     int64_t seed;

@@ -48,6 +48,7 @@ extern const sx_schema SX_SCHEMA_WIDTH_COMPARISON; /* compare: width_comparison.
 extern const sx_schema SX_SCHEMA_STUDY_RUNS;       /* study: study_runs.csv */
 extern const sx_schema SX_SCHEMA_STUDY_SEEDS;      /* study: study_seeds.csv */
 extern const sx_schema SX_SCHEMA_FINDINGS;         /* study: findings.csv */
+extern const sx_schema SX_SCHEMA_CAUSAL;           /* study, demo: causal_latents.csv */
 
 /* Every schema above, NULL-terminated (README and tests walk it). */
 extern const sx_schema *const SX_SCHEMAS[];

@@ -150,7 +150,9 @@ typedef enum {
     SX_TIER_SUPPRESS = 2, /* x -= (a_i(x) + alpha A_i) dec_i              where a_i > 0 */
     SX_TIER_STEER = 3,    /* x -= alpha A_i dec_i                         everywhere */
     SX_TIER_MEANDIFF = 4, /* x -= alpha v  (v = toxic mean - clean mean)  everywhere */
-    SX_TIER_BANNED = 5    /* listed token ids get -inf logits at decoding */
+    SX_TIER_BANNED = 5,   /* listed token ids get -inf logits at decoding */
+    SX_TIER_COND = 6      /* conditional steer: x -= alpha sum_i A_i dec_i  only at rows where some
+                             latent of S fires, a_j(x) > cond_thr A_j (the toxic family is active) */
 } sx_tier;
 const char *sx_tier_name(sx_tier t);
 int sx_tier_parse(const char *s, sx_tier *t); /* 0 ok, -1 unknown */
@@ -182,7 +184,10 @@ typedef struct sx_intervention {
     /* banned tokens */
     int *ban;
     int n_ban;
-    /* counters (rows seen, latent firings) for reports */
+    /* conditional steer: a row is steered when some a_j(x) > cond_thr * A_j (0: fires at all);
+     * set it after sx_intervention_sae (default 0) */
+    float cond_thr;
+    /* counters (rows seen, latent firings; for cond: rows steered) for reports */
     int64_t rows, fired;
 } sx_intervention;
 
@@ -342,6 +347,7 @@ typedef struct sx_sweep_inputs {
     const float *scales, *family_scales; /* A_i; NULL: the scale_quantile of each latent's
                                            positive activations on the toxic texts */
     double scale_quantile;            /* 0.99 */
+    double cond_threshold;            /* tier cond: steer rows where some a_j > this x A_j (0) */
     /* texts for the scales and the mean difference; NULL: the prompts with toxicity >= 0.5
      * (toxic) / < 0.5 (clean) */
     const sx_textlist *toxic, *clean;
@@ -400,6 +406,65 @@ int sx_sweep_merge(const struct sx_csv_table *const *tables, const char *const *
  * sae_name ("<sae> steer@2"), the row of the same tier and strength on the family
  * ("<sae> steer-family@2"); -1 when r is no such row or the family row is missing. */
 int64_t sx_sweep_family_row(const struct sx_csv_table *t, int64_t r, const char *sae_name);
+
+/* ======================= causal latent selection (causal.c) =======================
+ * The activation ranking (analyze toxic) gives candidates; these rank them by their effect.
+ * Attribution: attr[j] = (T(x) - T(x - eps A_j d_j at the rows where latent j fires)) / eps per
+ * position, T = sum over the texts' positions of log sum_{t in toxic_ids} p(t | prefix) under
+ * the model, x the residual at hook (a first-order finite difference of steering latent j where
+ * it fires; > 0: steering it away lowers the toxic tokens' probability; 0 when it never fires).
+ * scales (nullable: all 1) are the A_j of cand. */
+int sx_causal_attribution(sx_model *m, const sx_tokenizer *tok, const sx_sae *sae, const char *hook,
+                          const int *cand, int n_cand, const float *scales, char *const *texts, int64_t n_texts,
+                          const int *toxic_ids, int n_toxic, float eps, double *attr, sx_err *err);
+
+typedef struct sx_causal_opts {
+    float eps;        /* attribution step, in units of A_j (0.25) */
+    int n_verify;     /* best-attributed candidates verified by intervention (4) */
+    int max_set;      /* largest set size tried, <= n_verify (4) */
+    float alpha;      /* verification strength: tier steer at alpha A_j (2) */
+    double budget;    /* chosen set: perplexity <= budget x unsteered on the validation prompts (1.25) */
+    sx_eval_opts eval; /* samples, tokens, seed of the validation generations */
+} sx_causal_opts;
+void sx_causal_opts_default(sx_causal_opts *o);
+
+typedef struct sx_causal_inputs {
+    sx_model *model;
+    const sx_tokenizer *tok;
+    const sx_sae *sae;
+    const char *hook;
+    const int *cand;            /* the candidates (e.g. the activation ranking's top M) */
+    int n_cand;
+    const float *scales;        /* A_j of cand (sx_latent_scales) */
+    char *const *texts;         /* texts for the attribution (toxic selection texts) */
+    int64_t n_texts;
+    const int *toxic_ids;       /* the toxic tokens (sx_banned_ids) */
+    int n_toxic;
+    const sx_textlist *val_prompts; /* validation prompts, disjoint from the evaluation prompts */
+    const sx_scorer *scorer;
+} sx_causal_inputs;
+
+typedef struct sx_causal_result {
+    int n_cand;
+    int *lat;                   /* [n_cand] candidates by attribution, descending */
+    double *attr;               /* [n_cand] their attribution */
+    int n_verified;             /* min(n_verify, n_cand): lat[0..n_verified) steered alone */
+    int *ver_lat;               /* [n_verified] = lat[0..n_verified) */
+    double *ver_emt, *ver_ppl;  /* [n_verified] validation EMT / perplexity of each alone */
+    double emt_none, ppl_none;  /* unsteered on the validation prompts */
+    int n_sizes;                /* set sizes 1..n_sizes tried (prefixes of the verified order) */
+    double *set_emt, *set_ppl;  /* [n_sizes] */
+    int n_chosen;               /* the chosen size */
+    int *chosen;                /* [n_chosen] the causal latents: the verified order (within the
+                                 * budget alone first, then lowest validation EMT) */
+    int within_budget;          /* 0: no set kept the perplexity budget (size 1 taken) */
+} sx_causal_result;
+/* Attribution of every candidate, verification of the best n_verify by steering each alone on
+ * the validation prompts (continuations scored by scorer), ordered by (perplexity within the
+ * budget, lowest EMT), then the set size: the prefix with the lowest validation EMT within the
+ * perplexity budget (smallest on ties; size 1 when none keeps it).  res is freed with sx_causal_result_free. */
+int sx_causal_select(const sx_causal_inputs *in, const sx_causal_opts *o, sx_causal_result *res, sx_err *err);
+void sx_causal_result_free(sx_causal_result *r);
 
 /* ======================= a corpus written by the model (sample_text.c) ======================= */
 typedef struct sx_sample_opts {

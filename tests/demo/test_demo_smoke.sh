@@ -8,7 +8,8 @@ rm -rf "$out"
 fail=0
 for f in activations.h5 topk-1024/cfg.json topk-4096/sae_weights.safetensors metrics.jsonl \
          analysis/pairs.csv analysis/families.csv analysis/toxic_latents.csv analysis/latent_stats.csv \
-         steering_sweep.csv summary.md report/dashboard.html report/report.ipynb; do
+         steering_sweep.csv summary.md report/dashboard.html report/report.ipynb \
+         findings.csv findings.md steer-causal/causal_latents.csv steer-causal/steering_sweep.csv; do
   [ -s "$out/$f" ] || { echo "FAIL: missing $out/$f"; fail=1; }
 done
 ls "$out"/report/plots/*.png >/dev/null 2>&1 || { echo "FAIL: no PNG plots"; fail=1; }
@@ -17,6 +18,12 @@ rows=$(($(wc -l < "$out/steering_sweep.csv") - 1))
 [ "$rows" -eq 16 ] || { echo "FAIL: steering_sweep.csv has $rows rows, expected 16"; fail=1; }
 grep -q "Aggressive tier" "$out.stdout" || { echo "FAIL: summary lacks the aggressive-tier line"; fail=1; }
 grep -q "| none |" "$out.stdout" || { echo "FAIL: summary lacks the no-intervention row"; fail=1; }
+# the study's findings on the demo's one seed (issue 19 item 4): every finding a row, F6.causal-* measured
+grep -q "The study's findings on this run" "$out.stdout" || { echo "FAIL: summary lacks the findings table"; fail=1; }
+for f in F1.steer F3 F4.split F4.steer F5.steer F6.steer F6.causal-steer F6.causal-cond F6.causal-vs-act; do
+  grep -q "^| $f | .* | [-0-9.e+]* | " "$out.stdout" || { echo "FAIL: summary lacks finding $f"; fail=1; }
+done
+grep -q "^| F6.causal-steer | .* | - | not measured |" "$out.stdout" && { echo "FAIL: F6.causal-steer not measured"; fail=1; }
 # the splitting line: the children it names are pairs of pairs.csv with the parent it names
 split=$(grep -E "^Splitting compared below|^No top narrow toxic latent" "$out.stdout" || true)
 if [ -z "$split" ]; then echo "FAIL: summary lacks the splitting line"; fail=1

@@ -59,6 +59,16 @@ static void test_plans(void) {
         const int F[] = {0, 0, 0, 1, 1, 0, 0, 0};
         expect_plan(&p, names, T, A, F, 8, "zero alpha");
     }
+    /* the conditional steer: an SAE tier with a strength, doubled by a family */
+    CHECK(sx_sweep_plan_build("cond", a1, 1, 1, &p, &err) == 0, "%s", err.msg);
+    {
+        const char *names[] = {"cond@2", "cond-family@2"};
+        const sx_tier T[] = {SX_TIER_COND, SX_TIER_COND};
+        const float A[] = {2, 2};
+        const int F[] = {0, 1};
+        expect_plan(&p, names, T, A, F, 2, "cond");
+        CHECK(p.need_sae && !p.need_meandiff && !p.need_banned, "cond needs an SAE");
+    }
     /* one strength of 0: the name has no "@" */
     const double a0[] = {0};
     CHECK(sx_sweep_plan_build("steer", a0, 1, 0, &p, &err) == 0 && p.n == 1 && strcmp(p.cond[0].name, "steer") == 0,

@@ -161,10 +161,16 @@ def findings(runs, seeds, names):
                                  ("F6.steer", N, "top", "steer"), ("F6.meandiff", "", "baseline", "meandiff"),
                                  ("F6.banned", "", "baseline", "banned"), ("F6.narrow-single", N, "single", "steer"),
                                  ("F6.wide-single", W, "single", "steer"), ("F6.wide-family", W, "family", "steer"),
-                                 ("F6.matryoshka", M, "single", "steer")]:
+                                 ("F6.matryoshka", M, "single", "steer"), ("F6.cond", N, "top", "cond"),
+                                 ("F6.causal-steer", N, "causal", "steer"), ("F6.causal-cond", N, "causal", "cond")]:
         put(fid, [m_(s, sae, set_, tier) for s in S], desc)
     for b in ("meandiff", "banned"):
         put(f"F6.vs-{b}", [m_(s, N, "top", "steer") - m_(s, "", "baseline", b) for s in S],
+            lambda n, lo, hi: sign_verdict(n, lo, hi, True))
+    put("F6.causal-vs-act", [m_(s, N, "causal", "steer") - m_(s, N, "top", "steer") for s in S],
+        lambda n, lo, hi: sign_verdict(n, lo, hi, True))
+    for b in ("meandiff", "banned"):
+        put(f"F6.causal-vs-{b}", [m_(s, N, "causal", "steer") - m_(s, "", "baseline", b) for s in S],
             lambda n, lo, hi: sign_verdict(n, lo, hi, True))
     return F
 

@@ -12,7 +12,7 @@ export SAETOX_HOME=$SRC
 fails=0
 check() { if eval "$2"; then echo "ok: $1"; else echo "FAIL: $1"; fails=$((fails+1)); fi; }
 TINY=(--seeds 2 --seed0 3 --widths 256,1024 --sample-tokens 2000 --epochs 1 --samples 1 --n-prompts 4 --max-new-tokens 4
-      --bench-items 10 --alphas 1,2 --threads 2)
+      --bench-items 10 --alphas 1,2 --threads 2 --causal-m 6 --causal-verify 2 --causal-val 3)
 "$BIN" study --out "$T/out" "${TINY[@]}" > "$T/stdout" 2> "$T/stderr"
 rc=$?
 check "study runs (rc $rc)" "[ $rc -eq 0 ]"
@@ -22,10 +22,18 @@ for f in study_runs.csv study_seeds.csv findings.csv findings.md data/prompts.tx
 done
 check "no partial folder left" "[ ! -e $T/out.partial ]"
 check "tables match their schemas" "$CHK $T/out/study_runs.csv $T/out/study_seeds.csv $T/out/findings.csv"
-# per seed: none, ablate, suppress@1,2, steer@1,2, meandiff@1,2, banned (narrow top); steer@1,2 (narrow
-# single); steer@1,2 + steer-family@1,2 (wide); steer@1,2 (Matryoshka) = 17
+# per seed: none, ablate, suppress@1,2, steer@1,2, cond@1,2, meandiff@1,2, banned (narrow top); steer@1,2
+# (narrow single); steer@1,2 + steer-family@1,2 (wide); steer@1,2 + cond@1,2 (narrow causal); steer@1,2
+# (Matryoshka) = 23
 rows=$(($(wc -l < "$T/out/study_runs.csv") - 1))
-check "study_runs.csv has 2 x 17 rows (got $rows)" "[ $rows -eq 34 ]"
+check "study_runs.csv has 2 x 23 rows (got $rows)" "[ $rows -eq 46 ]"
+check "causal rows: 2 seeds x 4" "[ \$(grep -c ',causal,' $T/out/study_runs.csv) -eq 8 ]"
+for sd in 3 4; do
+  check "seed $sd: causal_latents.csv matches its schema" "$CHK $T/out/seed-$sd/causal_latents.csv"
+  # 6 candidates + 2 set sizes; exactly one chosen set; the causal sweep steers the chosen latents
+  check "seed $sd: 6 candidates, 2 sets, one chosen" "[ \$(grep -c '^candidate,' $T/out/seed-$sd/causal_latents.csv) -eq 6 ] && [ \$(grep -c '^set,.*,1\$' $T/out/seed-$sd/causal_latents.csv) -eq 1 ]"
+done
+check "F6.causal-steer and F6.causal-vs-act reported" "grep -q '^| F6.causal-steer |' $T/stdout && grep -q '^| F6.causal-vs-act |' $T/stdout"
 check "two seeds, 3 and 4" "[ \"\$(cut -d, -f1 $T/out/study_seeds.csv | tail -n +2 | tr '\n' ' ')\" = '3 4 ' ]"
 check "findings.md printed" "grep -q '^| F1.steer |' $T/stdout"
 check "4 evaluation prompts" "[ \$(wc -l < $T/out/data/prompts.txt) -eq 4 ]"
@@ -62,6 +70,9 @@ bad "one width" --out "$T/bad" --widths 1024
 bad "unknown arch" --out "$T/bad" --archs jumprelu
 bad "--split 1" --out "$T/bad" --split 1
 bad "--budget 0.5" --out "$T/bad" --budget 0.5
+bad "--causal-m 0" --out "$T/bad" --causal-m 0
+bad "--causal-verify above --causal-m" --out "$T/bad" --causal-m 4 --causal-verify 5
+bad "--cond-threshold -1" --out "$T/bad" --cond-threshold -1
 bad "missing prompts file" --out "$T/bad" "${TINY[@]}" --eval-prompts "$T/nonexistent.txt"
 mkdir -p "$T/full"; touch "$T/full/x"
 "$BIN" study --out "$T/full" "${TINY[@]}" > /dev/null 2> "$T/err"; r=$?
