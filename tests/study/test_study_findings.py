@@ -19,7 +19,7 @@ RUN_COLS = ["seed", "sae", "set", "condition", "tier", "alpha", "latents", "n_pr
             "emt_hi", "tox_prob", "tox_prob_lo", "tox_prob_hi", "mean_tox", "mean_tox_lo", "mean_tox_hi", "ppl",
             "ppl_lo", "ppl_hi", "acc", "acc_norm", "acc_n"]
 SEED_COLS = ["seed", "narrow_latents", "narrow_parent", "wide_children", "wide_single", "wide_family", "mat_top",
-             "mat_group", "mat_later", "seconds"]
+             "mat_group", "mat_later", "causal_latents", "seconds"]
 ALPHAS = [1.0, 2.0, 4.0]
 
 
@@ -79,7 +79,7 @@ def write(d, runs, seeds):
         w.writerow(SEED_COLS)
         for s in seeds:
             w.writerow([s["seed"], "1 2 3", 1, s["wide_children"], 4, "4 5", s["mat_top"], s["mat_group"],
-                        s["mat_later"], 1.0])
+                        s["mat_later"], "7 9", 1.0])
 
 
 CLEAR = dict(noise=0.002, acc=0.0, acc_noise=0.002, ablate=(-0.1, 0.05), suppress=(0.02, -0.02),
