@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "core.h"
+#include "gemm.h"
 
 extern void gotoblas_dynamic_init(void) __attribute__((weak));
 extern void gotoblas_dynamic_quit(void) __attribute__((weak));
@@ -42,6 +43,22 @@ static void fix_once(void) {
 void sx_blas_fix_coretype(void) {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, fix_once);
+}
+
+/* Whether OpenBLAS runs AVX-512 sgemm kernels (core SkylakeX, Cooperlake or SapphireRapids in
+ * OpenBLAS's names): then its sgemm is the faster engine for F32 products (core/gemm.c).  An
+ * OpenBLAS without openblas_get_corename counts as not. */
+static int g_blas512;
+static void blas512_once(void) {
+    sx_blas_fix_coretype();
+    const char *c = openblas_get_corename ? openblas_get_corename() : NULL;
+    g_blas512 = c && (!strcasecmp(c, "skylakex") || !strcasecmp(c, "cooperlake") ||
+                      !strcasecmp(c, "sapphirerapids"));
+}
+int sx__blas_avx512(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, blas512_once);
+    return g_blas512;
 }
 
 #ifndef SAETOX_VERSION

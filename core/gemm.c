@@ -433,9 +433,16 @@ void sx__gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, 
      * 139-161 vs OpenBLAS 89-93; at 200 rows 131-136 vs 76-80; at 64 rows 105 vs 64; at 16
      * rows 59 vs 55 (there packing all of B costs about as much as the few rows' product).
      * So the own kernel from 16 rows up.  BF16 B always goes through it: the widening happens
-     * in its packing. */
+     * in its packing.
+     * Where OpenBLAS runs its AVX-512 kernels (SkylakeX core on an Intel Sapphire Rapids VM,
+     * 2 threads, wall GFLOP/s, gemm_candidates.sh) it is the faster engine from a few hundred
+     * rows: 1024 rows 324-345 vs own 248-291 (300-312 packed), the 256-row unembedding 284 vs
+     * 233, 4096-row SAE encoder 345 vs 280, 200 rows a tie (281-289 vs 278-295); the own kernel
+     * keeps the fewer rows (16: 146 vs 78; 64: 268 vs 226).  Whole `evaluate` at bench_eval's
+     * shape: 5.25 s with OpenBLAS vs 6.2-6.9 s own.  So there OpenBLAS from 128 rows. */
     int eng = sx__gemm_engine();
-    int use_own = eng == 1 || btype == SX_GEMM_BF16 || (eng == 0 && M >= 16 && N >= 32 && K >= 32);
+    int few = M >= 16 && N >= 32 && K >= 32 && !(M >= 128 && sx__blas_avx512());
+    int use_own = eng == 1 || btype == SX_GEMM_BF16 || (eng == 0 && few);
     if (use_own) {
         sx__gemm_own(ta, tb, M, N, K, alpha, A, lda, B, btype, ldb, beta, C, ldc, -1);
         return;

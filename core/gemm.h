@@ -32,6 +32,9 @@ void sx__gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, 
 void sx__gemm_own(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const void *B,
                   int btype, int ldb, float beta, float *C, int ldc, int bf16dot);
 
+/* 1 when OpenBLAS's active core has AVX-512 sgemm kernels (core/blas_coretype.c). */
+int sx__blas_avx512(void);
+
 /* Which engine sx__gemm uses for F32 products: 0 by shape (default), 1 always the own
  * kernel, 2 always cblas (SAETOX_GEMM=auto|own|blas; read once). */
 int sx__gemm_engine(void);
