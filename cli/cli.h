@@ -66,6 +66,7 @@ int cmd_eval_sae(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_lm_train(int argc, char **argv);
+int cmd_perplexity(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 
 #endif

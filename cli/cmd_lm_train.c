@@ -26,6 +26,7 @@ typedef struct run {
     sx_lm *m;
     sx_lm_tokens tok;
     int T;
+    double holdout; /* --holdout-split */
     int32_t *in, *tgt;
     FILE *metrics;
 } run;
@@ -49,10 +50,11 @@ static void fill_batch(run *r, int64_t step) {
     }
 }
 
-/* Mean loss over consecutive windows of the validation tokens (at most max_tokens). */
-static double eval_val(run *r, int64_t max_tokens, sx_err *err) {
+/* Mean loss over consecutive windows of a token stream (at most max_tokens). */
+static double eval_stream(run *r, const uint16_t *tok, int64_t n_tok, int64_t max_tokens,
+                          sx_err *err) {
     int T = r->T, B = (int)r->o.batch;
-    int64_t nwin = (r->tok.n_val - 1) / T;
+    int64_t nwin = (n_tok - 1) / T;
     if (max_tokens > 0 && nwin > max_tokens / T) nwin = max_tokens / T;
     if (nwin < 1) return NAN;
     double tot = 0;
@@ -62,8 +64,8 @@ static double eval_val(run *r, int64_t max_tokens, sx_err *err) {
         for (int b = 0; b < nb; b++)
             for (int t = 0; t < T; t++) {
                 int64_t p = (done + b) * T + t;
-                r->in[b * T + t] = r->tok.val[p];
-                r->tgt[b * T + t] = r->tok.val[p + 1];
+                r->in[b * T + t] = tok[p];
+                r->tgt[b * T + t] = tok[p + 1];
             }
         double l = sx_lm_loss(r->m, r->in, r->tgt, nb, T, err);
         if (isnan(l)) return NAN;
@@ -71,6 +73,10 @@ static double eval_val(run *r, int64_t max_tokens, sx_err *err) {
         done += nb;
     }
     return tot / nwin;
+}
+
+static double eval_val(run *r, int64_t max_tokens, sx_err *err) {
+    return eval_stream(r, r->tok.val, r->tok.n_val, max_tokens, err);
 }
 
 /* Mean loss over n_tok tokens of training windows at fixed random offsets (a stream of the
@@ -136,7 +142,9 @@ static int write_summary(run *r, const char *spath, int64_t eval_tokens, double 
     double vl = eval_val(r, 0, err);
     int64_t ntr = eval_tokens > 0 ? eval_tokens : 16384;
     double tl = eval_train(r, ntr, err), ub = unigram_baseline(&r->tok, r->m->cfg.vocab);
-    if (isnan(vl) || isnan(tl)) return sx_fail_prefix(err, "final evaluation");
+    double hl = r->tok.n_held > r->T ? eval_stream(r, r->tok.held, r->tok.n_held, 0, err) : NAN;
+    if (isnan(vl) || isnan(tl) || (r->tok.n_held > r->T && isnan(hl)))
+        return sx_fail_prefix(err, "final evaluation");
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "steps_done", (double)r->o.step);
     cJSON_AddNumberToObject(j, "steps_planned", (double)r->o.steps);
@@ -150,6 +158,10 @@ static int write_summary(run *r, const char *spath, int64_t eval_tokens, double 
     cJSON_AddNumberToObject(j, "train_loss_tokens", (double)(ntr / r->T * r->T));
     cJSON_AddNumberToObject(j, "val_loss", vl);
     cJSON_AddNumberToObject(j, "unigram_val_loss", ub);
+    cJSON_AddNumberToObject(j, "holdout_split", r->holdout);
+    cJSON_AddNumberToObject(j, "heldout_tokens", (double)r->tok.n_held);
+    cJSON_AddNumberToObject(j, "heldout_docs", (double)r->tok.docs_held);
+    if (!isnan(hl)) cJSON_AddNumberToObject(j, "heldout_loss", hl);
     cJSON_AddNumberToObject(j, "n_params", (double)r->m->n_params);
     cJSON_AddNumberToObject(j, "seed", (double)r->o.seed);
     cJSON_AddNumberToObject(j, "threads", sx_get_threads());
@@ -159,6 +171,9 @@ static int write_summary(run *r, const char *spath, int64_t eval_tokens, double 
                     "(all %lld tokens), unigram baseline %.4f (%.1fs)\n",
             CMD, (long long)r->o.step, tl, (long long)ntr, vl, (long long)r->tok.n_val, ub,
             sx_now() - t0);
+    if (!isnan(hl))
+        fprintf(stderr, "saetox %s: held-out loss %.4f (%lld tokens of %lld documents)\n", CMD, hl,
+                (long long)r->tok.n_held, (long long)r->tok.docs_held);
     return rc;
 }
 
@@ -170,13 +185,13 @@ static sx_dtype parse_dtype(const char *s) {
 }
 
 int cmd_lm_train(int argc, char **argv) {
-    cli_strlist data = {{0}, 0};
+    cli_strlist data = {{0}, 0}, split_data = {{0}, 0};
     const char *out = NULL, *tok_dir = NULL, *run_dir = NULL, *dtype_s = "bf16";
     int64_t layers = 4, d = 128, heads = 4, ctx = 128, batch = 16, steps = 1000, warmup = 50;
     int64_t seed = 1, eval_every = 100, eval_tokens = 65536, ckpt_every = 100, threads = 0,
             stop_at = -1;
     double lr = 2e-3, lr_min_frac = 0.1, wd = 0.1, beta1 = 0.9, beta2 = 0.95, clip = 1.0,
-           val_frac = 0.05, init_std = 0.02;
+           val_frac = 0.05, init_std = 0.02, holdout = 0;
     int resume = 0, unescape = 0, final_eval = 0;
     cli_opt opts[] = {
         {"data", CLI_STRLIST, &data, "SPEC", "text source, repeatable: FILE.txt (documents split at blank lines), FILE.jsonl#FIELD[+FIELD..] (dotted paths), FILE.csv#COLUMN, or any SOURCE (jsonl:F#field, csv:F#col, text:F, archives; a document per record; datasets/README.md)", 1, 0},
@@ -199,6 +214,8 @@ int cmd_lm_train(int argc, char **argv) {
         {"init-std", CLI_DBL, &init_std, "X", "initial weight std (default 0.02)", 0, 0},
         {"seed", CLI_INT, &seed, "S", "seed for init, batches and the validation split (default 1)", 0, 0},
         {"val-frac", CLI_DBL, &val_frac, "X", "share of documents held out for validation (default 0.05)", 0, 0},
+        {"split-data", CLI_STRLIST, &split_data, "SPEC", "a source as --data (repeatable) whose PATH.jsonl#F1+.. records are split by --holdout-split", 0, 0},
+        {"holdout-split", CLI_DBL, &holdout, "F", "keep out of training and validation every --split-data record whose first field (e.g. an RTP prompt.text) is on the evaluation side of `saetox study --split F`; their loss is summary.json's heldout_loss (default 0: none)", 0, 0},
         {"eval-every", CLI_INT, &eval_every, "N", "validation loss every N steps (default 100)", 0, 0},
         {"eval-tokens", CLI_INT, &eval_tokens, "N", "validation tokens per evaluation; 0 = all (default 65536); the final evaluation uses all", 0, 0},
         {"ckpt-every", CLI_INT, &ckpt_every, "N", "checkpoint (and export) every N steps (default 100)", 0, 0},
@@ -218,9 +235,10 @@ int cmd_lm_train(int argc, char **argv) {
         return 2;
     }
     if (layers < 1 || d < 1 || heads < 1 || d % heads || ctx < 2 || batch < 1 || steps < 1 ||
-        warmup < 0 || lr <= 0 || val_frac < 0 || val_frac >= 1 || eval_every < 1 || ckpt_every < 1) {
+        warmup < 0 || lr <= 0 || val_frac < 0 || val_frac >= 1 || eval_every < 1 || ckpt_every < 1 ||
+        !(holdout >= 0 && holdout < 1)) {
         fprintf(stderr, "saetox %s: bad sizes (need d-model divisible by heads, ctx >= 2, "
-                        "positive steps/batch/lr, 0 <= val-frac < 1)\n", CMD);
+                        "positive steps/batch/lr, 0 <= val-frac < 1, 0 <= holdout-split < 1)\n", CMD);
         return 2;
     }
     sx_set_threads((int)threads);
@@ -238,12 +256,21 @@ int cmd_lm_train(int argc, char **argv) {
     memset(&r, 0, sizeof r);
     r.o = (run_opts){steps, batch, warmup, seed, 0, lr, lr * lr_min_frac, wd, beta1, beta2, clip, init_std};
     r.T = (int)ctx;
+    r.holdout = holdout;
     double t0 = sx_now();
-    if (sx_lm_tokens_build(data.v, data.n, unescape, tok_dir, val_frac, (uint64_t)seed, cache, &r.tok, &err))
+    const char *specs[2 * CLI_LIST_MAX];
+    unsigned char split_of[2 * CLI_LIST_MAX];
+    int n_specs = 0;
+    for (int i = 0; i < data.n; i++) specs[n_specs] = data.v[i], split_of[n_specs++] = 0;
+    for (int i = 0; i < split_data.n; i++) specs[n_specs] = split_data.v[i], split_of[n_specs++] = 1;
+    if (split_data.n && !(holdout > 0)) return fail("--split-data needs --holdout-split F > 0");
+    if (sx_lm_tokens_build(specs, split_of, n_specs, unescape, tok_dir, val_frac, holdout, (uint64_t)seed,
+                           cache, &r.tok, &err))
         return fail(err.msg);
-    fprintf(stderr, "saetox %s: %lld train tokens (%lld docs), %lld validation tokens (%lld docs), %.1fs\n",
+    fprintf(stderr, "saetox %s: %lld train tokens (%lld docs), %lld validation tokens (%lld docs), "
+                    "%lld held-out tokens (%lld docs), %.1fs\n",
             CMD, (long long)r.tok.n_train, (long long)r.tok.docs_train, (long long)r.tok.n_val,
-            (long long)r.tok.docs_val, sx_now() - t0);
+            (long long)r.tok.docs_val, (long long)r.tok.n_held, (long long)r.tok.docs_held, sx_now() - t0);
     int rc = 1;
     if (r.tok.n_train < ctx + 2) {
         fail("not enough training tokens for one window of --ctx");

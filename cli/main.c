@@ -20,6 +20,7 @@
 #pragma weak cmd_generate
 #pragma weak cmd_lm_train
 #pragma weak cmd_model_dump
+#pragma weak cmd_perplexity
 #pragma weak cmd_sae_encode
 #pragma weak cmd_study
 int cmd_study(int argc, char **argv); /* cmd_study.c */
@@ -49,6 +50,7 @@ static const command COMMANDS[] = {
     {"compare", cmd_compare, "compare SAE widths: one row per SAE (quality, splitting, toxic latent, steering) + plots"},
     {"export", cmd_export, "export CSV reports, a notebook, an HTML dashboard and PNG plots"},
     {"lm-train", cmd_lm_train, "train a small GPT-2 from scratch"},
+    {"perplexity", cmd_perplexity, "cross-entropy and perplexity of a model on documents"},
     {"demo", cmd_demo, "run the whole pipeline on the embedded default model"},
     {"study", cmd_study, "the paper's findings F1-F6 over several SAE seeds, with CIs and verdicts"},
 };

@@ -64,3 +64,15 @@ double sx_rng_normal(sx_rng *r) {
     r->has_spare = 1;
     return u * m;
 }
+
+int sx_text_is_holdout(const char *text, double frac) {
+    uint64_t h = 0x84222325cbf29ce4ULL; /* salted FNV-1a, then a finaliser */
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        h ^= *p;
+        h *= 0x100000001b3ULL;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return (double)(h >> 11) * 0x1.0p-53 < frac;
+}

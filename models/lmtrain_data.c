@@ -12,18 +12,26 @@
 
 #define MAX_INPUT ((size_t)1 << 31)
 
-/* Trim and hand one document to fn (HTML entities already decoded when asked for). */
-static int emit(sx_lm_doc_fn fn, void *user, const char *text, size_t len, sx_err *err) {
+/* Where documents go: fn with the record's key (the first field of a PATH.jsonl#F+G record,
+ * NULL for every other document). */
+typedef struct sink {
+    sx_lm_doc_key_fn fn;
+    void *user;
+    const char *key;
+} sink;
+
+/* Trim and hand one document to the sink (HTML entities already decoded when asked for). */
+static int emit(sink *k, const char *text, size_t len, sx_err *err) {
     while (len && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' ')) len--;
     size_t s = 0;
     while (s < len && (text[s] == '\n' || text[s] == '\r')) s++;
     if (s >= len) return 0; /* empty documents are skipped */
-    return fn(user, text + s, len - s, err);
+    return k->fn(k->user, text + s, len - s, k->key, err);
 }
 
-static int emit_copy(sx_lm_doc_fn fn, void *user, char **buf, size_t *cap, const char *text,
+static int emit_copy(sink *k, char **buf, size_t *cap, const char *text,
                      size_t len, int unesc, sx_err *err) {
-    if (!unesc) return emit(fn, user, text, len, err);
+    if (!unesc) return emit(k, text, len, err);
     if (len + 1 > *cap) {
         char *nb = realloc(*buf, len + 1);
         if (!nb) return sx_failc(err, SX_ENOMEM, "out of memory");
@@ -31,12 +39,11 @@ static int emit_copy(sx_lm_doc_fn fn, void *user, char **buf, size_t *cap, const
         *cap = len + 1;
     }
     memcpy(*buf, text, len);
-    return emit(fn, user, *buf, sx_html_decode(*buf, len, 0), err);
+    return emit(k, *buf, sx_html_decode(*buf, len, 0), err);
 }
 
 /* Plain text: a document ends at a blank line. */
-static int read_text(const char *path, char *buf, size_t len, int unesc, sx_lm_doc_fn fn,
-                     void *user, sx_err *err) {
+static int read_text(const char *path, char *buf, size_t len, int unesc, sink *k, sx_err *err) {
     size_t start = 0;
     for (size_t i = 0; i <= len; i++) {
         int end = i == len;
@@ -48,7 +55,7 @@ static int read_text(const char *path, char *buf, size_t len, int unesc, sx_lm_d
         if (end) {
             size_t n = i - start;
             if (unesc) n = sx_html_decode(buf + start, n, 0);
-            if (emit(fn, user, buf + start, n, err)) return -1;
+            if (emit(k, buf + start, n, err)) return -1;
             while (i < len && (buf[i] == '\n' || buf[i] == '\r')) i++;
             start = i;
         }
@@ -57,8 +64,7 @@ static int read_text(const char *path, char *buf, size_t len, int unesc, sx_lm_d
 }
 
 /* JSONL (io's reader): "a.b+c.d" concatenates the string fields of each object. */
-static int read_jsonl(const char *path, const char *fields, int unesc, sx_lm_doc_fn fn,
-                      void *user, sx_err *err) {
+static int read_jsonl(const char *path, const char *fields, int unesc, sink *k, sx_err *err) {
     sx_jsonl_reader *jr;
     if (sx_jsonl_open(path, &jr, err)) return -1;
     size_t cap = 1 << 16, n;
@@ -69,12 +75,14 @@ static int read_jsonl(const char *path, const char *fields, int unesc, sx_lm_doc
     while (!rc && (rc = sx_jsonl_next(jr, &o, err)) == 1) {
         rc = 0;
         n = 0;
+        k->key = NULL;
         for (const char *f = fields; *f && !rc;) {
             const char *plus = strchr(f, '+');
             size_t fl = plus ? (size_t)(plus - f) : strlen(f);
             char key[256];
             snprintf(key, sizeof key, "%.*s", (int)(fl < 255 ? fl : 255), f);
             const cJSON *v = sx_json_path(o, key);
+            if (f == fields && v && cJSON_IsString(v)) k->key = v->valuestring;
             if (v && cJSON_IsString(v)) {
                 size_t sl = strlen(v->valuestring);
                 if (n + sl + 1 > cap) {
@@ -94,8 +102,9 @@ static int read_jsonl(const char *path, const char *fields, int unesc, sx_lm_doc
             }
             f += fl + (plus ? 1 : 0);
         }
+        if (!rc && n) rc = emit(k, doc, unesc ? sx_html_decode(doc, n, 0) : n, err);
+        k->key = NULL;
         cJSON_Delete(o);
-        if (!rc && n) rc = emit(fn, user, doc, unesc ? sx_html_decode(doc, n, 0) : n, err);
     }
     sx_jsonl_close(jr);
     free(doc);
@@ -105,8 +114,7 @@ static int read_jsonl(const char *path, const char *fields, int unesc, sx_lm_doc
 }
 
 /* CSV (io's reader, lenient as for every third-party text): one column. */
-static int read_csv(const char *path, const char *column, int unesc, sx_lm_doc_fn fn,
-                    void *user, sx_err *err) {
+static int read_csv(const char *path, const char *column, int unesc, sink *k, sx_err *err) {
     sx_csv_table t;
     if (sx_csv_read_flags(path, SX_CSV_LENIENT, &t, err)) return -1;
     int col = sx_csv_col(&t, column), rc = 0;
@@ -115,7 +123,7 @@ static int read_csv(const char *path, const char *column, int unesc, sx_lm_doc_f
     size_t cap = 0;
     for (int64_t r = 0; r < t.nrows && !rc; r++) {
         const char *c = sx_csv_cell(&t, r, col);
-        rc = emit_copy(fn, user, &buf, &cap, c, strlen(c), unesc, err);
+        rc = emit_copy(k, &buf, &cap, c, strlen(c), unesc, err);
     }
     free(buf);
     sx_csv_free(&t);
@@ -123,14 +131,14 @@ static int read_csv(const char *path, const char *column, int unesc, sx_lm_doc_f
 }
 
 /* SOURCE syntax (io.h): every document of the source. */
-static int read_source(const char *spec, int unesc, sx_lm_doc_fn fn, void *user, sx_err *err) {
+static int read_source(const char *spec, int unesc, sink *k, sx_err *err) {
     sx_source_opts so = {.html_unescape = unesc};
     sx_text_source *src;
     if (sx_source_open(spec, &so, &src, err)) return -1;
     sx_doc d;
     int r;
     while ((r = sx_source_next(src, &d, err)) == 1)
-        if (emit(fn, user, d.text, d.len, err)) {
+        if (emit(k, d.text, d.len, err)) {
             r = -1;
             break;
         }
@@ -143,9 +151,10 @@ static int ends_with(const char *s, size_t n, const char *suf) {
     return n >= k && strncmp(s + n - k, suf, k) == 0;
 }
 
-int sx_lm_read_docs(const char *spec, int unescape_html, sx_lm_doc_fn fn, void *user,
-                    sx_err *err) {
-    if (sx_source_is_spec(spec)) return read_source(spec, unescape_html, fn, user, err);
+int sx_lm_read_docs_keyed(const char *spec, int unescape_html, sx_lm_doc_key_fn fn, void *user,
+                          sx_err *err) {
+    sink k = {fn, user, NULL};
+    if (sx_source_is_spec(spec)) return read_source(spec, unescape_html, &k, err);
     char path[4096];
     const char *hash = strrchr(spec, '#');
     size_t pl = hash ? (size_t)(hash - spec) : strlen(spec);
@@ -158,14 +167,31 @@ int sx_lm_read_docs(const char *spec, int unescape_html, sx_lm_doc_fn fn, void *
         return sx_failc(err, SX_EINVAL, "%s: a %s source needs #%s in the data spec", path,
                        jsonl ? "JSONL" : "CSV", jsonl ? "FIELD" : "COLUMN");
     if (!jsonl && !csv && hash) return sx_fail(err, "%s: plain text takes no #field", path);
-    if (jsonl) return read_jsonl(path, hash + 1, unescape_html, fn, user, err);
-    if (csv) return read_csv(path, hash + 1, unescape_html, fn, user, err);
+    if (jsonl) return read_jsonl(path, hash + 1, unescape_html, &k, err);
+    if (csv) return read_csv(path, hash + 1, unescape_html, &k, err);
     char *buf;
     size_t len;
     if (sx_read_file(path, MAX_INPUT, &buf, &len, err)) return -1;
-    int rc = read_text(path, buf, len, unescape_html, fn, user, err);
+    int rc = read_text(path, buf, len, unescape_html, &k, err);
     free(buf);
     return rc;
+}
+
+typedef struct plain_fn {
+    sx_lm_doc_fn fn;
+    void *user;
+} plain_fn;
+
+static int drop_key(void *user, const char *text, size_t len, const char *key, sx_err *err) {
+    (void)key;
+    plain_fn *p = user;
+    return p->fn(p->user, text, len, err);
+}
+
+int sx_lm_read_docs(const char *spec, int unescape_html, sx_lm_doc_fn fn, void *user,
+                    sx_err *err) {
+    plain_fn p = {fn, user};
+    return sx_lm_read_docs_keyed(spec, unescape_html, drop_key, &p, err);
 }
 
 /* ---------- tokenisation, split, cache ---------- */
@@ -194,20 +220,21 @@ static int tv_push(tokvec *t, const int32_t *ids, int n, int eos, sx_err *err) {
 typedef struct build_ctx {
     const sx_tokenizer *tok;
     int eos;
-    double val_frac;
+    double val_frac, holdout;
     uint64_t seed, doc;
-    tokvec train, val;
+    tokvec train, val, held;
 } build_ctx;
 
-static int on_doc(void *user, const char *text, size_t len, sx_err *err) {
+static int on_doc(void *user, const char *text, size_t len, const char *key, sx_err *err) {
     build_ctx *b = user;
     sx_rng r;
     sx_rng_stream(&r, b->seed, b->doc++);
     int to_val = sx_rng_uniform(&r) < b->val_frac;
+    int to_held = b->holdout > 0 && key && sx_text_is_holdout(key, b->holdout);
     int32_t *ids;
     int n;
     if (sx_tokenizer_encode(b->tok, text, len, 0, &ids, &n, err)) return -1;
-    int rc = tv_push(to_val ? &b->val : &b->train, ids, n, b->eos, err);
+    int rc = tv_push(to_held ? &b->held : to_val ? &b->val : &b->train, ids, n, b->eos, err);
     free(ids);
     return rc;
 }
@@ -219,7 +246,7 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n) {
 }
 
 static uint64_t cache_key(const char *const *specs, int n, int unesc, const char *tok_dir,
-                          double val_frac, uint64_t seed) {
+                          double val_frac, double holdout, uint64_t seed) {
     uint64_t h = 1469598103934665603ULL;
     for (int i = 0; i < n; i++) {
         h = fnv(h, specs[i], strlen(specs[i]) + 1);
@@ -239,15 +266,16 @@ static uint64_t cache_key(const char *const *specs, int n, int unesc, const char
     h = fnv(h, tok_dir, strlen(tok_dir) + 1);
     h = fnv(h, &unesc, sizeof unesc);
     h = fnv(h, &val_frac, sizeof val_frac);
+    h = fnv(h, &holdout, sizeof holdout);
     h = fnv(h, &seed, sizeof seed);
     return h;
 }
 
-#define TOK_MAGIC "SXLMTOK1"
+#define TOK_MAGIC "SXLMTOK2"
 typedef struct tok_head {
     char magic[8];
     uint64_t key;
-    int64_t n_train, n_val, docs_train, docs_val;
+    int64_t n_train, n_val, docs_train, docs_val, n_held, docs_held;
 } tok_head;
 
 static int cache_load(const char *path, uint64_t key, sx_lm_tokens *o) {
@@ -256,15 +284,21 @@ static int cache_load(const char *path, uint64_t key, sx_lm_tokens *o) {
     tok_head h;
     int rc = -1;
     if (fread(&h, sizeof h, 1, f) == 1 && !memcmp(h.magic, TOK_MAGIC, 8) && h.key == key &&
-        h.n_train >= 0 && h.n_val >= 0) {
+        h.n_train >= 0 && h.n_val >= 0 && h.n_held >= 0 && h.n_train < ((int64_t)1 << 40) &&
+        h.n_val < ((int64_t)1 << 40) && h.n_held < ((int64_t)1 << 40)) {
         o->train = malloc((size_t)h.n_train * 2 + 2);
         o->val = malloc((size_t)h.n_val * 2 + 2);
-        if (o->train && o->val && fread(o->train, 2, (size_t)h.n_train, f) == (size_t)h.n_train &&
-            fread(o->val, 2, (size_t)h.n_val, f) == (size_t)h.n_val) {
+        o->held = malloc((size_t)h.n_held * 2 + 2);
+        if (o->train && o->val && o->held &&
+            fread(o->train, 2, (size_t)h.n_train, f) == (size_t)h.n_train &&
+            fread(o->val, 2, (size_t)h.n_val, f) == (size_t)h.n_val &&
+            fread(o->held, 2, (size_t)h.n_held, f) == (size_t)h.n_held) {
             o->n_train = h.n_train;
             o->n_val = h.n_val;
+            o->n_held = h.n_held;
             o->docs_train = h.docs_train;
             o->docs_val = h.docs_val;
+            o->docs_held = h.docs_held;
             rc = 0;
         } else {
             sx_lm_tokens_free(o);
@@ -283,22 +317,29 @@ static int cache_save(const char *path, uint64_t key, const sx_lm_tokens *t, sx_
     h.n_val = t->n_val;
     h.docs_train = t->docs_train;
     h.docs_val = t->docs_val;
+    h.n_held = t->n_held;
+    h.docs_held = t->docs_held;
     sx_atomic_file af;
     if (sx_atomic_open(&af, path, err)) return -1;
     if (fwrite(&h, sizeof h, 1, af.f) != 1 ||
         fwrite(t->train, 2, (size_t)t->n_train, af.f) != (size_t)t->n_train ||
-        fwrite(t->val, 2, (size_t)t->n_val, af.f) != (size_t)t->n_val) {
+        fwrite(t->val, 2, (size_t)t->n_val, af.f) != (size_t)t->n_val ||
+        fwrite(t->held, 2, (size_t)t->n_held, af.f) != (size_t)t->n_held) {
         sx_atomic_abort(&af);
         return sx_failc(err, SX_EIO, "%s: write failed", path);
     }
     return sx_atomic_commit(&af, err);
 }
 
-int sx_lm_tokens_build(const char *const *specs, int n_specs, int unescape_html,
-                       const char *tok_dir, double val_frac, uint64_t seed,
-                       const char *cache_path, sx_lm_tokens *out, sx_err *err) {
+int sx_lm_tokens_build(const char *const *specs, const unsigned char *split_spec, int n_specs,
+                       int unescape_html, const char *tok_dir, double val_frac, double holdout,
+                       uint64_t seed, const char *cache_path, sx_lm_tokens *out, sx_err *err) {
     memset(out, 0, sizeof *out);
-    uint64_t key = cache_key(specs, n_specs, unescape_html, tok_dir, val_frac, seed);
+    uint64_t key = cache_key(specs, n_specs, unescape_html, tok_dir, val_frac, holdout, seed);
+    for (int i = 0; i < n_specs; i++) {
+        unsigned char f = split_spec ? split_spec[i] : 0;
+        key = fnv(key, &f, 1);
+    }
     if (cache_path && cache_load(cache_path, key, out) == 0) return 0;
     build_ctx b;
     memset(&b, 0, sizeof b);
@@ -310,14 +351,20 @@ int sx_lm_tokens_build(const char *const *specs, int n_specs, int unescape_html,
     b.val_frac = val_frac;
     b.seed = seed;
     int rc = 0;
-    for (int i = 0; i < n_specs && !rc; i++) rc = sx_lm_read_docs(specs[i], unescape_html, on_doc, &b, err);
+    for (int i = 0; i < n_specs && !rc; i++) {
+        b.holdout = split_spec && split_spec[i] ? holdout : 0;
+        rc = sx_lm_read_docs_keyed(specs[i], unescape_html, on_doc, &b, err);
+    }
     sx_tokenizer_free(tok);
     out->train = b.train.v;
     out->val = b.val.v;
     out->n_train = b.train.n;
     out->n_val = b.val.n;
+    out->held = b.held.v;
+    out->n_held = b.held.n;
     out->docs_train = b.train.docs;
     out->docs_val = b.val.docs;
+    out->docs_held = b.held.docs;
     if (!rc && cache_path) rc = cache_save(cache_path, key, out, err);
     if (rc) sx_lm_tokens_free(out);
     return rc;
@@ -326,6 +373,7 @@ int sx_lm_tokens_build(const char *const *specs, int n_specs, int unescape_html,
 void sx_lm_tokens_free(sx_lm_tokens *t) {
     free(t->train);
     free(t->val);
-    t->train = t->val = NULL;
-    t->n_train = t->n_val = 0;
+    free(t->held);
+    t->train = t->val = t->held = NULL;
+    t->n_train = t->n_val = t->n_held = 0;
 }

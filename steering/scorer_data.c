@@ -46,17 +46,6 @@ void sx_labelled_free(sx_labelled *d) {
     memset(d, 0, sizeof *d);
 }
 
-int sx_text_is_holdout(const char *text, double frac) {
-    uint64_t h = 0x84222325cbf29ce4ULL; /* salted FNV-1a, then a finaliser */
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        h ^= *p;
-        h *= 0x100000001b3ULL;
-    }
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    return (double)(h >> 11) * 0x1.0p-53 < frac;
-}
 
 /* ---------- CSV (io's reader, lenient: third-party files) ---------- */
 static int load_csv(sx_labelled *d, const char *path, int src, sx_err *err) {

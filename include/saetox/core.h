@@ -172,6 +172,10 @@ uint64_t sx_rng_below(sx_rng *r, uint64_t n); /* [0, n), unbiased */
 double sx_rng_normal(sx_rng *r);            /* N(0, 1) */
 /* Independent stream i of a seed (for per-thread / per-item determinism). */
 void sx_rng_stream(sx_rng *r, uint64_t seed, uint64_t stream);
+/* Deterministic held-out membership from a hash of the text (independent of any seed, so
+ * duplicates of a text always fall on the same side): 1 for a share frac of texts.  The
+ * scorer's held-out set, `saetox study --split` and `lm-train --holdout-split` share it. */
+int sx_text_is_holdout(const char *text, double frac);
 
 /* ---------- progress bar (stderr, only on a terminal) ---------- */
 typedef struct sx_progress {

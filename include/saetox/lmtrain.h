@@ -98,20 +98,32 @@ int sx_lm_ckpt_load(const char *path, sx_lm **out, void *state, size_t state_len
 typedef int (*sx_lm_doc_fn)(void *user, const char *text, size_t len, sx_err *err);
 int sx_lm_read_docs(const char *spec, int unescape_html, sx_lm_doc_fn fn, void *user,
                     sx_err *err);
+/* The same with each document's key: the raw text of the first field of a PATH.jsonl#F+G
+ * record (e.g. an RTP prompt.text; NULL when that field is missing), NULL for every other
+ * document. */
+typedef int (*sx_lm_doc_key_fn)(void *user, const char *text, size_t len, const char *key,
+                                sx_err *err);
+int sx_lm_read_docs_keyed(const char *spec, int unescape_html, sx_lm_doc_key_fn fn, void *user,
+                          sx_err *err);
 /* unescape_html: HTML entities decoded with sx_html_decode (io.h), before trimming. */
 
 typedef struct sx_lm_tokens {
-    uint16_t *train, *val;
-    int64_t n_train, n_val;
-    int64_t docs_train, docs_val;
+    uint16_t *train, *val, *held;
+    int64_t n_train, n_val, n_held;
+    int64_t docs_train, docs_val, docs_held;
 } sx_lm_tokens;
 /* Read every spec, tokenize each document with the tokenizer in tok_dir (no BOS), append
  * eos after each, and split documents into train/val (each document goes to val with
- * probability val_frac, decided by seed).  When cache_path is not NULL the result is
- * cached there (uint16) keyed by the specs, their sizes and mtimes, and the options. */
-int sx_lm_tokens_build(const char *const *specs, int n_specs, int unescape_html,
-                       const char *tok_dir, double val_frac, uint64_t seed,
-                       const char *cache_path, sx_lm_tokens *out, sx_err *err);
+ * probability val_frac, decided by seed).  holdout > 0: a document of a spec with
+ * split_spec[i] != 0 whose key (see sx_lm_read_docs_keyed) is on the evaluation side of the
+ * hash split sx_text_is_holdout(key, holdout) -- the split of `saetox study --split` -- goes
+ * to `held` instead, never to train or val, so a study's evaluation prompts (and their RTP
+ * continuations) stay unseen.  split_spec may be NULL (no spec is split).  When cache_path is
+ * not NULL the result is cached there (uint16) keyed by the specs, their sizes and mtimes,
+ * and the options. */
+int sx_lm_tokens_build(const char *const *specs, const unsigned char *split_spec, int n_specs,
+                       int unescape_html, const char *tok_dir, double val_frac, double holdout,
+                       uint64_t seed, const char *cache_path, sx_lm_tokens *out, sx_err *err);
 void sx_lm_tokens_free(sx_lm_tokens *t);
 
 SX_END_DECLS

@@ -109,9 +109,7 @@ typedef struct sx_labelled {
  * skipped; malformed rows are errors naming file and line. */
 int sx_labelled_load(sx_labelled *d, const char *spec, sx_err *err);
 void sx_labelled_free(sx_labelled *d);
-/* Deterministic held-out membership from a hash of the text (independent of any seed, so
- * duplicates of a text always fall on the same side). */
-int sx_text_is_holdout(const char *text, double frac);
+/* sx_text_is_holdout (core.h) decides which side of a held-out split a text is on. */
 
 /* ======================= scorer training ======================= */
 typedef struct sx_scorer_train_opts {
