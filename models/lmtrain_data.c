@@ -308,6 +308,11 @@ static int cache_load(const char *path, uint64_t key, sx_lm_tokens *o) {
     return rc;
 }
 
+/* fwrite of n uint16 values; an empty set (NULL buffer) writes nothing. */
+static int put16(FILE *f, const uint16_t *v, int64_t n) {
+    return n == 0 || fwrite(v, 2, (size_t)n, f) == (size_t)n;
+}
+
 static int cache_save(const char *path, uint64_t key, const sx_lm_tokens *t, sx_err *err) {
     tok_head h;
     memset(&h, 0, sizeof h);
@@ -322,9 +327,8 @@ static int cache_save(const char *path, uint64_t key, const sx_lm_tokens *t, sx_
     sx_atomic_file af;
     if (sx_atomic_open(&af, path, err)) return -1;
     if (fwrite(&h, sizeof h, 1, af.f) != 1 ||
-        fwrite(t->train, 2, (size_t)t->n_train, af.f) != (size_t)t->n_train ||
-        fwrite(t->val, 2, (size_t)t->n_val, af.f) != (size_t)t->n_val ||
-        fwrite(t->held, 2, (size_t)t->n_held, af.f) != (size_t)t->n_held) {
+        !put16(af.f, t->train, t->n_train) || !put16(af.f, t->val, t->n_val) ||
+        !put16(af.f, t->held, t->n_held)) {
         sx_atomic_abort(&af);
         return sx_failc(err, SX_EIO, "%s: write failed", path);
     }
