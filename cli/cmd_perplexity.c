@@ -30,7 +30,7 @@ typedef struct docset {
     const sx_tokenizer *tok;
     double split;
     int side; /* 0 all, 1 heldout, 2 rest */
-    int64_t max_docs, skipped;
+    int64_t max_docs;
     int32_t eos;
     int32_t **ids;
     int *len;
@@ -42,10 +42,7 @@ static int on_doc(void *user, const char *text, size_t len, const char *key, sx_
     if (d->max_docs > 0 && d->n >= d->max_docs) return 0;
     if (d->side) {
         int held = key && sx_text_is_holdout(key, d->split);
-        if (held != (d->side == 1)) {
-            d->skipped++;
-            return 0;
-        }
+        if (held != (d->side == 1)) return 0;
     }
     if (d->n == d->cap) {
         int64_t nc = d->cap ? 2 * d->cap : 256;

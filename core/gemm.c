@@ -441,8 +441,8 @@ void sx__gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, 
      * keeps the fewer rows (16: 146 vs 78; 64: 268 vs 226).  Whole `evaluate` at bench_eval's
      * shape: 5.25 s with OpenBLAS vs 6.2-6.9 s own.  So there OpenBLAS from 128 rows. */
     int eng = sx__gemm_engine();
-    int few = M >= 16 && N >= 32 && K >= 32 && !(M >= 128 && sx__blas_avx512());
-    int use_own = eng == 1 || btype == SX_GEMM_BF16 || (eng == 0 && few);
+    int own_shape = M >= 16 && N >= 32 && K >= 32 && !(M >= 128 && sx__blas_avx512());
+    int use_own = eng == 1 || btype == SX_GEMM_BF16 || (eng == 0 && own_shape);
     if (use_own) {
         sx__gemm_own(ta, tb, M, N, K, alpha, A, lda, B, btype, ldb, beta, C, ldc, -1);
         return;
