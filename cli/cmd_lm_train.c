@@ -19,6 +19,7 @@
 typedef struct run_opts {
     int64_t steps, batch, warmup, seed, step; /* step: steps done (the only mutable field) */
     double lr, lr_min, wd, beta1, beta2, clip, init_std;
+    uint64_t data_hash; /* sx_lm_tokens.hash: the same tokens in the same train/val/held-out split */
 } run_opts;
 
 typedef struct run {
@@ -139,11 +140,13 @@ static void log_metrics(run *r, int64_t step, double train, double val, double l
 static int write_summary(run *r, const char *spath, int64_t eval_tokens, double last_train,
                          sx_err *err) {
     double t0 = sx_now();
-    double vl = eval_val(r, 0, err);
+    /* a validation or held-out set shorter than one window (e.g. --val-frac 0) has no loss */
+    int has_val = r->tok.n_val > r->T, has_held = r->tok.n_held > r->T;
+    double vl = has_val ? eval_val(r, 0, err) : NAN;
     int64_t ntr = eval_tokens > 0 ? eval_tokens : 16384;
     double tl = eval_train(r, ntr, err), ub = unigram_baseline(&r->tok, r->m->cfg.vocab);
-    double hl = r->tok.n_held > r->T ? eval_stream(r, r->tok.held, r->tok.n_held, 0, err) : NAN;
-    if (isnan(vl) || isnan(tl) || (r->tok.n_held > r->T && isnan(hl)))
+    double hl = has_held ? eval_stream(r, r->tok.held, r->tok.n_held, 0, err) : NAN;
+    if ((has_val && isnan(vl)) || isnan(tl) || (has_held && isnan(hl)))
         return sx_fail_prefix(err, "final evaluation");
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "steps_done", (double)r->o.step);
@@ -156,8 +159,10 @@ static int write_summary(run *r, const char *spath, int64_t eval_tokens, double 
     if (!isnan(last_train)) cJSON_AddNumberToObject(j, "last_logged_train_loss", last_train);
     cJSON_AddNumberToObject(j, "train_loss", tl);
     cJSON_AddNumberToObject(j, "train_loss_tokens", (double)(ntr / r->T * r->T));
-    cJSON_AddNumberToObject(j, "val_loss", vl);
-    cJSON_AddNumberToObject(j, "unigram_val_loss", ub);
+    if (has_val) {
+        cJSON_AddNumberToObject(j, "val_loss", vl);
+        cJSON_AddNumberToObject(j, "unigram_val_loss", ub);
+    }
     cJSON_AddNumberToObject(j, "holdout_split", r->holdout);
     cJSON_AddNumberToObject(j, "heldout_tokens", (double)r->tok.n_held);
     cJSON_AddNumberToObject(j, "heldout_docs", (double)r->tok.docs_held);
@@ -194,7 +199,7 @@ int cmd_lm_train(int argc, char **argv) {
            val_frac = 0.05, init_std = 0.02, holdout = 0;
     int resume = 0, unescape = 0, final_eval = 0;
     cli_opt opts[] = {
-        {"data", CLI_STRLIST, &data, "SPEC", "text source, repeatable: FILE.txt (documents split at blank lines), FILE.jsonl#FIELD[+FIELD..] (dotted paths), FILE.csv#COLUMN, or any SOURCE (jsonl:F#field, csv:F#col, text:F, archives; a document per record; datasets/README.md)", 1, 0},
+        {"data", CLI_STRLIST, &data, "SPEC", "text source, repeatable: FILE.txt (documents split at blank lines), FILE.jsonl#FIELD[+FIELD..] (dotted paths), FILE.csv#COLUMN, or any SOURCE (jsonl:F#field, csv:F#col, text:F, archives; a document per record; datasets/README.md); --data or --split-data is needed", 0, 0},
         {"tokenizer", CLI_STR, &tok_dir, "DIR", "GPT-2 tokenizer folder (encoder.json + vocab.bpe); its files are copied to --out", 1, 0},
         {"out", CLI_STR, &out, "DIR", "Hugging Face GPT-2 folder to write (config.json, model.safetensors, tokenizer)", 1, 0},
         {"run-dir", CLI_STR, &run_dir, "DIR", "checkpoint, token cache, metrics.jsonl, summary.json (default: --out)", 0, 0},
@@ -254,7 +259,7 @@ int cmd_lm_train(int argc, char **argv) {
 
     run r;
     memset(&r, 0, sizeof r);
-    r.o = (run_opts){steps, batch, warmup, seed, 0, lr, lr * lr_min_frac, wd, beta1, beta2, clip, init_std};
+    r.o = (run_opts){steps, batch, warmup, seed, 0, lr, lr * lr_min_frac, wd, beta1, beta2, clip, init_std, 0};
     r.T = (int)ctx;
     r.holdout = holdout;
     double t0 = sx_now();
@@ -263,6 +268,7 @@ int cmd_lm_train(int argc, char **argv) {
     int n_specs = 0;
     for (int i = 0; i < data.n; i++) specs[n_specs] = data.v[i], split_of[n_specs++] = 0;
     for (int i = 0; i < split_data.n; i++) specs[n_specs] = split_data.v[i], split_of[n_specs++] = 1;
+    if (!n_specs) return fail("no text: give --data or --split-data");
     if (split_data.n && !(holdout > 0)) return fail("--split-data needs --holdout-split F > 0");
     if (sx_lm_tokens_build(specs, split_of, n_specs, unescape, tok_dir, val_frac, holdout, (uint64_t)seed,
                            cache, &r.tok, &err))
@@ -271,6 +277,7 @@ int cmd_lm_train(int argc, char **argv) {
                     "%lld held-out tokens (%lld docs), %.1fs\n",
             CMD, (long long)r.tok.n_train, (long long)r.tok.docs_train, (long long)r.tok.n_val,
             (long long)r.tok.docs_val, (long long)r.tok.n_held, (long long)r.tok.docs_held, sx_now() - t0);
+    r.o.data_hash = r.tok.hash;
     int rc = 1;
     if (r.tok.n_train < ctx + 2) {
         fail("not enough training tokens for one window of --ctx");
@@ -288,6 +295,11 @@ int cmd_lm_train(int argc, char **argv) {
         }
         run_opts cur = r.o;
         cur.step = saved.step;
+        if (saved.data_hash != cur.data_hash) {
+            fprintf(stderr, "saetox %s: %s: trained on other tokens (the data, --split-data, "
+                            "--holdout-split, --val-frac, --seed or tokenizer differ)\n", CMD, ckpt);
+            goto done;
+        }
         if (memcmp(&cur, &saved, sizeof cur) || memcmp(&r.m->cfg, &cfg, sizeof cfg)) {
             fprintf(stderr, "saetox %s: %s: made with other model or training options\n", CMD, ckpt);
             goto done;

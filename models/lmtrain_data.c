@@ -335,6 +335,18 @@ static int cache_save(const char *path, uint64_t key, const sx_lm_tokens *t, sx_
     return sx_atomic_commit(&af, err);
 }
 
+/* Content hash: ~1 ns per byte, 11 ms for the embedded model's 5.6 M tokens. */
+static uint64_t tokens_hash(const sx_lm_tokens *t) {
+    uint64_t h = 1469598103934665603ULL;
+    const uint16_t *v[3] = {t->train, t->val, t->held};
+    int64_t n[3] = {t->n_train, t->n_val, t->n_held};
+    for (int i = 0; i < 3; i++) {
+        h = fnv(h, &n[i], sizeof n[i]);
+        if (n[i]) h = fnv(h, v[i], (size_t)n[i] * sizeof(uint16_t));
+    }
+    return h;
+}
+
 int sx_lm_tokens_build(const char *const *specs, const unsigned char *split_spec, int n_specs,
                        int unescape_html, const char *tok_dir, double val_frac, double holdout,
                        uint64_t seed, const char *cache_path, sx_lm_tokens *out, sx_err *err) {
@@ -344,7 +356,10 @@ int sx_lm_tokens_build(const char *const *specs, const unsigned char *split_spec
         unsigned char f = split_spec ? split_spec[i] : 0;
         key = fnv(key, &f, 1);
     }
-    if (cache_path && cache_load(cache_path, key, out) == 0) return 0;
+    if (cache_path && cache_load(cache_path, key, out) == 0) {
+        out->hash = tokens_hash(out);
+        return 0;
+    }
     build_ctx b;
     memset(&b, 0, sizeof b);
     sx_tokenizer *tok;
@@ -369,6 +384,7 @@ int sx_lm_tokens_build(const char *const *specs, const unsigned char *split_spec
     out->docs_train = b.train.docs;
     out->docs_val = b.val.docs;
     out->docs_held = b.held.docs;
+    out->hash = tokens_hash(out);
     if (!rc && cache_path) rc = cache_save(cache_path, key, out, err);
     if (rc) sx_lm_tokens_free(out);
     return rc;

@@ -111,6 +111,7 @@ typedef struct sx_lm_tokens {
     uint16_t *train, *val, *held;
     int64_t n_train, n_val, n_held;
     int64_t docs_train, docs_val, docs_held;
+    uint64_t hash; /* FNV-1a of the three token sets and their sizes: what the model trains on */
 } sx_lm_tokens;
 /* Read every spec, tokenize each document with the tokenizer in tok_dir (no BOS), append
  * eos after each, and split documents into train/val (each document goes to val with
@@ -120,7 +121,8 @@ typedef struct sx_lm_tokens {
  * to `held` instead, never to train or val, so a study's evaluation prompts (and their RTP
  * continuations) stay unseen.  split_spec may be NULL (no spec is split).  When cache_path is
  * not NULL the result is cached there (uint16) keyed by the specs, their sizes and mtimes,
- * and the options. */
+ * and the options.  out->hash identifies the tokens themselves (not paths or mtimes), so a
+ * resumed run can check it trains on what the checkpoint trained on. */
 int sx_lm_tokens_build(const char *const *specs, const unsigned char *split_spec, int n_specs,
                        int unescape_html, const char *tok_dir, double val_frac, double holdout,
                        uint64_t seed, const char *cache_path, sx_lm_tokens *out, sx_err *err);

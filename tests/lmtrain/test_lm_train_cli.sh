@@ -26,7 +26,17 @@ COMMON=(--tokenizer "$TOK" --data "$T/a.txt" --data "$T/b.jsonl#t.x+y" --data "$
         --val-frac 0.2 --seed 3)
 "$SAETOX_BIN" lm-train "${COMMON[@]}" --out "$T/full" 2> "$T/full.log" || fail "full run: $(tail -1 "$T/full.log")"
 "$SAETOX_BIN" lm-train "${COMMON[@]}" --out "$T/part" --stop-at 3 2> "$T/part1.log" || fail "part run"
-"$SAETOX_BIN" lm-train "${COMMON[@]}" --out "$T/part" --resume 2> "$T/part2.log" || fail "resumed run"
+# a resume with other tokens (here another validation split) is refused, checkpoint untouched
+cp "$T/part/checkpoint.bin" "$T/ckpt3.bin"
+OTHER=(); prev=
+for a in "${COMMON[@]}"; do [ "$prev" = --val-frac ] && a=0.3; OTHER+=("$a"); prev=$a; done
+"$SAETOX_BIN" lm-train "${OTHER[@]}" --out "$T/part" --resume 2> "$T/part_other.log"
+rc=$?; [ $rc -eq 1 ] || fail "resume on other tokens: exit $rc"
+grep -q "checkpoint.bin: trained on other tokens" "$T/part_other.log" || fail "other-tokens message: $(cat "$T/part_other.log")"
+cmp -s "$T/part/checkpoint.bin" "$T/ckpt3.bin" || fail "a refused resume changed the checkpoint"
+# a new mtime rebuilds the token cache; the tokens are the same, so the resume goes on
+touch -d '2030-01-01' "$T/a.txt"
+"$SAETOX_BIN" lm-train "${COMMON[@]}" --out "$T/part" --resume 2> "$T/part2.log" || fail "resumed run: $(tail -1 "$T/part2.log")"
 grep -q "resuming at step 3" "$T/part2.log" || fail "did not resume at step 3: $(cat "$T/part2.log")"
 cmp -s "$T/full/model.safetensors" "$T/part/model.safetensors" || fail "resumed weights differ from the uninterrupted run"
 cmp -s "$T/full/checkpoint.bin" "$T/part/checkpoint.bin" || fail "resumed checkpoint differs"
@@ -50,5 +60,16 @@ rc=$?; [ $rc -eq 1 ] || fail "bad CSV: exit $rc"
 grep -q "d.csv:2: unterminated quoted field" "$T/bad2.log" || fail "bad CSV message: $(cat "$T/bad2.log")"
 "$SAETOX_BIN" lm-train --tokenizer "$TOK" --data "$T/a.txt" --out "$T/bad3" --d-model 15 --heads 2 2> /dev/null
 rc=$?; [ $rc -eq 2 ] || fail "bad sizes: exit $rc"
+"$SAETOX_BIN" lm-train --tokenizer "$TOK" --out "$T/bad4" 2> "$T/bad4.log"
+rc=$?; [ $rc -eq 1 ] || fail "no --data: exit $rc"
+grep -q "no text: give --data or --split-data" "$T/bad4.log" || fail "no-data message: $(cat "$T/bad4.log")"
+# --split-data alone is enough (no --data)
+for i in $(seq 1 40); do printf '{"prompt":{"text":"prompt %d says the cat"},"c":" sat on mat %d."}\n' "$i" "$i"; done > "$T/s.jsonl"
+"$SAETOX_BIN" lm-train --tokenizer "$TOK" --split-data "$T/s.jsonl#prompt.text+c" --holdout-split 0.3 \
+  --val-frac 0 --layers 1 --d-model 16 --heads 2 --ctx 16 --batch 2 --steps 2 --threads 1 --out "$T/split" 2> "$T/split.log" \
+  || fail "--split-data alone: $(tail -1 "$T/split.log")"
+grep -q '"heldout_docs":[[:space:]]*[1-9]' "$T/split/summary.json" || fail "--split-data alone: no held-out docs"
+grep -q '"heldout_loss"' "$T/split/summary.json" || fail "--split-data alone: no held-out loss"
+grep -q '"val_loss"' "$T/split/summary.json" && fail "--val-frac 0: summary.json has a val_loss"
 [ $fails -eq 0 ] && echo "all lm-train CLI checks passed"
 exit $((fails > 0))
