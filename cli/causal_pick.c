@@ -64,20 +64,9 @@ int demo_causal_pick(demo_ctx *c, const demo_causal_cfg *cfg, const char *analys
                      const sx_textlist *eval_prompts, const sx_scorer *scorer, const int *ban, int nban,
                      const char *out_dir, char *latents, size_t latents_sz, sx_err *err) {
     char p[4300];
-    sx_csv_table tox, pairs;
-    snprintf(p, sizeof p, "%s/toxic_latents.csv", analysis);
-    if (sx_csv_read(p, &tox, err)) return -1;
-    snprintf(p, sizeof p, "%s/pairs.csv", analysis);
-    if (sx_csv_read(p, &pairs, err)) {
-        sx_csv_free(&tox);
-        return -1;
-    }
     sx_latent_pick pk;
     int M = cfg->m < SX_PICK_MAX_TOP ? cfg->m : SX_PICK_MAX_TOP;
-    int rc = sx_pick_latents(&tox, &pairs, c->name_narrow, c->name_wide, M, 10, &pk, err);
-    sx_csv_free(&tox);
-    sx_csv_free(&pairs);
-    if (rc) return -1;
+    if (demo_read_pick(c, analysis, M, &pk, err)) return -1;
     /* validation prompts and attribution texts from the toxic selection texts, never an evaluation prompt */
     sx_textlist val = {0};
     char **attr_texts = malloc(sizeof(char *) * (size_t)(toxic->n + 1));
@@ -98,7 +87,7 @@ int demo_causal_pick(demo_ctx *c, const demo_causal_cfg *cfg, const char *analys
     int cand[SX_PICK_MAX_TOP], have_sae = 0;
     sx_causal_result res;
     memset(&res, 0, sizeof res);
-    rc = -1;
+    int rc = -1;
     if (val.n < 1 || n_attr < 1) {
         sx_failc(err, SX_EINVAL, "causal selection: %lld toxic selection texts outside the evaluation prompts (need at "
                                  "least %d for validation and 1 for the attribution)",

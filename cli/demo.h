@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "analysis.h"
 #include "core.h"
 #include "models.h"
 #include "tokenizer.h"
@@ -83,6 +84,8 @@ int demo_stats(demo_ctx *c, const char *acts, const char *analysis, sx_err *err)
 /* Read toxic_latents.csv + pairs.csv: the narrow SAE's top toxic latents, and in the wide SAE
  * the children of the narrow toxic latent that split (and the best single child). */
 int demo_pick_latents(demo_ctx *c, const char *analysis, sx_err *err);
+/* The sx_pick_latents reading behind it (top n_top narrow latents), for the causal selection too. */
+int demo_read_pick(const demo_ctx *c, const char *analysis, int n_top, sx_latent_pick *pk, sx_err *err);
 /* Steps 7 and 8: the steering sweeps of the narrow SAE (tiers x strengths + baselines) into
  * OUT/steer-narrow and of the wide one (one child vs the family) into OUT/steer-wide, merged
  * into OUT/steering_sweep.csv (SAE conditions prefixed by the SAE's name). */

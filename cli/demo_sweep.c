@@ -18,7 +18,7 @@ static void join_ids(char *buf, size_t n, const int32_t *ids, int k) {
         used += (size_t)snprintf(buf + used, n - used, "%s%lld", i ? "," : "", (long long)ids[i]);
 }
 
-int demo_pick_latents(demo_ctx *c, const char *analysis, sx_err *err) {
+int demo_read_pick(const demo_ctx *c, const char *analysis, int n_top, sx_latent_pick *pk, sx_err *err) {
     char p[4300];
     sx_csv_table tox, pairs;
     snprintf(p, sizeof p, "%s/toxic_latents.csv", analysis);
@@ -28,11 +28,15 @@ int demo_pick_latents(demo_ctx *c, const char *analysis, sx_err *err) {
         sx_csv_free(&tox);
         return -1;
     }
-    sx_latent_pick pk;
-    int rc = sx_pick_latents(&tox, &pairs, c->name_narrow, c->name_wide, 3, 10, &pk, err);
+    int rc = sx_pick_latents(&tox, &pairs, c->name_narrow, c->name_wide, n_top, 10, pk, err);
     sx_csv_free(&tox);
     sx_csv_free(&pairs);
-    if (rc) return -1;
+    return rc ? -1 : 0;
+}
+
+int demo_pick_latents(demo_ctx *c, const char *analysis, sx_err *err) {
+    sx_latent_pick pk;
+    if (demo_read_pick(c, analysis, 3, &pk, err)) return -1;
     join_ids(c->narrow_latents, sizeof c->narrow_latents, pk.top, pk.n_top);
     c->top_narrow = pk.parent;
     c->family_wide_n = pk.n_children;
