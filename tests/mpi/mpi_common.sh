@@ -57,3 +57,19 @@ print(f"max |w1 - w2| = {worst:.3g}")
 sys.exit(0 if worst <= tol else 1)
 PYEOF
 }
+# latents_setup DIR: the planted cache in DIR, the options both --parallel latents tests share
+# (COMMON, and BT: batch and tokens, which a test may change), and run_pair NAME ARCH-OPTIONS..:
+# one process against 2 ranks --parallel latents, every weight within 1e-5 and the metrics equal
+latents_setup() {
+    planted_cache "$1"
+    BT=(--batch 256 --tokens 7680)
+    COMMON=(--cache "$1/a.h5" --seed 3 --threads 1 --quiet --log-every 5 --dead-tokens 256)
+}
+run_pair() {
+    local name=$1; shift
+    "$BIN" train "${COMMON[@]}" "${BT[@]}" "$@" --out "$T/$name-1" 2>"$T/$name-1.err"
+    check "$name: one process" "[ $? -eq 0 ]"
+    "${MPI[@]}" "$BIN" train "${COMMON[@]}" "${BT[@]}" "$@" --parallel latents --out "$T/$name-2" 2>"$T/$name-2.err"
+    check "$name: 2 ranks --parallel latents" "[ $? -eq 0 ]"
+    check "$name: weights within 1e-5, metrics equal" "cmp_py '$T/$name-1' '$T/$name-2' 1e-5"
+}

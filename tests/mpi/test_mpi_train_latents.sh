@@ -10,18 +10,7 @@
 T=${SAETOX_TMP:-/tmp}/mpi_train_latents
 rm -rf "$T"; mkdir -p "$T"
 
-planted_cache "$T"
-
-BT=(--batch 256 --tokens 7680)
-COMMON=(--cache "$T/a.h5" --seed 3 --threads 1 --quiet --log-every 5 --dead-tokens 256)
-run_pair() { # name, arch options...
-    local name=$1; shift
-    "$BIN" train "${COMMON[@]}" "${BT[@]}" "$@" --out "$T/$name-1" 2>"$T/$name-1.err"
-    check "$name: one process" "[ $? -eq 0 ]"
-    "${MPI[@]}" "$BIN" train "${COMMON[@]}" "${BT[@]}" "$@" --parallel latents --out "$T/$name-2" 2>"$T/$name-2.err"
-    check "$name: 2 ranks --parallel latents" "[ $? -eq 0 ]"
-    check "$name: weights within 1e-5, metrics equal" "cmp_py '$T/$name-1' '$T/$name-2' 1e-5"
-}
+latents_setup "$T"
 run_pair topk --arch topk --widths 64,192 --k 4
 run_pair topk-clip --arch topk --widths 96 --k 4 --grad-clip 0.05
 run_pair batchtopk --arch batchtopk --widths 96 --k 4

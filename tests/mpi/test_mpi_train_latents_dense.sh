@@ -9,18 +9,7 @@
 T=${SAETOX_TMP:-/tmp}/mpi_train_latents_dense
 rm -rf "$T"; mkdir -p "$T"
 
-planted_cache "$T"
-
-BT=(--batch 256 --tokens 7680)
-COMMON=(--cache "$T/a.h5" --seed 3 --threads 1 --quiet --log-every 5 --dead-tokens 256)
-run_pair() { # name, arch options...
-    local name=$1; shift
-    "$BIN" train "${COMMON[@]}" "${BT[@]}" "$@" --out "$T/$name-1" 2>"$T/$name-1.err"
-    check "$name: one process" "[ $? -eq 0 ]"
-    "${MPI[@]}" "$BIN" train "${COMMON[@]}" "${BT[@]}" "$@" --parallel latents --out "$T/$name-2" 2>"$T/$name-2.err"
-    check "$name: 2 ranks --parallel latents" "[ $? -eq 0 ]"
-    check "$name: weights within 1e-5, metrics equal" "cmp_py '$T/$name-1' '$T/$name-2' 1e-5"
-}
+latents_setup "$T"
 run_pair relu --arch relu --widths 64,192
 run_pair relu-clip --arch relu --widths 96 --grad-clip 0.05
 run_pair jumprelu --arch jumprelu --widths 64,96
