@@ -4,15 +4,17 @@
 #include "sx_mpi.h"
 #include "gemm.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifdef SAETOX_HAVE_MPI
 #include <mpi.h>
 #include <stdatomic.h>
 #include <time.h>
-#include <unistd.h>
 #ifdef __linux__
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -476,4 +478,131 @@ _Noreturn void sx_mpi_abort(int code) {
     if (g_on) MPI_Abort(MPI_COMM_WORLD, code);
 #endif
     exit(code);
+}
+
+/* ---------- one file written by every rank (sx_mpi_file_*) ---------- */
+static void file_fail(sx_mpi_file *f, const char *what, const char *why) {
+    if (!f->bad) snprintf(f->msg, sizeof f->msg, "%s: %.40s: %.300s", f->tmp, what, why);
+    f->bad = 1;
+}
+#ifdef SAETOX_HAVE_MPI
+_Static_assert(sizeof(MPI_File) <= sizeof(((sx_mpi_file *)0)->mh), "MPI_File fits sx_mpi_file.mh");
+static void file_fail_mpi(sx_mpi_file *f, const char *what, int code) {
+    char s[MPI_MAX_ERROR_STRING + 1];
+    int n = 0;
+    if (MPI_Error_string(code, s, &n) != MPI_SUCCESS) n = 0;
+    s[n] = 0;
+    file_fail(f, what, n ? s : "MPI-IO error");
+}
+#endif
+
+/* Collective: close what is open and remove the temporary file (rank 0). */
+static void file_discard(sx_mpi_file *f) {
+#ifdef SAETOX_HAVE_MPI
+    if (f->mpi) {
+        MPI_File fh;
+        memcpy(&fh, f->mh, sizeof fh);
+        MPI_File_close(&fh);
+        f->mpi = 0;
+    }
+#endif
+    if (f->fd >= 0) close(f->fd), f->fd = -1;
+    if (g_rank == 0 && f->tmp[0]) unlink(f->tmp);
+}
+
+int sx_mpi_file_open(sx_mpi_file *f, const char *path, int64_t bytes, sx_err *err) {
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+    long pid = (long)getpid(); /* every rank names rank 0's temporary file */
+    sx_mpi_bcast(&pid, sizeof pid, 0);
+    if (strlen(path) >= sizeof f->path) {
+        snprintf(f->tmp, sizeof f->tmp, "%.200s...", path);
+        file_fail(f, "cannot create", "path too long");
+    } else {
+        snprintf(f->path, sizeof f->path, "%s", path);
+        snprintf(f->tmp, sizeof f->tmp, "%s.tmp.%ld", path, pid);
+    }
+#ifdef SAETOX_HAVE_MPI
+    if (g_on && g_size > 1) {
+        MPI_File fh;
+        pre_collective();
+        /* a rank whose path was too long still takes part in the collective open */
+        int e = MPI_File_open(MPI_COMM_WORLD, f->tmp, MPI_MODE_CREATE | MPI_MODE_WRONLY, MPI_INFO_NULL, &fh);
+        if (e != MPI_SUCCESS) {
+            file_fail_mpi(f, "cannot create", e);
+        } else {
+            memcpy(f->mh, &fh, sizeof fh), f->mpi = 1;
+            e = MPI_File_set_size(fh, (MPI_Offset)bytes); /* collective; also truncates */
+            if (e != MPI_SUCCESS) file_fail_mpi(f, "cannot size", e);
+        }
+    } else
+#endif
+    if (!f->bad) {
+        f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (f->fd < 0) file_fail(f, "cannot create", strerror(errno));
+        else if (ftruncate(f->fd, (off_t)bytes) != 0) file_fail(f, "cannot size", strerror(errno));
+    }
+    int rc = f->bad ? sx_failc(err, SX_EIO, "%s", f->msg) : 0;
+    if (sx_mpi_check(rc, err)) {
+        file_discard(f);
+        return -1;
+    }
+    return 0;
+}
+
+int sx_mpi_file_write(sx_mpi_file *f, int64_t off, const void *buf, int64_t bytes) {
+    if (f->bad) return -1;
+    const char *p = buf;
+#ifdef SAETOX_HAVE_MPI
+    if (f->mpi) {
+        MPI_File fh;
+        memcpy(&fh, f->mh, sizeof fh);
+        for (int64_t o = 0; o < bytes; o += CHUNK) {
+            int c = (int)(bytes - o < CHUNK ? bytes - o : CHUNK), got = 0;
+            MPI_Status st;
+            int e = MPI_File_write_at(fh, (MPI_Offset)(off + o), p + o, c, MPI_BYTE, &st);
+            if (e != MPI_SUCCESS) return file_fail_mpi(f, "write failed", e), -1;
+            if (MPI_Get_count(&st, MPI_BYTE, &got) != MPI_SUCCESS || got != c) return file_fail(f, "write failed", "short write"), -1;
+        }
+        return 0;
+    }
+#endif
+    for (int64_t o = 0; o < bytes;) {
+        ssize_t n = pwrite(f->fd, p + o, (size_t)(bytes - o), (off_t)(off + o));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return file_fail(f, "write failed", n < 0 ? strerror(errno) : "no progress"), -1;
+        o += n;
+    }
+    return 0;
+}
+
+int sx_mpi_file_commit(sx_mpi_file *f, int rc, sx_err *err) {
+#ifdef SAETOX_HAVE_MPI
+    if (f->mpi) {
+        MPI_File fh;
+        memcpy(&fh, f->mh, sizeof fh);
+        pre_collective();
+        int e = MPI_File_sync(fh); /* collective: the data is on stable storage before the rename */
+        if (e != MPI_SUCCESS) file_fail_mpi(f, "cannot flush", e);
+        e = MPI_File_close(&fh);
+        f->mpi = 0;
+        if (e != MPI_SUCCESS) file_fail_mpi(f, "cannot close", e);
+    }
+#endif
+    if (f->fd >= 0) {
+        if (fsync(f->fd) != 0) file_fail(f, "cannot flush", strerror(errno));
+        if (close(f->fd) != 0) file_fail(f, "cannot close", strerror(errno));
+        f->fd = -1;
+    }
+    if (!rc && f->bad) rc = sx_failc(err, SX_EIO, "%s", f->msg);
+    if (sx_mpi_check(rc, err)) {
+        file_discard(f);
+        return -1;
+    }
+    rc = 0;
+    if (g_rank == 0 && rename(f->tmp, f->path) != 0) {
+        rc = sx_failc(err, SX_EIO, "%s: cannot rename into place: %s", f->path, strerror(errno));
+        unlink(f->tmp);
+    }
+    return sx_mpi_check(rc, err);
 }

@@ -315,12 +315,14 @@ int sx_stw_meta(sx_st_writer *w, const char *key, const char *value, sx_err *err
     return 0;
 }
 
-int sx_stw_write(sx_st_writer *w, const char *path, sx_err *err) {
+int sx_stw_layout(const sx_st_writer *w, char **head, size_t *head_bytes, uint64_t *offsets, sx_err *err) {
+    *head = NULL;
     cJSON *root = cJSON_CreateObject();
+    if (!root) return sx_failc(err, SX_ENOMEM, "out of memory building a safetensors header");
     if (w->meta) cJSON_AddItemToObject(root, "__metadata__", cJSON_Duplicate(w->meta, 1));
     size_t off = 0;
     for (int i = 0; i < w->n; i++) {
-        stw_entry *en = &w->e[i];
+        const stw_entry *en = &w->e[i];
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "dtype", sx_dtype_name(en->dt));
         cJSON *sh = cJSON_AddArrayToObject(o, "shape");
@@ -328,23 +330,44 @@ int sx_stw_write(sx_st_writer *w, const char *path, sx_err *err) {
         cJSON *of = cJSON_AddArrayToObject(o, "data_offsets");
         cJSON_AddItemToArray(of, cJSON_CreateNumber((double)off));
         cJSON_AddItemToArray(of, cJSON_CreateNumber((double)(off + en->nbytes)));
+        if (offsets) offsets[i] = off;
         off += en->nbytes;
         cJSON_AddItemToObject(root, en->name, o);
     }
-    char *hdr = cJSON_PrintUnformatted(root);
+    char *json = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
-    if (!hdr) return sx_failc(err, SX_ENOMEM, "%s: out of memory building header", path);
-    size_t hl = strlen(hdr);
-    size_t padded = (hl + 7) & ~(size_t)7;
-    sx_atomic_file af;
-    if (sx_atomic_open(&af, path, err)) {
-        free(hdr);
-        return -1;
+    if (!json) return sx_failc(err, SX_ENOMEM, "out of memory building a safetensors header");
+    /* the header is padded with spaces to a multiple of 8 bytes, so the data that follows is
+     * aligned for every dtype (as the Rust reference writer does) */
+    size_t hl = strlen(json), padded = (hl + 7) & ~(size_t)7;
+    char *h = malloc(8 + padded);
+    if (!h) {
+        free(json);
+        return sx_failc(err, SX_ENOMEM, "out of memory building a safetensors header");
     }
     uint64_t n = padded;
-    int ok = fwrite(&n, 8, 1, af.f) == 1 && fwrite(hdr, 1, hl, af.f) == hl;
-    for (size_t i = hl; ok && i < padded; i++) ok = fputc(' ', af.f) != EOF;
-    free(hdr);
+    memcpy(h, &n, 8);
+    memcpy(h + 8, json, hl);
+    memset(h + 8 + hl, ' ', padded - hl);
+    free(json);
+    for (int i = 0; offsets && i < w->n; i++) offsets[i] += 8 + padded;
+    *head = h, *head_bytes = 8 + padded;
+    return 0;
+}
+
+int sx_stw_write(sx_st_writer *w, const char *path, sx_err *err) {
+    for (int i = 0; i < w->n; i++)
+        if (w->e[i].nbytes && !w->e[i].data) return sx_failc(err, SX_EINVAL, "%s: tensor '%s' has no data", path, w->e[i].name);
+    char *head;
+    size_t hb;
+    if (sx_stw_layout(w, &head, &hb, NULL, err)) return -1;
+    sx_atomic_file af;
+    if (sx_atomic_open(&af, path, err)) {
+        free(head);
+        return -1;
+    }
+    int ok = fwrite(head, 1, hb, af.f) == hb;
+    free(head);
     for (int i = 0; ok && i < w->n; i++)
         if (w->e[i].nbytes) ok = fwrite(w->e[i].data, 1, w->e[i].nbytes, af.f) == w->e[i].nbytes;
     if (!ok) {

@@ -75,4 +75,28 @@ int64_t sx_mpi_bytes_sent(void);
 void sx_mpi_set_shm(int on);
 void sx_mpi_bytes_reset(void);
 
+/* One file that every rank writes at once (--parallel latents: each rank its slice of an SAE),
+ * atomically: it is written as PATH.tmp.PID (rank 0's pid) and renamed into place only when
+ * every rank succeeded.  Under a launcher with several ranks this is MPI-IO (MPI_File_*), the
+ * way to share a file on the filesystems clusters use (NFS, Lustre, GPFS); in one process,
+ * POSIX pwrite.  Ranks write at disjoint byte offsets; what no rank writes reads as zeros. */
+typedef struct sx_mpi_file {
+    _Alignas(8) unsigned char mh[16]; /* the MPI_File handle (an opaque pointer or int) */
+    int mpi;          /* 1 while mh is open */
+    int fd;           /* POSIX: the descriptor, or -1 */
+    int bad;          /* a write here failed: the first failure's message is in msg */
+    char msg[4608];
+    char path[4096], tmp[4200];
+} sx_mpi_file;
+/* Collective: create PATH's temporary file of `bytes` bytes.  0 on every rank, or -1 on every
+ * rank (err: the first failing rank's message) with nothing left behind. */
+int sx_mpi_file_open(sx_mpi_file *f, const char *path, int64_t bytes, sx_err *err);
+/* This rank alone: bytes at byte offset off.  0, or -1 (kept for sx_mpi_file_commit). */
+int sx_mpi_file_write(sx_mpi_file *f, int64_t off, const void *buf, int64_t bytes);
+/* Collective: rc is this rank's own verdict (nonzero: something else failed here, err says
+ * what).  Flushes to stable storage, closes, and renames into place when every rank's rc was 0
+ * and every write succeeded: then 0 on every rank; else the temporary file is removed and -1
+ * on every rank (err: the first failing rank's message). */
+int sx_mpi_file_commit(sx_mpi_file *f, int rc, sx_err *err);
+
 #endif

@@ -32,5 +32,8 @@ void sx_topk_select(const float *v, int n, int k, float *heap_v, int *heap_i);
 /* Allocate the arrays of an SAE of the given shape (zeroed); threshold when needed. */
 int sx_sae_alloc(sx_sae *sae, sx_sae_arch arch, int d_in, int d_sae, int k, sx_err *err);
 const char *sx_sae_arch_name(sx_sae_arch a); /* "standard", "topk", "batchtopk", "jumprelu" */
+/* cfg.json of sx_sae_save_meta alone (only the SAE's shape and names are read, none of its
+ * arrays): for writers that place sae_weights.safetensors themselves (train/sae_write_lp.c). */
+int sx_sae_save_cfg(const sx_sae *sae, const char *dir, const struct cJSON *extra, sx_err *err);
 
 #endif

@@ -347,8 +347,13 @@ int sx_sae_save_meta(const sx_sae *sae, const char *dir, const cJSON *extra, sx_
              sx_stw_write(w, path, err);
     sx_stw_free(w);
     free(fbe), free(fbd), free(fth), free(fbm);
-    if (rc) return -1;
+    return rc ? -1 : sx_sae_save_cfg(sae, dir, extra, err);
+}
 
+int sx_sae_save_cfg(const sx_sae *sae, const char *dir, const cJSON *extra, sx_err *err) {
+    float s = sae->norm_scale > 0 ? sae->norm_scale : 1.0f;
+    char path[4200];
+    int rc;
     cJSON *cfg = cJSON_CreateObject(), *kw, *ours;
     cJSON_AddStringToObject(cfg, "architecture", sx_sae_arch_name(sae->arch));
     cJSON_AddNumberToObject(cfg, "d_in", sae->d_in);

@@ -123,6 +123,10 @@ void sx_tsae_init_params(sx_tsae *t, uint64_t seed, int stream, const float *x, 
                          double init_thr);
 /* Export to an sx_sae (copies; W_enc transposed back). */
 int sx_tsae_export(const sx_tsae *t, float norm_scale, sx_sae *out, sx_err *err);
+/* --parallel latents, collective: write the SAE folder dir (sae_weights.safetensors, cfg.json)
+ * from every rank's slice t, byte for byte what sx_tsae_export + sx_sae_save_meta give in one
+ * process (sae_write_lp.c).  meta: the whole SAE's shape, names and norm_scale; no arrays. */
+int sx_tsae_save_lp(const sx_tsae *t, const sx_sae *meta, const char *dir, const struct cJSON *extra, sx_err *err);
 
 int sx_scratch_init(sx_scratch *s, int B, int d, int m_max, int k_max, int aux_k, int any_dense,
                     int batchtopk, sx_err *err);

@@ -246,61 +246,16 @@ static int save_checkpoint(run *R, sx_err *err) {
     return sx_mpi_check(rc, err);
 }
 
-/* --parallel latents: SAE i assembled on rank 0 from every rank's slice (collective).  Rank 0
- * holds the whole SAE once (2*m*d floats), its Adam state never.  A slice's parameters are
- * [WencT][W_dec][b_enc] (contiguous), b_dec (the same everywhere), then the per-latent extras
- * (jumprelu log-thresholds; gated r_mag, b_mag): both latent parts are sent. */
-static int gather_sae(run *R, int i, sx_sae *out, sx_err *err) {
-    const sx_tsae *t = &R->saes[i];
-    const int d = t->d, ml = t->m, M = t->m_full;
-    int rc = 0;
-    if (R->me == 0) rc = sx_sae_alloc(out, t->arch, d, M, t->k, err);
-    const int64_t n = (int64_t)2 * ml * d + ml, nx = t->np - n - d; /* latent blocks; extras after b_dec */
-    float *buf = R->me == 0 ? malloc((size_t)(n + nx) * sizeof(float)) : NULL;
-    if (R->me == 0 && !rc && !buf) rc = sx_failc(err, SX_ENOMEM, "%s: out of memory to assemble the SAE", t->name);
-    if (sx_mpi_check(rc, err)) {
-        if (R->me == 0 && !rc) sx_sae_free(out);
-        free(buf);
-        return -1;
-    }
-    if (R->me != 0) {
-        sx_mpi_send(t->p, n * (int64_t)sizeof(float), 0, 10 + i);
-        if (nx > 0) sx_mpi_send(t->p + n + d, nx * (int64_t)sizeof(float), 0, 10 + i);
-        return 0;
-    }
-    for (int q = 0; q < R->P; q++) {
-        const float *src = t->p, *ext = t->p + n + d;
-        if (q > 0) {
-            sx_mpi_recv(buf, n * (int64_t)sizeof(float), q, 10 + i), src = buf, ext = buf + n;
-            if (nx > 0) sx_mpi_recv(buf + n, nx * (int64_t)sizeof(float), q, 10 + i);
-        }
-        const float *we = src, *wd = src + (int64_t)ml * d, *be = src + (int64_t)2 * ml * d;
-        for (int j = 0; j < ml; j++) {
-            int g = q * ml + j;
-            for (int k = 0; k < d; k++) out->W_enc[(int64_t)k * M + g] = we[(int64_t)j * d + k];
-            memcpy(out->W_dec + (int64_t)g * d, wd + (int64_t)j * d, (size_t)d * sizeof(float));
-            out->b_enc[g] = be[j];
-            if (t->arch == SX_SAE_JUMPRELU) out->threshold[g] = expf(ext[j]); /* as sx_tsae_export */
-            if (t->arch == SX_SAE_GATED) out->r_mag[g] = ext[j], out->b_mag[g] = ext[ml + j];
-        }
-    }
-    free(buf);
-    memcpy(out->b_dec, t->b_dec, (size_t)d * sizeof(float));
-    if (t->arch == SX_SAE_BATCHTOPK)
-        for (int j = 0; j < M; j++) out->threshold[j] = t->bt_threshold;
-    out->norm_scale = R->st.norm_scale;
-    return 0;
-}
-
 static int save_final(run *R, sx_err *err) {
-    int bad = 0;
     for (int i = 0; i < R->n; i++) {
+        const sx_tsae *t = &R->saes[i];
         sx_sae sae;
         char dir[4200];
-        if (R->lp) {
-            if (gather_sae(R, i, &sae, err)) return -1;
-            if (R->me != 0) continue;
-        } else if (sx_tsae_export(&R->saes[i], R->st.norm_scale, &sae, err)) {
+        if (R->lp) { /* the shape and names only: each rank writes its slice (sae_write_lp.c) */
+            memset(&sae, 0, sizeof sae);
+            sae.arch = t->arch, sae.d_in = t->d, sae.d_sae = t->m_full, sae.k = t->k;
+            sae.apply_b_dec_to_input = 1, sae.norm_scale = R->st.norm_scale;
+        } else if (sx_tsae_export(t, R->st.norm_scale, &sae, err)) {
             return -1;
         }
         if (R->o->hook_name) snprintf(sae.hook_name, sizeof sae.hook_name, "%s", R->o->hook_name);
@@ -311,13 +266,12 @@ static int save_final(run *R, sx_err *err) {
         cJSON_AddNumberToObject(extra, "sparsity_coef", R->saes[i].l1);
         cJSON_AddStringToObject(extra, "trainer_arch", cli_arch_name(R->o->arch));
         snprintf(dir, sizeof dir, "%s/%s", R->o->out_dir, R->saes[i].name);
-        int rc = sx_sae_save_meta(&sae, dir, extra, err);
+        int rc = R->lp ? sx_tsae_save_lp(t, &sae, dir, extra, err) : sx_sae_save_meta(&sae, dir, extra, err);
         cJSON_Delete(extra);
-        sx_sae_free(&sae);
-        if (rc && R->lp) bad = -1; /* keep meeting the other ranks' gathers */
-        else if (rc) return -1;
+        if (!R->lp) sx_sae_free(&sae);
+        if (rc) return -1; /* under --parallel latents every rank knows (collective) */
     }
-    return bad;
+    return 0;
 }
 
 /* Returns 0 when the batch is usable, 1 to skip it, -1 to stop. */

@@ -153,11 +153,17 @@ int sx_st_read_f32_into(const sx_safetensors *st, const char *name, int ndim,
 typedef struct sx_st_writer sx_st_writer;
 sx_st_writer *sx_stw_new(void);
 void sx_stw_free(sx_st_writer *w);
-/* data is borrowed until sx_stw_write returns; it must hold numel * dtype size bytes. */
+/* data is borrowed until sx_stw_write returns; it must hold numel * dtype size bytes (NULL:
+ * the entry is laid out only, for sx_stw_layout; sx_stw_write refuses it). */
 int sx_stw_add(sx_st_writer *w, const char *name, sx_dtype dt, int ndim, const int64_t *shape,
                const void *data, sx_err *err);
 int sx_stw_meta(sx_st_writer *w, const char *key, const char *value, sx_err *err);
 int sx_stw_write(sx_st_writer *w, const char *path, sx_err *err);
+/* For writers that place the data themselves (MPI ranks writing their slices of one file):
+ * *head (malloc'd, *head_bytes long) is the file's start: the 8-byte header length, the JSON
+ * header, its padding; offsets[i] (when not NULL) is the absolute file offset of the i-th
+ * added entry's data, which runs to the next entry's.  sx_stw_write writes the same bytes. */
+int sx_stw_layout(const sx_st_writer *w, char **head, size_t *head_bytes, uint64_t *offsets, sx_err *err);
 
 /* ---------- RNG: xoshiro256**, seeded by splitmix64 ---------- */
 typedef struct sx_rng {

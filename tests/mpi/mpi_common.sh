@@ -28,8 +28,9 @@ for r in range(4000):
 with h5py.File(f"{t}/a.h5", "w") as f: f["activations"] = x.astype(np.float32)
 PYEOF
 }
-# cmp_py A B TOL: max |a - b| over every tensor of two SAE folders <= TOL, and their metrics
-# lines (all but tokens_per_s) equal
+# cmp_py A B TOL: max |a - b| over every tensor of two SAE folders <= TOL, the same
+# safetensors header and file size, the same cfg.json, and their metrics lines (all but
+# tokens_per_s) equal
 cmp_py() {
 $PY - "$@" <<'PYEOF'
 import sys, json, os
@@ -40,6 +41,12 @@ worst = 0.0
 for sae in sorted(d for d in os.listdir(a) if os.path.isfile(f"{a}/{d}/sae_weights.safetensors")):
     A, B = st_np.read(f"{a}/{sae}/sae_weights.safetensors"), st_np.read(f"{b}/{sae}/sae_weights.safetensors")
     assert A.keys() == B.keys(), (A.keys(), B.keys())
+    # the same file layout (header bytes: tensor order, shapes, offsets) and the same cfg.json
+    ha, hb = (open(f"{x}/{sae}/sae_weights.safetensors", "rb").read() for x in (a, b))
+    n = 8 + int.from_bytes(ha[:8], "little")
+    assert len(ha) == len(hb) and ha[:n] == hb[:n], (sae, "safetensors headers differ")
+    ca, cb = (json.load(open(f"{x}/{sae}/cfg.json")) for x in (a, b))
+    assert ca == cb, (sae, ca, cb)
     for k in A: worst = max(worst, float(abs(A[k] - B[k]).max()))
 def rows(p):
     out = []

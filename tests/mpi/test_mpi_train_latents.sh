@@ -4,7 +4,9 @@
 # one process with the same batch and seed: TopK (two widths in one pass, AuxK on, and with
 # --grad-clip) and BatchTopK, every weight within 1e-5 after 30 steps and the same metrics
 # (dead_frac over the whole width); --resume with the same N bit-exact to the uninterrupted
-# run; bad inputs (a width not divisible by N, an architecture it is not built for: matryoshka): one line,
+# run; every rank writes its own slice of the saved SAE (train/sae_write_lp.c), the file the same
+# bytes of header and the same cfg.json as one process's; bad inputs (a width not divisible by N,
+# an architecture it is not built for: matryoshka, an SAE folder that cannot be made): one line,
 # every rank nonzero, nothing written.
 . "$(dirname "$0")/mpi_common.sh"
 T=${SAETOX_TMP:-/tmp}/mpi_train_latents
@@ -17,6 +19,8 @@ run_pair batchtopk --arch batchtopk --widths 96 --k 4
 # two BatchTopK SAEs in one pass (the configuration that once diverged at step 17 of 30 near a
 # tie of the batch threshold; not reproduced since on 7 seeds): all 30 steps within 1e-5
 run_pair batchtopk2 --arch batchtopk --widths 64,96 --k 4
+# inputs scaled (norm_scale != 1): each rank folds it into its slice of b_enc and the threshold
+run_pair batchtopk-norm --arch batchtopk --widths 96 --k 4 --normalize
 # batch 4096 x d_in 16: the reconstruction sum and the list exchange go through node shared memory
 BT=(--batch 4096 --tokens 122880); run_pair topk-shm --arch topk --widths 96 --k 4; BT=(--batch 256 --tokens 7680)
 check "dead latents were in play (AuxK exercised)" "grep -q '\"aux_loss\":0\.[0-9]*[1-9]' '$T/topk-1/metrics.jsonl'"
@@ -31,6 +35,11 @@ check "resume: bit-exact to the uninterrupted 2-rank run" "cmp_py '$T/topk-2' '$
 "${MPI[@]}" "$BIN" train "${COMMON[@]}" "${BT[@]}" --arch topk --widths 63 --k 4 --parallel latents --out "$T/bad1" 2>"$T/bad1.err"
 check "width 63 over 2 ranks: nonzero, one line, nothing written" \
     "[ $? -ne 0 ] && one_line '$T/bad1.err' && grep -q 'width 63 is not divisible by the 2 ranks' '$T/bad1.err' && [ ! -e '$T/bad1' ]"
+# the SAE folder cannot be made (a file is in the way): every rank stops, nothing is written
+mkdir -p "$T/bad3" && : > "$T/bad3/topk-96"
+"${MPI[@]}" "$BIN" train "${COMMON[@]}" "${BT[@]}" --arch topk --widths 96 --k 4 --parallel latents --out "$T/bad3" 2>"$T/bad3.err"
+check "SAE folder blocked by a file: nonzero, one line naming it, no weights written" \
+    "[ $? -ne 0 ] && one_line '$T/bad3.err' && grep -q 'bad3/topk-96' '$T/bad3.err' && [ -z \"\$(find '$T/bad3' -name 'sae_weights*')\" ]"
 "${MPI[@]}" "$BIN" train "${COMMON[@]}" "${BT[@]}" --arch matryoshka --widths 64 --groups 16,64 --k 4 --parallel latents --out "$T/bad2" 2>"$T/bad2.err"
 check "matryoshka under --parallel latents: nonzero, one line, nothing written" \
     "[ $? -ne 0 ] && one_line '$T/bad2.err' && grep -q 'not built for matryoshka' '$T/bad2.err' && [ ! -e '$T/bad2' ]"
