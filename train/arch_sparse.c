@@ -158,9 +158,12 @@ static inline void prefetch_row(const float *p, int d) {
     for (int i = 0; i < d; i += 16) __builtin_prefetch(p + i);
 }
 
-/* The matryoshka group of latent j (0 for the other archs). */
+/* The matryoshka group of this rank's latent j (0 for the other archs; under --parallel
+ * latents the groups are of the whole width: j is lat_off + j there). */
 static inline int group_of(const sx_tsae *t, int j) {
+    if (t->n_groups == 1) return 0;
     int g = 0;
+    j += t->lat_off;
     while (j >= t->groups[g]) g++;
     return g;
 }
@@ -568,26 +571,65 @@ static void keep_local(const sx_tsae *t, int B, int stride, int *idx, float *val
     }
 }
 
+/* Matryoshka rows under --parallel latents: Gs holds the summed decoder output of each group
+ * (block g: the kept latents of group g over all ranks); as matryoshka_row, from the prefix
+ * sums: the residuals, the cumulative gradient rows G_g in s->G (block g may be Gs's own: each
+ * element is read before it is written) and dL/dpre of this rank's kept entries. */
+static double matryoshka_row_lp(const sx_tsae *t, const sx_step_ctx *c, const float *Gs, int r, float *acc,
+                                double *se_last, double *se_first) {
+    const sx_scratch *s = c->s;
+    const int d = t->d, ng = t->n_groups;
+    const int64_t BD = (int64_t)c->B * d;
+    const float g2 = 2.0f / (float)c->B;
+    const float *xr = c->x + (int64_t)r * d;
+    memcpy(acc, t->b_dec, (size_t)d * sizeof(float));
+    double tot = 0;
+    for (int g = 0; g < ng; g++) {
+        const float *S = Gs + g * BD + (int64_t)r * d;
+        float *E = s->G + g * BD + (int64_t)r * d;
+        double se = 0;
+        for (int i = 0; i < d; i++) {
+            acc[i] += S[i];
+            float e = acc[i] - xr[i];
+            se += (double)e * e;
+            E[i] = e;
+        }
+        tot += se;
+        if (g == 0) *se_first = se;
+        if (g == ng - 1) *se_last = se;
+    }
+    for (int g = ng - 1; g >= 0; g--) {
+        float *E = s->G + g * BD + (int64_t)r * d;
+        const float *N = g < ng - 1 ? E + BD : NULL;
+        for (int i = 0; i < d; i++) E[i] = g2 * E[i] + (N ? N[i] : 0.0f);
+    }
+    const int *ci = s->cand_idx + (int64_t)r * s->cand_max;
+    float *cdp = s->cand_dp + (int64_t)r * s->cand_max;
+    for (int q = 0; q < s->row_n[r]; q++)
+        cdp[q] = dot(s->G + group_of(t, ci[q]) * BD + (int64_t)r * d, t->W_dec + (int64_t)ci[q] * d, d);
+    return tot;
+}
+
 /* rows_backward with the decoder sums over the ranks (see above). */
 static void rows_backward_lp(sx_tsae *t, const sx_step_ctx *c, int kaux) {
     sx_scratch *s = c->s;
-    const int B = c->B, d = t->d;
+    const int B = c->B, d = t->d, ng = t->n_groups;
     const float g2 = 2.0f / (float)B, ga = (float)(2.0 * c->aux_coef / B);
     const int64_t BD = (int64_t)B * d;
     const int par = sx_par((int64_t)B * t->m_full);
-    /* This rank's parts of x_hat - b_dec and e_hat go straight into the node's shared window
-     * when there is one (sx_mpi_sum_begin: no copy in or out, one sum for both), else into G
-     * and Gaux and through sx_mpi_allreduce_f. */
-    const int64_t nsum = kaux > 0 ? 2 * BD : BD;
+    /* This rank's parts of x_hat - b_dec (matryoshka: one block per group) and e_hat go
+     * straight into the node's shared window when there is one (sx_mpi_sum_begin: no copy in
+     * or out, one sum for all), else into G and Gaux and through sx_mpi_allreduce_f. */
+    const int64_t nsum = (kaux > 0 ? ng + 1 : ng) * BD;
     float *win = sx_mpi_sum_begin(nsum);
-    float *Gp = win ? win : s->G, *Gap = win ? win + BD : s->Gaux;
+    float *Gp = win ? win : s->G, *Gap = win ? win + ng * BD : s->Gaux;
 #pragma omp parallel for schedule(static) if (par)
     for (int r = 0; r < B; r++) {
         float *G = Gp + (int64_t)r * d, *Ga = Gap + (int64_t)r * d;
         const int *ci = s->cand_idx + (int64_t)r * s->cand_max;
         const float *cv = s->cand_val + (int64_t)r * s->cand_max;
-        memset(G, 0, (size_t)d * sizeof(float));
-        for (int q = 0; q < s->row_n[r]; q++) axpy(cv[q], t->W_dec + (int64_t)ci[q] * d, G, d);
+        for (int g = 0; g < ng; g++) memset(G + g * BD, 0, (size_t)d * sizeof(float));
+        for (int q = 0; q < s->row_n[r]; q++) axpy(cv[q], t->W_dec + (int64_t)ci[q] * d, G + group_of(t, ci[q]) * BD, d);
         if (kaux > 0) {
             memset(Ga, 0, (size_t)d * sizeof(float));
             const int *ai = s->aux_idx + (int64_t)r * s->aux_max;
@@ -597,9 +639,9 @@ static void rows_backward_lp(sx_tsae *t, const sx_step_ctx *c, int kaux) {
     }
     const float *Gs = s->G, *Gas = s->Gaux; /* the sums over the ranks */
     if (win) {
-        Gs = sx_mpi_sum_end(nsum), Gas = Gs + BD;
+        Gs = sx_mpi_sum_end(nsum), Gas = Gs + ng * BD;
     } else {
-        sx_mpi_allreduce_f(s->G, BD, SX_MPI_SUM);
+        sx_mpi_allreduce_f(s->G, ng * BD, SX_MPI_SUM);
         if (kaux > 0) sx_mpi_allreduce_f(s->Gaux, BD, SX_MPI_SUM);
     }
     memset(s->tpart, 0, (size_t)s->nthreads * 8 * sizeof(double));
@@ -607,17 +649,24 @@ static void rows_backward_lp(sx_tsae *t, const sx_step_ctx *c, int kaux) {
     for (int r = 0; r < B; r++) {
         double *tp = s->tpart + (int64_t)tid() * 8;
         const float *xr = c->x + (int64_t)r * d;
-        float *G = s->G + (int64_t)r * d;
-        const float *Gr = Gs + (int64_t)r * d; /* == G without the window */
+        float *G = s->G + (ng - 1) * BD + (int64_t)r * d; /* the outer level's row */
         double se = 0;
-        for (int i = 0; i < d; i++) {
-            float e = t->b_dec[i] + Gr[i] - xr[i];
-            se += (double)e * e;
-            G[i] = g2 * e;
+        if (ng > 1) {
+            double se0 = 0;
+            tp[4] += matryoshka_row_lp(t, c, Gs, r, s->lat_tmp + (int64_t)tid() * 2 * d, &se, &se0);
+            tp[5] += se0;
+        } else {
+            const float *Gr = Gs + (int64_t)r * d; /* == G without the window */
+            for (int i = 0; i < d; i++) {
+                float e = t->b_dec[i] + Gr[i] - xr[i];
+                se += (double)e * e;
+                G[i] = g2 * e;
+            }
+            const int *ci = s->cand_idx + (int64_t)r * s->cand_max;
+            float *cdp = s->cand_dp + (int64_t)r * s->cand_max;
+            for (int q = 0; q < s->row_n[r]; q++) cdp[q] = dot(G, t->W_dec + (int64_t)ci[q] * d, d);
+            tp[4] += se, tp[5] += se;
         }
-        const int *ci = s->cand_idx + (int64_t)r * s->cand_max;
-        float *cdp = s->cand_dp + (int64_t)r * s->cand_max;
-        for (int q = 0; q < s->row_n[r]; q++) cdp[q] = dot(G, t->W_dec + (int64_t)ci[q] * d, d);
         tp[0] += se;
         if (kaux > 0 && s->lp_naux[r] > 0) { /* as rows_backward: rows with AuxK entries */
             float *Ga = s->Gaux + (int64_t)r * d;
@@ -634,14 +683,16 @@ static void rows_backward_lp(sx_tsae *t, const sx_step_ctx *c, int kaux) {
             tp[1] += sa;
         }
     }
-    double acc[2] = {0, 0};
-    for (int th = 0; th < s->nthreads; th++) acc[0] += s->tpart[th * 8], acc[1] += s->tpart[th * 8 + 1];
+    double acc[6] = {0, 0, 0, 0, 0, 0};
+    for (int th = 0; th < s->nthreads; th++)
+        for (int q = 0; q < 6; q++) acc[q] += s->tpart[th * 8 + q];
     if (kaux > 0 && c->aux_normalize) { /* as rows_backward: the whole batch is here */
         double vx = 0, ve = 0;
+        const float *E = s->G + (ng - 1) * BD; /* g2 (x_hat - x) */
         for (int i = 0; i < d; i++) {
             double sx = 0, ssx = 0, se_ = 0, sse = 0;
             for (int r = 0; r < B; r++) {
-                double xv = c->x[(int64_t)r * d + i], ev = s->G[(int64_t)r * d + i] / g2;
+                double xv = c->x[(int64_t)r * d + i], ev = E[(int64_t)r * d + i] / g2;
                 sx += xv, ssx += xv * xv, se_ += ev, sse += ev * ev;
             }
             vx += ssx - sx * sx / B, ve += sse - se_ * se_ / B;
@@ -655,16 +706,19 @@ static void rows_backward_lp(sx_tsae *t, const sx_step_ctx *c, int kaux) {
         acc[1] *= f;
     }
     t->mse_sum = acc[0], t->aux_loss = c->aux_coef * acc[1] / B;
-    t->group_mse[0] = acc[0];
+    t->group_mse[0] = acc[5], t->group_mse[ng - 1] = acc[0];
     t->sparsity_loss = 0;
-    t->loss = acc[0] / B + t->aux_loss;
+    t->loss = acc[4] / B + t->aux_loss;
 }
 
 int sx_step_sparse_lp(sx_tsae *t, const sx_step_ctx *c, sx_err *err) {
     sx_scratch *s = c->s;
     const int B = c->B, d = t->d, m = t->m, M = t->m_full;
-    const int bt = t->arch == SX_SAE_BATCHTOPK;
-    if (t->arch != SX_SAE_TOPK && !bt) return sx_failc(err, SX_EUNSUPPORTED, "%s: --parallel latents is for topk and batchtopk", t->name);
+    const int bt = t->arch == SX_SAE_BATCHTOPK || t->arch == SX_SAE_MATRYOSHKA;
+    if (t->arch != SX_SAE_TOPK && !bt) return sx_failc(err, SX_EUNSUPPORTED, "%s: --parallel latents is for topk, batchtopk and matryoshka", t->name);
+    if (t->n_groups > s->n_groups || t->groups[t->n_groups - 1] != M)
+        return sx_failc(err, SX_EINVAL, "%s: %d matryoshka groups need sx_scratch_groups and must end at width %d", t->name,
+                       t->n_groups, M);
     int C = bt ? (4 * t->k < M ? 4 * t->k : M) : (t->k < M ? t->k : M);
     if (C > s->cand_max) C = s->cand_max;
     int n_dead = 0;

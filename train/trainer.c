@@ -183,6 +183,7 @@ static int run_setup(run *R, sx_err *err) {
         int wl = R->lp ? w / R->P : w; /* --parallel latents: this rank's slice */
         if (sx_tsae_init(&R->saes[i], o->arch, R->d, wl, k, l1, name, err)) return -1;
         R->saes[i].lat_off = R->lp ? wl * R->me : 0, R->saes[i].m_full = w;
+        R->saes[i].groups[0] = w; /* one group: the whole width (matryoshka sets its own below) */
         if (o->arch == SX_SAE_MATRYOSHKA) {
             R->saes[i].n_groups = o->n_groups;
             memcpy(R->saes[i].groups, o->groups, (size_t)o->n_groups * sizeof(int));
@@ -255,6 +256,8 @@ static int save_final(run *R, sx_err *err) {
             memset(&sae, 0, sizeof sae);
             sae.arch = t->arch, sae.d_in = t->d, sae.d_sae = t->m_full, sae.k = t->k;
             sae.apply_b_dec_to_input = 1, sae.norm_scale = R->st.norm_scale;
+            sae.n_groups = t->arch == SX_SAE_MATRYOSHKA ? t->n_groups : 0;
+            memcpy(sae.groups, t->groups, sizeof sae.groups);
         } else if (sx_tsae_export(t, R->st.norm_scale, &sae, err)) {
             return -1;
         }
@@ -397,9 +400,6 @@ static int validate_parallel(const sx_train_opts *o, int P, sx_err *err) {
         return sx_failc(err, SX_EINVAL, "train: started with %d MPI ranks: give --parallel data (or latents); "
                         "otherwise every rank would train the same SAEs into %s", P, o->out_dir);
     if (g_parallel == SX_PAR_LATENTS) {
-        if (o->arch == SX_SAE_MATRYOSHKA)
-            return sx_failc(err, SX_EUNSUPPORTED, "train: --parallel latents is not built for %s (use --parallel data)",
-                            cli_arch_name(o->arch));
         for (int w = 0; w < o->n_widths; w++)
             if (o->widths[w] % P)
                 return sx_failc(err, SX_EINVAL, "train: --parallel latents: width %d is not divisible by the %d ranks", o->widths[w], P);
