@@ -2,6 +2,7 @@
 #include "core.h"
 
 #include <math.h>
+#include <string.h>
 
 static uint64_t splitmix64(uint64_t *x) {
     uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
@@ -65,12 +66,25 @@ double sx_rng_normal(sx_rng *r) {
     return u * m;
 }
 
-int sx_text_is_holdout(const char *text, double frac) {
-    uint64_t h = 0x84222325cbf29ce4ULL; /* salted FNV-1a, then a finaliser */
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        h ^= *p;
-        h *= 0x100000001b3ULL;
+uint64_t sx_fnv1a(uint64_t h, const void *p, size_t n) {
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ c[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+uint64_t sx_hash_words(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t v;
+        memcpy(&v, b + i, 8);
+        h = (h ^ v) * 0x100000001b3ULL;
     }
+    return sx_fnv1a(h, b + i, n - i);
+}
+
+int sx_text_is_holdout(const char *text, double frac) {
+    uint64_t h = sx_fnv1a(0x84222325cbf29ce4ULL, text, strlen(text)); /* salted, then a finaliser */
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;

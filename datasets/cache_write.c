@@ -34,7 +34,7 @@ struct sx_cache_writer {
     int fd;            /* the same file, for fsync: data is durable before it is recorded */
     int64_t chunk_rows, group_rows;
     int64_t committed; /* rows on disk and recorded (writer thread) */
-    uint64_t hash;     /* hash_bytes over the committed rows */
+    uint64_t hash;     /* sx_hash_words over the committed rows */
     char note[SX_ERR_LEN + 4400];   /* why a resume had to start over, or "" */
     int64_t appended;  /* rows given to append (caller) */
     stage st[2];       /* st[cur] fills while the other may be written */
@@ -47,21 +47,10 @@ struct sx_cache_writer {
     sx_err err;
 };
 
-/* FNV-style 64-bit running hash of the committed bytes of every dataset (activations as
+/* The running hash (sx_hash_words) of the committed bytes of every dataset (activations as
  * stored, token ids, doc ids, positions, group by group): a resume recomputes it to detect a
  * file damaged by a crash or a full disk in the middle of a flush. */
-static uint64_t hash_bytes(uint64_t h, const void *p, size_t n) {
-    const unsigned char *b = p;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t v;
-        memcpy(&v, b + i, 8);
-        h = (h ^ v) * 0x100000001b3ull;
-    }
-    for (; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
-    return h;
-}
-#define HASH0 0xcbf29ce484222325ull
+#define HASH0 SX_FNV_OFFSET
 
 /* n rows of all four datasets, row by row (activation row as stored, token id, doc id,
  * position): the result does not depend on how rows were grouped into commits, so a resume
@@ -70,10 +59,10 @@ static uint64_t hash_rows(uint64_t h, const void *acts, size_t row_bytes, const 
                           const int64_t *doc, const int32_t *pos, int64_t n) {
     const unsigned char *a = acts;
     for (int64_t i = 0; i < n; i++) {
-        h = hash_bytes(h, a + (size_t)i * row_bytes, row_bytes);
-        h = hash_bytes(h, &tok[i], sizeof *tok);
-        h = hash_bytes(h, &doc[i], sizeof *doc);
-        h = hash_bytes(h, &pos[i], sizeof *pos);
+        h = sx_hash_words(h, a + (size_t)i * row_bytes, row_bytes);
+        h = sx_hash_words(h, &tok[i], sizeof *tok);
+        h = sx_hash_words(h, &doc[i], sizeof *doc);
+        h = sx_hash_words(h, &pos[i], sizeof *pos);
     }
     return h;
 }

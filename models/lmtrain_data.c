@@ -239,17 +239,11 @@ static int on_doc(void *user, const char *text, size_t len, const char *key, sx_
     return rc;
 }
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n) {
-    const unsigned char *c = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ c[i]) * 1099511628211ULL;
-    return h;
-}
-
 static uint64_t cache_key(const char *const *specs, int n, int unesc, const char *tok_dir,
                           double val_frac, double holdout, uint64_t seed) {
     uint64_t h = 1469598103934665603ULL;
     for (int i = 0; i < n; i++) {
-        h = fnv(h, specs[i], strlen(specs[i]) + 1);
+        h = sx_fnv1a(h, specs[i], strlen(specs[i]) + 1);
         char path[4096];
         const char *hash = strrchr(specs[i], '#');
         size_t pl = hash ? (size_t)(hash - specs[i]) : strlen(specs[i]);
@@ -259,15 +253,15 @@ static uint64_t cache_key(const char *const *specs, int n, int unesc, const char
             struct stat st;
             if (stat(path, &st) == 0) {
                 int64_t v[2] = {(int64_t)st.st_size, (int64_t)st.st_mtime};
-                h = fnv(h, v, sizeof v);
+                h = sx_fnv1a(h, v, sizeof v);
             }
         }
     }
-    h = fnv(h, tok_dir, strlen(tok_dir) + 1);
-    h = fnv(h, &unesc, sizeof unesc);
-    h = fnv(h, &val_frac, sizeof val_frac);
-    h = fnv(h, &holdout, sizeof holdout);
-    h = fnv(h, &seed, sizeof seed);
+    h = sx_fnv1a(h, tok_dir, strlen(tok_dir) + 1);
+    h = sx_fnv1a(h, &unesc, sizeof unesc);
+    h = sx_fnv1a(h, &val_frac, sizeof val_frac);
+    h = sx_fnv1a(h, &holdout, sizeof holdout);
+    h = sx_fnv1a(h, &seed, sizeof seed);
     return h;
 }
 
@@ -341,8 +335,8 @@ static uint64_t tokens_hash(const sx_lm_tokens *t) {
     const uint16_t *v[3] = {t->train, t->val, t->held};
     int64_t n[3] = {t->n_train, t->n_val, t->n_held};
     for (int i = 0; i < 3; i++) {
-        h = fnv(h, &n[i], sizeof n[i]);
-        if (n[i]) h = fnv(h, v[i], (size_t)n[i] * sizeof(uint16_t));
+        h = sx_fnv1a(h, &n[i], sizeof n[i]);
+        if (n[i]) h = sx_fnv1a(h, v[i], (size_t)n[i] * sizeof(uint16_t));
     }
     return h;
 }
@@ -354,7 +348,7 @@ int sx_lm_tokens_build(const char *const *specs, const unsigned char *split_spec
     uint64_t key = cache_key(specs, n_specs, unescape_html, tok_dir, val_frac, holdout, seed);
     for (int i = 0; i < n_specs; i++) {
         unsigned char f = split_spec ? split_spec[i] : 0;
-        key = fnv(key, &f, 1);
+        key = sx_fnv1a(key, &f, 1);
     }
     if (cache_path && cache_load(cache_path, key, out) == 0) {
         out->hash = tokens_hash(out);

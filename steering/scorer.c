@@ -19,15 +19,6 @@
 #define FILE_VERSION 1
 #define HDR 48
 
-static uint64_t fnv64(const unsigned char *p, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
 static void put32(unsigned char *p, uint32_t v) {
     for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
 }
@@ -110,7 +101,7 @@ int sx_scorer_serialise(const sx_scorer *s, int f16, unsigned char **buf, size_t
             put32(b + HDR + 4 * i, fbits(s->w[i]));
         }
     }
-    put64(b + n - 8, fnv64(b, n - 8));
+    put64(b + n - 8, sx_fnv1a(SX_FNV_OFFSET, b, n - 8));
     *buf = b;
     *len = n;
     return 0;
@@ -146,7 +137,7 @@ int sx_scorer_load_mem(const void *data, size_t len, const char *name, sx_scorer
     size_t es = dt ? 2 : 4, need = HDR + (size_t)nw * es + 8;
     if (len < need) return sx_failc(err, SX_ECORRUPT, "%s: truncated scorer file (%zu of %zu bytes)", name, len, need);
     if (len > need) return sx_failc(err, SX_ECORRUPT, "%s: %zu trailing bytes after the scorer weights", name, len - need);
-    if (get64(b + need - 8) != fnv64(b, need - 8))
+    if (get64(b + need - 8) != sx_fnv1a(SX_FNV_OFFSET, b, need - 8))
         return sx_failc(err, SX_ECORRUPT, "%s: checksum mismatch (corrupt scorer file)", name);
     sx_scorer *s = sx_scorer_new(&c, err);
     if (!s) return -1;

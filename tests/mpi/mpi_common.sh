@@ -37,7 +37,9 @@ import sys, json, os
 sys.path.insert(0, os.environ["SAETOX_SOURCE"] + "/tests")
 import st_np
 a, b, tol = sys.argv[1], sys.argv[2], float(sys.argv[3])
-worst = 0.0
+# optional: elements above tol are allowed up to hard, if they are at most 1 in 1000
+hard = float(sys.argv[4]) if len(sys.argv) > 4 else tol
+worst, over, total = 0.0, 0, 0
 for sae in sorted(d for d in os.listdir(a) if os.path.isfile(f"{a}/{d}/sae_weights.safetensors")):
     A, B = st_np.read(f"{a}/{sae}/sae_weights.safetensors"), st_np.read(f"{b}/{sae}/sae_weights.safetensors")
     assert A.keys() == B.keys(), (A.keys(), B.keys())
@@ -47,7 +49,9 @@ for sae in sorted(d for d in os.listdir(a) if os.path.isfile(f"{a}/{d}/sae_weigh
     assert len(ha) == len(hb) and ha[:n] == hb[:n], (sae, "safetensors headers differ")
     ca, cb = (json.load(open(f"{x}/{sae}/cfg.json")) for x in (a, b))
     assert ca == cb, (sae, ca, cb)
-    for k in A: worst = max(worst, float(abs(A[k] - B[k]).max()))
+    for k in A:
+        dk = abs(A[k] - B[k])
+        worst, over, total = max(worst, float(dk.max())), over + int((dk > tol).sum()), total + dk.size
 def rows(p):
     out = []
     for l in open(p):
@@ -60,8 +64,8 @@ for x, y in zip(ma, mb):
     for k in x:
         if isinstance(x[k], float): assert abs(x[k] - y[k]) <= 1e-4 * max(1, abs(x[k])), (k, x[k], y[k])
         else: assert x[k] == y[k], (k, x[k], y[k])
-print(f"max |w1 - w2| = {worst:.3g}")
-sys.exit(0 if worst <= tol else 1)
+print(f"max |w1 - w2| = {worst:.3g}" + (f", {over} of {total} above {tol:g}" if over else ""))
+sys.exit(0 if worst <= tol or (worst <= hard and over * 1000 <= total) else 1)
 PYEOF
 }
 # latents_setup DIR: the planted cache in DIR, the options both --parallel latents tests share

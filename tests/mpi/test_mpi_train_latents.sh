@@ -29,6 +29,20 @@ check "matryoshka: AuxK was in play, the innermost prefix's FVU is logged" "grep
 # batch 4096 x d_in 16: the reconstruction sum and the list exchange go through node shared memory
 BT=(--batch 4096 --tokens 122880); run_pair topk-shm --arch topk --widths 96 --k 4
 run_pair matryoshka-shm --arch matryoshka --widths 96 --groups 8,40,96 --k 4; BT=(--batch 256 --tokens 7680)
+# 3 ranks: slices of 32 / 64 latents (Matryoshka's groups 8,40,96 cut across them), three-way sums
+MPI3=("${MPI[@]}"); MPI3[4]=3
+for a in "topk --widths 96,192 --k 4" "batchtopk --widths 96 --k 4" "matryoshka --widths 96 --groups 8,40,96 --k 4"; do
+    n3=np3-${a%% *}
+    "$BIN" train "${COMMON[@]}" "${BT[@]}" --arch $a --out "$T/$n3-1" 2>"$T/$n3-1.err"
+    check "$a: one process" "[ $? -eq 0 ]"
+    "${MPI3[@]}" "$BIN" train "${COMMON[@]}" "${BT[@]}" --arch $a --parallel latents --out "$T/$n3-2" 2>"$T/$n3-2.err"
+    check "$a: 3 ranks --parallel latents" "[ $? -eq 0 ]"
+    check "$a: 3 ranks: weights within 1e-5, metrics equal" "cmp_py '$T/$n3-1' '$T/$n3-2' 1e-5"
+done
+# b_dec is on every rank: a copy that drifted (injected on rank 1) is reported, nothing saved
+"${MPI[@]}" -x SAETOX_FAIL_REPLICA=1 "$BIN" train "${COMMON[@]}" "${BT[@]}" --arch topk --widths 64 --k 4 --parallel latents --out "$T/drift" 2>"$T/drift.err"
+check "drifted b_dec copy: nonzero, one line naming rank 1, no SAE written" \
+    "[ $? -ne 0 ] && one_line '$T/drift.err' && grep -q 'rank 1 of 2: train: step 30: this rank.s copy of topk-64 differs' '$T/drift.err' && [ ! -e '$T/drift/topk-64' ]"
 check "dead latents were in play (AuxK exercised)" "grep -q '\"aux_loss\":0\.[0-9]*[1-9]' '$T/topk-1/metrics.jsonl'"
 
 R=("${COMMON[@]}" "${BT[@]}" --arch topk --widths 64,192 --k 4 --parallel latents)
