@@ -170,10 +170,12 @@ static inline int group_of(const sx_tsae *t, int j) {
 
 /* Matryoshka rows: prefix reconstructions, their residuals, the cumulative gradient rows G_h
  * (G + h*B*d) and dL/dpre of the kept entries.  Returns sum_g ||e_g||^2; *se_last, *se_first
- * the outer and innermost terms.  acc: d floats of scratch.  Extra cost over one decode: the
- * n_groups residual rows (n_groups * 3d FLOPs). */
-static double matryoshka_row(const sx_tsae *t, const sx_step_ctx *c, int r, float *acc, double *se_last,
-                             double *se_first) {
+ * the outer and innermost terms.  acc: d floats of scratch.  Gs NULL: each group's part of the
+ * decode from this row's entries; under --parallel latents Gs holds the decoder output of each
+ * group summed over the ranks (block g; it may be s->G itself: each element is read before it
+ * is written).  Extra cost over one decode: the n_groups residual rows (n_groups * 3d FLOPs). */
+static double matryoshka_row(const sx_tsae *t, const sx_step_ctx *c, const float *Gs, int r, float *acc,
+                             double *se_last, double *se_first) {
     const sx_scratch *s = c->s;
     const int d = t->d, ng = t->n_groups;
     const int64_t BD = (int64_t)c->B * d;
@@ -185,9 +187,14 @@ static double matryoshka_row(const sx_tsae *t, const sx_step_ctx *c, int r, floa
     memcpy(acc, t->b_dec, (size_t)d * sizeof(float));
     double tot = 0;
     for (int g = 0; g < ng; g++) {
-        int lo = g ? t->groups[g - 1] : 0, hi = t->groups[g];
-        for (int q = 0; q < s->row_n[r]; q++)
-            if (ci[q] >= lo && ci[q] < hi) axpy(cv[q], t->W_dec + (int64_t)ci[q] * d, acc, d);
+        if (Gs) {
+            const float *S = Gs + g * BD + (int64_t)r * d;
+            for (int i = 0; i < d; i++) acc[i] += S[i];
+        } else {
+            int lo = g ? t->groups[g - 1] : 0, hi = t->groups[g];
+            for (int q = 0; q < s->row_n[r]; q++)
+                if (ci[q] >= lo && ci[q] < hi) axpy(cv[q], t->W_dec + (int64_t)ci[q] * d, acc, d);
+        }
         float *E = s->G + g * BD + (int64_t)r * d;
         double se = 0;
         for (int i = 0; i < d; i++) {
@@ -231,7 +238,7 @@ static void rows_backward(sx_tsae *t, const sx_step_ctx *c, int kaux) {
         double se = 0;
         if (ng > 1) {
             double se0 = 0;
-            tp[4] += matryoshka_row(t, c, r, s->lat_tmp + (int64_t)tid() * 2 * d, &se, &se0);
+            tp[4] += matryoshka_row(t, c, NULL, r, s->lat_tmp + (int64_t)tid() * 2 * d, &se, &se0);
             tp[5] += se0;
         } else {
             memcpy(G, t->b_dec, (size_t)d * sizeof(float));
@@ -571,45 +578,6 @@ static void keep_local(const sx_tsae *t, int B, int stride, int *idx, float *val
     }
 }
 
-/* Matryoshka rows under --parallel latents: Gs holds the summed decoder output of each group
- * (block g: the kept latents of group g over all ranks); as matryoshka_row, from the prefix
- * sums: the residuals, the cumulative gradient rows G_g in s->G (block g may be Gs's own: each
- * element is read before it is written) and dL/dpre of this rank's kept entries. */
-static double matryoshka_row_lp(const sx_tsae *t, const sx_step_ctx *c, const float *Gs, int r, float *acc,
-                                double *se_last, double *se_first) {
-    const sx_scratch *s = c->s;
-    const int d = t->d, ng = t->n_groups;
-    const int64_t BD = (int64_t)c->B * d;
-    const float g2 = 2.0f / (float)c->B;
-    const float *xr = c->x + (int64_t)r * d;
-    memcpy(acc, t->b_dec, (size_t)d * sizeof(float));
-    double tot = 0;
-    for (int g = 0; g < ng; g++) {
-        const float *S = Gs + g * BD + (int64_t)r * d;
-        float *E = s->G + g * BD + (int64_t)r * d;
-        double se = 0;
-        for (int i = 0; i < d; i++) {
-            acc[i] += S[i];
-            float e = acc[i] - xr[i];
-            se += (double)e * e;
-            E[i] = e;
-        }
-        tot += se;
-        if (g == 0) *se_first = se;
-        if (g == ng - 1) *se_last = se;
-    }
-    for (int g = ng - 1; g >= 0; g--) {
-        float *E = s->G + g * BD + (int64_t)r * d;
-        const float *N = g < ng - 1 ? E + BD : NULL;
-        for (int i = 0; i < d; i++) E[i] = g2 * E[i] + (N ? N[i] : 0.0f);
-    }
-    const int *ci = s->cand_idx + (int64_t)r * s->cand_max;
-    float *cdp = s->cand_dp + (int64_t)r * s->cand_max;
-    for (int q = 0; q < s->row_n[r]; q++)
-        cdp[q] = dot(s->G + group_of(t, ci[q]) * BD + (int64_t)r * d, t->W_dec + (int64_t)ci[q] * d, d);
-    return tot;
-}
-
 /* rows_backward with the decoder sums over the ranks (see above). */
 static void rows_backward_lp(sx_tsae *t, const sx_step_ctx *c, int kaux) {
     sx_scratch *s = c->s;
@@ -653,7 +621,7 @@ static void rows_backward_lp(sx_tsae *t, const sx_step_ctx *c, int kaux) {
         double se = 0;
         if (ng > 1) {
             double se0 = 0;
-            tp[4] += matryoshka_row_lp(t, c, Gs, r, s->lat_tmp + (int64_t)tid() * 2 * d, &se, &se0);
+            tp[4] += matryoshka_row(t, c, Gs, r, s->lat_tmp + (int64_t)tid() * 2 * d, &se, &se0);
             tp[5] += se0;
         } else {
             const float *Gr = Gs + (int64_t)r * d; /* == G without the window */
