@@ -353,7 +353,12 @@ int cmd_lm_train(int argc, char **argv) {
         int last = r.o.step == steps || r.o.step == stop_at;
         if (r.o.step % eval_every == 0 || last) {
             double now = sx_now(), tps = (double)(r.o.step - tick_step) * batch * r.T / (now - tick);
-            double vl = eval_val(&r, eval_tokens, &err);
+            err.code = SX_OK, err.msg[0] = 0;
+            double vl = eval_val(&r, eval_tokens, &err); /* NaN alone: a set shorter than a window */
+            if (err.code != SX_OK) {
+                fail(err.msg);
+                goto done;
+            }
             last_train = tl_sum / tl_n;
             log_metrics(&r, r.o.step, last_train, vl, lr_s, tps, gn);
             fprintf(stderr, "step %lld/%lld train %.4f val %.4f lr %.3g %.0f tok/s\n",
