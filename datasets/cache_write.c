@@ -47,14 +47,11 @@ struct sx_cache_writer {
     sx_err err;
 };
 
-/* The running hash (sx_hash_words) of the committed bytes of every dataset (activations as
- * stored, token ids, doc ids, positions, group by group): a resume recomputes it to detect a
- * file damaged by a crash or a full disk in the middle of a flush. */
-#define HASH0 SX_FNV_OFFSET
-
-/* n rows of all four datasets, row by row (activation row as stored, token id, doc id,
- * position): the result does not depend on how rows were grouped into commits, so a resume
- * can check them in blocks of any size (a stop flushes a partial group). */
+/* The running hash (sx_hash_words from SX_FNV_OFFSET) of n rows of all four datasets, row by
+ * row (activation row as stored, token id, doc id, position): a resume recomputes it to detect
+ * a file damaged by a crash or a full disk in the middle of a flush.  It does not depend on how
+ * rows were grouped into commits, so a resume can check them in blocks of any size (a stop
+ * flushes a partial group). */
 static uint64_t hash_rows(uint64_t h, const void *acts, size_t row_bytes, const int32_t *tok,
                           const int64_t *doc, const int32_t *pos, int64_t n) {
     const unsigned char *a = acts;
@@ -151,7 +148,7 @@ static int write_meta(sx_cache_writer *w) {
     rc |= set_attr_i64(w->f, "seed", (int64_t)m->seed);
     rc |= set_attr_i64(w->f, "chunk_rows", w->chunk_rows);
     rc |= set_attr_i64(w->f, "rows_committed", 0);
-    rc |= set_attr_i64(w->f, "rows_hash", (int64_t)HASH0);
+    rc |= set_attr_i64(w->f, "rows_hash", (int64_t)SX_FNV_OFFSET);
     rc |= set_attr_i64(w->f, "complete", 0);
     return rc;
 }
@@ -285,7 +282,7 @@ static int verify_rows(sx_cache_writer *w, uint64_t want) {
     int32_t *t = malloc(sizeof *t * (size_t)blk), *p = malloc(sizeof *p * (size_t)blk);
     int64_t *dd = malloc(sizeof *dd * (size_t)blk);
     hid_t mt = w->m.f16 ? ds_h5_f16_type() : H5Tcopy(H5T_IEEE_F32LE);
-    uint64_t h = HASH0;
+    uint64_t h = SX_FNV_OFFSET;
     int ok = a && t && p && dd;
     for (int64_t at = 0; ok && at < w->committed; at += blk) {
         int64_t n = w->committed - at < blk ? w->committed - at : blk;
@@ -357,7 +354,7 @@ static void close_h5(sx_cache_writer *w);
 
 static int create_file(sx_cache_writer *w, sx_err *err) {
     w->committed = 0;
-    w->hash = HASH0;
+    w->hash = SX_FNV_OFFSET;
     w->f = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (w->f < 0) return sx_failc(err, SX_EIO, "%s: cannot create: %s", w->tmp, strerror(errno));
     w->fd = open(w->tmp, O_RDONLY);

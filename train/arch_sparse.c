@@ -208,8 +208,10 @@ static double matryoshka_row(const sx_tsae *t, const sx_step_ctx *c, const float
     }
     for (int g = ng - 1; g >= 0; g--) { /* G_g = g2 e_g + G_{g+1} */
         float *E = s->G + g * BD + (int64_t)r * d;
-        const float *N = g < ng - 1 ? E + BD : NULL;
-        for (int i = 0; i < d; i++) E[i] = g2 * E[i] + (N ? N[i] : 0.0f);
+        if (g == ng - 1)
+            for (int i = 0; i < d; i++) E[i] = g2 * E[i];
+        else
+            for (int i = 0; i < d; i++) E[i] = g2 * E[i] + E[i + BD];
     }
     for (int q = 0; q < s->row_n[r]; q++)
         cdp[q] = dot(s->G + group_of(t, ci[q]) * BD + (int64_t)r * d, t->W_dec + (int64_t)ci[q] * d, d);
@@ -616,25 +618,10 @@ static void rows_backward_lp(sx_tsae *t, const sx_step_ctx *c, int kaux) {
 #pragma omp parallel for schedule(static) if (par)
     for (int r = 0; r < B; r++) {
         double *tp = s->tpart + (int64_t)tid() * 8;
-        const float *xr = c->x + (int64_t)r * d;
         float *G = s->G + (ng - 1) * BD + (int64_t)r * d; /* the outer level's row */
-        double se = 0;
-        if (ng > 1) {
-            double se0 = 0;
-            tp[4] += matryoshka_row(t, c, Gs, r, s->lat_tmp + (int64_t)tid() * 2 * d, &se, &se0);
-            tp[5] += se0;
-        } else {
-            const float *Gr = Gs + (int64_t)r * d; /* == G without the window */
-            for (int i = 0; i < d; i++) {
-                float e = t->b_dec[i] + Gr[i] - xr[i];
-                se += (double)e * e;
-                G[i] = g2 * e;
-            }
-            const int *ci = s->cand_idx + (int64_t)r * s->cand_max;
-            float *cdp = s->cand_dp + (int64_t)r * s->cand_max;
-            for (int q = 0; q < s->row_n[r]; q++) cdp[q] = dot(G, t->W_dec + (int64_t)ci[q] * d, d);
-            tp[4] += se, tp[5] += se;
-        }
+        double se = 0, se0 = 0; /* one group (TopK, BatchTopK): the plain residual */
+        tp[4] += matryoshka_row(t, c, Gs, r, s->lat_tmp + (int64_t)tid() * 2 * d, &se, &se0);
+        tp[5] += se0;
         tp[0] += se;
         if (kaux > 0 && s->lp_naux[r] > 0) { /* as rows_backward: rows with AuxK entries */
             float *Ga = s->Gaux + (int64_t)r * d;

@@ -7,8 +7,8 @@ MPIRUN=$(command -v mpirun) || { echo "SKIP: mpirun not found (install openmpi-b
 $PY -c "import h5py, numpy" 2>/dev/null || { echo "SKIP: /usr/bin/python3 lacks h5py"; exit 77; }
 # -q: no Open MPI banners (saetox's own line is the error report); --oversubscribe: 2 ranks
 # may exceed the cores; as root (CI containers) Open MPI needs --allow-run-as-root.
-MPI=("$MPIRUN" -q --oversubscribe -np 2)
-[ "$(id -u)" -eq 0 ] && MPI+=(--allow-run-as-root)
+MPI=("$MPIRUN" -q --oversubscribe -np 2) MPI3=("$MPIRUN" -q --oversubscribe -np 3)
+[ "$(id -u)" -eq 0 ] && MPI+=(--allow-run-as-root) MPI3+=(--allow-run-as-root)
 # sanitizer builds: Open MPI's own allocations at exit are not saetox's leaks
 export ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}detect_leaks=0
 fail=0

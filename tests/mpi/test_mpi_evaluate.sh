@@ -29,7 +29,6 @@ check "2 ranks" "[ $? -eq 0 ]"
 same() { for f in steering_sweep.csv generations.jsonl meandiff.safetensors; do cmp -s "ev1/$f" "$1/$f" || return 1; done; }
 check "2 ranks: the three files byte-identical" "same ev2"
 check "2 ranks: one progress line per condition (rank 0 only)" "[ \$(grep -c ' emt ' err2.txt) -eq \$(grep -c ' emt ' err1.txt) ] && [ \$(grep -c 'scales A_i' err2.txt) -eq 1 ]"
-MPI3=("${MPI[@]}"); MPI3[4]=3
 "${MPI3[@]}" "$BIN" evaluate "${E[@]}" --sae sae/topk-256 --out ev3 2>err3.txt
 check "3 ranks: byte-identical" "[ $? -eq 0 ] && same ev3"
 # (condition, prompt) split: 2 conditions, 7 prompts in chunks of 2 (--batch-rows 6 / 3 samples)

@@ -43,7 +43,6 @@ check "only rank 0 wrote: no stray files" "[ \"\$(ls '$T/topk-2')\" = \"\$(ls '$
 # is off by 1.3e-5 after 30 steps (2e-5 at step 10, not growing): most likely Adam's early
 # steps, about lr x sign(g), on a gradient element that nearly cancels, so the order of the sum
 # decides it.  Allowed: up to 1e-4 for at most 1 weight in 1000.
-MPI3=("${MPI[@]}"); MPI3[4]=3
 C3=("${COMMON[@]/#256/384}"); C3=("${C3[@]/#7680/11520}")
 for a in "topk --widths 64,192 --k 4" "batchtopk --widths 64 --k 4" "topk --widths 2048 --k 4" "gated --widths 64"; do
     n3=np3-${a%% *}-${a#* --widths }; n3=${n3%% *}

@@ -30,7 +30,6 @@ check "matryoshka: AuxK was in play, the innermost prefix's FVU is logged" "grep
 BT=(--batch 4096 --tokens 122880); run_pair topk-shm --arch topk --widths 96 --k 4
 run_pair matryoshka-shm --arch matryoshka --widths 96 --groups 8,40,96 --k 4; BT=(--batch 256 --tokens 7680)
 # 3 ranks: slices of 32 / 64 latents (Matryoshka's groups 8,40,96 cut across them), three-way sums
-MPI3=("${MPI[@]}"); MPI3[4]=3
 for a in "topk --widths 96,192 --k 4" "batchtopk --widths 96 --k 4" "matryoshka --widths 96 --groups 8,40,96 --k 4"; do
     n3=np3-${a%% *}
     "$BIN" train "${COMMON[@]}" "${BT[@]}" --arch $a --out "$T/$n3-1" 2>"$T/$n3-1.err"
