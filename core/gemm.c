@@ -300,10 +300,10 @@ static void kern_f32(int kc, const float *restrict a, const float *restrict b, f
 /* B [K, N] F32 read in place: row k of the panel is 48 contiguous floats of B's row k (the
  * values and order of the packed panel, so the same bits), without packing's copy of all of
  * B per call, which was ~10% of the CPU of batched decoding steps (~200 rows; the weights
- * come from memory either way).  Full panels only. */
+ * come from memory either way).  Full panels on 64-byte boundaries only. */
 static void kern_f32_direct(int kc, const float *restrict a, const float *restrict b, int ldb, float *C, int ldc,
                             int mr, float beta) {
-    kern_f32_ld(kc, a, b, (size_t)ldb, C, ldc, mr, NR, beta, 0);
+    kern_f32_ld(kc, a, b, (size_t)ldb, C, ldc, mr, NR, beta, 1); /* B and ldb 64-byte aligned */
 }
 
 /* The same tile from BF16 pairs: per pair of k, 3 panel loads and, per row, the lo, mid and
@@ -337,8 +337,14 @@ __attribute__((target("avx512bf16"))) static void kern_dot(int kp, const uint32_
  * register transposes), a large share at 16 rows, where the kernel only ties OpenBLAS. */
 static void own_slice(int ta, int tb, int M, int K, float alpha, const float *A, int lda, const void *B, int bt,
                       int ldb, float beta, float *C, int ldc, int j0, int j1, int dot, void *bbuf, void *abuf) {
-    /* B [K, N] F32 whose column panels are all full: read in place (kern_f32_direct) */
-    int direct = !dot && !tb && bt == SX_GEMM_F32 && (j1 - j0) % NR == 0 && sx__gemm_direct();
+    /* B [K, N] F32 whose column panels are all full and start on cache lines: read in place
+     * (kern_f32_direct).  A misaligned B (an mmap'd file whose data is not at a multiple of 64
+     * bytes: the reference writer pads to 8) is packed instead: in place, every 64-byte load
+     * splits two lines, which cost more than the packing (whole evaluate at bench_eval's
+     * shape, GPT-2 weights at 32 mod 64, Zen 5: in place 4.42-4.55 s, packed 4.17-4.37 s,
+     * in place from an aligned file 3.65-3.98 s). */
+    int direct = !dot && !tb && bt == SX_GEMM_F32 && (j1 - j0) % NR == 0 && ((uintptr_t)B & 63) == 0 &&
+                 ldb % 16 == 0 && sx__gemm_direct();
     for (int jc = j0; jc < j1; jc += NC) {
         int nc = j1 - jc < NC ? j1 - jc : NC;
         for (int pc = 0; pc < K; pc += KC) {

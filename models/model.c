@@ -93,22 +93,6 @@ const float *sx_model_unembed_weights(const sx_model *m) {
     return m->unembed_f32;
 }
 
-/* Large buffers written once and then reused (packed weights, KV slots, logits rows): 2 MB
- * aligned and marked for transparent huge pages (a no-op where THP is off).  On this
- * project's VM a first-touch page fault costs microseconds (the kernel's share of a profile
- * of the evaluation was ~9%); 0.5 GB of packed weights is 122k 4 KB pages or 250 2 MB ones. */
-void *sx__alloc_big(size_t bytes) {
-    const size_t huge = (size_t)2 << 20;
-    if (bytes < huge) return aligned_alloc(64, (bytes + 63) / 64 * 64 + (bytes ? 0 : 64)); /* 64-byte aligned always */
-    size_t n = (bytes + huge - 1) / huge * huge;
-    void *p = aligned_alloc(huge, n);
-#ifdef MADV_HUGEPAGE
-    const char *e = getenv("SAETOX_HUGEPAGES"); /* =0: 4 KB pages (A/B runs) */
-    if (p && !(e && !strcmp(e, "0"))) (void)madvise(p, n, MADV_HUGEPAGE);
-#endif
-    return p;
-}
-
 /* Why a cache: on this project's VM the first touch of fresh memory costs ~3 ms of kernel
  * time per MB even with huge pages (measured: 512 MB took 1.3-2.1 s of sys time, a memset of
  * the same pages afterwards 0.04 s), and an evaluation makes one sx_generate_many call per

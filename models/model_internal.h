@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "alloc.h" /* sx__alloc_big (core) */
 #include "models.h"
 
 typedef enum { SX_ACT_GELU_TANH = 0, SX_ACT_GELU_ERF = 1, SX_ACT_RELU = 2 } sx_act;
@@ -71,10 +72,6 @@ struct sx_model {
     size_t big_cap[SX__BIG_SLOTS];
 };
 
-/* model.c: malloc for large, long-lived buffers (64-byte aligned; from 2 MB up 2 MB aligned
- * and marked for transparent huge pages where the kernel allows them on request); free()
- * releases it. */
-void *sx__alloc_big(size_t bytes);
 /* The same, cached by the model between calls (KV slots, logits rows of the batched
  * generation and scoring): take returns a cached block of at least `bytes` (contents
  * arbitrary) or a new one (NULL when out of memory); give hands it back (NULL is a no-op).

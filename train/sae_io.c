@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "sae_internal.h"
 #include "sx_json.h"
 
@@ -47,6 +48,15 @@ void sx_sae_free(sx_sae *sae) {
     memset(sae, 0, sizeof *sae);
 }
 
+/* n zeroed floats from sx__alloc_big: the encoder's product reads W_enc [d_in, d_sae] in
+ * place with aligned loads only on a cache line (core/gemm.c; calloc's large blocks start 16
+ * bytes past a page), and streams it whole per row block, so huge pages spare the dTLB. */
+static float *zalloc_big(size_t n) {
+    float *p = sx__alloc_big(n * sizeof(float));
+    if (p) memset(p, 0, n * sizeof(float));
+    return p;
+}
+
 int sx_sae_alloc(sx_sae *sae, sx_sae_arch arch, int d_in, int d_sae, int k, sx_err *err) {
     memset(sae, 0, sizeof *sae);
     if (d_in <= 0 || d_sae <= 0) return sx_failc(err, SX_EINVAL, "SAE: d_in and d_sae must be positive");
@@ -57,8 +67,8 @@ int sx_sae_alloc(sx_sae *sae, sx_sae_arch arch, int d_in, int d_sae, int k, sx_e
     sae->apply_b_dec_to_input = 1;
     sae->norm_scale = 1.0f;
     size_t nw = (size_t)d_in * (size_t)d_sae;
-    sae->W_enc = calloc(nw, sizeof(float));
-    sae->W_dec = calloc(nw, sizeof(float));
+    sae->W_enc = zalloc_big(nw);
+    sae->W_dec = zalloc_big(nw);
     sae->b_enc = calloc((size_t)d_sae, sizeof(float));
     sae->b_dec = calloc((size_t)d_in, sizeof(float));
     if (needs_threshold(arch)) sae->threshold = calloc((size_t)d_sae, sizeof(float));

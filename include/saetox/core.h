@@ -161,8 +161,10 @@ int sx_stw_meta(sx_st_writer *w, const char *key, const char *value, sx_err *err
 int sx_stw_write(sx_st_writer *w, const char *path, sx_err *err);
 /* For writers that place the data themselves (MPI ranks writing their slices of one file):
  * *head (malloc'd, *head_bytes long) is the file's start: the 8-byte header length, the JSON
- * header, its padding; offsets[i] (when not NULL) is the absolute file offset of the i-th
- * added entry's data, which runs to the next entry's.  sx_stw_write writes the same bytes. */
+ * header, its padding (to a multiple of 64 bytes); offsets[i] (when not NULL) is the
+ * absolute file offset of the i-th added entry's data.  The data has no holes: the entries
+ * whose size is a multiple of 64 bytes come first, in the order added (each starts on a
+ * 64-byte boundary), then the others.  sx_stw_write writes the same bytes. */
 int sx_stw_layout(const sx_st_writer *w, char **head, size_t *head_bytes, uint64_t *offsets, sx_err *err);
 
 /* ---------- hashes (fingerprints, not cryptographic) ---------- */
