@@ -190,9 +190,32 @@ static void pack_b_pairs(const uint16_t *B, int tb, int ldb, int k0, int kc, int
     }
 }
 
-/* alpha * op(A) rows i0..i0+mc, k0..k0+kc -> panels [q][kc][MR] (rows past mc zero). */
+/* alpha * op(A) rows i0..i0+mc, k0..k0+kc -> panels [q][kc][MR] (rows past mc zero).
+ * A [M, K] (ta 0): two full panels (16 rows) at a time, 16 k per register transpose (the
+ * low 8 lanes of column k go to the first panel, the high 8 to the second); the scalar loop
+ * (one strided store per element) was ~2.5% of a batched decoding step's CPU. */
 static void pack_a(const float *A, int ta, int lda, float alpha, int i0, int mc, int k0, int kc, float *ap) {
-    for (int q = 0; q * MR < mc; q++) {
+    int q0 = 0;
+    if (!ta) {
+        const __m512 va = _mm512_set1_ps(alpha);
+        int k16 = kc / 16 * 16;
+        for (; (q0 + 2) * MR <= mc; q0 += 2) {
+            float *d0 = ap + (size_t)q0 * kc * MR, *d1 = d0 + (size_t)kc * MR;
+            const float *s = A + (size_t)(i0 + q0 * MR) * lda + k0;
+            for (int k = 0; k < k16; k += 16) {
+                __m512 r[16];
+                for (int i = 0; i < 16; i++) r[i] = _mm512_mul_ps(va, _mm512_loadu_ps(s + (size_t)i * lda + k));
+                tr16(r);
+                for (int c = 0; c < 16; c++) {
+                    _mm256_store_ps(d0 + (size_t)(k + c) * MR, _mm512_castps512_ps256(r[c]));
+                    _mm256_store_ps(d1 + (size_t)(k + c) * MR, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(r[c]), 1)));
+                }
+            }
+            for (int i = 0; i < 16; i++)
+                for (int k = k16; k < kc; k++) (i < MR ? d0 : d1)[(size_t)k * MR + i % MR] = alpha * s[(size_t)i * lda + k];
+        }
+    }
+    for (int q = q0; q * MR < mc; q++) {
         float *d = ap + (size_t)q * kc * MR;
         for (int r = 0; r < MR; r++) {
             int i = q * MR + r;
