@@ -363,9 +363,9 @@ static void own_slice(int ta, int tb, int M, int K, float alpha, const float *A,
     /* B [K, N] F32 whose column panels are all full and start on cache lines: read in place
      * (kern_f32_direct).  A misaligned B (an mmap'd file whose data is not at a multiple of 64
      * bytes: the reference writer pads to 8) is packed instead: in place, every 64-byte load
-     * splits two lines, which cost more than the packing (whole evaluate at bench_eval's
-     * shape, GPT-2 weights at 32 mod 64, Zen 5: in place 4.42-4.55 s, packed 4.17-4.37 s,
-     * in place from an aligned file 3.65-3.98 s). */
+     * splits two lines, and that was no faster than packing (whole evaluate at bench_eval's
+     * shape, Zen 5, 4 runs each, user CPU: weights at 32 mod 64 read in place 7.70-7.94 s,
+     * packed 7.77-8.07 s, from a 64-aligned file in place 7.45-7.69 s). */
     int direct = !dot && !tb && bt == SX_GEMM_F32 && (j1 - j0) % NR == 0 && ((uintptr_t)B & 63) == 0 &&
                  ldb % 16 == 0 && sx__gemm_direct();
     for (int jc = j0; jc < j1; jc += NC) {

@@ -360,7 +360,7 @@ int sx_stw_layout(const sx_st_writer *w, char **head, size_t *head_bytes, uint64
      * starts at a multiple of 64 bytes of the file, i.e. of an mmap of it: the products read F32
      * weights in place with aligned 64-byte loads (core/gemm.c, kern_f32_direct).  With the
      * reference writer's 8 bytes, GPT-2-shaped weights sat at 32 mod 64 and every load split
-     * two cache lines: the whole evaluate at bench_eval's shape took 1.2x longer. */
+     * two cache lines: the whole evaluate at bench_eval's shape took ~4% more CPU. */
     size_t hl = strlen(json), padded = ((8 + hl + 63) & ~(size_t)63) - 8;
     char *h = malloc(8 + padded);
     if (!h) {

@@ -127,8 +127,9 @@ static int get_wx(sx_model *m, const char *name, int ndim, const int64_t *shape,
         *bf16 = tv->data;
         return 0;
     }
-    /* on a cache line, as the products' in-place reads want (core/gemm.c) */
-    float *buf = aligned_alloc(64, ((tv->numel ? tv->numel : 1) * sizeof(float) + 63) / 64 * 64);
+    /* on a cache line (the products read F32 B in place only there, core/gemm.c), large
+     * ones on huge pages */
+    float *buf = sx__alloc_big((tv->numel ? tv->numel : 1) * sizeof(float));
     if (!buf) return sx_failc(err, SX_ENOMEM, "%s: out of memory converting tensor '%s'", file, tv->name);
     sx_to_f32(tv->data, tv->dtype, buf, tv->numel);
     if (add_owned(m, buf, err)) return -1;
