@@ -296,14 +296,13 @@ static inline __attribute__((always_inline)) void store_tile(__m512 c[MR][3], fl
  * NC/48 = 32), so the FMA ports bound it: 24 FMAs per k. */
 static inline __attribute__((always_inline)) void kern_f32_ld(int kc, const float *restrict a,
                                                                const float *restrict b, size_t ldbp, float *C,
-                                                               int ldc, int mr, int nr, float beta, int aligned) {
+                                                               int ldc, int mr, int nr, float beta) {
     __m512 c[MR][3];
     for (int r = 0; r < MR; r++) c[r][0] = c[r][1] = c[r][2] = _mm512_setzero_ps();
     for (int k = 0; k < kc; k++) {
         const float *bk = b + (size_t)k * ldbp;
-        __m512 b0, b1, b2;
-        if (aligned) b0 = _mm512_load_ps(bk), b1 = _mm512_load_ps(bk + 16), b2 = _mm512_load_ps(bk + 32);
-        else b0 = _mm512_loadu_ps(bk), b1 = _mm512_loadu_ps(bk + 16), b2 = _mm512_loadu_ps(bk + 32);
+        /* both callers' panel rows start on cache lines (packed, or B read in place only then) */
+        __m512 b0 = _mm512_load_ps(bk), b1 = _mm512_load_ps(bk + 16), b2 = _mm512_load_ps(bk + 32);
         for (int r = 0; r < MR; r++) {
             __m512 x = _mm512_set1_ps(a[(size_t)k * MR + r]);
             c[r][0] = _mm512_fmadd_ps(x, b0, c[r][0]);
@@ -317,7 +316,7 @@ static inline __attribute__((always_inline)) void kern_f32_ld(int kc, const floa
 /* a packed panel ([kc][NR], aligned) */
 static void kern_f32(int kc, const float *restrict a, const float *restrict b, float *C, int ldc, int mr, int nr,
                      float beta) {
-    kern_f32_ld(kc, a, b, NR, C, ldc, mr, nr, beta, 1);
+    kern_f32_ld(kc, a, b, NR, C, ldc, mr, nr, beta);
 }
 
 /* B [K, N] F32 read in place: row k of the panel is 48 contiguous floats of B's row k (the
@@ -326,7 +325,7 @@ static void kern_f32(int kc, const float *restrict a, const float *restrict b, f
  * come from memory either way).  Full panels on 64-byte boundaries only. */
 static void kern_f32_direct(int kc, const float *restrict a, const float *restrict b, int ldb, float *C, int ldc,
                             int mr, float beta) {
-    kern_f32_ld(kc, a, b, (size_t)ldb, C, ldc, mr, NR, beta, 1); /* B and ldb 64-byte aligned */
+    kern_f32_ld(kc, a, b, (size_t)ldb, C, ldc, mr, NR, beta); /* B and ldb 64-byte aligned */
 }
 
 /* The same tile from BF16 pairs: per pair of k, 3 panel loads and, per row, the lo, mid and

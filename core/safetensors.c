@@ -323,6 +323,10 @@ int sx_stw_meta(sx_st_writer *w, const char *key, const char *value, sx_err *err
     return 0;
 }
 
+/* The data order of sx_stw_layout and sx_stw_write: pass 0 holds the entries whose size is a
+ * multiple of 64 bytes, pass 1 the others. */
+static int stw_pass(const stw_entry *e) { return e->nbytes % 64 != 0; }
+
 int sx_stw_layout(const sx_st_writer *w, char **head, size_t *head_bytes, uint64_t *offsets, sx_err *err) {
     *head = NULL;
     cJSON *root = cJSON_CreateObject();
@@ -339,7 +343,7 @@ int sx_stw_layout(const sx_st_writer *w, char **head, size_t *head_bytes, uint64
     }
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < w->n; i++)
-            if ((w->e[i].nbytes % 64 != 0) == pass) at[i] = off, off += w->e[i].nbytes;
+            if (stw_pass(&w->e[i]) == pass) at[i] = off, off += w->e[i].nbytes;
     for (int i = 0; i < w->n; i++) {
         const stw_entry *en = &w->e[i];
         cJSON *o = cJSON_CreateObject();
@@ -398,7 +402,7 @@ int sx_stw_write(sx_st_writer *w, const char *path, sx_err *err) {
     free(head);
     for (int pass = 0; pass < 2; pass++) /* the data order of sx_stw_layout */
         for (int i = 0; ok && i < w->n; i++)
-            if (w->e[i].nbytes && (w->e[i].nbytes % 64 != 0) == pass)
+            if (w->e[i].nbytes && stw_pass(&w->e[i]) == pass)
                 ok = fwrite(w->e[i].data, 1, w->e[i].nbytes, af.f) == w->e[i].nbytes;
     if (!ok) {
         sx_atomic_abort(&af);
