@@ -365,6 +365,62 @@ static float max_exp_row(float *s, int a, int b) {
 }
 #endif
 
+/* q . k over head_dim floats, for run_chunk's few-row chunks.  AVX-512: a fixed order (the
+ * one GCC gave the old omp-simd loop here, so the outputs did not move, and one that does
+ * not depend on the compiler): 16 lane sums over the whole vectors, the head_dim % 16 tail
+ * into lane 0, then the lanes added in order.  Other paths: the compiler's reduction, in one
+ * out-of-line copy.  decode_row calls the same function, so both compute the same bits. */
+#if defined(ATT_AVX512)
+static inline float dot_hd(const float *q, const float *k, int hd) {
+    __m512 acc = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + VL <= hd; i += VL)
+        acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_loadu_ps(q + i), _mm512_loadu_ps(k + i)));
+    float l[VL], d = 0;
+    _mm512_storeu_ps(l, acc);
+    for (; i < hd; i++) l[0] = l[0] + q[i] * k[i];
+    for (int j = 0; j < VL; j++) d = d + l[j];
+    return d;
+}
+#else
+static __attribute__((noinline)) float dot_hd(const float *q, const float *k, int hd) {
+    float d = 0;
+#pragma omp simd reduction(+ : d)
+    for (int i = 0; i < hd; i++) d += q[i] * k[i];
+    return d;
+}
+#endif
+
+/* o[0..hd) += w * v[0..hd): one key's share of P.V for one head, the same operation per
+ * element as pv_tile's register tiles (so decode_row matches run_chunk bit for bit).  hd: a
+ * multiple of 16 (AVX-512) or 8 (vectors); any (plain C). */
+static inline void pv_axpy(float *o, float w, const float *v, int hd) {
+#if defined(ATT_AVX512)
+    __m512 b = _mm512_set1_ps(w);
+    for (int c = 0; c < hd; c += VL)
+        _mm512_storeu_ps(o + c, _mm512_fmadd_ps(b, _mm512_loadu_ps(v + c), _mm512_loadu_ps(o + c)));
+#elif defined(ATT_VEC)
+    for (int c = 0; c < hd; c += 8) {
+        v8 acc = ld8(o + c);
+        acc += w * ld8(v + c);
+        st8(o + c, acc);
+    }
+#else
+#pragma omp simd
+    for (int i = 0; i < hd; i++) o[i] += w * v[i];
+#endif
+}
+
+static inline void scale_hd(float *o, float w, int hd) {
+#if defined(ATT_AVX512)
+    for (int c = 0; c < hd; c += VL) _mm512_storeu_ps(o + c, _mm512_mul_ps(_mm512_loadu_ps(o + c), _mm512_set1_ps(w)));
+#elif defined(ATT_VEC)
+    for (int c = 0; c < hd; c += 8) st8(o + c, ld8(o + c) * w);
+#else
+    for (int i = 0; i < hd; i++) o[i] *= w;
+#endif
+}
+
 /* Row softmax over keys a..b of s (in place, unnormalised exp; returns 1/sum), softcap
  * first; zeros in [ta, a) and (b, tb] so a tile's P.V can sweep ta..tb for all its rows. */
 static float softmax_row(float *s, int a, int b, int ta, int tb, float cap) {
@@ -421,13 +477,7 @@ static void run_chunk(const att_args *A, int r0, int r1, int g, float *tw) {
             } else {
                 for (int r = 0; r < R; r++) {
                     float *s = S + (size_t)r * ld;
-                    for (int j = a[r]; j <= b[r]; j++) {
-                        const float *kj = seg_row(K0, j, ks), *qr = qp[r];
-                        float d = 0;
-#pragma omp simd reduction(+ : d)
-                        for (int i = 0; i < hd; i++) d += qr[i] * kj[i];
-                        s[j] = d * A->scale;
-                    }
+                    for (int j = a[r]; j <= b[r]; j++) s[j] = dot_hd(qp[r], seg_row(K0, j, ks), hd) * A->scale;
                 }
             }
             for (int r = 0; r < R; r++) inv[r] = softmax_row(S + (size_t)r * ld, a[r], b[r], ta, tb, A->cap);
@@ -436,13 +486,69 @@ static void run_chunk(const att_args *A, int r0, int r1, int g, float *tw) {
     }
 }
 
+/* One decoding row (a chunk of one row), all heads: the same arithmetic per (head, key) as
+ * run_chunk's few-row path (dot_hd, softmax_row, pv_axpy in key order), in key-major order.
+ * Why: a row's keys and values are whole rows of the cache (kd floats per position, the
+ * sequence's positions contiguous), so walking keys outer and heads inner streams them
+ * sequentially, where a task per head reads hd floats of every kd and the prefetchers miss;
+ * at the evaluation's shape (200 rows x ~25 keys x 12 layers per step, 3 KB per key and
+ * value) attention was latency bound: ~1 GFLOP/s.  Floor: bandwidth, 2 * keys * kd * 4 bytes
+ * per row and layer; at the sweep's shape it runs near it (loads of K and V rows take most
+ * of its samples).  Scratch: S, n_heads x ld scores; the output accumulates in place. */
+static void decode_row(const att_args *A, int r, float *tw) {
+    const sx_rowset *rs = A->rs;
+    int hd = A->hd, nh = A->nh, grp = A->grp, W = A->window, p = rs->pos[r];
+    int lo = W > 0 && p - W + 1 > 0 ? p - W + 1 : 0, nk = p - lo + 1;
+    size_t ld = round_vl((size_t)nk);
+    int64_t ks = A->kv_stride;
+    int sq = rs->seq[r], pl = A->pre_len ? A->pre_len[sq] : 0;
+    seg2 K0, V0; /* keys/values from position lo, kv head 0 */
+    if (lo >= pl) {
+        int64_t o = ((int64_t)A->seq_off[sq] + lo - pl) * ks;
+        K0 = (seg2){A->kb + o, A->kb + o, 0}, V0 = (seg2){A->vb + o, A->vb + o, 0};
+    } else {
+        int64_t oa = ((int64_t)A->pre_off[sq] + lo) * ks, ob = (int64_t)A->seq_off[sq] * ks;
+        K0 = (seg2){A->kb + oa, A->kb + ob, pl - lo}, V0 = (seg2){A->vb + oa, A->vb + ob, pl - lo};
+    }
+    const float *q = A->q + (size_t)r * A->q_stride;
+    float *S = tw, *out = A->out + (size_t)r * nh * hd;
+    for (int j = 0; j < nk; j++) {
+        const float *kj = seg_row(K0, j, ks);
+        for (int h = 0; h < nh; h++)
+            S[(size_t)h * ld + j] = dot_hd(q + (size_t)h * hd, kj + (size_t)(h / grp) * hd, hd) * A->scale;
+    }
+    float inv[SX__ATT_MAX_HEADS];
+    for (int h = 0; h < nh; h++) inv[h] = softmax_row(S + (size_t)h * ld, 0, nk - 1, 0, nk - 1, A->cap);
+    memset(out, 0, (size_t)nh * hd * sizeof *out);
+    for (int j = 0; j < nk; j++) {
+        const float *vj = seg_row(V0, j, ks);
+        for (int h = 0; h < nh; h++)
+            pv_axpy(out + (size_t)h * hd, S[(size_t)h * ld + j], vj + (size_t)(h / grp) * hd, hd);
+    }
+    for (int h = 0; h < nh; h++) scale_hd(out + (size_t)h * hd, inv[h], hd);
+}
+
+/* decode_row's preconditions: whole vectors per head, heads that fit its table */
+static int decode_rows_ok(const att_args *A) {
+#if defined(ATT_AVX512)
+    int unit = VL;
+#elif defined(ATT_VEC)
+    int unit = 8;
+#else
+    int unit = 1;
+#endif
+    return sx__att_decode_rows && A->hd % unit == 0 && A->nh <= SX__ATT_MAX_HEADS;
+}
+
 /* Scratch layout: chunk table (n+1 ints), then per thread [hd][ld] transposed keys and
- * [TILE][ld] scores, ld = keys of the longest chunk rounded up to 16. */
+ * [TILE][ld] scores (run_chunk) or [n_heads][ld] scores (decode_row), ld = keys of the
+ * longest chunk rounded up to 16. */
 static size_t per_thread(const sx_model_config *c, const sx_rowset *rs) {
     int maxp = 0;
     for (int r = 0; r < rs->n; r++) maxp = rs->pos[r] > maxp ? rs->pos[r] : maxp;
     size_t ld = round_vl((size_t)maxp + 1);
-    return round_vl((size_t)c->head_dim * ld + TILE * ld);
+    size_t a = ((size_t)c->head_dim + TILE) * ld, b = (size_t)c->n_heads * ld;
+    return round_vl(a > b ? a : b);
 }
 
 size_t sx__attention_ws(const sx_model_config *c, const sx_rowset *rs) {
@@ -484,8 +590,10 @@ void sx__attention(const sx_model_config *c, int layer, const sx_rowset *rs, con
     size_t per = per_thread(c, rs);
     float *tws = ws + round_vl((size_t)n + 1);
     tws += (VL - ((uintptr_t)tws / sizeof(float)) % VL) % VL; /* 64-byte align */
-    int nkv = c->n_kv_heads, ntask = nch * nkv, nthr = sx_get_threads();
-    /* later chunks of a sequence see more keys: hand them out first */
+    /* decoding (every chunk one row): a task per row, all heads (decode_row); else a task per
+     * (chunk, kv head), later chunks of a sequence (more keys) handed out first */
+    int rows1 = nch == n && decode_rows_ok(&A);
+    int nkv = rows1 ? 1 : c->n_kv_heads, ntask = nch * nkv, nthr = sx_get_threads();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthr) if (work > 2e5 && ntask > 1)
     for (int t = 0; t < ntask; t++) {
         int ci = nch - 1 - t / nkv, g = t % nkv;
@@ -494,6 +602,7 @@ void sx__attention(const sx_model_config *c, int layer, const sx_rowset *rs, con
 #else
         float *tw = tws;
 #endif
-        run_chunk(&A, cs[ci], cs[ci + 1], g, tw);
+        if (rows1) decode_row(&A, cs[ci], tw);
+        else run_chunk(&A, cs[ci], cs[ci + 1], g, tw);
     }
 }

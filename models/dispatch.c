@@ -8,6 +8,7 @@
 /* The few-row matmul's OpenMP switch (kernels.c reads it; one flag for every path). */
 _Thread_local int sx__g_small_par = 1;
 void sx__small_parallel(int on) { sx__g_small_par = on; }
+int sx__att_decode_rows = 1; /* model_internal.h */
 
 SX_DISPATCH_V(sx__layernorm, (const float *x, float *y, int n, int d, const float *w, const float *b, float eps),
               (x, y, n, d, w, b, eps))

@@ -182,6 +182,11 @@ static inline float sx__tanhf(float x) {
     return x < 0 ? -t : t;
 }
 
+/* Decoding rows (chunks of one row) take decode_row, a task per row over all heads, when
+ * this is 1 (the default); 0: the per-head path.  Same bits either way (test_attention);
+ * the switch exists for that test and for A/B timing. */
+extern int sx__att_decode_rows;
+#define SX__ATT_MAX_HEADS 128
 /* attention.c: att[r, h*hd..] = causal softmax attention of the rows' queries (q[r*q_stride +
  * h*hd..], RoPE already applied) over the keys/values of kv for `layer` (global, or the
  * Gemma-2 sliding window on even layers; grouped-query heads; Gemma-2 scale and logit

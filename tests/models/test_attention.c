@@ -2,7 +2,8 @@
  * random data: head_dim 64 / 256 / 24, grouped-query heads, the Gemma-2 sliding window and
  * logit softcap, prefill of several packed sequences (no cache: K/V inside a strided buffer)
  * and KV-cache rows (decoding, a continued prefill, scattered rows of one sequence).  Also:
- * results are bitwise the same with 1 and 2 threads. */
+ * results are bitwise the same with 1 and 2 threads, and decoding rows give the same bits
+ * through decode_row (a task per row) as through the per-head path. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,11 @@ static void check(const char *what, const sx_model_config *c, int layer, const s
         }
     CHECK(bad == 0, "%s: %d of %zu outputs off the reference (worst relative error %g)", what, bad, no, worst);
     CHECK(memcmp(o1, o2, no * sizeof *o1) == 0, "%s: 1 and 2 threads differ", what);
+    /* decoding rows: the row-per-task path (decode_row) against the per-head path, same bits */
+    sx__att_decode_rows = 0;
+    run(c, layer, rs, q, qs, kv, o2, 2);
+    sx__att_decode_rows = 1;
+    CHECK(memcmp(o1, o2, no * sizeof *o1) == 0, "%s: the decode-row and per-head paths differ", what);
     printf("%-44s rows %4d  worst rel err %.2e\n", what, n, worst);
     free(o1), free(o2), free(ref);
 }
@@ -209,6 +215,18 @@ static void case_prefix(const cfg_case *k, sx_rng *rng) {
     /* decoding rows (inside, at and past the split), a prefill of a prefix, a chunk across the split */
     int dseq[6] = {0, 1, 2, 0, 1, 2}, dp[6] = {23, 9, 100, 5, 119, 22};
     for (; n < 6; n++) seq[n] = dseq[n], pos[n] = dp[n];
+    { /* the decoding rows alone: one row per chunk, so decode_row's path */
+        sx_rowset rd = {6, NULL, seq, pos};
+        size_t nd = (size_t)6 * k->nh * k->hd;
+        float *d1 = malloc(nd * sizeof *d1), *d2 = malloc(nd * sizeof *d2);
+        char wd[128];
+        snprintf(wd, sizeof wd, "%s shared prefixes, decoding", k->name);
+        check(wd, &c, k->layer, &rd, q, qd, &ks);
+        run(&c, k->layer, &rd, q, qd, &kc, d1, 2);
+        run(&c, k->layer, &rd, q, qd, &ks, d2, 2);
+        CHECK(memcmp(d1, d2, nd * sizeof *d1) == 0, "%s: shared and contiguous layouts differ", wd);
+        free(d1), free(d2);
+    }
     for (int j = 0; j < 23; j++, n++) seq[n] = 0, pos[n] = j;
     for (int j = 15; j < 45; j++, n++) seq[n] = 2, pos[n] = j;
     sx_rowset rs = {n, NULL, seq, pos};
