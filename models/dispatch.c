@@ -24,6 +24,9 @@ SX_DISPATCH_V(sx__matmul, (const float *x, int n, int in, sx_wmat w, int out, in
               (x, n, in, w, out, trans_w, beta, y))
 SX_DISPATCH_R(double, sx__sum_exp, (const float *l, int n, float sub, float scale, float *out), (l, n, sub, scale, out))
 SX_DISPATCH_R(int, sx__bin_members, (const float *p, int n, int bin, int *idx), (p, n, bin, idx))
+SX_DISPATCH_V(sx__nucleus_hist, (const float *p, int n, uint64_t *S), (p, n, S))
+SX_DISPATCH_V(sx__nucleus_exp_hist, (const float *l, int n, float sub, float scale, float *p, uint64_t *S),
+              (l, n, sub, scale, p, S))
 
 SX_DISPATCH_R(size_t, sx__attention_ws, (const sx_model_config *c, const sx_rowset *rs), (c, rs))
 SX_DISPATCH_V(sx__attention,

@@ -46,92 +46,210 @@ static int cmp_desc(const void *a, const void *b, void *ctx) {
 /* ---------- nucleus sampling in sorted order, without sorting ----------
  * The order the nucleus is taken and walked in is the full sort: decreasing probability, ties
  * by lower index.  Masses are fixed point, q(p) = floor(p * 2^63) (p = exp((l - max) / T) is
- * in [0, 1]), summed exactly in 128 bits, so every prefix mass is a function of the prefix
- * alone and any algorithm that finds the same crossing finds the same token as sorting would
- * (test_sample_ref checks this against a full sort).  The nucleus is the shortest prefix
- * (at least one token) with mass >= ceil(top_p * total); the draw is the first token whose
- * running mass exceeds floor(u * nucleus mass).
+ * in [0, 1]; q clamps larger p to 2^63), summed exactly, so every prefix mass is a function
+ * of the prefix alone and any algorithm that finds the same crossing finds the same token as
+ * sorting would (test_sample_ref checks this against a full sort and against the radix
+ * select this replaced).  The nucleus is the shortest prefix (at least one token) with mass
+ * >= ceil(top_p * total); the draw is the first token whose running mass exceeds
+ * floor(u * nucleus mass).
  * Finding "the first sorted position where the running mass exceeds X" is a radix select on
- * the float bits of p (non-negative floats order like their bits): an 11-bit histogram of
- * masses over the vocabulary, the bin where the mass crosses X, then the next 11 and 10 bits
- * over that bin's members only, then the ties of the exact value in index order.  Cost
- * O(V) per draw (one histogram pass shared by the nucleus and the draw, one or two passes
- * collecting a bin's members) instead of O(V log V); for the random model's flat
- * distributions (nucleus of ~40k of 50k tokens) the quickselect this replaces took ~1.5 ms
- * per row, a quarter of the evaluation's CPU.  Floor: memory bound, ~3 passes over the V
- * floats of p (200 KB for GPT-2, in L2) and a few hundred cycles of bin walks per draw. */
+ * the float bits of p (the key: positive floats order like their bits; NaN, zeros and
+ * negatives have key 0 and mass 0, never the crossing).  Level 0, a slot per key >> 19 (16
+ * per binade), is one histogram pass over the vocabulary (kernels.c, sx__nucleus_hist, in
+ * sx__sample fused with the exp that writes p); the slot where the mass crosses X is
+ * collected (sx__bin_members) and split by key bits [18:12], [11:6], [5:0] over its
+ * members only, then the ties of the exact value are counted in index order.  The nucleus
+ * end and the draw share the histogram, and the members and their level-1 sums when both
+ * fall into one slot.
+ * Why the sums fit in 64 bits: a slot holds one biased exponent E, so p = M * 2^(E-150)
+ * with M = 2^23 | mantissa, and q(p) = M << (E - 87) for E >= 87 (exact), floor(M >> (87 -
+ * E)) below (p < 2^-40; E >= 64 for any slot with mass).  With a(p) = M or that floored
+ * shift, a slot's mass is (sum of a) << max(E - 87, 0): every a is below 2^24, so the sums
+ * of up to 2^40 elements are exact in uint64 and the slot's u128 mass is formed once.
+ * p == 1 (E = 127) is M = 2^23 << 40 = 2^63, the clamp itself; p > 1 (not produced by
+ * sx__fast_expf, at most 1 for exponents <= 0) gets its own slot, and such a row takes the
+ * plain sort (nucleus_sorted), so the selection stays exact for any p.
+ * Cost per top-p call, passes over V: the max (logits read), exp fused with the histogram
+ * (kernels.c, sx__nucleus_exp_hist: logits read, p written, one scalar read-modify-write
+ * per token into the slot table: the floor of this design, ~0.35 ns per token on Zen 5,
+ * beside ~0.33 for the exp itself on AVX-512), one member pass per distinct crossing slot
+ * (p read, vector compares, ~0.1 ns per token), then O(slot members) scalar work (V/25 to
+ * V/75 tokens on the near-flat rows) and slot walks of a few hundred cycles.
+ * bench_sample, V = 50257, best of 3-4 runs: AVX-512 ~57-67 us per call where the
+ * 11/11/10-bit radix select with u128 bins this replaces took ~105-144 us (its level-0 u128
+ * adds chained through memory on the few busy bins); AVX2 ~83-138 us and generic ~143-193
+ * us, from ~370-420 (sx__fast_expf's clamp kept the exp of those paths scalar); V = 256000,
+ * AVX-512: ~300-375 us from ~535-790.  The quickselect before the radix select took ~1.5 ms
+ * per row. */
 typedef unsigned __int128 u128;
 
-static inline uint32_t pkey(float p) {
-    uint32_t u;
-    memcpy(&u, &p, sizeof u);
-    return p > 0 ? u : 0; /* NaN, -0, negatives: mass 0, the lowest key */
-}
+#define NS_SLOTS 1011 /* sx__nucleus_hist: 0 (no mass), 1..1009 (key >> 19 == 1023 + s), 1010 (p > 1) */
+#define NS_OVER (NS_SLOTS - 1)
+#define NS_CAND 512 /* candidates kept on the stack below level 1 */
+
 static inline uint64_t pmass(float p) {
     return p > 0 ? (p >= 1.0f ? (uint64_t)1 << 63 : (uint64_t)((double)p * 9223372036854775808.0)) : 0;
 }
-
-#define RS_BINS 2048
-/* levels: key bits [31:21], [20:10], [9:0] */
-static inline int rs_bin(uint32_t key, int level) {
-    return level == 0 ? (int)(key >> 21) : level == 1 ? (int)((key >> 10) & 0x7ff) : (int)(key & 0x3ff);
+static inline uint32_t fbits(float p) {
+    uint32_t u;
+    memcpy(&u, &p, sizeof u);
+    return u;
+}
+/* a slot's mass is (its sum of a) << slot_shift */
+static inline int slot_shift(int s) {
+    int e = (s + 1023) >> 4; /* the slot's biased exponent, 127 for slots 1009 and 1010 */
+    return e > 87 ? e - 87 : 0;
 }
 
-/* The first element, in sorted order, at which the running mass exceeds X (X < total mass).
- * h1: the level-0 histogram of all V elements.  idx: V ints of scratch.  *before: the mass
- * of the elements sorted ahead of it. */
-static int rs_cross(const float *p, int V, const u128 *h1, u128 X, int *idx, u128 *before) {
-    u128 cum = 0, h[RS_BINS];
-    int b = RS_BINS - 1;
-    for (; b > 0 && cum + h1[b] <= X; b--) cum += h1[b];
-    int n = sx__bin_members(p, V, b, idx); /* the bin's members, in index order */
-    for (int level = 1; level < 3; level++) {
-        int nb = level == 1 ? 2048 : 1024;
-        memset(h, 0, (size_t)nb * sizeof *h);
-        for (int i = 0; i < n; i++) {
-            float pi = p[idx[i]];
-            h[rs_bin(pkey(pi), level)] += pmass(pi);
-        }
-        int c = nb - 1;
-        for (; c > 0 && cum + h[c] <= X; c--) cum += h[c];
-        int m = 0;
-        for (int i = 0; i < n; i++) {
-            int t = idx[i];
-            idx[m] = t;
-            m += rs_bin(pkey(p[t]), level) == c;
-        }
-        n = m;
+/* The members of one slot (in index order), with what the levels below need. */
+typedef struct {
+    const float *p;
+    const int *mem;
+    int n, sh;       /* a member's mass is a << sh */
+    uint32_t kb;     /* key >> 19 of every member */
+    uint32_t hb, rs; /* a = ((key & 0x7ffff) | hb) >> rs: M, shifted down when E < 87 */
+    int same;        /* every member has the key k0 (ties only: the crossing is a count) */
+    uint32_t k0;
+    uint64_t h1[128]; /* sums of a by key bits [18:12] */
+} slot_set;
+
+static inline uint64_t slot_a(const slot_set *c, uint32_t key) { return ((key & 0x7ffffu) | c->hb) >> c->rs; }
+
+/* Collect slot s's members into idx (V ints) and their level-1 sums. */
+static void slot_load(slot_set *c, const float *p, int V, int s, int *idx) {
+    uint32_t kb = (uint32_t)s + 1023, e = kb >> 4;
+    c->p = p, c->mem = idx, c->kb = kb, c->sh = slot_shift(s);
+    c->hb = 0x800000u | (kb & 15) << 19, c->rs = e < 87 ? 87 - e : 0;
+    c->n = sx__bin_members(p, V, (int)kb, idx); /* >= 1: the slot has mass */
+    uint64_t w[2][128]; /* two copies: ties put runs of members into one bin */
+    memset(w, 0, sizeof w);
+    uint32_t k0 = fbits(p[idx[0]]), diff = 0;
+    int i = 0;
+    for (; i + 2 <= c->n; i += 2) {
+        uint32_t ka = fbits(p[idx[i]]), kz = fbits(p[idx[i + 1]]);
+        diff |= (ka ^ k0) | (kz ^ k0);
+        w[0][(ka >> 12) & 127] += slot_a(c, ka);
+        w[1][(kz >> 12) & 127] += slot_a(c, kz);
     }
-    /* idx[0..n): the ties of one value, in index order */
-    for (int i = 0; i < n; i++) {
-        uint64_t q = pmass(p[idx[i]]);
-        if (cum + q > X) {
-            *before = cum;
-            return idx[i];
-        }
-        cum += q;
+    if (i < c->n) {
+        uint32_t ka = fbits(p[idx[i]]);
+        diff |= ka ^ k0;
+        w[0][(ka >> 12) & 127] += slot_a(c, ka);
     }
-    *before = cum; /* not reached when X < total: the last tie of the crossing bin */
-    return n > 0 ? idx[n - 1] : 0;
+    for (int b = 0; b < 128; b++) c->h1[b] = w[0][b] + w[1][b];
+    c->same = diff == 0, c->k0 = k0;
 }
 
-static int nucleus_radix(const float *p, int V, float top_p, sx_rng *rng, int *idx) {
-    u128 h1[RS_BINS], tot = 0;
-    memset(h1, 0, sizeof h1);
+/* Walk bins h[nb-1], h[nb-2], ... (larger keys first) while their sum fits in the budget *R;
+ * returns the bin where the running sum exceeds it (*R, *skip: what is left, what was passed). */
+static inline int walk_bins(const uint64_t *h, int nb, uint64_t *R, uint64_t *skip) {
+    int b = nb - 1;
+    for (; b > 0 && h[b] <= *R; b--) *R -= h[b], *skip += h[b];
+    return b;
+}
+
+/* The first member, in sorted order, at which the running mass exceeds X, given cum, the
+ * mass of everything sorted ahead of the slot (cum <= X < cum + the slot's mass).  *before:
+ * the mass sorted ahead of that member.  In units of 2^sh the budget R is exact:
+ * cum + (x << sh) <= X iff x <= (X - cum) >> sh, and passing x leaves (R - x). */
+static int slot_cross(const slot_set *c, u128 cum, u128 X, u128 *before) {
+    uint64_t R = (uint64_t)((X - cum) >> c->sh), skip = 0; /* < the slot's sum: fits */
+    uint32_t want = c->k0;
+    int cand[NS_CAND], m = -1; /* m >= 0: cand[0..m) holds the members still in the running */
+    if (!c->same) {
+        uint32_t pre = c->kb << 7 | (uint32_t)walk_bins(c->h1, 128, &R, &skip); /* key >> 12 */
+        for (int sh = 6; sh >= 0; sh -= 6) { /* key bits [11:6], then [5:0] */
+            uint64_t h[64] = {0};
+            const int *src = m >= 0 ? cand : c->mem;
+            int ns = m >= 0 ? m : c->n, mm = 0;
+            for (int i = 0; i < ns; i++) {
+                int t = src[i];
+                uint32_t k = fbits(c->p[t]);
+                if (k >> (sh + 6) != pre) continue;
+                if (mm < NS_CAND) cand[mm] = t; /* in place when src is cand: mm <= i */
+                mm++;
+                h[(k >> sh) & 63] += slot_a(c, k);
+            }
+            m = mm <= NS_CAND ? mm : -1;
+            pre = pre << 6 | (uint32_t)walk_bins(h, 64, &R, &skip);
+        }
+        want = pre;
+    }
+    /* the ties of `want`, each of mass q: r of them fit in what is left, the next crosses */
+    uint64_t q = slot_a(c, want), r = R / q;
+    *before = cum + ((u128)(skip + r * q) << c->sh);
+    if (c->same) return c->mem[r];
+    const int *src = m >= 0 ? cand : c->mem;
+    int ns = m >= 0 ? m : c->n;
+    for (int i = 0; i < ns; i++)
+        if (fbits(c->p[src[i]]) == want && r-- == 0) return src[i];
+    return src[ns - 1]; /* not reached */
+}
+
+/* The slot where the running mass exceeds X (< the total); *cum: the mass ahead of it. */
+static int slot_find(const uint64_t *S, u128 X, u128 *cum) {
+    u128 c = 0;
+    int s = NS_OVER - 1;
+    for (; s > 1; s--) {
+        u128 ms = (u128)S[s] << slot_shift(s);
+        if (c + ms > X) break;
+        c += ms;
+    }
+    *cum = c;
+    return s;
+}
+
+/* Rows with some p > 1 (see above): the whole positive part sorted, then the same walk. */
+static int nucleus_sorted(const float *p, int V, float top_p, sx_rng *rng, int *idx) {
+    int cnt = 0;
     for (int j = 0; j < V; j++) {
-        float pj = p[j];
-        h1[pkey(pj) >> 21] += pmass(pj);
+        idx[cnt] = j;
+        cnt += p[j] > 0; /* NaN out: cmp_desc needs ordered values; the rest has no mass */
     }
-    for (int b = 0; b < RS_BINS; b++) tot += h1[b];
+    qsort_r(idx, (size_t)cnt, sizeof *idx, cmp_desc, (void *)p);
+    u128 tot = 0, qn = 0, cum = 0;
+    for (int i = 0; i < cnt; i++) tot += pmass(p[idx[i]]);
+    u128 T = (u128)ceil((double)top_p * (double)tot);
+    if (T < 1) T = 1;
+    int n = 0;
+    while (n < cnt && qn < T) qn += pmass(p[idx[n++]]);
+    u128 U = (u128)(sx_rng_uniform(rng) * (double)qn);
+    if (U >= qn) U = qn - 1;
+    for (int i = 0; i < n; i++) {
+        cum += pmass(p[idx[i]]);
+        if (cum > U) return idx[i];
+    }
+    return idx[n - 1];
+}
+
+/* top-p over the whole vocabulary given p and its slot histogram S: the token, or -1 when
+ * no p has mass (then the caller takes the argmax).  One uniform drawn when there is mass. */
+static int nucleus_hist(const float *p, int V, const uint64_t *S, float top_p, sx_rng *rng, int *idx) {
+    if (S[NS_OVER]) return nucleus_sorted(p, V, top_p, rng, idx);
+    u128 tot = 0, cum, before;
+    for (int s = 1; s < NS_OVER; s++) tot += (u128)S[s] << slot_shift(s); /* S[0] == 0 */
     if (tot == 0) return -1;
-    u128 T = (u128)ceil((double)top_p * (double)tot), before;
+    u128 T = (u128)ceil((double)top_p * (double)tot);
     if (T < 1) T = 1;
     if (T > tot) T = tot;
-    int last = rs_cross(p, V, h1, T - 1, idx, &before); /* the nucleus' last token */
+    slot_set c;
+    int s1 = slot_find(S, T - 1, &cum);
+    slot_load(&c, p, V, s1, idx);
+    int last = slot_cross(&c, cum, T - 1, &before); /* the nucleus' last token */
     u128 qn = before + pmass(p[last]);
     u128 U = (u128)(sx_rng_uniform(rng) * (double)qn);
     if (U >= qn) U = qn - 1;
-    return rs_cross(p, V, h1, U, idx, &before);
+    int s2 = slot_find(S, U, &cum);
+    if (s2 != s1) slot_load(&c, p, V, s2, idx);
+    return slot_cross(&c, cum, U, &before);
+}
+/* The same from p alone.  External for test_sample_ref, which feeds it p no exp produces
+ * (p > 1, +inf, NaN, negatives, denormals) and declares it itself. */
+int sx__nucleus(const float *p, int V, float top_p, sx_rng *rng, int *idx);
+int sx__nucleus(const float *p, int V, float top_p, sx_rng *rng, int *idx) {
+    uint64_t S[NS_SLOTS];
+    sx__nucleus_hist(p, V, S);
+    return nucleus_hist(p, V, S, top_p, rng, idx);
 }
 
 /* Softmax(logits / T), then keep the top_k most likely (0 = all), then the smallest prefix of
@@ -141,8 +259,14 @@ int sx__sample(float *logits, int V, float temperature, float top_p, int top_k, 
                int *idx, float *p) {
     if (temperature <= 0) return argmax_first(logits, V);
     float mx = max_first(logits, V);
-    double sum = sx__sum_exp(logits, V, mx, 1.0f / temperature, p); /* vectorised exp (~1-2 ulp) */
     int use_k = top_k > 0 && top_k < V, use_p = top_p > 0 && top_p < 1;
+    if (use_p && !use_k) {
+        uint64_t S[NS_SLOTS];
+        sx__nucleus_exp_hist(logits, V, mx, 1.0f / temperature, p, S);
+        int t = nucleus_hist(p, V, S, top_p, rng, idx);
+        return t >= 0 ? t : argmax_first(logits, V);
+    }
+    double sum = sx__sum_exp(logits, V, mx, 1.0f / temperature, p); /* vectorised exp (~1-2 ulp) */
     if (!use_k && !use_p) {
         double u = sx_rng_uniform(rng) * sum, cum = 0;
         int last = 0;
@@ -153,10 +277,6 @@ int sx__sample(float *logits, int V, float temperature, float top_p, int top_k, 
             if (cum > u) return j;
         }
         return last;
-    }
-    if (!use_k) {
-        int t = nucleus_radix(p, V, top_p, rng, idx);
-        return t >= 0 ? t : argmax_first(logits, V);
     }
     /* top-k: the candidates above a falling threshold (usually a few hundred), sorted; the
      * nucleus is a prefix of the first top_k of them */

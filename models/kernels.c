@@ -5,7 +5,7 @@
 
 #include <math.h>
 #include <string.h>
-#ifdef __AVX512F__
+#if defined(__AVX512F__) || defined(__AVX2__) || defined(__SSE2__)
 #include <immintrin.h>
 #endif
 
@@ -147,31 +147,160 @@ double sx__sum_exp(const float *l, int n, float sub, float scale, float *out) {
     return total;
 }
 
-/* The indices j (ascending) with p[j] > 0 and (bits of p[j]) >> 21 == bin, or with
- * p[j] <= 0 / NaN when bin == 0: the sampler's level-0 radix bin (generate.c, pkey).  A pass
- * over n floats, memory bound (n*4 bytes read, 4 per member written); AVX-512 compresses 16
- * lanes per step (the scalar branch-free append was ~4% of an evaluation's CPU). */
+/* The sampler's radix layout (generate.c, "nucleus sampling in sorted order"): the key of p
+ * is its bits when p > 0 (positive floats order like their bits), 0 for NaN, zeros and
+ * negatives; level-0 bins are key >> 19 (the exponent and 4 mantissa bits: 16 per binade). */
+
+/* The indices j (ascending) with p[j] > 0 and (bits of p[j]) >> 19 == bin, or with
+ * p[j] <= 0 / NaN when bin == 0.  A pass over n floats, memory bound (n*4 bytes read, 4 per
+ * member written).  AVX-512 compresses 16 lanes in a register and stores the whole vector
+ * (in bounds: m <= j, so idx + m + 16 <= idx + n; compressing straight to memory was ~1.3x
+ * slower on Zen 5, and branching past the blocks without a member was slower in
+ * bench_sample on near-flat rows, where the branch is a coin toss); AVX2 and SSE2 (the generic path on x86-64) write the
+ * hits of 8 or 4 lanes one by one (a bin holds a few percent of the vocabulary at most, and
+ * the scalar branch-free append took ~1 ns per element); the scalar loop is the rest. */
 int sx__bin_members(const float *p, int n, int bin, int *idx) {
     int m = 0, j = 0;
-#ifdef __AVX512F__
+#if defined(__AVX512F__)
     const __m512i vb = _mm512_set1_epi32(bin), step = _mm512_set1_epi32(16);
     __m512i ji = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     for (; j + 16 <= n; j += 16, ji = _mm512_add_epi32(ji, step)) {
         __m512 v = _mm512_loadu_ps(p + j);
         __mmask16 pos = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ);
-        __m512i key = _mm512_maskz_mov_epi32(pos, _mm512_castps_si512(v)); /* pkey: 0 unless p > 0 */
-        __mmask16 hit = _mm512_cmpeq_epi32_mask(_mm512_srli_epi32(key, 21), vb);
-        _mm512_mask_compressstoreu_epi32(idx + m, hit, ji);
+        __m512i key = _mm512_maskz_mov_epi32(pos, _mm512_castps_si512(v)); /* 0 unless p > 0 */
+        __mmask16 hit = _mm512_cmpeq_epi32_mask(_mm512_srli_epi32(key, 19), vb);
+        _mm512_storeu_si512(idx + m, _mm512_maskz_compress_epi32(hit, ji));
         m += __builtin_popcount((unsigned)hit);
+    }
+#elif defined(__AVX2__)
+    const __m256i vb = _mm256_set1_epi32(bin);
+    for (; j + 8 <= n; j += 8) {
+        __m256 v = _mm256_loadu_ps(p + j);
+        __m256i pos = _mm256_castps_si256(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ));
+        __m256i key = _mm256_and_si256(pos, _mm256_castps_si256(v));
+        __m256i eq = _mm256_cmpeq_epi32(_mm256_srli_epi32(key, 19), vb);
+        for (unsigned hit = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(eq)); hit; hit &= hit - 1)
+            idx[m++] = j + __builtin_ctz(hit);
+    }
+#elif defined(__SSE2__)
+    const __m128i vb = _mm_set1_epi32(bin);
+    for (; j + 4 <= n; j += 4) {
+        __m128 v = _mm_loadu_ps(p + j);
+        __m128i key = _mm_and_si128(_mm_castps_si128(_mm_cmpgt_ps(v, _mm_setzero_ps())), _mm_castps_si128(v));
+        __m128i eq = _mm_cmpeq_epi32(_mm_srli_epi32(key, 19), vb);
+        for (unsigned hit = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(eq)); hit; hit &= hit - 1)
+            idx[m++] = j + __builtin_ctz(hit);
     }
 #endif
     for (; j < n; j++) {
         uint32_t u;
         memcpy(&u, p + j, sizeof u);
         idx[m] = j;
-        m += (int)((p[j] > 0 ? u : 0u) >> 21) == bin;
+        m += (int)((p[j] > 0 ? u : 0u) >> 19) == bin;
     }
     return m;
+}
+
+/* The sampler's level-0 histogram (model_internal.h). */
+
+/* S[s], s < 1011: the sum of a(p[j]) over the j in slot s.  Slot 0: keys below 2^29
+ * (p < 2^-63, mass 0); slot 1..1009: key >> 19 == 1023 + s (p in [2^-63, 1]); slot 1010:
+ * p > 1 (+inf too).  a(p) = floor(q(p) / 2^sh) with q(p) = floor(min(p, 1) * 2^63) and
+ * sh = max(min(E, 127) - 87, 0) (E: the slot's biased exponent), computed as
+ * (int)(min(p, 1) * 2^(150 - max(E, 87))): a power-of-two scale of a float, exact, whose
+ * result is below 2^24, truncated (generate.c turns the sums into the slots' masses).
+ * The keys are computed a chunk at a time in vector lanes (no branches: the compiler
+ * vectorises the loop on every path), then scattered by scalar adds into four interleaved
+ * copies of the table: near-flat rows put most elements into a few slots, and one copy
+ * would chain every add on the previous store to the same slot.  The scatter is the floor,
+ * ~0.35 ns per element on Zen 5 (two loads and a read-modify-write). */
+#define NH_SLOTS 1011
+/* the copies' stride: 1152 * 8 bytes puts them 128, 256 and 384 slots apart modulo 4 KB, so
+ * a load from one copy is never taken for a store to a nearby (hot) slot of another (4K
+ * aliasing: a stride of 1011 was ~12% slower in bench_sample at V = 50257) */
+#define NH_STRIDE 1152
+#define NH_CHUNK 1024
+static inline void nh_chunk(const float *pc, int c, uint64_t *w) {
+    uint32_t slot[NH_CHUNK], add[NH_CHUNK];
+    for (int i = 0; i < c; i++) {
+        float f = pc[i], fc, fs;
+        int32_t u;
+        memcpy(&u, &f, sizeof u);
+        int32_t k = u & -(int32_t)(f > 0);             /* the key */
+        int32_t kc = k < 0x3f800000 ? k : 0x3f800000; /* min(p, 1) */
+        int32_t e = kc >> 23, s = k >> 19;
+        e = e > 87 ? e : 87;
+        int32_t sc = (277 - e) << 23; /* 2^(150 - max(E, 87)) */
+        memcpy(&fc, &kc, sizeof fc);
+        memcpy(&fs, &sc, sizeof fs);
+        s = s > 1023 ? s : 1023;
+        s = s < 2032 ? s : 2032;
+        slot[i] = (uint32_t)(k > 0x3f800000 ? NH_SLOTS - 1 : s - 1023);
+        add[i] = (uint32_t)(int32_t)(fc * fs);
+    }
+    int i = 0;
+    for (; i + 4 <= c; i += 4) {
+        w[slot[i]] += add[i];
+        w[NH_STRIDE + slot[i + 1]] += add[i + 1];
+        w[2 * NH_STRIDE + slot[i + 2]] += add[i + 2];
+        w[3 * NH_STRIDE + slot[i + 3]] += add[i + 3];
+    }
+    for (; i < c; i++) w[slot[i]] += add[i];
+}
+
+static inline void nh_sum(const uint64_t *w, uint64_t *S) {
+    for (int s = 0; s < NH_SLOTS; s++) S[s] = w[s] + w[NH_STRIDE + s] + w[2 * NH_STRIDE + s] + w[3 * NH_STRIDE + s];
+}
+
+void sx__nucleus_hist(const float *p, int n, uint64_t *S) {
+    uint64_t w[4 * NH_STRIDE];
+    memset(w, 0, sizeof w);
+    for (int j = 0; j < n; j += NH_CHUNK) nh_chunk(p + j, n - j < NH_CHUNK ? n - j : NH_CHUNK, w);
+    nh_sum(w, S);
+}
+
+/* sx__fast_expf with its clamp as a bit select: the same bits for every input (checked over
+ * all 2^32 floats, NaNs too; test_sample_ref compares the p it writes with sx__sum_exp's),
+ * but the nested ?: of sx__fast_expf keeps GCC 12 from vectorising it on AVX2 and SSE2
+ * (3.5 ns per element there; 0.6 ns on AVX2 and 1.3 on SSE2 like this, 0.33 on AVX-512
+ * either way). */
+static inline float nh_expf(float x) {
+    uint32_t xb, lo = 0u - (x < -87.0f), hi = 0u - (x > 88.0f);
+    memcpy(&xb, &x, sizeof xb);
+    xb = (xb & ~(lo | hi)) | (lo & 0xc2ae0000u) | (hi & 0x42b00000u); /* -87.0f, 88.0f */
+    memcpy(&x, &xb, sizeof x);
+    float t = x * 1.44269504089f;
+    float fn = t + 12582912.0f - 12582912.0f; /* round to nearest */
+    float r = x - fn * 0.693359375f;
+    r = r - fn * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    uint32_t fb, nan = 0u - (fn != fn); /* NaN x: the exponent from 0 (p is NaN anyway; */
+    memcpy(&fb, &fn, sizeof fb);         /* sx__fast_expf converts the NaN, undefined in C) */
+    fb &= ~nan;
+    memcpy(&fn, &fb, sizeof fn);
+    int32_t ei = ((int32_t)fn + 127) << 23; /* fn in [-126, 127] */
+    float sc;
+    memcpy(&sc, &ei, sizeof sc);
+    return p * sc;
+}
+
+/* p[j] = exp((l[j] - sub) * scale), as sx__sum_exp writes it (no sum), and the histogram of
+ * p in the same pass: each chunk of p is histogrammed while it is in L1. */
+void sx__nucleus_exp_hist(const float *l, int n, float sub, float scale, float *p, uint64_t *S) {
+    uint64_t w[4 * NH_STRIDE];
+    memset(w, 0, sizeof w);
+    for (int j = 0; j < n; j += NH_CHUNK) {
+        int c = n - j < NH_CHUNK ? n - j : NH_CHUNK;
+        for (int i = 0; i < c; i++) p[j + i] = nh_expf((l[j + i] - sub) * scale);
+        nh_chunk(p + j, c, w);
+    }
+    nh_sum(w, S);
 }
 
 void sx__layernorm(const float *x, float *y, int n, int d, const float *w, const float *b, float eps) {

@@ -169,6 +169,10 @@ static inline float sx__sum_sq_dev(const float *x, int n, float c) {
 double sx__sum_exp(const float *l, int n, float sub, float scale, float *out);
 /* indices of p's level-0 radix bin `bin`, ascending (generate.c's sampler); returns the count */
 int sx__bin_members(const float *p, int n, int bin, int *idx);
+/* the sampler's level-0 slot sums of p (kernels.c: slots and addends there, masses in
+ * generate.c); the second also writes p[j] = exp((l[j] - sub) * scale) in the same pass */
+void sx__nucleus_hist(const float *p, int n, uint64_t *S);
+void sx__nucleus_exp_hist(const float *l, int n, float sub, float scale, float *p, uint64_t *S);
 
 /* tanh(x), branch-free, relative error ~2 ulp like tanhf (Cephes tanhf: an odd polynomial
  * below 0.625, where 1 - 2 / (1 + exp(2x)) would lose the small values to cancellation). */

@@ -18,6 +18,8 @@
 #define sx__matmul SX_ISA_NAME(sx__matmul)
 #define sx__sum_exp SX_ISA_NAME(sx__sum_exp)
 #define sx__bin_members SX_ISA_NAME(sx__bin_members)
+#define sx__nucleus_hist SX_ISA_NAME(sx__nucleus_hist)
+#define sx__nucleus_exp_hist SX_ISA_NAME(sx__nucleus_exp_hist)
 /* attention.c */
 #define sx__attention_ws SX_ISA_NAME(sx__attention_ws)
 #define sx__attention SX_ISA_NAME(sx__attention)
