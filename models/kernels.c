@@ -269,25 +269,7 @@ static inline float nh_expf(float x) {
     memcpy(&xb, &x, sizeof xb);
     xb = (xb & ~(lo | hi)) | (lo & 0xc2ae0000u) | (hi & 0x42b00000u); /* -87.0f, 88.0f */
     memcpy(&x, &xb, sizeof x);
-    float t = x * 1.44269504089f;
-    float fn = t + 12582912.0f - 12582912.0f; /* round to nearest */
-    float r = x - fn * 0.693359375f;
-    r = r - fn * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    uint32_t fb, nan = 0u - (fn != fn); /* NaN x: the exponent from 0 (p is NaN anyway; */
-    memcpy(&fb, &fn, sizeof fb);         /* sx__fast_expf converts the NaN, undefined in C) */
-    fb &= ~nan;
-    memcpy(&fn, &fb, sizeof fn);
-    int32_t ei = ((int32_t)fn + 127) << 23; /* fn in [-126, 127] */
-    float sc;
-    memcpy(&sc, &ei, sizeof sc);
-    return p * sc;
+    return sx__expf_clamped(x);
 }
 
 /* p[j] = exp((l[j] - sub) * scale), as sx__sum_exp writes it (no sum), and the histogram of

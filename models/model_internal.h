@@ -122,10 +122,11 @@ typedef struct sx_kv {
 int sx__run(sx_model *m, const sx_rowset *rs, sx_kv *kv, const sx_hook *hooks, int n_hooks,
             int stop_after, const int *logit_rows, int n_logit_rows, float *logits, sx_err *err);
 
-/* exp(x) for x <= 0 or moderate x, branch-free so the loops vectorise (Cephes-style
- * polynomial, ~1-2 ulp on [-87, 88]). */
-static inline float sx__fast_expf(float x) {
-    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+/* exp(x) for x already in [-87, 88] (or NaN): the polynomial and scale shared by
+ * sx__fast_expf and the sampler's vectorisable copy of it (kernels.c, nh_expf), which only
+ * clamps differently.  A NaN takes exponent 0 before the int conversion (converting a NaN
+ * is undefined in C; the result is NaN either way). */
+static inline float sx__expf_clamped(float x) {
     float t = x * 1.44269504089f;
     float fn = t + 12582912.0f - 12582912.0f; /* round to nearest */
     float r = x - fn * 0.693359375f;
@@ -137,10 +138,20 @@ static inline float sx__fast_expf(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    int32_t ei = ((int32_t)fn + 127) << 23;
+    uint32_t fb, nan = 0u - (fn != fn);
+    memcpy(&fb, &fn, sizeof fb);
+    fb &= ~nan;
+    memcpy(&fn, &fb, sizeof fn);
+    int32_t ei = ((int32_t)fn + 127) << 23; /* fn in [-126, 127] */
     float sc;
     memcpy(&sc, &ei, sizeof sc);
     return p * sc;
+}
+
+/* exp(x) for x <= 0 or moderate x, branch-free so the loops vectorise (Cephes-style
+ * polynomial, ~1-2 ulp on [-87, 88]). */
+static inline float sx__fast_expf(float x) {
+    return sx__expf_clamped(x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x));
 }
 
 /* sum of x[i] and sum of (x[i] - c)^2 over i < n in 16 float lanes (vectorised; the
