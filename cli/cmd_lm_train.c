@@ -20,6 +20,7 @@ typedef struct run_opts {
     int64_t steps, batch, warmup, seed, step; /* step: steps done (the only mutable field) */
     double lr, lr_min, wd, beta1, beta2, clip, init_std;
     uint64_t data_hash; /* sx_lm_tokens.hash: the same tokens in the same train/val/held-out split */
+    uint64_t init_hash; /* FNV-1a of the --init-from weights as loaded; 0: random init */
 } run_opts;
 
 typedef struct run {
@@ -169,6 +170,7 @@ static int write_summary(run *r, const char *spath, int64_t eval_tokens, double 
     if (!isnan(hl)) cJSON_AddNumberToObject(j, "heldout_loss", hl);
     cJSON_AddNumberToObject(j, "n_params", (double)r->m->n_params);
     cJSON_AddNumberToObject(j, "seed", (double)r->o.seed);
+    cJSON_AddBoolToObject(j, "init_from_weights", r->o.init_hash != 0);
     cJSON_AddNumberToObject(j, "threads", sx_get_threads());
     int rc = sx_json_write_file(spath, j, err);
     cJSON_Delete(j);
@@ -182,6 +184,13 @@ static int write_summary(run *r, const char *spath, int64_t eval_tokens, double 
     return rc;
 }
 
+static uint64_t params_hash(const sx_lm *m) {
+    uint64_t h = 1469598103934665603ull;
+    const unsigned char *p = (const unsigned char *)m->params;
+    for (size_t i = 0; i < m->n_params * sizeof(float); i++) h = (h ^ p[i]) * 1099511628211ull;
+    return h | 1; /* never 0, which means "random init" */
+}
+
 static sx_dtype parse_dtype(const char *s) {
     if (!strcmp(s, "bf16") || !strcmp(s, "BF16")) return SX_BF16;
     if (!strcmp(s, "f16") || !strcmp(s, "F16")) return SX_F16;
@@ -191,7 +200,7 @@ static sx_dtype parse_dtype(const char *s) {
 
 int cmd_lm_train(int argc, char **argv) {
     cli_strlist data = {{0}, 0}, split_data = {{0}, 0};
-    const char *out = NULL, *tok_dir = NULL, *run_dir = NULL, *dtype_s = "bf16";
+    const char *out = NULL, *tok_dir = NULL, *run_dir = NULL, *dtype_s = "bf16", *init_from = NULL;
     int64_t layers = 4, d = 128, heads = 4, ctx = 128, batch = 16, steps = 1000, warmup = 50;
     int64_t seed = 1, eval_every = 100, eval_tokens = 65536, ckpt_every = 100, threads = 0,
             stop_at = -1;
@@ -216,6 +225,7 @@ int cmd_lm_train(int argc, char **argv) {
         {"beta1", CLI_DBL, &beta1, "X", "AdamW beta1 (default 0.9)", 0, 0},
         {"beta2", CLI_DBL, &beta2, "X", "AdamW beta2 (default 0.95)", 0, 0},
         {"clip", CLI_DBL, &clip, "X", "clip gradients to this global L2 norm; 0 = off (default 1)", 0, 0},
+        {"init-from", CLI_STR, &init_from, "DIR", "start from the weights of this GPT-2 folder (same shape, e.g. an earlier --out) instead of a random init; AdamW moments start at zero", 0, 0},
         {"init-std", CLI_DBL, &init_std, "X", "initial weight std (default 0.02)", 0, 0},
         {"seed", CLI_INT, &seed, "S", "seed for init, batches and the validation split (default 1)", 0, 0},
         {"val-frac", CLI_DBL, &val_frac, "X", "share of documents held out for validation (default 0.05)", 0, 0},
@@ -259,7 +269,7 @@ int cmd_lm_train(int argc, char **argv) {
 
     run r;
     memset(&r, 0, sizeof r);
-    r.o = (run_opts){steps, batch, warmup, seed, 0, lr, lr * lr_min_frac, wd, beta1, beta2, clip, init_std, 0};
+    r.o = (run_opts){steps, batch, warmup, seed, 0, lr, lr * lr_min_frac, wd, beta1, beta2, clip, init_std, 0, 0};
     r.T = (int)ctx;
     r.holdout = holdout;
     double t0 = sx_now();
@@ -287,7 +297,16 @@ int cmd_lm_train(int argc, char **argv) {
     int maxid = 0;
     for (int64_t i = 0; i < r.tok.n_train; i++) maxid = r.tok.train[i] > maxid ? r.tok.train[i] : maxid;
     if (maxid >= cfg.vocab) cfg.vocab = maxid + 1;
+    if (init_from) { /* loaded now for its hash, which a resumed run must match */
+        if (sx_lm_new(&cfg, &r.m, &err) || sx_lm_load_hf(r.m, init_from, &err)) {
+            fprintf(stderr, "saetox %s: --init-from %s: %s\n", CMD, init_from, err.msg);
+            goto done;
+        }
+        r.o.init_hash = params_hash(r.m);
+    }
     if (resume && sx_file_exists(ckpt)) {
+        sx_lm_free(r.m);
+        r.m = NULL;
         run_opts saved;
         if (sx_lm_ckpt_load(ckpt, &r.m, &saved, sizeof saved, &err)) {
             fail(err.msg);
@@ -301,12 +320,12 @@ int cmd_lm_train(int argc, char **argv) {
             goto done;
         }
         if (memcmp(&cur, &saved, sizeof cur) || memcmp(&r.m->cfg, &cfg, sizeof cfg)) {
-            fprintf(stderr, "saetox %s: %s: made with other model or training options\n", CMD, ckpt);
+            fprintf(stderr, "saetox %s: %s: made with other model or training options (or --init-from weights)\n", CMD, ckpt);
             goto done;
         }
         r.o = saved;
         fprintf(stderr, "saetox %s: resuming at step %lld\n", CMD, (long long)r.o.step);
-    } else {
+    } else if (!init_from) {
         if (sx_lm_new(&cfg, &r.m, &err)) {
             fail(err.msg);
             goto done;

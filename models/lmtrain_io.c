@@ -1,5 +1,6 @@
 /* lmtrain_io.c — files of the GPT-2 trainer: the Hugging Face export (config.json,
  * model.safetensors with GPT-2 names, tokenizer files) and resumable checkpoints. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +49,53 @@ static int copy_file(const char *src_dir, const char *name, const char *dst_dir,
     return rc;
 }
 
+/* The GPT-2 names and shapes of every parameter, in file order; per-layer tensors are slices
+ * of the stacked [L, ...] arrays.  One table for the export and for --init-from. */
+typedef int (*tensor_fn)(void *user, const char *name, size_t off, int nd, const int64_t *shape,
+                         sx_err *err);
+static int each_tensor(const sx_lm *m, tensor_fn fn, void *user, sx_err *err) {
+    const sx_lm_cfg *c = &m->cfg;
+    int64_t C = c->d, L = c->n_layer;
+    char name[64];
+    int64_t shp[2] = {c->vocab, C};
+    if (fn(user, "wte.weight", m->off[SX_LM_WTE], 2, shp, err)) return -1;
+    shp[0] = c->n_ctx;
+    if (fn(user, "wpe.weight", m->off[SX_LM_WPE], 2, shp, err)) return -1;
+    static const struct {
+        const char *suffix;
+        int id, nd;
+        int r, k; /* shape = {r*C, k*C} or {k*C} when nd == 1 */
+    } T[] = {{"ln_1.weight", SX_LM_LN1W, 1, 0, 1},       {"ln_1.bias", SX_LM_LN1B, 1, 0, 1},
+             {"attn.c_attn.weight", SX_LM_QKVW, 2, 1, 3}, {"attn.c_attn.bias", SX_LM_QKVB, 1, 0, 3},
+             {"attn.c_proj.weight", SX_LM_APW, 2, 1, 1},  {"attn.c_proj.bias", SX_LM_APB, 1, 0, 1},
+             {"ln_2.weight", SX_LM_LN2W, 1, 0, 1},       {"ln_2.bias", SX_LM_LN2B, 1, 0, 1},
+             {"mlp.c_fc.weight", SX_LM_FCW, 2, 1, 4},     {"mlp.c_fc.bias", SX_LM_FCB, 1, 0, 4},
+             {"mlp.c_proj.weight", SX_LM_FPW, 2, 4, 1},   {"mlp.c_proj.bias", SX_LM_FPB, 1, 0, 1}};
+    for (int l = 0; l < L; l++)
+        for (int k = 0; k < 12; k++) {
+            snprintf(name, sizeof name, "h.%d.%s", l, T[k].suffix);
+            size_t per = m->numel[T[k].id] / (size_t)L;
+            if (T[k].nd == 2) shp[0] = T[k].r * C, shp[1] = T[k].k * C;
+            else shp[0] = T[k].k * C;
+            if (fn(user, name, m->off[T[k].id] + (size_t)l * per, T[k].nd, shp, err)) return -1;
+        }
+    shp[0] = C;
+    if (fn(user, "ln_f.weight", m->off[SX_LM_LNFW], 1, shp, err)) return -1;
+    return fn(user, "ln_f.bias", m->off[SX_LM_LNFB], 1, shp, err);
+}
+
+typedef struct save_ctx {
+    sx_st_writer *w;
+    sx_dtype dt;
+    const unsigned char *buf;
+} save_ctx;
+
+static int add_tensor(void *user, const char *name, size_t off, int nd, const int64_t *shape,
+                      sx_err *err) {
+    save_ctx *s = user; /* the writer copies names; data is borrowed until sx_stw_write */
+    return sx_stw_add(s->w, name, s->dt, nd, shape, s->buf + off * sx_dtype_size(s->dt), err);
+}
+
 int sx_lm_save_hf(const sx_lm *m, const char *dir, sx_dtype dt, const char *tok_dir,
                   sx_err *err) {
     if (dt != SX_F32 && dt != SX_F16 && dt != SX_BF16)
@@ -72,45 +120,13 @@ int sx_lm_save_hf(const sx_lm *m, const char *dir, sx_dtype dt, const char *tok_
             memcpy(buf + 2 * i, &h, 2);
         }
     }
-    const sx_lm_cfg *c = &m->cfg;
-    int64_t C = c->d, L = c->n_layer;
-    sx_st_writer *w = sx_stw_new();
-    char names[16][64];
-    rc = w ? 0 : sx_failc(err, SX_ENOMEM, "out of memory");
-#define ADD(nm, id, idx, nd, ...)                                                              \
-    do {                                                                                       \
-        int64_t shp[] = {__VA_ARGS__};                                                         \
-        size_t per = m->numel[id] / ((id) >= SX_LM_LN1W && (id) <= SX_LM_FPB ? (size_t)L : 1); \
-        if (!rc) rc = sx_stw_add(w, nm, dt, nd, shp, buf + (m->off[id] + (idx)*per) * es, err); \
-    } while (0)
-    ADD("wte.weight", SX_LM_WTE, 0, 2, c->vocab, C);
-    ADD("wpe.weight", SX_LM_WPE, 0, 2, c->n_ctx, C);
-    /* per-layer tensors are views into the stacked [L, ...] arrays (the writer copies names) */
-    for (int l = 0; l < L && !rc; l++) {
-        static const struct {
-            const char *suffix;
-            int id, nd;
-            int r, k; /* shape = {r*C, k*C} or {k*C} when nd == 1 */
-        } T[] = {{"ln_1.weight", SX_LM_LN1W, 1, 0, 1},       {"ln_1.bias", SX_LM_LN1B, 1, 0, 1},
-                 {"attn.c_attn.weight", SX_LM_QKVW, 2, 1, 3}, {"attn.c_attn.bias", SX_LM_QKVB, 1, 0, 3},
-                 {"attn.c_proj.weight", SX_LM_APW, 2, 1, 1},  {"attn.c_proj.bias", SX_LM_APB, 1, 0, 1},
-                 {"ln_2.weight", SX_LM_LN2W, 1, 0, 1},       {"ln_2.bias", SX_LM_LN2B, 1, 0, 1},
-                 {"mlp.c_fc.weight", SX_LM_FCW, 2, 1, 4},     {"mlp.c_fc.bias", SX_LM_FCB, 1, 0, 4},
-                 {"mlp.c_proj.weight", SX_LM_FPW, 2, 4, 1},   {"mlp.c_proj.bias", SX_LM_FPB, 1, 0, 1}};
-        for (int k = 0; k < 12 && !rc; k++) {
-            snprintf(names[k], sizeof names[k], "h.%d.%s", l, T[k].suffix);
-            if (T[k].nd == 2) ADD(names[k], T[k].id, l, 2, T[k].r * C, T[k].k * C);
-            else ADD(names[k], T[k].id, l, 1, T[k].k * C);
-        }
-    }
-    ADD("ln_f.weight", SX_LM_LNFW, 0, 1, C);
-    ADD("ln_f.bias", SX_LM_LNFB, 0, 1, C);
-#undef ADD
-    if (!rc) rc = sx_stw_meta(w, "format", "pt", err);
+    save_ctx s = {sx_stw_new(), dt, buf};
+    rc = s.w ? each_tensor(m, add_tensor, &s, err) : sx_failc(err, SX_ENOMEM, "out of memory");
+    if (!rc) rc = sx_stw_meta(s.w, "format", "pt", err);
     if (!rc && sx_path_join(path, sizeof path, dir, "model.safetensors"))
         rc = sx_failc(err, SX_EINVAL, "%s: path too long", dir);
-    if (!rc) rc = sx_stw_write(w, path, err);
-    sx_stw_free(w);
+    if (!rc) rc = sx_stw_write(s.w, path, err);
+    sx_stw_free(s.w);
     free(buf);
     if (rc) return -1;
     if (tok_dir) {
@@ -118,6 +134,41 @@ int sx_lm_save_hf(const sx_lm *m, const char *dir, sx_dtype dt, const char *tok_
             copy_file(tok_dir, "vocab.bpe", dir, 1, err) || copy_file(tok_dir, "LICENSE", dir, 0, err))
             return -1;
     }
+    return 0;
+}
+
+typedef struct load_ctx {
+    const sx_safetensors *st;
+    float *params;
+    int found;
+} load_ctx;
+
+static int read_tensor(void *user, const char *name, size_t off, int nd, const int64_t *shape,
+                       sx_err *err) {
+    load_ctx *l = user;
+    l->found++;
+    return sx_st_read_f32_into(l->st, name, nd, shape, l->params + off, err);
+}
+
+int sx_lm_load_hf(sx_lm *m, const char *dir, sx_err *err) {
+    char path[4096];
+    if (sx_path_join(path, sizeof path, dir, "model.safetensors"))
+        return sx_failc(err, SX_EINVAL, "%s: path too long", dir);
+    sx_safetensors st;
+    if (sx_st_open(&st, path, err)) return -1;
+    load_ctx l = {&st, m->params, 0};
+    int rc = each_tensor(m, read_tensor, &l, err);
+    if (!rc && st.n != l.found) /* e.g. a deeper model: h.L.* would otherwise be ignored */
+        rc = sx_failc(err, SX_EINVAL, "%s: %d tensors, a %d-layer GPT-2 of this shape has %d",
+                      path, st.n, m->cfg.n_layer, l.found);
+    sx_st_close(&st);
+    if (rc) return -1;
+    for (size_t i = 0; i < m->n_params; i++)
+        if (!isfinite(m->params[i]))
+            return sx_failc(err, SX_ENUMERIC, "%s: non-finite weight", path);
+    memset(m->m, 0, m->n_params * sizeof(float));
+    memset(m->v, 0, m->n_params * sizeof(float));
+    m->adam_t = 0;
     return 0;
 }
 

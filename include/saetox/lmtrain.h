@@ -80,6 +80,9 @@ float sx_lm_lr(int64_t s, int64_t total, int64_t warmup, float lr_max, float lr_
  * tok_dir is not NULL, its encoder.json, vocab.bpe and LICENSE copied beside them. */
 int sx_lm_save_hf(const sx_lm *m, const char *dir, sx_dtype dt, const char *tok_dir,
                   sx_err *err);
+/* Read the weights of a GPT-2 folder of exactly m's shape (as sx_lm_save_hf writes, any
+ * dtype) into m->params, for continued training from it; AdamW moments and step reset. */
+int sx_lm_load_hf(sx_lm *m, const char *dir, sx_err *err);
 /* Checkpoint: config, params, AdamW moments and step, plus an opaque trainer state blob.
  * Written atomically. */
 int sx_lm_ckpt_save(const sx_lm *m, const char *path, const void *state, size_t state_len,

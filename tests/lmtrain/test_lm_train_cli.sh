@@ -71,5 +71,35 @@ for i in $(seq 1 40); do printf '{"prompt":{"text":"prompt %d says the cat"},"c"
 grep -q '"heldout_docs":[[:space:]]*[1-9]' "$T/split/summary.json" || fail "--split-data alone: no held-out docs"
 grep -q '"heldout_loss"' "$T/split/summary.json" || fail "--split-data alone: no held-out loss"
 grep -q '"val_loss"' "$T/split/summary.json" && fail "--val-frac 0: summary.json has a val_loss"
+# --init-from: the weights land where the export reads them (a step with lr 1e-30 leaves them
+# unchanged, so the re-export is the same file), a resumed warm start equals the uninterrupted
+# one, and a checkpoint made from other init weights, or a folder of another shape, is refused
+with() { # WITH = COMMON with the values of options replaced: with OPT VAL [OPT VAL ..]
+  WITH=("${COMMON[@]}"); local i
+  while [ $# -ge 2 ]; do
+    for i in "${!WITH[@]}"; do [ "${WITH[$i]}" = "$1" ] && WITH[$((i + 1))]=$2; done
+    shift 2
+  done
+}
+with --steps 1 --lr 1e-30
+"$SAETOX_BIN" lm-train "${WITH[@]}" --init-from "$T/full" --out "$T/init0" 2> "$T/init0.log" \
+  || fail "--init-from: $(tail -1 "$T/init0.log")"
+cmp -s "$T/full/model.safetensors" "$T/init0/model.safetensors" || fail "--init-from did not load the weights as exported"
+grep -q '"init_from_weights":[[:space:]]*true' "$T/init0/summary.json" || fail "summary.json lacks init_from_weights"
+"$SAETOX_BIN" lm-train "${COMMON[@]}" --init-from "$T/full" --out "$T/initA" 2> /dev/null || fail "--init-from full run"
+"$SAETOX_BIN" lm-train "${COMMON[@]}" --init-from "$T/full" --out "$T/initB" --stop-at 3 2> /dev/null || fail "--init-from part run"
+"$SAETOX_BIN" lm-train "${COMMON[@]}" --init-from "$T/initA" --out "$T/initB" --resume 2> "$T/initB_other.log"
+rc=$?; [ $rc -eq 1 ] || fail "resume from other init weights: exit $rc"
+grep -q "made with other model or training options" "$T/initB_other.log" || fail "other-init message: $(cat "$T/initB_other.log")"
+"$SAETOX_BIN" lm-train "${COMMON[@]}" --init-from "$T/full" --out "$T/initB" --resume 2> "$T/initB.log" || fail "--init-from resume"
+grep -q "resuming at step 3" "$T/initB.log" || fail "--init-from run did not resume at step 3"
+cmp -s "$T/initA/model.safetensors" "$T/initB/model.safetensors" || fail "resumed --init-from run differs from the uninterrupted one"
+cmp -s "$T/full/model.safetensors" "$T/initA/model.safetensors" && fail "--init-from run did not train"
+with --ctx 8
+"$SAETOX_BIN" lm-train "${WITH[@]}" --init-from "$T/full" --out "$T/init_bad" 2> "$T/init_bad.log"
+rc=$?; [ $rc -eq 1 ] || fail "--init-from of another shape: exit $rc"
+grep -q "init-from $T/full: $T/full/model.safetensors: tensor 'wpe.weight' has shape" "$T/init_bad.log" \
+  || fail "--init-from shape message: $(cat "$T/init_bad.log")"
+[ -e "$T/init_bad/model.safetensors" ] && fail "a refused --init-from wrote a model"
 [ $fails -eq 0 ] && echo "all lm-train CLI checks passed"
 exit $((fails > 0))
