@@ -28,9 +28,15 @@ COMMON=(--tokenizer "$TOK" --data "$T/a.txt" --data "$T/b.jsonl#t.x+y" --data "$
 "$SAETOX_BIN" lm-train "${COMMON[@]}" --out "$T/part" --stop-at 3 2> "$T/part1.log" || fail "part run"
 # a resume with other tokens (here another validation split) is refused, checkpoint untouched
 cp "$T/part/checkpoint.bin" "$T/ckpt3.bin"
-OTHER=(); prev=
-for a in "${COMMON[@]}"; do [ "$prev" = --val-frac ] && a=0.3; OTHER+=("$a"); prev=$a; done
-"$SAETOX_BIN" lm-train "${OTHER[@]}" --out "$T/part" --resume 2> "$T/part_other.log"
+with() { # WITH = COMMON with the values of options replaced: with OPT VAL [OPT VAL ..]
+  WITH=("${COMMON[@]}"); local i
+  while [ $# -ge 2 ]; do
+    for i in "${!WITH[@]}"; do [ "${WITH[$i]}" = "$1" ] && WITH[$((i + 1))]=$2; done
+    shift 2
+  done
+}
+with --val-frac 0.3
+"$SAETOX_BIN" lm-train "${WITH[@]}" --out "$T/part" --resume 2> "$T/part_other.log"
 rc=$?; [ $rc -eq 1 ] || fail "resume on other tokens: exit $rc"
 grep -q "checkpoint.bin: trained on other tokens" "$T/part_other.log" || fail "other-tokens message: $(cat "$T/part_other.log")"
 cmp -s "$T/part/checkpoint.bin" "$T/ckpt3.bin" || fail "a refused resume changed the checkpoint"
@@ -74,13 +80,6 @@ grep -q '"val_loss"' "$T/split/summary.json" && fail "--val-frac 0: summary.json
 # --init-from: the weights land where the export reads them (a step with lr 1e-30 leaves them
 # unchanged, so the re-export is the same file), a resumed warm start equals the uninterrupted
 # one, and a checkpoint made from other init weights, or a folder of another shape, is refused
-with() { # WITH = COMMON with the values of options replaced: with OPT VAL [OPT VAL ..]
-  WITH=("${COMMON[@]}"); local i
-  while [ $# -ge 2 ]; do
-    for i in "${!WITH[@]}"; do [ "${WITH[$i]}" = "$1" ] && WITH[$((i + 1))]=$2; done
-    shift 2
-  done
-}
 with --steps 1 --lr 1e-30
 "$SAETOX_BIN" lm-train "${WITH[@]}" --init-from "$T/full" --out "$T/init0" 2> "$T/init0.log" \
   || fail "--init-from: $(tail -1 "$T/init0.log")"
