@@ -1,6 +1,7 @@
 /* lmtrain_io.c — files of the GPT-2 trainer: the Hugging Face export (config.json,
  * model.safetensors with GPT-2 names, tokenizer files) and resumable checkpoints. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,12 +141,29 @@ int sx_lm_save_hf(const sx_lm *m, const char *dir, sx_dtype dt, const char *tok_
 typedef struct load_ctx {
     const sx_safetensors *st;
     float *params;
+    const int *src; /* target block -> source layer, -1: a new block (growth) */
     int found;
 } load_ctx;
 
 static int read_tensor(void *user, const char *name, size_t off, int nd, const int64_t *shape,
                        sx_err *err) {
     load_ctx *l = user;
+    int layer, at = 0;
+    char src_name[64];
+    if (sscanf(name, "h.%d.%n", &layer, &at) == 1 && at > 0) {
+        const char *suffix = name + at;
+        if (l->src[layer] < 0) { /* a new block: its output projections start at zero */
+            if (!strcmp(suffix, "attn.c_proj.weight") || !strcmp(suffix, "attn.c_proj.bias") ||
+                !strcmp(suffix, "mlp.c_proj.weight") || !strcmp(suffix, "mlp.c_proj.bias")) {
+                size_t n = 1;
+                for (int i = 0; i < nd; i++) n *= (size_t)shape[i];
+                memset(l->params + off, 0, n * sizeof(float));
+            }
+            return 0;
+        }
+        snprintf(src_name, sizeof src_name, "h.%d.%s", l->src[layer], suffix);
+        name = src_name;
+    }
     l->found++;
     return sx_st_read_f32_into(l->st, name, nd, shape, l->params + off, err);
 }
@@ -156,11 +174,31 @@ int sx_lm_load_hf(sx_lm *m, const char *dir, sx_err *err) {
         return sx_failc(err, SX_EINVAL, "%s: path too long", dir);
     sx_safetensors st;
     if (sx_st_open(&st, path, err)) return -1;
-    load_ctx l = {&st, m->params, 0};
-    int rc = each_tensor(m, read_tensor, &l, err);
-    if (!rc && st.n != l.found) /* e.g. a deeper model: h.L.* would otherwise be ignored */
-        rc = sx_failc(err, SX_EINVAL, "%s: %d tensors, a %d-layer GPT-2 of this shape has %d",
-                      path, st.n, m->cfg.n_layer, l.found);
+    int L = m->cfg.n_layer, Ls = 0;
+    char name[64];
+    for (;; Ls++) { /* the source's depth: its h.N blocks are numbered from 0 */
+        snprintf(name, sizeof name, "h.%d.ln_1.weight", Ls);
+        if (!sx_st_find(&st, name)) break;
+    }
+    int *src = malloc(sizeof(int) * (size_t)L);
+    int rc = 0;
+    if (!src) rc = sx_failc(err, SX_ENOMEM, "out of memory");
+    else if (Ls < 1 || Ls > L)
+        rc = sx_failc(err, SX_EINVAL, "%s: %d transformer blocks; a %d-layer model loads 1 to %d",
+                      path, Ls, L, L);
+    if (!rc) {
+        /* growth: source layer j lands in block floor(j*L/Ls), spreading the new blocks
+         * between them (4 -> 8: the old layers at 0, 2, 4, 6), so a hook at a fraction of
+         * the depth still sees the same number of trained layers below it */
+        for (int i = 0; i < L; i++) src[i] = -1;
+        for (int j = 0; j < Ls; j++) src[(int64_t)j * L / Ls] = j;
+        load_ctx l = {&st, m->params, src, 0};
+        rc = each_tensor(m, read_tensor, &l, err);
+        if (!rc && st.n != l.found) /* a tensor the table does not name would be ignored */
+            rc = sx_failc(err, SX_EINVAL, "%s: %d tensors, a %d-layer GPT-2 of this shape has %d",
+                          path, st.n, Ls, l.found);
+    }
+    free(src);
     sx_st_close(&st);
     if (rc) return -1;
     for (size_t i = 0; i < m->n_params; i++)

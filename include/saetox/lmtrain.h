@@ -80,8 +80,12 @@ float sx_lm_lr(int64_t s, int64_t total, int64_t warmup, float lr_max, float lr_
  * tok_dir is not NULL, its encoder.json, vocab.bpe and LICENSE copied beside them. */
 int sx_lm_save_hf(const sx_lm *m, const char *dir, sx_dtype dt, const char *tok_dir,
                   sx_err *err);
-/* Read the weights of a GPT-2 folder of exactly m's shape (as sx_lm_save_hf writes, any
- * dtype) into m->params, for continued training from it; AdamW moments and step reset. */
+/* Read the weights of a GPT-2 folder of m's shape (as sx_lm_save_hf writes, any dtype) into
+ * m->params, for continued training from it; AdamW moments and step reset.  The folder may
+ * have fewer layers (Ls <= L, same width and vocabulary): that grows the model in depth.
+ * Source layer j fills block floor(j*L/Ls); every other block keeps m's values (call
+ * sx_lm_init first) with its attention and MLP output projections zeroed, so each new
+ * block adds nothing to the residual and the grown model computes what the folder's does. */
 int sx_lm_load_hf(sx_lm *m, const char *dir, sx_err *err);
 /* Checkpoint: config, params, AdamW moments and step, plus an opaque trainer state blob.
  * Written atomically. */

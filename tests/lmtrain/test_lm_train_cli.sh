@@ -84,6 +84,14 @@ with --steps 1 --lr 1e-30
 "$SAETOX_BIN" lm-train "${WITH[@]}" --init-from "$T/full" --out "$T/init0" 2> "$T/init0.log" \
   || fail "--init-from: $(tail -1 "$T/init0.log")"
 cmp -s "$T/full/model.safetensors" "$T/init0/model.safetensors" || fail "--init-from did not load the weights as exported"
+# a shallower folder grows the model in depth: the new blocks start as the identity, so the
+# 3-layer model's loss at that (lr 1e-30) step is the 1-layer one's
+with --steps 1 --lr 1e-30 --layers 3
+"$SAETOX_BIN" lm-train "${WITH[@]}" --init-from "$T/full" --out "$T/grow" 2> "$T/grow.log" \
+  || fail "--init-from a shallower folder: $(tail -1 "$T/grow.log")"
+grep -q '"n_layer":[[:space:]]*3' "$T/grow/config.json" || fail "grown model is not 3 layers"
+v0=$(grep -o 'val loss [0-9.]*' "$T/init0.log" | tail -1); v3=$(grep -o 'val loss [0-9.]*' "$T/grow.log" | tail -1)
+[ -n "$v0" ] && [ "$v0" = "$v3" ] || fail "grown model's loss '$v3' is not the source's '$v0'"
 grep -q '"init_from_weights":[[:space:]]*true' "$T/init0/summary.json" || fail "summary.json lacks init_from_weights"
 "$SAETOX_BIN" lm-train "${COMMON[@]}" --init-from "$T/full" --out "$T/initA" 2> /dev/null || fail "--init-from full run"
 "$SAETOX_BIN" lm-train "${COMMON[@]}" --init-from "$T/full" --out "$T/initB" --stop-at 3 2> /dev/null || fail "--init-from part run"

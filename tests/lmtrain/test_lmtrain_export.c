@@ -1,5 +1,6 @@
 /* The Hugging Face folder written by the trainer loads with the normal loader
- * (sx_model_load) and sx_forward gives the training forward's logits; checkpoints round-trip. */
+ * (sx_model_load) and sx_forward gives the training forward's logits; checkpoints round-trip;
+ * sx_lm_load_hf grows a model in depth without changing what it computes. */
 #include <unistd.h>
 
 #include "lmtrain.h"
@@ -73,6 +74,64 @@ static void check_ckpt(sx_lm *lm) {
     }
 }
 
+/* Depth growth (--init-from a shallower folder): 2 layers into 5.  Source layer j lands in
+ * block floor(j*5/2) = 0, 2; blocks 1, 3, 4 keep their init with zero output projections, so
+ * the logits equal the source model's; a deeper source is refused. */
+static void check_grow(sx_lm *lm) {
+    const char *dir = test_tmpdir("lmtrain_grow");
+    sx_err err = {0};
+    CHECK(sx_lm_save_hf(lm, dir, SX_F32, NULL, &err) == 0, "save_hf: %s", err.msg);
+    sx_lm_cfg c5 = lm->cfg;
+    c5.n_layer = 5;
+    sx_lm *g = NULL;
+    CHECK(sx_lm_new(&c5, &g, &err) == 0, "new 5-layer: %s", err.msg);
+    if (!g) return;
+    sx_lm_init(g, 9, 0.1f);
+    float *init = malloc(g->n_params * sizeof(float));
+    memcpy(init, g->params, g->n_params * sizeof(float));
+    CHECK(sx_lm_load_hf(g, dir, &err) == 0, "grow 2 -> 5: %s", err.msg);
+    const int src_of[5] = {0, -1, 1, -1, -1};
+    for (int id = 0; id < SX_LM_NT; id++) {
+        size_t per_g = g->numel[id] / 5, per_s = lm->numel[id] / 2;
+        int layered = per_g * 5 == g->numel[id] && g->numel[id] != lm->numel[id];
+        if (!layered) {
+            CHECK(!memcmp(g->params + g->off[id], lm->params + lm->off[id], g->numel[id] * 4),
+                  "tensor %d not copied", id);
+            continue;
+        }
+        for (int b = 0; b < 5; b++) {
+            const float *p = g->params + g->off[id] + (size_t)b * per_g;
+            if (src_of[b] >= 0) {
+                CHECK(!memcmp(p, lm->params + lm->off[id] + (size_t)src_of[b] * per_s, per_g * 4),
+                      "tensor %d block %d is not source layer %d", id, b, src_of[b]);
+            } else {
+                int out = id == SX_LM_APW || id == SX_LM_APB || id == SX_LM_FPW || id == SX_LM_FPB;
+                const float *p0 = init + (p - g->params);
+                int same = 1;
+                for (size_t i = 0; i < per_g; i++) same &= out ? p[i] == 0 : p[i] == p0[i];
+                CHECK(same, "new block %d tensor %d: not %s", b, id, out ? "zero" : "its init");
+            }
+        }
+    }
+    int T = 12, V = 50257;
+    int32_t ids[12] = {464, 3290, 318, 50256, 11, 13, 0, 50000, 257, 257, 1000, 42};
+    float *a = malloc(sizeof(float) * T * V), *b = malloc(sizeof(float) * T * V);
+    CHECK(sx_lm_logits(lm, ids, 1, T, a, &err) == 0 && sx_lm_logits(g, ids, 1, T, b, &err) == 0,
+          "logits: %s", err.msg);
+    double d = test_max_abs_diff(a, b, (size_t)T * V);
+    printf("  grown 2 -> 5 layers: max logit diff %.3g\n", d);
+    CHECK(d < 1e-5, "grown model changed the logits by %g", d);
+    free(a);
+    free(b);
+    free(init);
+    /* a 5-layer folder does not fit a 2-layer model */
+    CHECK(sx_lm_save_hf(g, dir, SX_F32, NULL, &err) == 0, "save 5-layer: %s", err.msg);
+    CHECK(sx_lm_load_hf(lm, dir, &err) != 0 && strstr(err.msg, "5 transformer blocks"),
+          "deeper source accepted (%s)", err.msg);
+    printf("  deeper source: %s\n", err.msg);
+    sx_lm_free(g);
+}
+
 int main(void) {
     sx_lm_cfg cfg = {.vocab = 50257, .n_ctx = 12, .n_layer = 2, .n_head = 2, .d = 16};
     sx_lm *lm;
@@ -84,6 +143,7 @@ int main(void) {
     for (size_t i = 0; i < lm->n_params; i++) lm->params[i] = sx_bf16_to_f32(sx_f32_to_bf16(lm->params[i]));
     check_export(lm, SX_BF16, 2e-4);
     check_ckpt(lm);
+    check_grow(lm);
     sx_lm_free(lm);
     return TEST_DONE();
 }
