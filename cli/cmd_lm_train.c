@@ -225,7 +225,7 @@ int cmd_lm_train(int argc, char **argv) {
         {"beta1", CLI_DBL, &beta1, "X", "AdamW beta1 (default 0.9)", 0, 0},
         {"beta2", CLI_DBL, &beta2, "X", "AdamW beta2 (default 0.95)", 0, 0},
         {"clip", CLI_DBL, &clip, "X", "clip gradients to this global L2 norm; 0 = off (default 1)", 0, 0},
-        {"init-from", CLI_STR, &init_from, "DIR", "start from the weights of this GPT-2 folder (same shape, e.g. an earlier --out, or fewer --layers: the model grows in depth, the new blocks interleaved with output projections at zero so it starts as the folder's function) instead of a random init; AdamW moments start at zero", 0, 0},
+        {"init-from", CLI_STR, &init_from, "DIR", "start from the weights of this GPT-2 folder (same shape, e.g. an earlier --out, or fewer --layers, or half the --d-model with the same head width: the model grows, new blocks interleaved with output projections at zero, new channels as twins of the old, so it starts as the folder's function) instead of a random init; AdamW moments start at zero", 0, 0},
         {"init-std", CLI_DBL, &init_std, "X", "initial weight std (default 0.02)", 0, 0},
         {"seed", CLI_INT, &seed, "S", "seed for init, batches and the validation split (default 1)", 0, 0},
         {"val-frac", CLI_DBL, &val_frac, "X", "share of documents held out for validation (default 0.05)", 0, 0},

@@ -141,9 +141,48 @@ int sx_lm_save_hf(const sx_lm *m, const char *dir, sx_dtype dt, const char *tok_
 typedef struct load_ctx {
     const sx_safetensors *st;
     float *params;
-    const int *src; /* target block -> source layer, -1: a new block (growth) */
+    const int *src;    /* target block -> source layer, -1: a new block (depth growth) */
+    int64_t C, Cs;     /* target and source width: equal, or C == 2 Cs (width growth) */
+    const float *init; /* C == 2 Cs: m's params before the load, for the symmetry-breaking split */
+    float *tmp;        /* C == 2 Cs: the source tensor */
     int found;
 } load_ctx;
+
+/* Width growth maps a target channel to its source channel blockwise: a dimension of k*C
+ * (qkv 3C, MLP 4C, residual C) is k blocks of C, and channel q of block p copies channel
+ * q mod Cs of source block p.  Every source channel then has exactly two copies; residual
+ * channels i and i + Cs are twins, attention head h + H_s is a copy of head h (the head
+ * width is kept), MLP unit u + Cs of each block a copy of u. */
+static inline int64_t wide_src(int64_t j, int64_t C, int64_t Cs) { return j / C * Cs + j % C % Cs; }
+
+static int read_wide(load_ctx *l, const char *name, size_t off, int nd, const int64_t *shape,
+                     sx_err *err) {
+    int64_t C = l->C, Cs = l->Cs, ss[2];
+    int emb = !strcmp(name, "wte.weight") || !strcmp(name, "wpe.weight"); /* [rows, C] */
+    for (int i = 0; i < nd; i++) ss[i] = emb && i == 0 ? shape[i] : shape[i] / 2;
+    if (sx_st_read_f32_into(l->st, name, nd, ss, l->tmp, err)) return -1;
+    float *t = l->params + off;
+    const float *s = l->tmp, *t0 = l->init + off;
+    if (nd == 1) { /* LayerNorm gains and biases, linear biases: the same value in both twins;
+                    * ln_f halved, since the tied unembedding sums over twice the channels */
+        float sc = !strncmp(name, "ln_f.", 5) ? 0.5f : 1.0f;
+        for (int64_t j = 0; j < shape[0]; j++) t[j] = sc * s[wide_src(j, C, Cs)];
+    } else if (emb) {
+        for (int64_t r = 0; r < shape[0]; r++)
+            for (int64_t j = 0; j < shape[1]; j++) t[r * shape[1] + j] = s[r * ss[1] + wide_src(j, C, Cs)];
+    } else { /* Conv1D [in, out]: the two copies of an input row share its weight, half each,
+              * plus and minus a random split (from m's init) that cancels while the twins are
+              * equal but gives them different gradients, so training can tell them apart */
+        for (int64_t i = 0; i < shape[0]; i++) {
+            int64_t i0 = i / C * C + i % C % Cs; /* the first copy of this row */
+            float sg = i == i0 ? 0.5f : -0.5f;
+            for (int64_t j = 0; j < shape[1]; j++)
+                t[i * shape[1] + j] = 0.5f * s[wide_src(i, C, Cs) * ss[1] + wide_src(j, C, Cs)] +
+                                      sg * t0[i0 * shape[1] + j];
+        }
+    }
+    return 0;
+}
 
 static int read_tensor(void *user, const char *name, size_t off, int nd, const int64_t *shape,
                        sx_err *err) {
@@ -165,7 +204,37 @@ static int read_tensor(void *user, const char *name, size_t off, int nd, const i
         name = src_name;
     }
     l->found++;
+    if (l->C != l->Cs) return read_wide(l, name, off, nd, shape, err);
     return sx_st_read_f32_into(l->st, name, nd, shape, l->params + off, err);
+}
+
+/* The source's width: wte.weight [vocab, d]; for width growth its config.json must give a
+ * head count with the target's head width. */
+static int source_width(const sx_lm *m, const sx_safetensors *st, const char *dir,
+                        const char *path, int64_t *Cs, sx_err *err) {
+    const sx_tensor_view *v = sx_st_find(st, "wte.weight");
+    if (!v || v->ndim != 2) return sx_failc(err, SX_EINVAL, "%s: no 2-D wte.weight", path);
+    int64_t C = m->cfg.d;
+    *Cs = v->shape[1];
+    if (*Cs == C) return 0;
+    if (2 * *Cs != C)
+        return sx_failc(err, SX_EINVAL, "%s: width %lld; a width-%lld model loads width %lld or %lld",
+                        path, (long long)*Cs, (long long)C, (long long)C, (long long)(C / 2));
+    char cpath[4096];
+    if (sx_path_join(cpath, sizeof cpath, dir, "config.json"))
+        return sx_failc(err, SX_EINVAL, "%s: path too long", dir);
+    cJSON *j = sx_json_parse_file(cpath, (size_t)1 << 20, err);
+    if (!j) return -1;
+    int64_t hs = 0;
+    int rc = sx_json_int(j, "n_head", &hs, cpath, err);
+    cJSON_Delete(j);
+    if (rc < 0) return -1;
+    if (rc) return sx_failc(err, SX_EINVAL, "%s: no n_head (needed to widen the model)", cpath);
+    if (hs < 1 || *Cs % hs || *Cs / hs != C / m->cfg.n_head)
+        return sx_failc(err, SX_EINVAL, "%s: %lld heads of width %lld; widening keeps the head width, "
+                        "so a width-%lld model needs %lld heads, not %d", cpath, (long long)hs,
+                        (long long)(hs > 0 ? *Cs / hs : 0), (long long)C, (long long)(2 * hs), m->cfg.n_head);
+    return 0;
 }
 
 int sx_lm_load_hf(sx_lm *m, const char *dir, sx_err *err) {
@@ -175,30 +244,43 @@ int sx_lm_load_hf(sx_lm *m, const char *dir, sx_err *err) {
     sx_safetensors st;
     if (sx_st_open(&st, path, err)) return -1;
     int L = m->cfg.n_layer, Ls = 0;
+    int64_t Cs = 0;
     char name[64];
     for (;; Ls++) { /* the source's depth: its h.N blocks are numbered from 0 */
         snprintf(name, sizeof name, "h.%d.ln_1.weight", Ls);
         if (!sx_st_find(&st, name)) break;
     }
     int *src = malloc(sizeof(int) * (size_t)L);
+    float *init = NULL, *tmp = NULL;
     int rc = 0;
     if (!src) rc = sx_failc(err, SX_ENOMEM, "out of memory");
     else if (Ls < 1 || Ls > L)
         rc = sx_failc(err, SX_EINVAL, "%s: %d transformer blocks; a %d-layer model loads 1 to %d",
                       path, Ls, L, L);
+    else rc = source_width(m, &st, dir, path, &Cs, err);
+    if (!rc && Cs != m->cfg.d) {
+        size_t big = 0;
+        for (int i = 0; i < st.n; i++) big = st.t[i].numel > big ? st.t[i].numel : big;
+        init = malloc(m->n_params * sizeof(float));
+        tmp = malloc(big * sizeof(float));
+        if (!init || !tmp) rc = sx_failc(err, SX_ENOMEM, "out of memory");
+        else memcpy(init, m->params, m->n_params * sizeof(float));
+    }
     if (!rc) {
-        /* growth: source layer j lands in block floor(j*L/Ls), spreading the new blocks
+        /* depth growth: source layer j lands in block floor(j*L/Ls), spreading the new blocks
          * between them (4 -> 8: the old layers at 0, 2, 4, 6), so a hook at a fraction of
          * the depth still sees the same number of trained layers below it */
         for (int i = 0; i < L; i++) src[i] = -1;
         for (int j = 0; j < Ls; j++) src[(int64_t)j * L / Ls] = j;
-        load_ctx l = {&st, m->params, src, 0};
+        load_ctx l = {&st, m->params, src, m->cfg.d, Cs, init, tmp, 0};
         rc = each_tensor(m, read_tensor, &l, err);
         if (!rc && st.n != l.found) /* a tensor the table does not name would be ignored */
             rc = sx_failc(err, SX_EINVAL, "%s: %d tensors, a %d-layer GPT-2 of this shape has %d",
                           path, st.n, Ls, l.found);
     }
     free(src);
+    free(init);
+    free(tmp);
     sx_st_close(&st);
     if (rc) return -1;
     for (size_t i = 0; i < m->n_params; i++)

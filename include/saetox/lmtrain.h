@@ -85,7 +85,12 @@ int sx_lm_save_hf(const sx_lm *m, const char *dir, sx_dtype dt, const char *tok_
  * have fewer layers (Ls <= L, same width and vocabulary): that grows the model in depth.
  * Source layer j fills block floor(j*L/Ls); every other block keeps m's values (call
  * sx_lm_init first) with its attention and MLP output projections zeroed, so each new
- * block adds nothing to the residual and the grown model computes what the folder's does. */
+ * block adds nothing to the residual and the grown model computes what the folder's does.
+ * The folder may also be half as wide (d = 2 d_s, same head width, so twice the heads; its
+ * config.json gives n_head): each residual channel, head and MLP unit gets a twin, an input
+ * row's weight is split between its two copies as w/2 +- r (r from m's init, so call
+ * sx_lm_init first) and ln_f is halved, so the logits are the folder's up to rounding while
+ * the +-r split gives the twins different gradients. */
 int sx_lm_load_hf(sx_lm *m, const char *dir, sx_err *err);
 /* Checkpoint: config, params, AdamW moments and step, plus an opaque trainer state blob.
  * Written atomically. */

@@ -92,6 +92,12 @@ with --steps 1 --lr 1e-30 --layers 3
 grep -q '"n_layer":[[:space:]]*3' "$T/grow/config.json" || fail "grown model is not 3 layers"
 v0=$(grep -o 'val loss [0-9.]*' "$T/init0.log" | tail -1); v3=$(grep -o 'val loss [0-9.]*' "$T/grow.log" | tail -1)
 [ -n "$v0" ] && [ "$v0" = "$v3" ] || fail "grown model's loss '$v3' is not the source's '$v0'"
+# and a folder half as wide grows it in width (twice the heads, the same head width)
+with --steps 1 --lr 1e-30 --d-model 32 --heads 4
+"$SAETOX_BIN" lm-train "${WITH[@]}" --init-from "$T/full" --out "$T/widen" 2> "$T/widen.log" \
+  || fail "--init-from a narrower folder: $(tail -1 "$T/widen.log")"
+vw=$(grep -o 'val loss [0-9.]*' "$T/widen.log" | tail -1)
+[ "$v0" = "$vw" ] || fail "widened model's loss '$vw' is not the source's '$v0'"
 grep -q '"init_from_weights":[[:space:]]*true' "$T/init0/summary.json" || fail "summary.json lacks init_from_weights"
 "$SAETOX_BIN" lm-train "${COMMON[@]}" --init-from "$T/full" --out "$T/initA" 2> /dev/null || fail "--init-from full run"
 "$SAETOX_BIN" lm-train "${COMMON[@]}" --init-from "$T/full" --out "$T/initB" --stop-at 3 2> /dev/null || fail "--init-from part run"

@@ -1,6 +1,6 @@
 /* The Hugging Face folder written by the trainer loads with the normal loader
  * (sx_model_load) and sx_forward gives the training forward's logits; checkpoints round-trip;
- * sx_lm_load_hf grows a model in depth without changing what it computes. */
+ * sx_lm_load_hf grows a model in depth and width without changing what it computes. */
 #include <unistd.h>
 
 #include "lmtrain.h"
@@ -132,6 +132,60 @@ static void check_grow(sx_lm *lm) {
     sx_lm_free(g);
 }
 
+/* Width growth (with depth growth): 2 layers x 16 wide, 2 heads into 3 x 32, 4 heads (the
+ * head width kept).  Residual channels i and i + 16 are twins, so the logits equal the
+ * source model's up to rounding of the split rows; one training step makes the twins differ
+ * (the random split gives them different gradients); other widths and head counts are
+ * refused with one line. */
+static void check_widen(sx_lm *lm) {
+    const char *dir = test_tmpdir("lmtrain_widen");
+    sx_err err = {0};
+    CHECK(sx_lm_save_hf(lm, dir, SX_F32, NULL, &err) == 0, "save_hf: %s", err.msg);
+    sx_lm_cfg cw = {.vocab = 50257, .n_ctx = 12, .n_layer = 3, .n_head = 4, .d = 32};
+    sx_lm *g = NULL;
+    CHECK(sx_lm_new(&cw, &g, &err) == 0, "new wide: %s", err.msg);
+    if (!g) return;
+    sx_lm_init(g, 9, 0.1f);
+    CHECK(sx_lm_load_hf(g, dir, &err) == 0, "widen 2x16 -> 3x32: %s", err.msg);
+    const float *w = g->params + g->off[SX_LM_WTE];
+    int twins = 1;
+    for (size_t r = 0; r < 50257; r++)
+        for (int i = 0; i < 16; i++) twins &= w[r * 32 + i] == w[r * 32 + i + 16] && w[r * 32 + i] == lm->params[lm->off[SX_LM_WTE] + r * 16 + i];
+    CHECK(twins, "wte: channels i and i + 16 are not copies of the source channel");
+    int T = 12, V = 50257;
+    int32_t ids[12] = {464, 3290, 318, 50256, 11, 13, 0, 50000, 257, 257, 1000, 42};
+    int32_t tgt[12] = {3290, 318, 50256, 11, 13, 0, 50000, 257, 257, 1000, 42, 7};
+    float *a = malloc(sizeof(float) * T * V), *b = malloc(sizeof(float) * T * V);
+    CHECK(sx_lm_logits(lm, ids, 1, T, a, &err) == 0 && sx_lm_logits(g, ids, 1, T, b, &err) == 0,
+          "logits: %s", err.msg);
+    double d = test_max_abs_diff(a, b, (size_t)T * V), mx = 0;
+    for (size_t i = 0; i < (size_t)T * V; i++) mx = fmax(mx, fabs(a[i]));
+    printf("  widened 2x16 -> 3x32: max |logit| %.3f, max diff %.3g\n", mx, d);
+    CHECK(mx > 0.1 && d < 1e-4, "widened model changed the logits by %g", d);
+    sx_lm_zero_grad(g);
+    double loss = sx_lm_grad(g, ids, tgt, 1, T, 1.0f, &err);
+    sx_adamw aw = {0.9f, 0.95f, 1e-8f, 0.1f};
+    sx_lm_adamw(g, &aw, 1e-3f, 1.0f);
+    double gap = 0;
+    for (size_t r = 0; r < 50257; r++)
+        for (int i = 0; i < 16; i++) gap = fmax(gap, fabs(w[r * 32 + i] - w[r * 32 + i + 16]));
+    printf("  after one step (loss %.3f): largest twin difference in wte %.3g\n", loss, gap);
+    CHECK(isfinite(loss) && gap > 1e-5, "the twins did not separate (%g)", gap);
+    free(a);
+    free(b);
+    sx_lm_free(g);
+    /* the head width must be kept; 3x the width is not a widening this loader does */
+    sx_lm_cfg bad[2] = {{50257, 12, 2, 2, 32}, {50257, 12, 2, 3, 48}};
+    const char *want[2] = {"widening keeps the head width", "width 16; a width-48 model"};
+    for (int k = 0; k < 2; k++) {
+        CHECK(sx_lm_new(&bad[k], &g, &err) == 0, "new bad %d", k);
+        sx_lm_init(g, 9, 0.1f);
+        CHECK(sx_lm_load_hf(g, dir, &err) != 0 && strstr(err.msg, want[k]), "bad widening %d accepted (%s)", k, err.msg);
+        printf("  refused: %s\n", err.msg);
+        sx_lm_free(g);
+    }
+}
+
 int main(void) {
     sx_lm_cfg cfg = {.vocab = 50257, .n_ctx = 12, .n_layer = 2, .n_head = 2, .d = 16};
     sx_lm *lm;
@@ -144,6 +198,7 @@ int main(void) {
     check_export(lm, SX_BF16, 2e-4);
     check_ckpt(lm);
     check_grow(lm);
+    check_widen(lm);
     sx_lm_free(lm);
     return TEST_DONE();
 }
