@@ -28,9 +28,10 @@ from st_np import check, finish
 MODEL = src + '/models/embedded'
 DEMO = src + '/datasets/demo'
 HOOK = 'blocks.1.hook_resid_post'
+D_MODEL = json.load(open(MODEL + '/config.json'))['n_embd']
 rng = np.random.default_rng(9)
-st_np.write_saelens(T + '/sae', 'standard', rng.normal(0, 0.1, (128, 8)).astype(np.float32), np.zeros(8, np.float32),
-                    rng.normal(0, 0.1, (8, 128)).astype(np.float32), rng.normal(0, 0.05, 128).astype(np.float32), HOOK)
+st_np.write_saelens(T + '/sae', 'standard', rng.normal(0, 0.1, (D_MODEL, 8)).astype(np.float32), np.zeros(8, np.float32),
+                    rng.normal(0, 0.1, (8, D_MODEL)).astype(np.float32), rng.normal(0, 0.05, D_MODEL).astype(np.float32), HOOK)
 
 def run(name, batch, top_p):
     out = T + '/' + name

@@ -50,12 +50,13 @@ print('ce_loss_score', [round(y['ce_loss_score'], 4) for y in b])
 PY"
 
 # bad inputs: checked before training, so nothing is written
-$PY - "$T" <<'PY'
+DM=$($PY -c "import json, sys; print(json.load(open(sys.argv[1]))['n_embd'])" "$M/config.json")
+$PY - "$T" "$DM" <<'PY'
 import sys, h5py, numpy as np
-t = sys.argv[1]
+t, dm = sys.argv[1], int(sys.argv[2])
 rng = np.random.default_rng(0)
-for name, d, hook in (('deep', 128, 'blocks.7.hook_resid_pre'), ('narrow', 16, 'blocks.2.hook_resid_pre'),
-                      ('nohook', 128, None)):
+for name, d, hook in (('deep', dm, 'blocks.7.hook_resid_pre'), ('narrow', 16, 'blocks.2.hook_resid_pre'),
+                      ('nohook', dm, None)):
     with h5py.File(f'{t}/{name}.h5', 'w') as f:
         f['activations'] = rng.normal(size=(600, d)).astype(np.float32)
         f.attrs['context_size'] = 32
@@ -71,7 +72,7 @@ bad() { # name expected-pattern train-args..
     cat "$T/bad_$n.err"
 }
 bad hook "not in the model" --cache "$T/deep.h5" "${EVAL[@]}"
-bad dmodel "d_model 128 differs from the cache.s d_in 16" --cache "$T/narrow.h5" "${EVAL[@]}"
+bad dmodel "d_model $DM differs from the cache.s d_in 16" --cache "$T/narrow.h5" "${EVAL[@]}"
 bad nohook "records no hook_name" --cache "$T/nohook.h5" "${EVAL[@]}"
 bad nodata "go together" --cache "$T/acts.h5" --eval-model "$M"
 bad ctx "exceeds the model.s context" --cache "$T/acts.h5" "${EVAL[@]}" --eval-context-size 4096
